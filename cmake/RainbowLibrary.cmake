@@ -1,0 +1,39 @@
+# One helper gives every module of ours the same flags and an alias rainbow::<name>.
+# Third-party headers are included as SYSTEM so -Werror applies to our code only.
+set(RAINBOW_WARNINGS -Wall -Wextra -Werror -Wpedantic)
+
+function(rainbow_warnings target)
+  target_compile_options(${target} PRIVATE ${RAINBOW_WARNINGS})
+endfunction()
+
+# rainbow_library(<name> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
+function(rainbow_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  add_library(rainbow::${name} ALIAS ${name})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  rainbow_warnings(${name})
+endfunction()
+
+# rainbow_executable(<name> SOURCES ... [DEPS ...])
+function(rainbow_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  rainbow_warnings(${name})
+endfunction()
+
+# rainbow_test(<name> SOURCES ... [DEPS ...] [LABELS ...]): a GoogleTest binary registered with ctest.
+# Integration tests carry the label "integration" and read the stack's env (scripts/stack env).
+function(rainbow_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  rainbow_warnings(${name})
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+endfunction()

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rainbow::grpc_boot {
+
+// The gRPC side of every service: health checking protocol (grpc.health.v1) and server reflection on,
+// services registered by the caller (not owned; they must outlive the server). Shutdown drains: the
+// health status turns NOT_SERVING, new calls are refused, in-flight calls get `drain` to finish and are
+// then cancelled. Start/Shutdown from one thread (main); the server itself is thread-safe.
+class GrpcServer {
+ public:
+  explicit GrpcServer(std::string addr, int max_message_bytes = 16 * 1024 * 1024);
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  void AddService(grpc::Service* service);
+  // Throws std::runtime_error naming the address if it cannot be bound.
+  void Start();
+  // The bound port (useful with "127.0.0.1:0").
+  int port() const { return port_; }
+  void Shutdown(std::chrono::milliseconds drain);
+
+ private:
+  std::string addr_;
+  int max_message_bytes_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace rainbow::grpc_boot

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/kafka/types.hpp"
+
+namespace RdKafka {
+class KafkaConsumer;
+}
+
+namespace rainbow::kafka {
+
+struct ConsumerConfig {
+  std::string brokers;
+  std::string group_id;
+  std::vector<std::string> topics;  // names, or regexes starting with '^'
+  std::string client_id = "rainbow";
+  std::string offset_reset = "earliest";  // where a new group starts
+  std::map<std::string, std::string> properties;
+};
+
+// A group consumer with manual commits only (enable.auto.commit=false): an offset is committed after
+// the caller has durably handled the message, never before. One thread at a time; Close() (or the
+// destructor) leaves the group cleanly so partitions move to other members at once.
+class Consumer {
+ public:
+  explicit Consumer(ConsumerConfig config);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // The next message, or nullopt when none arrived within the timeout. Transient errors (a broker
+  // restarting) are logged and give nullopt; fatal ones throw KafkaError.
+  std::optional<ConsumedMessage> Poll(std::chrono::milliseconds timeout);
+  // Synchronously commits message.offset + 1 for its partition.
+  void Commit(const ConsumedMessage& message);
+  // Synchronously commits the given next-offsets (topic, partition) -> offset to read next.
+  void Commit(const std::map<std::pair<std::string, int32_t>, int64_t>& next_offsets);
+  // The committed next-offset of a partition of this group, or nullopt if none.
+  std::optional<int64_t> Committed(const std::string& topic, int32_t partition);
+  void Close();
+
+ private:
+  ConsumerConfig config_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  bool closed_ = false;
+};
+
+}  // namespace rainbow::kafka

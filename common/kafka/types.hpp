@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rainbow::kafka {
+
+struct Header {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+// A message to produce. No key = null key; no value = tombstone (null value).
+struct OutgoingMessage {
+  std::string topic;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::vector<Header> headers;
+  std::optional<int32_t> partition;  // unset: the partitioner decides from the key
+};
+
+// What the broker said about one produced message.
+struct DeliveryReport {
+  bool ok = false;
+  std::string error;        // empty when ok
+  bool retriable = false;   // a later retry may succeed (e.g. timed out while the broker was down)
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
+struct ConsumedMessage {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::vector<Header> headers;
+  int64_t timestamp_ms = -1;
+
+  // The value of the first header with this key, if any.
+  std::optional<std::string> HeaderValue(const std::string& key) const;
+};
+
+// An error from librdkafka, with its error code name (e.g. "_MSG_TIMED_OUT").
+class KafkaError : public std::runtime_error {
+ public:
+  KafkaError(const std::string& message, std::string code, bool retriable)
+      : std::runtime_error(message), code_(std::move(code)), retriable_(retriable) {}
+  const std::string& code() const { return code_; }
+  bool retriable() const { return retriable_; }
+
+ private:
+  std::string code_;
+  bool retriable_;
+};
+
+}  // namespace rainbow::kafka

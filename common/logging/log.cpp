@@ -1,0 +1,94 @@
+#include "common/logging/log.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <stdexcept>
+
+namespace rainbow::log {
+namespace {
+
+// Structured records travel through spdlog as a payload that starts with this byte followed by a JSON
+// object holding "msg" and the fields; plain spdlog calls (from anywhere) still come out as valid JSON.
+constexpr char kStructuredMarker = '\x1f';
+
+std::string Escape(std::string_view text) {
+  return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string IsoTime(std::chrono::system_clock::time_point tp) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string(buf, n) + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z";
+}
+
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  explicit JsonFormatter(std::string service) : service_(std::move(service)) {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto level = spdlog::level::to_string_view(msg.level);
+    const std::string line = FormatLine(IsoTime(msg.time), std::string_view(level.data(), level.size()),
+                                        service_, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(line.data(), line.data() + line.size());
+    dest.push_back('\n');
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(service_); }
+
+ private:
+  std::string service_;
+};
+
+void Emit(spdlog::level::level_enum level, std::string_view msg, const Fields& fields) {
+  auto logger = spdlog::default_logger_raw();
+  if (!logger->should_log(level)) return;
+  Fields record = Fields::object();
+  record["msg"] = std::string(msg);
+  if (fields.is_object()) {
+    for (auto it = fields.begin(); it != fields.end(); ++it) record[it.key()] = it.value();
+  }
+  std::string payload(1, kStructuredMarker);
+  payload += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  logger->log(level, "{}", payload);
+}
+
+}  // namespace
+
+std::string FormatLine(std::string_view ts, std::string_view level, std::string_view service,
+                       std::string_view payload) {
+  std::string line = "{\"ts\":\"" + std::string(ts) + "\",\"level\":" + Escape(level) +
+                     ",\"service\":" + Escape(service) + ",";
+  if (!payload.empty() && payload.front() == kStructuredMarker && payload.size() > 2) {
+    line.append(payload.substr(2));  // the record's members, without its opening brace
+  } else {
+    line += "\"msg\":" + Escape(payload) + "}";
+  }
+  return line;
+}
+
+void Init(const std::string& service, const std::string& level) {
+  const auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    throw std::invalid_argument("LOG_LEVEL='" + level + "' is not one of trace|debug|info|warn|error|critical|off");
+  }
+  auto logger = std::make_shared<spdlog::logger>(service, std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  logger->set_formatter(std::make_unique<JsonFormatter>(service));
+  logger->set_level(parsed);
+  logger->flush_on(spdlog::level::trace);  // one line per event, visible at once (containers read stdout)
+  spdlog::set_default_logger(std::move(logger));
+}
+
+void Trace(std::string_view msg, const Fields& fields) { Emit(spdlog::level::trace, msg, fields); }
+void Debug(std::string_view msg, const Fields& fields) { Emit(spdlog::level::debug, msg, fields); }
+void Info(std::string_view msg, const Fields& fields) { Emit(spdlog::level::info, msg, fields); }
+void Warn(std::string_view msg, const Fields& fields) { Emit(spdlog::level::warn, msg, fields); }
+void Error(std::string_view msg, const Fields& fields) { Emit(spdlog::level::err, msg, fields); }
+
+}  // namespace rainbow::log

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <memory>
+
+namespace rainbow::ops {
+
+// The one metrics registry of the process (STYLE.md: one registry per process; each module registers
+// its own families in it). Created on first use with process_* gauges (RSS, CPU, start time, threads)
+// read from /proc at scrape time. Thread-safe.
+std::shared_ptr<prometheus::Registry> MetricsRegistry();
+
+// The text exposition of a registry, as served on /metrics.
+std::string RenderMetrics(prometheus::Registry& registry);
+
+}  // namespace rainbow::ops

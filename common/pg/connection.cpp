@@ -1,0 +1,162 @@
+#include "common/pg/connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+
+namespace rainbow::pg {
+
+ErrorKind ClassifySqlState(std::string_view s) {
+  if (s.empty()) return ErrorKind::kRetryable;  // no SQLSTATE: the connection itself failed
+  if (s == "40001" || s == "40P01" || s == "55P03" || s == "57P01" || s == "57P02" || s == "57P03" ||
+      s.substr(0, 2) == "08" || s == "53300") {
+    return ErrorKind::kRetryable;
+  }
+  if (s.substr(0, 2) == "23") return ErrorKind::kConstraint;
+  if (s.substr(0, 2) == "22" || s.substr(0, 2) == "42") return ErrorKind::kInvalid;
+  return ErrorKind::kPermanent;
+}
+
+Result::Result(pg_result* res) : res_(res) {}
+Result::~Result() {
+  if (res_ != nullptr) PQclear(res_);
+}
+Result::Result(Result&& other) noexcept : res_(other.res_) { other.res_ = nullptr; }
+Result& Result::operator=(Result&& other) noexcept {
+  if (this != &other) {
+    if (res_ != nullptr) PQclear(res_);
+    res_ = other.res_;
+    other.res_ = nullptr;
+  }
+  return *this;
+}
+
+int Result::rows() const { return PQntuples(res_); }
+int Result::columns() const { return PQnfields(res_); }
+
+int Result::Column(const char* name) const {
+  const int c = PQfnumber(res_, name);
+  if (c < 0) throw PgError(std::string("pg: result has no column ") + name, "", ErrorKind::kInvalid);
+  return c;
+}
+
+bool Result::IsNull(int row, int col) const { return PQgetisnull(res_, row, col) == 1; }
+
+std::string_view Result::Text(int row, int col) const {
+  return {PQgetvalue(res_, row, col), static_cast<size_t>(PQgetlength(res_, row, col))};
+}
+
+std::optional<std::string> Result::Optional(int row, int col) const {
+  if (IsNull(row, col)) return std::nullopt;
+  return std::string(Text(row, col));
+}
+
+int64_t Result::Int(int row, int col) const {
+  const auto text = Text(row, col);
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (IsNull(row, col) || ec != std::errc() || ptr != text.data() + text.size()) {
+    throw PgError("pg: value '" + std::string(text) + "' is not an integer", "", ErrorKind::kInvalid);
+  }
+  return value;
+}
+
+int64_t Result::Affected() const {
+  const char* n = PQcmdTuples(res_);
+  return (n == nullptr || *n == '\0') ? 0 : std::stoll(n);
+}
+
+Connection::Connection(const std::string& dsn, std::map<std::string, std::string> statements)
+    : statements_(std::move(statements)) {
+  conn_ = PQconnectdb(dsn.c_str());
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string err = PQerrorMessage(conn_);
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw PgError("pg: cannot connect: " + err, "08006", ErrorKind::kRetryable);
+  }
+}
+
+Connection::~Connection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+Result Connection::Check(pg_result* res, const std::string& what) {
+  const auto status = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+    return Result(res);
+  }
+  std::string sqlstate;
+  std::string message;
+  if (res != nullptr) {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state != nullptr) sqlstate = state;
+    message = PQresultErrorMessage(res);
+    PQclear(res);
+  } else {
+    message = PQerrorMessage(conn_);
+  }
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (PQstatus(conn_) != CONNECTION_OK && sqlstate.empty()) sqlstate = "08006";
+  throw PgError("pg: " + what + ": " + message, sqlstate, ClassifySqlState(sqlstate));
+}
+
+Result Connection::Exec(const std::string& sql) { return Check(PQexec(conn_, sql.c_str()), "query"); }
+
+namespace {
+struct ParamArrays {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  explicit ParamArrays(const Params& params) {
+    for (const auto& p : params) {
+      values.push_back(p ? p->c_str() : nullptr);
+      lengths.push_back(p ? static_cast<int>(p->size()) : 0);
+    }
+  }
+};
+}  // namespace
+
+Result Connection::Exec(const std::string& sql, const Params& params) {
+  ParamArrays a(params);
+  return Check(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, a.values.data(),
+                            a.lengths.data(), nullptr, 0),
+               "query");
+}
+
+Result Connection::ExecPrepared(const std::string& name, const Params& params) {
+  if (!prepared_.count(name)) {
+    auto it = statements_.find(name);
+    if (it == statements_.end()) {
+      throw PgError("pg: no prepared statement named " + name, "26000", ErrorKind::kInvalid);
+    }
+    Check(PQprepare(conn_, name.c_str(), it->second.c_str(), 0, nullptr), "prepare " + name);
+    prepared_.insert(name);
+  }
+  ParamArrays a(params);
+  return Check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), a.values.data(),
+                              a.lengths.data(), nullptr, 0),
+               name);
+}
+
+bool Connection::Healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+
+bool Connection::InTransaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+
+Transaction::Transaction(Connection& conn, const std::string& begin_sql) : conn_(conn) { conn_.Exec(begin_sql); }
+
+Transaction::~Transaction() {
+  if (done_) return;
+  try {
+    if (conn_.Healthy()) conn_.Exec("ROLLBACK");
+  } catch (...) {
+    // The connection is unusable; the pool discards it when the lease ends.
+  }
+}
+
+void Transaction::Commit() {
+  done_ = true;
+  conn_.Exec("COMMIT");
+}
+
+}  // namespace rainbow::pg

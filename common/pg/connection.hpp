@@ -1,0 +1,112 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace rainbow::pg {
+
+// How a caller should react to a failure (STYLE.md: classify once, at the boundary).
+enum class ErrorKind {
+  kRetryable,   // connection lost, serialization failure, deadlock, server shutting down
+  kConstraint,  // integrity violation (class 23): the data conflicts with what is stored
+  kInvalid,     // bad data or query (classes 22, 42)
+  kPermanent,   // anything else
+};
+
+class PgError : public std::runtime_error {
+ public:
+  PgError(const std::string& message, std::string sqlstate, ErrorKind kind)
+      : std::runtime_error(message), sqlstate_(std::move(sqlstate)), kind_(kind) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  std::string sqlstate_;
+  ErrorKind kind_;
+};
+
+ErrorKind ClassifySqlState(std::string_view sqlstate);
+
+// Owns one PGresult. Values are text-format; accessors throw PgError on type mismatches.
+class Result {
+ public:
+  explicit Result(pg_result* res);
+  ~Result();
+  Result(Result&& other) noexcept;
+  Result& operator=(Result&& other) noexcept;
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+
+  int rows() const;
+  int columns() const;
+  int Column(const char* name) const;  // throws if absent
+  bool IsNull(int row, int col) const;
+  std::string_view Text(int row, int col) const;
+  std::optional<std::string> Optional(int row, int col) const;
+  int64_t Int(int row, int col) const;
+  // Rows affected by INSERT/UPDATE/DELETE.
+  int64_t Affected() const;
+
+ private:
+  pg_result* res_;
+};
+
+// NULL is nullopt; everything else is sent as text and cast by the server.
+using Params = std::vector<std::optional<std::string>>;
+
+// One libpq connection. Not thread-safe: a connection is used by one thread at a time (the pool
+// hands it out exclusively). Prepared statements are prepared lazily on first use per connection.
+class Connection {
+ public:
+  // Throws PgError (kRetryable) when the server cannot be reached.
+  explicit Connection(const std::string& dsn, std::map<std::string, std::string> statements = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Simple query protocol: may hold several statements, no parameters.
+  Result Exec(const std::string& sql);
+  Result Exec(const std::string& sql, const Params& params);
+  // Runs a statement registered under `name` (see the constructor / Pool config).
+  Result ExecPrepared(const std::string& name, const Params& params);
+
+  bool Healthy() const;
+  bool InTransaction() const;
+  pg_conn* raw() { return conn_; }
+
+ private:
+  Result Check(pg_result* res, const std::string& what);
+
+  pg_conn* conn_ = nullptr;
+  std::map<std::string, std::string> statements_;
+  std::set<std::string> prepared_;
+};
+
+// BEGIN on construction; ROLLBACK in the destructor unless Commit() ran. Use one per unit of work.
+class Transaction {
+ public:
+  explicit Transaction(Connection& conn, const std::string& begin_sql = "BEGIN");
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void Commit();
+  Connection& conn() { return conn_; }
+
+ private:
+  Connection& conn_;
+  bool done_ = false;
+};
+
+}  // namespace rainbow::pg

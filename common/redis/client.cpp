@@ -1,0 +1,164 @@
+#include "common/redis/client.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <thread>
+
+#include "common/crypto/sha256.hpp"
+#include "common/logging/log.hpp"
+
+namespace rainbow::redis {
+namespace {
+
+Reply Convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+}  // namespace
+
+Script::Script(std::string b) : body(std::move(b)), sha1(crypto::Sha1Hex(body)) {}
+
+void ParseRedisUrl(const std::string& url, std::string& host, int& port, int& db, std::string& password) {
+  const std::string scheme = "redis://";
+  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("REDIS_URL='" + url + "' must start with redis://");
+  std::string rest = url.substr(scheme.size());
+  const auto at = rest.rfind('@');
+  if (at != std::string::npos) {
+    std::string auth = rest.substr(0, at);
+    const auto colon = auth.find(':');
+    password = colon == std::string::npos ? auth : auth.substr(colon + 1);
+    rest = rest.substr(at + 1);
+  }
+  const auto slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  db = 0;
+  try {
+    if (slash != std::string::npos && slash + 1 < rest.size()) db = std::stoi(rest.substr(slash + 1));
+    const auto colon = hostport.rfind(':');
+    host = hostport.substr(0, colon);
+    port = colon == std::string::npos ? 6379 : std::stoi(hostport.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw std::invalid_argument("REDIS_URL='" + url + "' has an invalid port or db number");
+  }
+  if (host.empty() || port <= 0 || port > 65535 || db < 0) {
+    throw std::invalid_argument("REDIS_URL='" + url + "' needs redis://host:port[/db]");
+  }
+}
+
+Client::Client(RedisConfig config) : config_(std::move(config)) {
+  ParseRedisUrl(config_.url, host_, port_, db_, password_);
+}
+
+Client::~Client() { Disconnect(); }
+
+void Client::Disconnect() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+void Client::EnsureConnected() {
+  if (ctx_ != nullptr && ctx_->err == 0) return;
+  Disconnect();
+  retry::Backoff backoff(config_.backoff);
+  const auto deadline = std::chrono::steady_clock::now() + config_.reconnect_budget;
+  std::string last_error;
+  for (;;) {
+    const timeval tv = ToTimeval(config_.connect_timeout);
+    redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, tv);
+    if (c != nullptr && c->err == 0) {
+      const timeval cmd = ToTimeval(config_.command_timeout);
+      redisSetTimeout(c, cmd);
+      ctx_ = c;
+      try {
+        if (!password_.empty()) Send({"AUTH", password_});
+        if (db_ != 0) Send({"SELECT", std::to_string(db_)});
+      } catch (const RedisError& e) {
+        Disconnect();
+        if (!e.connection()) throw;  // wrong password: retrying will not help
+        last_error = e.what();
+        continue;
+      }
+      if (backoff.attempts() > 0) log::Info("redis reconnected", {{"host", host_}, {"port", port_}});
+      return;
+    }
+    last_error = c != nullptr ? c->errstr : "cannot allocate redis context";
+    if (c != nullptr) redisFree(c);
+    const auto delay = backoff.NextDelay();
+    if (std::chrono::steady_clock::now() + delay > deadline) {
+      throw RedisError("redis: cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + last_error, true);
+    }
+    std::this_thread::sleep_for(delay);
+  }
+}
+
+Reply Client::Send(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* raw = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
+  if (raw == nullptr) {
+    const std::string err = ctx_->errstr;
+    Disconnect();
+    throw RedisError("redis: " + args.front() + ": connection lost: " + err, true);
+  }
+  Reply reply = Convert(raw);
+  freeReplyObject(raw);
+  if (reply.type == Reply::Type::kError) throw RedisError("redis: " + args.front() + ": " + reply.str, false);
+  return reply;
+}
+
+Reply Client::Command(const std::vector<std::string>& args) {
+  if (args.empty()) throw RedisError("redis: empty command", false);
+  EnsureConnected();
+  return Send(args);
+}
+
+Reply Client::Eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args) {
+  std::vector<std::string> cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  try {
+    return Command(cmd);
+  } catch (const RedisError& e) {
+    if (e.connection() || std::string(e.what()).find("NOSCRIPT") == std::string::npos) throw;
+  }
+  const Reply loaded = Command({"SCRIPT", "LOAD", script.body});
+  if (loaded.str != script.sha1) {
+    throw RedisError("redis: SCRIPT LOAD returned sha " + loaded.str + ", expected " + script.sha1, false);
+  }
+  return Command(cmd);
+}
+
+}  // namespace rainbow::redis

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/retry/backoff.hpp"
+
+struct redisContext;
+
+namespace rainbow::redis {
+
+// An owned copy of a hiredis reply.
+struct Reply {
+  enum class Type { kNil, kString, kStatus, kInteger, kArray, kError };
+  Type type = Type::kNil;
+  std::string str;  // string, status or error text
+  int64_t integer = 0;
+  std::vector<Reply> elements;
+
+  bool IsNil() const { return type == Type::kNil; }
+};
+
+class RedisError : public std::runtime_error {
+ public:
+  // connection=true: the server could not be reached or the link broke (retry may help).
+  RedisError(const std::string& message, bool connection) : std::runtime_error(message), connection_(connection) {}
+  bool connection() const { return connection_; }
+
+ private:
+  bool connection_;
+};
+
+struct RedisConfig {
+  std::string url;  // REDIS_URL: redis://[:password@]host:port[/db]
+  std::chrono::milliseconds connect_timeout{2'000};
+  std::chrono::milliseconds command_timeout{5'000};
+  // How long a call keeps trying to (re)connect before it fails.
+  std::chrono::milliseconds reconnect_budget{10'000};
+  retry::BackoffPolicy backoff{std::chrono::milliseconds(50), std::chrono::milliseconds(1'000), 2.0, 0};
+};
+
+// A Lua script known by its SHA-1, so calls send EVALSHA (the hash) instead of the body.
+struct Script {
+  explicit Script(std::string body);
+  std::string body;
+  std::string sha1;
+};
+
+// One connection to Redis (hiredis, synchronous). Not thread-safe: one per thread, or guard it.
+// The connection is (re)opened lazily: when the server restarted, the next call reconnects with
+// jittered backoff for up to reconnect_budget. A call whose connection breaks mid-command throws
+// RedisError(connection=true) and is NOT resent (the command may have run); the caller decides.
+class Client {
+ public:
+  explicit Client(RedisConfig config);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends one command; an error reply becomes RedisError(connection=false).
+  Reply Command(const std::vector<std::string>& args);
+  // EVALSHA; on NOSCRIPT (a restarted server or a flushed cache) loads the script and retries once.
+  Reply Eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
+  // Drops the connection; the next call reconnects.
+  void Disconnect();
+
+ private:
+  void EnsureConnected();
+  Reply Send(const std::vector<std::string>& args);
+
+  RedisConfig config_;
+  std::string host_;
+  int port_ = 6379;
+  int db_ = 0;
+  std::string password_;
+  redisContext* ctx_ = nullptr;
+};
+
+// Parses REDIS_URL; throws std::invalid_argument on a malformed URL.
+void ParseRedisUrl(const std::string& url, std::string& host, int& port, int& db, std::string& password);
+
+}  // namespace rainbow::redis

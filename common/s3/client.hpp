@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/s3/types.hpp"
+
+namespace rainbow::s3 {
+
+namespace internal {
+class Transport;
+}
+
+// An S3 client on libcurl (7.88, Debian 12) and its built-in SigV4 signer (CURLOPT_AWS_SIGV4), path-style
+// addressing, for MinIO and AWS S3.
+//
+// Ownership and threading: the caller owns the client; it must outlive every call in flight. Every
+// method is thread-safe: a call borrows a libcurl easy handle from the client's pool for its duration
+// (easy handles are never shared between threads) and returns it, so connections are reused. Parallel
+// helpers run their own worker threads, each with its own handle.
+//
+// Errors: every failed request throws S3Error (see types.hpp) naming the operation, the S3 error Code,
+// the HTTP status, the server's Message and the request id. Errors of kind kRetryable (5xx, throttling,
+// timeouts, dropped connections) are retried with the config's jittered backoff before being thrown.
+//
+// Integrity: every request carries x-amz-content-sha256 (the hex SHA-256 of its body), which S3 checks;
+// PutObject and UploadPart also send x-amz-checksum-sha256, which S3 checks and stores with the object.
+//
+// Signing: curl 7.88 signs the request as given, so the path and query are sent pre-encoded and
+// pre-sorted (sigv4_request.hpp). It orders headers wrongly when one name is a prefix of another
+// followed by a character below ':' (x-amz-meta-a vs x-amz-meta-a-b), and cannot sign an empty header
+// value; such requests are signed here instead (same algorithm, sigv4::Authorization).
+class S3Client {
+ public:
+  explicit S3Client(S3Config config);
+  ~S3Client();
+  S3Client(const S3Client&) = delete;
+  S3Client& operator=(const S3Client&) = delete;
+
+  const S3Config& config() const;
+
+  // --- Buckets ---
+  // Creates the bucket; succeeds when it already exists and is ours (BucketAlreadyOwnedByYou).
+  void CreateBucket(const BucketName& bucket);
+  // Deletes an empty bucket; kNotFound when it does not exist.
+  void DeleteBucket(const BucketName& bucket);
+
+  // --- Objects ---
+  // Uploads `body` as one object, with the checksum S3 verifies (see PutOptions::checksum_sha256).
+  PutResult PutObject(const BucketName& bucket, const ObjectKey& key, std::string_view body,
+                      const PutOptions& options = {});
+  // The whole object, or the inclusive `range` of it, in memory. kNotFound for a missing key,
+  // kInvalidArgument for a range past the end.
+  std::string GetObject(const BucketName& bucket, const ObjectKey& key,
+                        std::optional<ByteRange> range = std::nullopt);
+  // Streams the object (or `range`) to `sink` in order, on the calling thread. A transfer that breaks
+  // midway resumes after the last delivered byte (pinned to the first response's ETag with If-Match,
+  // so a concurrently replaced object fails with PreconditionFailed instead of mixing versions); the
+  // sink never sees a byte twice. Returns the object's headers.
+  ObjectInfo GetObjectStreaming(const BucketName& bucket, const ObjectKey& key, const ChunkSink& sink,
+                                std::optional<ByteRange> range = std::nullopt);
+  // Size, ETag, content type, metadata and the stored SHA-256 checksum (asked for with
+  // x-amz-checksum-mode: ENABLED). kNotFound for a missing key.
+  ObjectInfo HeadObject(const BucketName& bucket, const ObjectKey& key);
+  // Deletes the key; deleting a missing key succeeds (S3 semantics).
+  void DeleteObject(const BucketName& bucket, const ObjectKey& key);
+  // One page of keys, in key order. Pass the page's next_continuation_token back for the next page.
+  ListPage ListObjectsV2(const BucketName& bucket, const ListOptions& options = {});
+
+  // --- Multipart, low level (parts 1..10000, each 5 MiB..5 GiB except the last) ---
+  // Starts an upload with the object's content type and metadata (options.checksum_sha256 is
+  // ignored) and x-amz-checksum-algorithm: SHA256. Returns the upload id.
+  std::string CreateMultipartUpload(const BucketName& bucket, const ObjectKey& key,
+                                    const PutOptions& options = {});
+  // Uploads one part with its SHA-256 checksum; returns its ETag and checksum for Complete.
+  UploadedPart UploadPart(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
+                          int part_number, std::string_view body);
+  // Assembles the parts (sorted by number here) into the object, which becomes visible only now.
+  PutResult CompleteMultipartUpload(const BucketName& bucket, const ObjectKey& key,
+                                    const std::string& upload_id, std::vector<UploadedPart> parts);
+  // Discards the upload and its parts.
+  void AbortMultipartUpload(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id);
+  // Uploads in progress under `prefix` (MinIO needs the exact key as prefix).
+  std::vector<MultipartUploadInfo> ListMultipartUploads(const BucketName& bucket, const std::string& prefix);
+
+  // --- High level ---
+  // Uploads everything `source` yields with `options.concurrency` worker threads, each sending whole
+  // parts (retried with backoff when retryable). On any failure the upload is aborted, so no partial
+  // object ever becomes visible, and the first error is rethrown. Data that fits in one part is sent
+  // with a single PutObject instead (so its checksum is a full-object one, not "base64-N").
+  PutResult UploadMultipart(const BucketName& bucket, const ObjectKey& key, const DataSource& source,
+                            const MultipartOptions& options = {});
+  // Downloads the object with `concurrency` ranged GETs of `part_size` bytes (pinned to one version
+  // with If-Match) and hands the chunks to `sink` strictly in order, on the calling thread. At most
+  // about 2 * concurrency parts are buffered. Returns the object's headers (from HEAD).
+  ObjectInfo DownloadParallel(const BucketName& bucket, const ObjectKey& key, uint64_t part_size,
+                              int concurrency, const ChunkSink& sink);
+
+ private:
+  std::unique_ptr<internal::Transport> transport_;
+};
+
+// The checksum S3 reports for a multipart object: base64(SHA-256(part digest 1 || ... || part digest
+// N)) + "-N", from the parts' base64 checksums. Lets callers compare with HeadObject's checksum.
+std::string CompositeChecksum(const std::vector<UploadedPart>& parts);
+
+}  // namespace rainbow::s3

@@ -1,0 +1,261 @@
+#include <openssl/evp.h>
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "common/crypto/sha256.hpp"
+#include "common/retry/backoff.hpp"
+#include "common/s3/client.hpp"
+#include "common/s3/http_transport.hpp"
+#include "common/s3/object_headers.hpp"
+
+namespace rainbow::s3 {
+
+using internal::Request;
+using internal::Response;
+
+namespace {
+
+constexpr uint64_t kMinPartSize = 5ull << 20;
+constexpr uint64_t kMaxPartSize = 5ull << 30;
+constexpr int kMaxParts = 10'000;
+// What S3 and MinIO store when a PUT names no Content-Type; multipart uploads get the same.
+constexpr const char* kDefaultContentType = "binary/octet-stream";
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Parses an XML response body; a 200 whose body is an <Error> (CompleteMultipartUpload can do that
+// after it has started streaming whitespace) throws like a failed status would.
+pugi::xml_node ParseResult(pugi::xml_document& doc, const Response& resp, const char* root_name,
+                           const Request& req) {
+  if (doc.load_buffer(resp.body.data(), resp.body.size())) {
+    if (const pugi::xml_node root = doc.child(root_name)) return root;
+    if (doc.child("Error")) throw internal::ErrorFromResponse(internal::Describe(req), resp);
+  }
+  throw S3Error({S3ErrorKind::kPermanent, resp.status, "MalformedResponse",
+                 std::string("expected <") + root_name + "> in the response, got: " + resp.body.substr(0, 200),
+                 resp.Header("x-amz-request-id"), internal::Describe(req)});
+}
+
+// Fills `out` from the source until it holds `max` bytes or the source is exhausted.
+size_t ReadFull(const DataSource& source, std::string& out, size_t max) {
+  out.resize(max);
+  size_t n = 0;
+  while (n < max) {
+    const size_t got = source(out.data() + n, max - n);
+    if (got == 0) break;
+    n += got;
+  }
+  out.resize(n);
+  return n;
+}
+
+std::array<uint8_t, 32> DecodeDigest(const std::string& b64) {
+  std::array<uint8_t, 33> buf{};  // 44 base64 chars decode to 33 bytes (the last one is padding)
+  if (b64.size() != 44 ||
+      EVP_DecodeBlock(buf.data(), reinterpret_cast<const unsigned char*>(b64.data()), 44) != 33) {
+    throw std::invalid_argument("s3: '" + b64 + "' is not a base64 SHA-256 digest");
+  }
+  std::array<uint8_t, 32> out{};
+  std::copy_n(buf.begin(), 32, out.begin());
+  return out;
+}
+
+}  // namespace
+
+std::string CompositeChecksum(const std::vector<UploadedPart>& parts) {
+  crypto::Sha256 h;
+  for (const auto& part : parts) {
+    const auto digest = DecodeDigest(part.checksum_sha256);
+    h.Update(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+  }
+  return crypto::Base64(h.Final()) + "-" + std::to_string(parts.size());
+}
+
+std::string S3Client::CreateMultipartUpload(const BucketName& bucket, const ObjectKey& key,
+                                            const PutOptions& options) {
+  Request req{.method = "POST", .bucket = bucket.str(), .key = key.str()};
+  req.query.emplace_back("uploads", "");
+  // A POST without Content-Type would get curl's application/x-www-form-urlencoded, and S3 would
+  // store that as the object's type.
+  internal::AddObjectHeaders(req.headers, options.content_type.empty() ? kDefaultContentType : options.content_type,
+                             options.metadata);
+  req.headers.emplace_back("x-amz-checksum-algorithm", "SHA256");
+  const Response resp = transport_->Execute(req);
+  pugi::xml_document doc;
+  const std::string upload_id = ParseResult(doc, resp, "InitiateMultipartUploadResult", req).child_value("UploadId");
+  if (upload_id.empty()) {
+    throw S3Error({S3ErrorKind::kPermanent, resp.status, "MalformedResponse", "no UploadId in the response",
+                   resp.Header("x-amz-request-id"), internal::Describe(req)});
+  }
+  return upload_id;
+}
+
+UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
+                                  int part_number, std::string_view body) {
+  if (part_number < 1 || part_number > kMaxParts) {
+    throw std::invalid_argument("s3: part number " + std::to_string(part_number) + " outside 1..10000");
+  }
+  const auto digest = crypto::Sha256Of(body);
+  Request req{.method = "PUT", .bucket = bucket.str(), .key = key.str()};
+  req.query.emplace_back("partNumber", std::to_string(part_number));
+  req.query.emplace_back("uploadId", upload_id);
+  UploadedPart part{part_number, "", crypto::Base64(digest)};
+  req.headers.emplace_back("x-amz-checksum-sha256", part.checksum_sha256);
+  req.body = body;
+  req.body_sha256 = digest;
+  const Response resp = transport_->Execute(req);
+  part.etag = internal::StripQuotes(resp.Header("etag"));
+  return part;
+}
+
+PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const ObjectKey& key,
+                                            const std::string& upload_id, std::vector<UploadedPart> parts) {
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
+  std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (const auto& p : parts) {
+    body += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><ETag>\"" + XmlEscape(p.etag) +
+            "\"</ETag>";
+    if (!p.checksum_sha256.empty()) body += "<ChecksumSHA256>" + XmlEscape(p.checksum_sha256) + "</ChecksumSHA256>";
+    body += "</Part>";
+  }
+  body += "</CompleteMultipartUpload>";
+
+  Request req{.method = "POST", .bucket = bucket.str(), .key = key.str()};
+  req.query.emplace_back("uploadId", upload_id);
+  req.headers.emplace_back("content-type", "application/xml");
+  req.body = body;
+  return retry::WithRetry(
+      config().retry,
+      [&] {
+        const Response resp = transport_->Perform(req);
+        pugi::xml_document doc;
+        const pugi::xml_node root = ParseResult(doc, resp, "CompleteMultipartUploadResult", req);
+        return PutResult{internal::StripQuotes(root.child_value("ETag")), root.child_value("ChecksumSHA256")};
+      },
+      [](const std::exception& e) { return internal::IsRetryable(e); });
+}
+
+void S3Client::AbortMultipartUpload(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id) {
+  Request req{.method = "DELETE", .bucket = bucket.str(), .key = key.str()};
+  req.query.emplace_back("uploadId", upload_id);
+  transport_->Execute(req);
+}
+
+std::vector<MultipartUploadInfo> S3Client::ListMultipartUploads(const BucketName& bucket,
+                                                                const std::string& prefix) {
+  Request req{.method = "GET", .bucket = bucket.str()};
+  req.query.emplace_back("uploads", "");
+  if (!prefix.empty()) req.query.emplace_back("prefix", prefix);
+  const Response resp = transport_->Execute(req);
+  pugi::xml_document doc;
+  const pugi::xml_node root = ParseResult(doc, resp, "ListMultipartUploadsResult", req);
+  std::vector<MultipartUploadInfo> out;
+  for (const pugi::xml_node u : root.children("Upload")) out.push_back({u.child_value("Key"), u.child_value("UploadId")});
+  return out;
+}
+
+PutResult S3Client::UploadMultipart(const BucketName& bucket, const ObjectKey& key, const DataSource& source,
+                                    const MultipartOptions& options) {
+  if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize) {
+    throw std::invalid_argument("s3: part_size must be 5 MiB..5 GiB, got " + std::to_string(options.part_size));
+  }
+  if (options.concurrency < 1) throw std::invalid_argument("s3: concurrency must be at least 1");
+  const auto part_size = static_cast<size_t>(options.part_size);
+
+  // Small data: one PUT, no multipart bookkeeping.
+  std::string first;
+  if (ReadFull(source, first, part_size) < part_size) {
+    return PutObject(bucket, key, first, PutOptions{options.content_type, options.metadata, ""});
+  }
+
+  const std::string upload_id =
+      CreateMultipartUpload(bucket, key, PutOptions{options.content_type, options.metadata, ""});
+
+  // Workers take turns reading the next part from the source (under the lock: sources are
+  // sequential), then upload it in parallel with the others.
+  std::mutex mu;
+  std::optional<std::string> prefetched(std::move(first));
+  bool source_done = false;
+  int next_part = 1;
+  std::exception_ptr error;
+  std::vector<UploadedPart> parts;
+
+  const auto worker = [&] {
+    std::string buffer;
+    for (;;) {
+      int part_number = 0;
+      try {
+        std::lock_guard lock(mu);
+        if (error || source_done) return;
+        if (prefetched) {
+          buffer = std::move(*prefetched);
+          prefetched.reset();
+        } else if (ReadFull(source, buffer, part_size) < part_size) {
+          source_done = true;
+          if (buffer.empty()) return;
+        }
+        part_number = next_part++;
+        if (part_number > kMaxParts) {
+          throw S3Error({S3ErrorKind::kInvalidArgument, 0, "TooManyParts",
+                         "the data needs more than 10000 parts of " + std::to_string(part_size) + " bytes",
+                         "", "PUT " + bucket.str() + "/" + key.str() + "?uploadId"});
+        }
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!error) error = std::current_exception();
+        return;
+      }
+      try {
+        UploadedPart part = UploadPart(bucket, key, upload_id, part_number, buffer);
+        std::lock_guard lock(mu);
+        parts.push_back(std::move(part));
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!error) error = std::current_exception();
+        return;
+      }
+    }
+  };
+
+  {
+    std::vector<std::jthread> threads;
+    try {
+      for (int i = 0; i < options.concurrency; ++i) threads.emplace_back(worker);
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!error) error = std::current_exception();
+    }
+  }  // joins the workers
+
+  if (!error) {
+    try {
+      return CompleteMultipartUpload(bucket, key, upload_id, std::move(parts));
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  try {
+    AbortMultipartUpload(bucket, key, upload_id);
+  } catch (...) {
+    // The original failure matters more; a leftover upload is reaped by the bucket's lifecycle rules.
+  }
+  std::rethrow_exception(error);
+}
+
+}  // namespace rainbow::s3

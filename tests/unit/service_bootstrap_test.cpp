@@ -1,0 +1,123 @@
+// The shared service bootstrap, checked on a real process (tests/support/probe_server.cpp): gRPC
+// health and reflection answer, /metrics passes `promtool check metrics`, SIGTERM drains and exits 0,
+// and a missing required env var exits non-zero naming the var.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/support/child_process.hpp"
+
+namespace rainbow::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ProbeServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc_port_ = FreePort();
+    http_port_ = FreePort();
+    child_ = std::make_unique<ChildProcess>(PROBE_SERVER_PATH, std::vector<std::string>{},
+                                            std::map<std::string, std::string>{
+                                                {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
+                                                {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+                                                {"PROBE_TOKEN", "t0ken"},
+                                                {"PROBE_DRAIN", "1s"},
+                                            });
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + 20s))
+        << "probe server did not come up; stderr: " << child_->Stderr() << " stdout: " << child_->Stdout();
+  }
+
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::unique_ptr<ChildProcess> child_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(ProbeServer, AnswersTheHealthProtocol) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ProbeServer, ListsServicesAndDescriptorsByReflection) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  grpc::ClientContext ctx;
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
+  EXPECT_TRUE(names.count("rainbow.cdc.v1.CdcStatusService")) << resp.DebugString();
+  EXPECT_TRUE(names.count("grpc.health.v1.Health")) << resp.DebugString();
+
+  grpc::reflection::v1alpha::ServerReflectionRequest symbol;
+  symbol.set_file_containing_symbol("rainbow.cdc.v1.CdcStatusService");
+  ASSERT_TRUE(stream->Write(symbol));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0) << resp.DebugString();
+  EXPECT_NE(resp.file_descriptor_response().file_descriptor_proto(0).find("rainbow/cdc_producer.proto"),
+            std::string::npos);
+  stream->WritesDone();
+}
+
+TEST_F(ProbeServer, ServesMetricsThatPromtoolAccepts) {
+  const auto [status, body] = HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/metrics");
+  ASSERT_EQ(status, 200);
+  EXPECT_NE(body.find("probe_starts_total 1"), std::string::npos) << body;
+  EXPECT_NE(body.find("process_resident_memory_bytes"), std::string::npos) << body;
+  const auto [rc, out] = RunShell("promtool check metrics", body);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/healthz").first, 200);
+  EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz").first, 200);
+}
+
+TEST_F(ProbeServer, SigtermDrainsAndExitsZero) {
+  child_->Signal(SIGTERM);
+  const auto code = child_->Wait(15s);
+  ASSERT_TRUE(code.has_value()) << "probe server ignored SIGTERM";
+  EXPECT_EQ(*code, 0) << child_->Stdout() << child_->Stderr();
+  EXPECT_NE(child_->Stdout().find("\"msg\":\"draining\""), std::string::npos) << child_->Stdout();
+}
+
+TEST(ProbeServerConfig, MissingRequiredVarExitsNonZeroNamingIt) {
+  ChildProcess child(PROBE_SERVER_PATH, {},
+                     {{"GRPC_ADDR", "127.0.0.1:" + std::to_string(FreePort())},
+                      {"HTTP_ADDR", "127.0.0.1:" + std::to_string(FreePort())}});
+  const auto code = child.Wait(15s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(child.Stderr().find("PROBE_TOKEN"), std::string::npos) << child.Stderr();
+  EXPECT_NE(child.Stdout().find("\"var\":\"PROBE_TOKEN\""), std::string::npos) << child.Stdout();
+}
+
+TEST(ProbeServerConfig, InvalidValueExitsNonZeroNamingTheVar) {
+  ChildProcess child(PROBE_SERVER_PATH, {}, {{"PROBE_TOKEN", "x"}, {"PROBE_DRAIN", "soon"}});
+  const auto code = child.Wait(15s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(child.Stderr().find("PROBE_DRAIN"), std::string::npos) << child.Stderr();
+}
+
+TEST(ProbeServerConfig, HelpListsTheEnvVars) {
+  ChildProcess child(PROBE_SERVER_PATH, {"--help"}, {});
+  ASSERT_EQ(child.Wait(15s), 0);
+  const auto out = child.Stdout();
+  for (const char* var : {"GRPC_ADDR", "HTTP_ADDR", "LOG_LEVEL", "PROBE_TOKEN", "PROBE_DRAIN"}) {
+    EXPECT_NE(out.find(var), std::string::npos) << var << " missing from --help:\n" << out;
+  }
+}
+
+}  // namespace
+}  // namespace rainbow::testing

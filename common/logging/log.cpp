@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <mutex>
 #include <stdexcept>
 
 namespace rainbow::log {
@@ -46,10 +47,22 @@ class JsonFormatter final : public spdlog::formatter {
   std::string service_;
 };
 
+std::once_flag g_initialized;
+
+void InstallLogger(const std::string& service, spdlog::level::level_enum level) {
+  auto logger = std::make_shared<spdlog::logger>(service, std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  logger->set_formatter(std::make_unique<JsonFormatter>(service));
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::trace);  // one line per event, visible at once (containers read stdout)
+  spdlog::set_default_logger(std::move(logger));
+}
+
 void Emit(spdlog::level::level_enum level, std::string_view msg, const Fields& fields) {
+  // Code that logs before (or without) Init, e.g. a test, still gets JSON lines.
+  std::call_once(g_initialized, [] { InstallLogger("rainbow", spdlog::level::info); });
   auto logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
-  Fields record = Fields::object();
+  nlohmann::ordered_json record = nlohmann::ordered_json::object();  // "msg" first, then the ids
   record["msg"] = std::string(msg);
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) record[it.key()] = it.value();
@@ -78,11 +91,8 @@ void Init(const std::string& service, const std::string& level) {
   if (parsed == spdlog::level::off && level != "off") {
     throw std::invalid_argument("LOG_LEVEL='" + level + "' is not one of trace|debug|info|warn|error|critical|off");
   }
-  auto logger = std::make_shared<spdlog::logger>(service, std::make_shared<spdlog::sinks::stdout_sink_mt>());
-  logger->set_formatter(std::make_unique<JsonFormatter>(service));
-  logger->set_level(parsed);
-  logger->flush_on(spdlog::level::trace);  // one line per event, visible at once (containers read stdout)
-  spdlog::set_default_logger(std::move(logger));
+  std::call_once(g_initialized, [] {});
+  InstallLogger(service, parsed);
 }
 
 void Trace(std::string_view msg, const Fields& fields) { Emit(spdlog::level::trace, msg, fields); }

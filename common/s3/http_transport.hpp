@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/s3/sigv4_request.hpp"
@@ -18,6 +19,9 @@
 namespace rainbow::s3::internal {
 
 struct Request {
+  Request(std::string method_in, std::string bucket_in, std::string key_in = {})
+      : method(std::move(method_in)), bucket(std::move(bucket_in)), key(std::move(key_in)) {}
+
   std::string method;  // GET, HEAD, PUT, POST, DELETE
   std::string bucket;
   std::string key;  // raw key; empty for bucket-level requests

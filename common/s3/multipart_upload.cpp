@@ -89,7 +89,7 @@ std::string CompositeChecksum(const std::vector<UploadedPart>& parts) {
 
 std::string S3Client::CreateMultipartUpload(const BucketName& bucket, const ObjectKey& key,
                                             const PutOptions& options) {
-  Request req{.method = "POST", .bucket = bucket.str(), .key = key.str()};
+  Request req("POST", bucket.str(), key.str());
   req.query.emplace_back("uploads", "");
   // A POST without Content-Type would get curl's application/x-www-form-urlencoded, and S3 would
   // store that as the object's type.
@@ -112,7 +112,7 @@ UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key
     throw std::invalid_argument("s3: part number " + std::to_string(part_number) + " outside 1..10000");
   }
   const auto digest = crypto::Sha256Of(body);
-  Request req{.method = "PUT", .bucket = bucket.str(), .key = key.str()};
+  Request req("PUT", bucket.str(), key.str());
   req.query.emplace_back("partNumber", std::to_string(part_number));
   req.query.emplace_back("uploadId", upload_id);
   UploadedPart part{part_number, "", crypto::Base64(digest)};
@@ -136,7 +136,7 @@ PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const Obje
   }
   body += "</CompleteMultipartUpload>";
 
-  Request req{.method = "POST", .bucket = bucket.str(), .key = key.str()};
+  Request req("POST", bucket.str(), key.str());
   req.query.emplace_back("uploadId", upload_id);
   req.headers.emplace_back("content-type", "application/xml");
   req.body = body;
@@ -152,14 +152,14 @@ PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const Obje
 }
 
 void S3Client::AbortMultipartUpload(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id) {
-  Request req{.method = "DELETE", .bucket = bucket.str(), .key = key.str()};
+  Request req("DELETE", bucket.str(), key.str());
   req.query.emplace_back("uploadId", upload_id);
   transport_->Execute(req);
 }
 
 std::vector<MultipartUploadInfo> S3Client::ListMultipartUploads(const BucketName& bucket,
                                                                 const std::string& prefix) {
-  Request req{.method = "GET", .bucket = bucket.str()};
+  Request req("GET", bucket.str());
   req.query.emplace_back("uploads", "");
   if (!prefix.empty()) req.query.emplace_back("prefix", prefix);
   const Response resp = transport_->Execute(req);

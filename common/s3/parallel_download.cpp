@@ -37,7 +37,7 @@ ObjectInfo S3Client::DownloadParallel(const BucketName& bucket, const ObjectKey&
         index = next_claim++;
       }
       try {
-        internal::Request req{.method = "GET", .bucket = bucket.str(), .key = key.str()};
+        internal::Request req("GET", bucket.str(), key.str());
         const uint64_t first = index * part_size;
         const uint64_t last = std::min(info.size, first + part_size) - 1;
         req.headers.emplace_back("range", internal::RangeHeader({first, last}));

@@ -27,7 +27,7 @@ S3Client::~S3Client() = default;
 const S3Config& S3Client::config() const { return transport_->config(); }
 
 void S3Client::CreateBucket(const BucketName& bucket) {
-  Request req{.method = "PUT", .bucket = bucket.str()};
+  Request req("PUT", bucket.str());
   std::string body;
   // us-east-1 is S3's default location; every other region must be named in the body.
   if (config().region != "us-east-1") {
@@ -44,13 +44,13 @@ void S3Client::CreateBucket(const BucketName& bucket) {
 }
 
 void S3Client::DeleteBucket(const BucketName& bucket) {
-  transport_->Execute(Request{.method = "DELETE", .bucket = bucket.str()});
+  transport_->Execute(Request("DELETE", bucket.str()));
 }
 
 PutResult S3Client::PutObject(const BucketName& bucket, const ObjectKey& key, std::string_view body,
                               const PutOptions& options) {
   const auto digest = crypto::Sha256Of(body);
-  Request req{.method = "PUT", .bucket = bucket.str(), .key = key.str()};
+  Request req("PUT", bucket.str(), key.str());
   internal::AddObjectHeaders(req.headers, options.content_type, options.metadata);
   const std::string checksum = options.checksum_sha256.empty() ? crypto::Base64(digest) : options.checksum_sha256;
   req.headers.emplace_back("x-amz-checksum-sha256", checksum);
@@ -62,7 +62,7 @@ PutResult S3Client::PutObject(const BucketName& bucket, const ObjectKey& key, st
 }
 
 std::string S3Client::GetObject(const BucketName& bucket, const ObjectKey& key, std::optional<ByteRange> range) {
-  Request req{.method = "GET", .bucket = bucket.str(), .key = key.str()};
+  Request req("GET", bucket.str(), key.str());
   if (range) req.headers.emplace_back("range", internal::RangeHeader(*range));
   return transport_->Execute(req).body;
 }
@@ -80,7 +80,7 @@ ObjectInfo S3Client::GetObjectStreaming(const BucketName& bucket, const ObjectKe
   };
   retry::Backoff backoff(config().retry);
   for (;;) {
-    Request req{.method = "GET", .bucket = bucket.str(), .key = key.str()};
+    Request req("GET", bucket.str(), key.str());
     if (range || delivered > 0) {
       req.headers.emplace_back("range", "bytes=" + std::to_string(first + delivered) + "-" +
                                             (range ? std::to_string(range->last) : std::string()));
@@ -103,17 +103,17 @@ ObjectInfo S3Client::GetObjectStreaming(const BucketName& bucket, const ObjectKe
 }
 
 ObjectInfo S3Client::HeadObject(const BucketName& bucket, const ObjectKey& key) {
-  Request req{.method = "HEAD", .bucket = bucket.str(), .key = key.str()};
+  Request req("HEAD", bucket.str(), key.str());
   req.headers.emplace_back("x-amz-checksum-mode", "ENABLED");
   return internal::InfoFromHeaders(transport_->Execute(req).headers);
 }
 
 void S3Client::DeleteObject(const BucketName& bucket, const ObjectKey& key) {
-  transport_->Execute(Request{.method = "DELETE", .bucket = bucket.str(), .key = key.str()});
+  transport_->Execute(Request("DELETE", bucket.str(), key.str()));
 }
 
 ListPage S3Client::ListObjectsV2(const BucketName& bucket, const ListOptions& options) {
-  Request req{.method = "GET", .bucket = bucket.str()};
+  Request req("GET", bucket.str());
   req.query.emplace_back("list-type", "2");
   req.query.emplace_back("max-keys", std::to_string(options.max_keys));
   if (!options.prefix.empty()) req.query.emplace_back("prefix", options.prefix);

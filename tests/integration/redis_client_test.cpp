@@ -1,0 +1,87 @@
+// common/redis against the real Redis (AOF on) of the test stack.
+#include <gtest/gtest.h>
+
+#include "common/redis/client.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/stack_env.hpp"
+
+namespace rainbow::redis {
+namespace {
+
+using rainbow::testing::StackEnv;
+using rainbow::testing::UniqueName;
+
+// Moves a value between two keys atomically and returns the new length of the destination list: a
+// script with keys, args and a typed reply, like the state-tracker's transitions.
+const Script kMoveScript(R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return redis.error_reply('NOT_FOUND ' .. KEYS[1]) end
+redis.call('DEL', KEYS[1])
+return redis.call('RPUSH', KEYS[2], v .. ARGV[1])
+)lua");
+
+RedisConfig Config() {
+  RedisConfig c;
+  c.url = StackEnv("REDIS_URL");
+  c.reconnect_budget = std::chrono::milliseconds(30'000);
+  return c;
+}
+
+TEST(RedisClient, EvalShaScriptRoundTrip) {
+  Client client(Config());
+  const std::string src = UniqueName("src");
+  const std::string dst = UniqueName("dst");
+  client.Command({"SET", src, "hello"});
+  client.Command({"SCRIPT", "FLUSH"});  // forces the NOSCRIPT -> SCRIPT LOAD path
+  const Reply r = client.Eval(kMoveScript, {src, dst}, {"-world"});
+  EXPECT_EQ(r.type, Reply::Type::kInteger);
+  EXPECT_EQ(r.integer, 1);
+  EXPECT_EQ(client.Command({"LINDEX", dst, "0"}).str, "hello-world");
+  EXPECT_TRUE(client.Command({"GET", src}).IsNil());
+  // Second call goes straight through EVALSHA; the script's error reply surfaces as an error.
+  try {
+    client.Eval(kMoveScript, {src, dst}, {"x"});
+    FAIL();
+  } catch (const RedisError& e) {
+    EXPECT_FALSE(e.connection());
+    EXPECT_NE(std::string(e.what()).find("NOT_FOUND"), std::string::npos) << e.what();
+  }
+  client.Command({"DEL", dst});
+}
+
+TEST(RedisClient, ReconnectsAfterShutdownAndRestartKeepingDataByAof) {
+  Client client(Config());
+  const std::string key = UniqueName("durable");
+  client.Command({"SET", key, "kept"});
+  ASSERT_EQ(client.Command({"CONFIG", "GET", "appendonly"}).elements.at(1).str, "yes");
+
+  const auto [rc, out] =
+      rainbow::testing::RunShell("redis-cli -h 127.0.0.1 -p " + StackEnv("REDIS_PORT") + " shutdown");
+  ASSERT_EQ(rc, 0) << out;
+  // The server is gone: a call now fails as a connection error (not resent blindly).
+  EXPECT_THROW(client.Command({"GET", key}), RedisError);
+  ASSERT_EQ(rainbow::testing::StackCommand("up redis"), 0);
+
+  const Reply after = client.Command({"GET", key});  // reconnects lazily
+  EXPECT_EQ(after.str, "kept");
+  const Reply script = client.Eval(Script("return ARGV[1]"), {}, {"back"});  // script cache is empty again
+  EXPECT_EQ(script.str, "back");
+  client.Command({"DEL", key});
+}
+
+TEST(RedisClient, UnreachableServerIsAConnectionErrorWithinTheBudget) {
+  RedisConfig c;
+  c.url = "redis://127.0.0.1:" + std::to_string(rainbow::testing::FreePort()) + "/0";
+  c.reconnect_budget = std::chrono::milliseconds(500);
+  Client client(c);
+  try {
+    client.Command({"PING"});
+    FAIL();
+  } catch (const RedisError& e) {
+    EXPECT_TRUE(e.connection());
+    EXPECT_NE(std::string(e.what()).find("cannot connect"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rainbow::redis

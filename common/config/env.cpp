@@ -79,7 +79,8 @@ std::string Env::RequireSecret(const std::string& name, const std::string& descr
   return *v;
 }
 
-std::string Env::String(const std::string& name, const std::string& fallback, const std::string& description) {
+std::string Env::String(const std::string& name, const std::string& fallback,
+                        const std::string& description) {
   Note({name, fallback, description, false, false});
   return Read(name).value_or(fallback);
 }
@@ -105,7 +106,8 @@ bool Env::Bool(const std::string& name, bool fallback, const std::string& descri
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
   if (s == "0" || s == "false" || s == "no" || s == "off") return false;
-  throw ConfigError(name, "config: " + name + "='" + *v + "' is not a boolean (true/false/1/0/yes/no/on/off)");
+  throw ConfigError(name,
+                    "config: " + name + "='" + *v + "' is not a boolean (true/false/1/0/yes/no/on/off)");
 }
 
 std::chrono::milliseconds Env::Duration(const std::string& name, std::chrono::milliseconds fallback,
@@ -142,7 +144,8 @@ std::string Env::Choice(const std::string& name, const std::string& fallback,
   return *v;
 }
 
-std::string FormatHelp(const std::string& service, const std::string& summary, const std::vector<VarDoc>& docs) {
+std::string FormatHelp(const std::string& service, const std::string& summary,
+                       const std::vector<VarDoc>& docs) {
   std::ostringstream out;
   out << service << ": " << summary << "\n\nConfiguration comes only from env vars"
       << " (any var may also be given as <NAME>_FILE):\n";

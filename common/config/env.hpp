@@ -70,6 +70,7 @@ class Env {
 };
 
 // Formats the vars a service read, for --help.
-std::string FormatHelp(const std::string& service, const std::string& summary, const std::vector<VarDoc>& docs);
+std::string FormatHelp(const std::string& service, const std::string& summary,
+                       const std::vector<VarDoc>& docs);
 
 }  // namespace rainbow::config

@@ -31,8 +31,10 @@ void EnsureTopic(const std::string& brokers, const std::string& topic, int parti
       rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, errstr, sizeof(errstr));
   if (new_topic == nullptr) throw KafkaError("kafka create topic " + topic + ": " + errstr, "invalid", false);
   rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), errstr, sizeof(errstr));
-  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), errstr, sizeof(errstr));
+  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                            sizeof(errstr));
+  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                              sizeof(errstr));
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, &new_topic, 1, options, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
@@ -79,7 +81,8 @@ int PartitionCount(const std::string& brokers, const std::string& topic, std::ch
     throw KafkaError("kafka metadata for " + topic + ": " + RdKafka::err2str(rc), ErrorCodeName(rc), true);
   }
   for (const auto* tm : *metadata->topics()) {
-    if (tm->topic() == topic && tm->err() == RdKafka::ERR_NO_ERROR) return static_cast<int>(tm->partitions()->size());
+    if (tm->topic() == topic && tm->err() == RdKafka::ERR_NO_ERROR)
+      return static_cast<int>(tm->partitions()->size());
   }
   return 0;
 }

@@ -55,24 +55,29 @@ std::optional<ConsumedMessage> Consumer::Poll(std::chrono::milliseconds timeout)
     case RdKafka::ERR__PARTITION_EOF:
       return std::nullopt;
     default:
-      if (msg->err() == RdKafka::ERR__FATAL || (!IsRetriable(msg->err()) && msg->err() != RdKafka::ERR__TRANSPORT &&
-                                                msg->err() != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART)) {
+      if (msg->err() == RdKafka::ERR__FATAL ||
+          (!IsRetriable(msg->err()) && msg->err() != RdKafka::ERR__TRANSPORT &&
+           msg->err() != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART)) {
         throw KafkaError("kafka consume: " + msg->errstr(), ErrorCodeName(msg->err()), false);
       }
-      log::Warn("kafka consumer transient error", {{"error", msg->errstr()}, {"code", ErrorCodeName(msg->err())}});
+      log::Warn("kafka consumer transient error",
+                {{"error", msg->errstr()}, {"code", ErrorCodeName(msg->err())}});
       return std::nullopt;
   }
   ConsumedMessage out;
   out.topic = msg->topic_name();
   out.partition = msg->partition();
   out.offset = msg->offset();
-  if (msg->key_pointer() != nullptr) out.key = std::string(static_cast<const char*>(msg->key_pointer()), msg->key_len());
-  if (msg->payload() != nullptr) out.value = std::string(static_cast<const char*>(msg->payload()), msg->len());
+  if (msg->key_pointer() != nullptr)
+    out.key = std::string(static_cast<const char*>(msg->key_pointer()), msg->key_len());
+  if (msg->payload() != nullptr)
+    out.value = std::string(static_cast<const char*>(msg->payload()), msg->len());
   out.timestamp_ms = msg->timestamp().timestamp;
   if (RdKafka::Headers* headers = msg->headers()) {
     for (const auto& h : headers->get_all()) {
       Header header{h.key(), std::nullopt};
-      if (h.value() != nullptr) header.value = std::string(static_cast<const char*>(h.value()), h.value_size());
+      if (h.value() != nullptr)
+        header.value = std::string(static_cast<const char*>(h.value()), h.value_size());
       out.headers.push_back(std::move(header));
     }
   }
@@ -87,7 +92,8 @@ void Consumer::Commit(const ConsumedMessage& message) {
 
 void Consumer::Commit(const std::map<std::pair<std::string, int32_t>, int64_t>& next_offsets) {
   std::vector<RdKafka::TopicPartition*> parts;
-  for (const auto& [tp, offset] : next_offsets) parts.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
+  for (const auto& [tp, offset] : next_offsets)
+    parts.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
   const auto err = consumer_->commitSync(parts);
   std::string part_error;
   for (auto* p : parts) {

@@ -19,7 +19,8 @@ void SendToDeadLetter(Producer& producer, const ConsumedMessage& message, const 
   out.headers.push_back({"dlq.offset", std::to_string(message.offset)});
   out.headers.push_back({"dlq.service", service});
   const auto report = producer.ProduceSync(out);
-  if (!report.ok) throw KafkaError("dead letter to " + out.topic + ": " + report.error, "dlq", report.retriable);
+  if (!report.ok)
+    throw KafkaError("dead letter to " + out.topic + ": " + report.error, "dlq", report.retriable);
   log::Warn("message dead-lettered", {{"topic", message.topic},
                                       {"partition", message.partition},
                                       {"offset", message.offset},

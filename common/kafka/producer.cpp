@@ -40,7 +40,8 @@ Producer::Producer(ProducerConfig config) : config_(std::move(config)), dispatch
   for (const auto& [k, v] : config_.properties) props[k] = v;
   auto conf = MakeConf(props);
   std::string err;
-  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(dispatcher_.get()), err) != RdKafka::Conf::CONF_OK) {
+  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(dispatcher_.get()), err) !=
+      RdKafka::Conf::CONF_OK) {
     throw KafkaError("kafka producer: " + err, "config", false);
   }
   producer_.reset(RdKafka::Producer::create(conf.get(), err));
@@ -72,9 +73,10 @@ void Producer::Produce(const OutgoingMessage& message, DeliveryCallback on_deliv
   const auto deadline = std::chrono::steady_clock::now() + config_.message_timeout;
   for (;;) {
     const auto err = producer_->produce(
-        message.topic, message.partition.value_or(RdKafka::Topic::PARTITION_UA), RdKafka::Producer::RK_MSG_COPY,
-        message.value ? const_cast<char*>(message.value->data()) : nullptr, message.value ? message.value->size() : 0,
-        message.key ? message.key->data() : nullptr, message.key ? message.key->size() : 0, 0, headers, callback);
+        message.topic, message.partition.value_or(RdKafka::Topic::PARTITION_UA),
+        RdKafka::Producer::RK_MSG_COPY, message.value ? const_cast<char*>(message.value->data()) : nullptr,
+        message.value ? message.value->size() : 0, message.key ? message.key->data() : nullptr,
+        message.key ? message.key->size() : 0, 0, headers, callback);
     if (err == RdKafka::ERR_NO_ERROR) return;  // headers and callback now belong to librdkafka
     if (err == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
       producer_->poll(10);  // let delivery reports drain the queue

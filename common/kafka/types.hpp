@@ -25,8 +25,8 @@ struct OutgoingMessage {
 // What the broker said about one produced message.
 struct DeliveryReport {
   bool ok = false;
-  std::string error;        // empty when ok
-  bool retriable = false;   // a later retry may succeed (e.g. timed out while the broker was down)
+  std::string error;       // empty when ok
+  bool retriable = false;  // a later retry may succeed (e.g. timed out while the broker was down)
   std::string topic;
   int32_t partition = -1;
   int64_t offset = -1;

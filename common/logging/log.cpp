@@ -41,7 +41,9 @@ class JsonFormatter final : public spdlog::formatter {
     dest.push_back('\n');
   }
 
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(service_); }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>(service_);
+  }
 
  private:
   std::string service_;
@@ -89,7 +91,8 @@ std::string FormatLine(std::string_view ts, std::string_view level, std::string_
 void Init(const std::string& service, const std::string& level) {
   const auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
-    throw std::invalid_argument("LOG_LEVEL='" + level + "' is not one of trace|debug|info|warn|error|critical|off");
+    throw std::invalid_argument("LOG_LEVEL='" + level +
+                                "' is not one of trace|debug|info|warn|error|critical|off");
   }
   std::call_once(g_initialized, [] {});
   InstallLogger(service, parsed);

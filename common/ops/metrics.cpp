@@ -36,7 +36,8 @@ prometheus::MetricFamily Gauge(const std::string& name, const std::string& help,
 class ProcessCollector final : public prometheus::Collectable {
  public:
   ProcessCollector()
-      : start_seconds_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+      : start_seconds_(
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
@@ -46,20 +47,21 @@ class ProcessCollector final : public prometheus::Collectable {
     const auto close = content.rfind(')');
     if (close != std::string::npos) {
       std::istringstream fields(content.substr(close + 2));
-      std::vector<std::string> f{std::istream_iterator<std::string>(fields), std::istream_iterator<std::string>()};
+      std::vector<std::string> f{std::istream_iterator<std::string>(fields),
+                                 std::istream_iterator<std::string>()};
       // f[0] is field 3 (state); utime=14, stime=15, num_threads=20, rss=24 (1-based in proc(5)).
       if (f.size() > 21) {
         const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
         const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
         const double rss = std::stod(f[21]) * static_cast<double>(sysconf(_SC_PAGESIZE));
-        out.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", cpu,
-                            prometheus::MetricType::Counter));
+        out.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                            cpu, prometheus::MetricType::Counter));
         out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", rss));
         out.push_back(Gauge("process_threads", "Number of OS threads in the process.", std::stod(f[17])));
       }
     }
-    out.push_back(Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-                        start_seconds_));
+    out.push_back(Gauge("process_start_time_seconds",
+                        "Start time of the process since unix epoch in seconds.", start_seconds_));
     return out;
   }
 

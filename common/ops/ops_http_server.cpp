@@ -53,7 +53,8 @@ class ReadyHandler final : public CivetHandler {
     if (reason.empty()) {
       Reply(conn, 200, "application/json", R"({"status":"ready"})");
     } else {
-      Reply(conn, 503, "application/json", nlohmann::json{{"status", "not ready"}, {"reason", reason}}.dump());
+      Reply(conn, 503, "application/json",
+            nlohmann::json{{"status", "not ready"}, {"reason", reason}}.dump());
     }
     return true;
   }
@@ -91,10 +92,11 @@ std::pair<std::string, int> SplitHostPort(const std::string& addr, const std::st
 
 OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
                              ReadinessCheck ready)
-    : handlers_(new Handlers{MetricsHandler(std::move(registry)), HealthHandler(), ReadyHandler(std::move(ready))}) {
+    : handlers_(new Handlers{MetricsHandler(std::move(registry)), HealthHandler(),
+                             ReadyHandler(std::move(ready))}) {
   auto [host, port] = SplitHostPort(addr, "HTTP_ADDR");
-  const std::vector<std::string> options = {"listening_ports", host + ":" + std::to_string(port), "num_threads",
-                                            "4"};
+  const std::vector<std::string> options = {"listening_ports", host + ":" + std::to_string(port),
+                                            "num_threads", "4"};
   try {
     server_ = std::make_unique<CivetServer>(options);
   } catch (const CivetException& e) {

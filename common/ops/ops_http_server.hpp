@@ -1,8 +1,8 @@
 #pragma once
 
+#include <prometheus/registry.h>
 #include <functional>
 #include <memory>
-#include <prometheus/registry.h>
 #include <string>
 
 class CivetServer;
@@ -19,7 +19,8 @@ class OpsHttpServer {
  public:
   // addr is "host:port"; port 0 picks a free port (see port()). Throws std::runtime_error if the
   // address cannot be bound.
-  OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry, ReadinessCheck ready);
+  OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
+                ReadinessCheck ready);
   ~OpsHttpServer();
   OpsHttpServer(const OpsHttpServer&) = delete;
   OpsHttpServer& operator=(const OpsHttpServer&) = delete;

@@ -47,7 +47,8 @@ int RunService(const ServiceInfo& info, int argc, char** argv, std::function<Con
       std::cout << info.name << " " << info.version << "\n";
       return 0;
     }
-    std::cerr << info.name << ": unknown argument '" << arg << "' (configuration is by env vars; see --help)\n";
+    std::cerr << info.name << ": unknown argument '" << arg
+              << "' (configuration is by env vars; see --help)\n";
     return 2;
   }
   BlockTerminationSignals();

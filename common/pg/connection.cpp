@@ -143,7 +143,9 @@ bool Connection::Healthy() const { return conn_ != nullptr && PQstatus(conn_) ==
 
 bool Connection::InTransaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
-Transaction::Transaction(Connection& conn, const std::string& begin_sql) : conn_(conn) { conn_.Exec(begin_sql); }
+Transaction::Transaction(Connection& conn, const std::string& begin_sql) : conn_(conn) {
+  conn_.Exec(begin_sql);
+}
 
 Transaction::~Transaction() {
   if (done_) return;

@@ -13,8 +13,8 @@ Pool::Pool(PoolConfig config) : config_(std::move(config)) {
 Pool::Lease Pool::Acquire() {
   std::unique_lock lock(mu_);
   ++waiting_;
-  const bool got = freed_.wait_for(lock, config_.acquire_timeout,
-                                   [&] { return !idle_.empty() || open_ < config_.size; });
+  const bool got =
+      freed_.wait_for(lock, config_.acquire_timeout, [&] { return !idle_.empty() || open_ < config_.size; });
   --waiting_;
   if (!got) {
     throw PgError("pg pool: no connection free within " + std::to_string(config_.acquire_timeout.count()) +

@@ -40,7 +40,8 @@ Reply Convert(const redisReply* r) {
 }
 
 timeval ToTimeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
 }  // namespace
@@ -49,7 +50,8 @@ Script::Script(std::string b) : body(std::move(b)), sha1(crypto::Sha1Hex(body)) 
 
 void ParseRedisUrl(const std::string& url, std::string& host, int& port, int& db, std::string& password) {
   const std::string scheme = "redis://";
-  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("REDIS_URL='" + url + "' must start with redis://");
+  if (url.rfind(scheme, 0) != 0)
+    throw std::invalid_argument("REDIS_URL='" + url + "' must start with redis://");
   std::string rest = url.substr(scheme.size());
   const auto at = rest.rfind('@');
   if (at != std::string::npos) {
@@ -114,7 +116,8 @@ void Client::EnsureConnected() {
     if (c != nullptr) redisFree(c);
     const auto delay = backoff.NextDelay();
     if (std::chrono::steady_clock::now() + delay > deadline) {
-      throw RedisError("redis: cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + last_error, true);
+      throw RedisError("redis: cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + last_error,
+                       true);
     }
     std::this_thread::sleep_for(delay);
   }
@@ -127,7 +130,8 @@ Reply Client::Send(const std::vector<std::string>& args) {
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
+  auto* raw = static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
   if (raw == nullptr) {
     const std::string err = ctx_->errstr;
     Disconnect();
@@ -145,7 +149,8 @@ Reply Client::Command(const std::vector<std::string>& args) {
   return Send(args);
 }
 
-Reply Client::Eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args) {
+Reply Client::Eval(const Script& script, const std::vector<std::string>& keys,
+                   const std::vector<std::string>& args) {
   std::vector<std::string> cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());

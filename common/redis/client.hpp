@@ -28,7 +28,8 @@ struct Reply {
 class RedisError : public std::runtime_error {
  public:
   // connection=true: the server could not be reached or the link broke (retry may help).
-  RedisError(const std::string& message, bool connection) : std::runtime_error(message), connection_(connection) {}
+  RedisError(const std::string& message, bool connection)
+      : std::runtime_error(message), connection_(connection) {}
   bool connection() const { return connection_; }
 
  private:
@@ -65,7 +66,8 @@ class Client {
   // Sends one command; an error reply becomes RedisError(connection=false).
   Reply Command(const std::vector<std::string>& args);
   // EVALSHA; on NOSCRIPT (a restarted server or a flushed cache) loads the script and retries once.
-  Reply Eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
+  Reply Eval(const Script& script, const std::vector<std::string>& keys,
+             const std::vector<std::string>& args);
   // Drops the connection; the next call reconnects.
   void Disconnect();
 

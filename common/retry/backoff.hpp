@@ -8,8 +8,9 @@
 
 namespace rainbow::retry {
 
-// The one place retries get their timing: exponential growth with "full jitter" (a random delay in
-// [0, cap]) so that many clients retrying the same server do not come back in lockstep.
+// The one place retries get their timing: exponential growth with "equal jitter" (a random delay in
+// [cap/2, cap]) so that many clients retrying the same server do not come back in lockstep, yet no
+// retry comes back at once.
 struct BackoffPolicy {
   std::chrono::milliseconds initial{100};
   std::chrono::milliseconds max{10'000};

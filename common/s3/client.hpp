@@ -26,6 +26,8 @@ class Transport;
 // Errors: every failed request throws S3Error (see types.hpp) naming the operation, the S3 error Code,
 // the HTTP status, the server's Message and the request id. Errors of kind kRetryable (5xx, throttling,
 // timeouts, dropped connections) are retried with the config's jittered backoff before being thrown.
+// Arguments rejected before any request is sent (bucket name, part size, metadata names) throw
+// std::invalid_argument.
 //
 // Integrity: every request carries x-amz-content-sha256 (the hex SHA-256 of its body), which S3 checks;
 // PutObject and UploadPart also send x-amz-checksum-sha256, which S3 checks and stores with the object.

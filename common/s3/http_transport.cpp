@@ -122,16 +122,26 @@ using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
 std::string CurlCodeName(CURLcode rc) {
   switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST: return "CURLE_COULDNT_RESOLVE_HOST";
-    case CURLE_COULDNT_CONNECT: return "CURLE_COULDNT_CONNECT";
-    case CURLE_OPERATION_TIMEDOUT: return "CURLE_OPERATION_TIMEDOUT";
-    case CURLE_SEND_ERROR: return "CURLE_SEND_ERROR";
-    case CURLE_RECV_ERROR: return "CURLE_RECV_ERROR";
-    case CURLE_GOT_NOTHING: return "CURLE_GOT_NOTHING";
-    case CURLE_PARTIAL_FILE: return "CURLE_PARTIAL_FILE";
-    case CURLE_SSL_CONNECT_ERROR: return "CURLE_SSL_CONNECT_ERROR";
-    case CURLE_URL_MALFORMAT: return "CURLE_URL_MALFORMAT";
-    default: return "CURLE_" + std::to_string(static_cast<int>(rc));
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return "CURLE_COULDNT_RESOLVE_HOST";
+    case CURLE_COULDNT_CONNECT:
+      return "CURLE_COULDNT_CONNECT";
+    case CURLE_OPERATION_TIMEDOUT:
+      return "CURLE_OPERATION_TIMEDOUT";
+    case CURLE_SEND_ERROR:
+      return "CURLE_SEND_ERROR";
+    case CURLE_RECV_ERROR:
+      return "CURLE_RECV_ERROR";
+    case CURLE_GOT_NOTHING:
+      return "CURLE_GOT_NOTHING";
+    case CURLE_PARTIAL_FILE:
+      return "CURLE_PARTIAL_FILE";
+    case CURLE_SSL_CONNECT_ERROR:
+      return "CURLE_SSL_CONNECT_ERROR";
+    case CURLE_URL_MALFORMAT:
+      return "CURLE_URL_MALFORMAT";
+    default:
+      return "CURLE_" + std::to_string(static_cast<int>(rc));
   }
 }
 
@@ -184,7 +194,8 @@ std::string Describe(const Request& request) {
   // Sub-resources tell operations apart (?uploads, ?uploadId=..); the values would only add noise.
   std::string flags;
   for (const auto& [name, value] : request.query) {
-    if (name == "uploads" || name == "uploadId" || name == "list-type") flags += (flags.empty() ? "?" : "&") + name;
+    if (name == "uploads" || name == "uploadId" || name == "list-type")
+      flags += (flags.empty() ? "?" : "&") + name;
   }
   return out + flags;
 }
@@ -215,11 +226,21 @@ S3Error ErrorFromResponse(const std::string& operation, const Response& response
   if (d.message.empty()) d.message = response.Header("x-minio-error-desc");
   if (d.code.empty()) {
     switch (response.status) {
-      case 404: d.code = "NotFound"; break;
-      case 403: d.code = "Forbidden"; break;
-      case 412: d.code = "PreconditionFailed"; break;
-      case 416: d.code = "InvalidRange"; break;
-      default: d.code = "HTTP" + std::to_string(response.status); break;
+      case 404:
+        d.code = "NotFound";
+        break;
+      case 403:
+        d.code = "Forbidden";
+        break;
+      case 412:
+        d.code = "PreconditionFailed";
+        break;
+      case 416:
+        d.code = "InvalidRange";
+        break;
+      default:
+        d.code = "HTTP" + std::to_string(response.status);
+        break;
     }
   }
   if (d.message.empty()) {
@@ -233,9 +254,13 @@ Transport::Transport(S3Config config) : config_(std::move(config)) {
   while (!config_.endpoint.empty() && config_.endpoint.back() == '/') config_.endpoint.pop_back();
   host_ = HostOf(config_.endpoint);
   if (config_.region.empty()) throw std::invalid_argument("s3: region must be set");
+  if (config_.access_key.empty() || config_.secret_key.empty()) {
+    throw std::invalid_argument("s3: access_key and secret_key must be set");
+  }
   // curl_global_init is not thread-safe with every TLS backend; do it once, never clean up.
   std::call_once(g_curl_init, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("s3: curl_global_init failed");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("s3: curl_global_init failed");
   });
 }
 
@@ -261,9 +286,10 @@ void Transport::Release(std::unique_ptr<Handle> handle) {
 Response Transport::Perform(const Request& request) {
   const std::string operation = Describe(request);
   for (const auto& [name, value] : request.headers) {
-    if (value.find_first_of("\r\n") != std::string::npos || name.find_first_of("\r\n:") != std::string::npos) {
-      throw S3Error({S3ErrorKind::kInvalidArgument, 0, "InvalidHeader",
-                     "header '" + name + "' contains a line break or colon", "", operation});
+    if (value.find_first_of("\r\n") != std::string::npos ||
+        name.find_first_of("\r\n:") != std::string::npos) {
+      throw std::invalid_argument("s3: " + operation + ": header '" + name +
+                                  "' contains a line break or colon");
     }
   }
 
@@ -281,15 +307,23 @@ Response Transport::Perform(const Request& request) {
   sigv4::Headers curl_view = headers;
   curl_view.emplace_back("host", host_);
   curl_view.emplace_back("x-amz-date", "");
-  const bool self_sign =
-      sigv4::CurlMisSortsHeaders(curl_view) ||
-      std::any_of(headers.begin(), headers.end(), [](const auto& h) { return sigv4::TrimValue(h.second).empty(); });
+  const bool self_sign = sigv4::CurlMisSortsHeaders(curl_view) ||
+                         std::any_of(headers.begin(), headers.end(),
+                                     [](const auto& h) { return sigv4::TrimValue(h.second).empty(); });
   if (self_sign) {
     const std::string timestamp = sigv4::AmzTimestamp(std::chrono::system_clock::now());
     headers.emplace_back("host", host_);
     headers.emplace_back("x-amz-date", timestamp);
-    const sigv4::SigningInput input{request.method, path, query, headers, payload_hash, config_.region, "s3",
-                                    timestamp, config_.access_key, config_.secret_key};
+    const sigv4::SigningInput input{request.method,
+                                    path,
+                                    query,
+                                    headers,
+                                    payload_hash,
+                                    config_.region,
+                                    "s3",
+                                    timestamp,
+                                    config_.access_key,
+                                    config_.secret_key};
     headers.emplace_back("authorization", sigv4::Authorization(input));
   }
 
@@ -380,7 +414,8 @@ Response Transport::Perform(const Request& request) {
 
 Response Transport::Execute(const Request& request) {
   return retry::WithRetry(
-      config_.retry, [&] { return Perform(request); }, [](const std::exception& e) { return IsRetryable(e); });
+      config_.retry, [&] { return Perform(request); },
+      [](const std::exception& e) { return IsRetryable(e); });
 }
 
 }  // namespace rainbow::s3::internal

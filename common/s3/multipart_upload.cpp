@@ -29,11 +29,20 @@ std::string XmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -47,9 +56,10 @@ pugi::xml_node ParseResult(pugi::xml_document& doc, const Response& resp, const 
     if (const pugi::xml_node root = doc.child(root_name)) return root;
     if (doc.child("Error")) throw internal::ErrorFromResponse(internal::Describe(req), resp);
   }
-  throw S3Error({S3ErrorKind::kPermanent, resp.status, "MalformedResponse",
-                 std::string("expected <") + root_name + "> in the response, got: " + resp.body.substr(0, 200),
-                 resp.Header("x-amz-request-id"), internal::Describe(req)});
+  throw S3Error(
+      {S3ErrorKind::kPermanent, resp.status, "MalformedResponse",
+       std::string("expected <") + root_name + "> in the response, got: " + resp.body.substr(0, 200),
+       resp.Header("x-amz-request-id"), internal::Describe(req)});
 }
 
 // Fills `out` from the source until it holds `max` bytes or the source is exhausted.
@@ -93,12 +103,14 @@ std::string S3Client::CreateMultipartUpload(const BucketName& bucket, const Obje
   req.query.emplace_back("uploads", "");
   // A POST without Content-Type would get curl's application/x-www-form-urlencoded, and S3 would
   // store that as the object's type.
-  internal::AddObjectHeaders(req.headers, options.content_type.empty() ? kDefaultContentType : options.content_type,
+  internal::AddObjectHeaders(req.headers,
+                             options.content_type.empty() ? kDefaultContentType : options.content_type,
                              options.metadata);
   req.headers.emplace_back("x-amz-checksum-algorithm", "SHA256");
   const Response resp = transport_->Execute(req);
   pugi::xml_document doc;
-  const std::string upload_id = ParseResult(doc, resp, "InitiateMultipartUploadResult", req).child_value("UploadId");
+  const std::string upload_id =
+      ParseResult(doc, resp, "InitiateMultipartUploadResult", req).child_value("UploadId");
   if (upload_id.empty()) {
     throw S3Error({S3ErrorKind::kPermanent, resp.status, "MalformedResponse", "no UploadId in the response",
                    resp.Header("x-amz-request-id"), internal::Describe(req)});
@@ -106,8 +118,8 @@ std::string S3Client::CreateMultipartUpload(const BucketName& bucket, const Obje
   return upload_id;
 }
 
-UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
-                                  int part_number, std::string_view body) {
+UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key,
+                                  const std::string& upload_id, int part_number, std::string_view body) {
   if (part_number < 1 || part_number > kMaxParts) {
     throw std::invalid_argument("s3: part number " + std::to_string(part_number) + " outside 1..10000");
   }
@@ -126,12 +138,14 @@ UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key
 
 PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const ObjectKey& key,
                                             const std::string& upload_id, std::vector<UploadedPart> parts) {
-  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
+  std::sort(parts.begin(), parts.end(),
+            [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const auto& p : parts) {
-    body += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><ETag>\"" + XmlEscape(p.etag) +
-            "\"</ETag>";
-    if (!p.checksum_sha256.empty()) body += "<ChecksumSHA256>" + XmlEscape(p.checksum_sha256) + "</ChecksumSHA256>";
+    body += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><ETag>\"" +
+            XmlEscape(p.etag) + "\"</ETag>";
+    if (!p.checksum_sha256.empty())
+      body += "<ChecksumSHA256>" + XmlEscape(p.checksum_sha256) + "</ChecksumSHA256>";
     body += "</Part>";
   }
   body += "</CompleteMultipartUpload>";
@@ -151,7 +165,8 @@ PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const Obje
       [](const std::exception& e) { return internal::IsRetryable(e); });
 }
 
-void S3Client::AbortMultipartUpload(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id) {
+void S3Client::AbortMultipartUpload(const BucketName& bucket, const ObjectKey& key,
+                                    const std::string& upload_id) {
   Request req("DELETE", bucket.str(), key.str());
   req.query.emplace_back("uploadId", upload_id);
   transport_->Execute(req);
@@ -166,14 +181,16 @@ std::vector<MultipartUploadInfo> S3Client::ListMultipartUploads(const BucketName
   pugi::xml_document doc;
   const pugi::xml_node root = ParseResult(doc, resp, "ListMultipartUploadsResult", req);
   std::vector<MultipartUploadInfo> out;
-  for (const pugi::xml_node u : root.children("Upload")) out.push_back({u.child_value("Key"), u.child_value("UploadId")});
+  for (const pugi::xml_node u : root.children("Upload"))
+    out.push_back({u.child_value("Key"), u.child_value("UploadId")});
   return out;
 }
 
 PutResult S3Client::UploadMultipart(const BucketName& bucket, const ObjectKey& key, const DataSource& source,
                                     const MultipartOptions& options) {
   if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize) {
-    throw std::invalid_argument("s3: part_size must be 5 MiB..5 GiB, got " + std::to_string(options.part_size));
+    throw std::invalid_argument("s3: part_size must be 5 MiB..5 GiB, got " +
+                                std::to_string(options.part_size));
   }
   if (options.concurrency < 1) throw std::invalid_argument("s3: concurrency must be at least 1");
   const auto part_size = static_cast<size_t>(options.part_size);

@@ -31,8 +31,9 @@ void S3Client::CreateBucket(const BucketName& bucket) {
   std::string body;
   // us-east-1 is S3's default location; every other region must be named in the body.
   if (config().region != "us-east-1") {
-    body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
-           config().region + "</LocationConstraint></CreateBucketConfiguration>";
+    body =
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
+        config().region + "</LocationConstraint></CreateBucketConfiguration>";
     req.headers.emplace_back("content-type", "application/xml");
   }
   req.body = body;
@@ -52,7 +53,8 @@ PutResult S3Client::PutObject(const BucketName& bucket, const ObjectKey& key, st
   const auto digest = crypto::Sha256Of(body);
   Request req("PUT", bucket.str(), key.str());
   internal::AddObjectHeaders(req.headers, options.content_type, options.metadata);
-  const std::string checksum = options.checksum_sha256.empty() ? crypto::Base64(digest) : options.checksum_sha256;
+  const std::string checksum =
+      options.checksum_sha256.empty() ? crypto::Base64(digest) : options.checksum_sha256;
   req.headers.emplace_back("x-amz-checksum-sha256", checksum);
   req.body = body;
   req.body_sha256 = digest;
@@ -61,7 +63,8 @@ PutResult S3Client::PutObject(const BucketName& bucket, const ObjectKey& key, st
   return {internal::StripQuotes(resp.Header("etag")), stored.empty() ? checksum : stored};
 }
 
-std::string S3Client::GetObject(const BucketName& bucket, const ObjectKey& key, std::optional<ByteRange> range) {
+std::string S3Client::GetObject(const BucketName& bucket, const ObjectKey& key,
+                                std::optional<ByteRange> range) {
   Request req("GET", bucket.str(), key.str());
   if (range) req.headers.emplace_back("range", internal::RangeHeader(*range));
   return transport_->Execute(req).body;
@@ -117,15 +120,15 @@ ListPage S3Client::ListObjectsV2(const BucketName& bucket, const ListOptions& op
   req.query.emplace_back("list-type", "2");
   req.query.emplace_back("max-keys", std::to_string(options.max_keys));
   if (!options.prefix.empty()) req.query.emplace_back("prefix", options.prefix);
-  if (!options.continuation_token.empty()) req.query.emplace_back("continuation-token", options.continuation_token);
+  if (!options.continuation_token.empty())
+    req.query.emplace_back("continuation-token", options.continuation_token);
   if (!options.start_after.empty()) req.query.emplace_back("start-after", options.start_after);
   if (!options.delimiter.empty()) req.query.emplace_back("delimiter", options.delimiter);
   const Response resp = transport_->Execute(req);
 
   pugi::xml_document doc;
-  const pugi::xml_node root = doc.load_buffer(resp.body.data(), resp.body.size())
-                                  ? doc.child("ListBucketResult")
-                                  : pugi::xml_node();
+  const pugi::xml_node root =
+      doc.load_buffer(resp.body.data(), resp.body.size()) ? doc.child("ListBucketResult") : pugi::xml_node();
   if (!root) {
     throw S3Error({S3ErrorKind::kPermanent, resp.status, "MalformedResponse",
                    "ListObjectsV2 response is not a ListBucketResult: " + resp.body.substr(0, 200),
@@ -136,7 +139,8 @@ ListPage S3Client::ListObjectsV2(const BucketName& bucket, const ListOptions& op
     page.objects.push_back({c.child_value("Key"), ToU64(c.child_value("Size")),
                             internal::StripQuotes(c.child_value("ETag")), c.child_value("LastModified")});
   }
-  for (const pugi::xml_node p : root.children("CommonPrefixes")) page.common_prefixes.emplace_back(p.child_value("Prefix"));
+  for (const pugi::xml_node p : root.children("CommonPrefixes"))
+    page.common_prefixes.emplace_back(p.child_value("Prefix"));
   page.truncated = std::string_view(root.child_value("IsTruncated")) == "true";
   page.next_continuation_token = root.child_value("NextContinuationToken");
   return page;

@@ -23,7 +23,9 @@ std::string FormatWhat(const S3Error::Details& d) {
 }  // namespace
 
 BucketName::BucketName(std::string name) : name_(std::move(name)) {
-  const auto valid_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'; };
+  const auto valid_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  };
   const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (name_.size() < 3 || name_.size() > 63 || !std::all_of(name_.begin(), name_.end(), valid_char) ||
       !alnum(name_.front()) || !alnum(name_.back())) {
@@ -40,13 +42,20 @@ ObjectKey::ObjectKey(std::string key) : key_(std::move(key)) {
 
 std::string_view ToString(S3ErrorKind kind) {
   switch (kind) {
-    case S3ErrorKind::kNotFound: return "not_found";
-    case S3ErrorKind::kAccessDenied: return "access_denied";
-    case S3ErrorKind::kInvalidCredentials: return "invalid_credentials";
-    case S3ErrorKind::kChecksumMismatch: return "checksum_mismatch";
-    case S3ErrorKind::kInvalidArgument: return "invalid_argument";
-    case S3ErrorKind::kRetryable: return "retryable";
-    case S3ErrorKind::kPermanent: return "permanent";
+    case S3ErrorKind::kNotFound:
+      return "not_found";
+    case S3ErrorKind::kAccessDenied:
+      return "access_denied";
+    case S3ErrorKind::kInvalidCredentials:
+      return "invalid_credentials";
+    case S3ErrorKind::kChecksumMismatch:
+      return "checksum_mismatch";
+    case S3ErrorKind::kInvalidArgument:
+      return "invalid_argument";
+    case S3ErrorKind::kRetryable:
+      return "retryable";
+    case S3ErrorKind::kPermanent:
+      return "permanent";
   }
   return "unknown";
 }

@@ -66,11 +66,11 @@ class S3Error : public std::runtime_error {
  public:
   struct Details {
     S3ErrorKind kind = S3ErrorKind::kPermanent;
-    long http_status = 0;     // 0 when no HTTP response arrived (transport failure)
-    std::string code;         // S3 error Code, e.g. "NoSuchKey"; "CURLE_*" for transport failures
-    std::string message;      // S3 error Message, or curl's error text
-    std::string request_id;   // x-amz-request-id, when the server sent one
-    std::string operation;    // e.g. "PUT raw/x"
+    long http_status = 0;    // 0 when no HTTP response arrived (transport failure)
+    std::string code;        // S3 error Code, e.g. "NoSuchKey"; "CURLE_*" for transport failures
+    std::string message;     // S3 error Message, or curl's error text
+    std::string request_id;  // x-amz-request-id, when the server sent one
+    std::string operation;   // e.g. "PUT raw/x"
   };
 
   explicit S3Error(Details details);

@@ -45,10 +45,13 @@ TEST(KafkaAdapter, TenThousandKeyedMessagesWithHeadersKeepPerKeyOrder) {
     for (int i = 0; i < kMessages; ++i) {
       const int key = i % kKeys;
       const int seq = i / kKeys;
-      producer.Produce({topic, "key-" + std::to_string(key), "value-" + std::to_string(i),
-                        {{"seq", std::to_string(seq)}, {"trace-id", "t" + std::to_string(i)}, {"empty", std::nullopt}},
-                        std::nullopt},
-                       [&](const DeliveryReport& r) { (r.ok ? acked : failed)++; });
+      producer.Produce(
+          {topic,
+           "key-" + std::to_string(key),
+           "value-" + std::to_string(i),
+           {{"seq", std::to_string(seq)}, {"trace-id", "t" + std::to_string(i)}, {"empty", std::nullopt}},
+           std::nullopt},
+          [&](const DeliveryReport& r) { (r.ok ? acked : failed)++; });
     }
     ASSERT_TRUE(producer.Flush(60s));
   }

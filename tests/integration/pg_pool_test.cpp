@@ -18,7 +18,8 @@ class PgPool : public ::testing::Test {
   void SetUp() override {
     table_ = "pool_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++);
     Connection admin(StackEnv("PG_DSN"));
-    admin.Exec("CREATE TABLE " + table_ + " (id bigserial PRIMARY KEY, worker int NOT NULL, n int NOT NULL, "
+    admin.Exec("CREATE TABLE " + table_ +
+               " (id bigserial PRIMARY KEY, worker int NOT NULL, n int NOT NULL, "
                "UNIQUE (worker, n))");
   }
   void TearDown() override {

@@ -1,6 +1,11 @@
 // common/s3 against a real MinIO (scripts/stack --test up minio; env from scripts/stack --test env).
 // The suite creates its own bucket and removes it, with everything in it, at the end.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -53,6 +58,92 @@ S3Error CatchS3Error(Fn&& fn) {
   }
   throw std::logic_error("expected an S3Error, nothing was thrown");
 }
+
+// A TCP proxy in front of the real MinIO that cuts its first `connections_to_cut` connections once
+// `cut_after` response bytes went through: real dropped connections, to exercise retries and resumes.
+class FlakyProxy {
+ public:
+  FlakyProxy(const std::string& endpoint, size_t cut_after, int connections_to_cut)
+      : cut_after_(cut_after), to_cut_(connections_to_cut) {
+    const auto colon = endpoint.rfind(':');
+    upstream_port_ = std::stoi(endpoint.substr(colon + 1));
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("proxy: cannot listen");
+    }
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::jthread([this] { AcceptLoop(); });
+  }
+  ~FlakyProxy() {
+    stop_ = true;
+    acceptor_.join();
+    pumps_.clear();  // joins
+    ::close(listener_);
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int connections() const { return connections_.load(); }
+  int cut() const { return cut_.load(); }
+
+ private:
+  void AcceptLoop() {
+    while (!stop_) {
+      pollfd p{listener_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) continue;
+      const int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(upstream_port_));
+      if (::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        ::close(client);
+        ::close(upstream);
+        continue;
+      }
+      const bool cut = connections_++ < to_cut_;
+      pumps_.emplace_back([this, client, upstream, cut] { Pump(client, upstream, cut); });
+    }
+  }
+
+  void Pump(int client, int upstream, bool cut) {
+    std::vector<char> buf(64 * 1024);
+    size_t down = 0;
+    pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+    while (!stop_) {
+      if (::poll(fds, 2, 50) <= 0) continue;
+      if (fds[0].revents != 0) {
+        const ssize_t n = ::read(client, buf.data(), buf.size());
+        if (n <= 0 || ::send(upstream, buf.data(), static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+      }
+      if (fds[1].revents != 0) {
+        const size_t want = cut ? std::min(buf.size(), cut_after_ - down) : buf.size();
+        const ssize_t n = want == 0 ? 0 : ::read(upstream, buf.data(), want);
+        if (n <= 0 || ::send(client, buf.data(), static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+        down += static_cast<size_t>(n);
+      }
+    }
+    if (cut && down >= cut_after_) ++cut_;
+    ::close(client);
+    ::close(upstream);
+  }
+
+  const size_t cut_after_;
+  const int to_cut_;
+  int upstream_port_ = 0;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::atomic<int> cut_{0};
+  std::vector<std::jthread> pumps_;  // touched by the acceptor thread only, until the destructor
+  std::jthread acceptor_;
+};
 
 class S3ClientTest : public ::testing::Test {
  protected:
@@ -205,7 +296,9 @@ TEST_F(S3ClientTest, RangedGetReturnsTheExactSlice) {
   EXPECT_EQ(streamed, data.substr(12'345, 67'890 - 12'345 + 1));
   EXPECT_EQ(info.size, data.size());  // the whole object's size, from Content-Range
 
-  const S3Error past_end = CatchS3Error([&] { client().GetObject(bucket(), key, ByteRange{200'000, 200'010}); });
+  const S3Error past_end = CatchS3Error([&] {
+    client().GetObject(bucket(), key, ByteRange{200'000, 200'010});
+  });
   EXPECT_EQ(past_end.kind(), S3ErrorKind::kInvalidArgument);
   EXPECT_EQ(past_end.code(), "InvalidRange");
 }
@@ -303,6 +396,7 @@ TEST_F(S3ClientTest, MetadataNamesSharingAPrefixRoundTrip) {
   EXPECT_EQ(info.metadata.at("a-b"), "2");
   EXPECT_EQ(info.metadata.at("a1"), "3");
   EXPECT_EQ(info.metadata.at("ab"), "4");
+  EXPECT_EQ(info.metadata.count("empty"), 1u) << "empty metadata value dropped";
 
   const std::string upload_id = client().CreateMultipartUpload(bucket(), key, options);
   client().AbortMultipartUpload(bucket(), key, upload_id);
@@ -416,7 +510,8 @@ TEST_F(S3ClientTest, AbortedMultipartUploadLeavesNoObject) {
   EXPECT_EQ(part.checksum_sha256, crypto::Sha256Base64(part_data));
   EXPECT_FALSE(part.etag.empty());
   auto uploads = client().ListMultipartUploads(bucket(), key.str());
-  EXPECT_TRUE(std::any_of(uploads.begin(), uploads.end(), [&](const auto& u) { return u.upload_id == upload_id; }));
+  EXPECT_TRUE(
+      std::any_of(uploads.begin(), uploads.end(), [&](const auto& u) { return u.upload_id == upload_id; }));
 
   client().AbortMultipartUpload(bucket(), key, upload_id);
   EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).kind(), S3ErrorKind::kNotFound);
@@ -453,6 +548,52 @@ TEST_F(S3ClientTest, FailedParallelUploadIsAbortedAndRethrown) {
   EXPECT_TRUE(client().ListMultipartUploads(bucket(), key.str()).empty());
 }
 
+TEST_F(S3ClientTest, StreamingGetResumesAfterADroppedConnection) {
+  const ObjectKey key("flaky/stream.bin");
+  const std::string data = RandomBytes(4 * kMiB, 17);
+  client().PutObject(bucket(), key, data);
+
+  FlakyProxy proxy(client().config().endpoint, 1 * kMiB, 2);  // two connections die after ~1 MiB
+  S3Config config = StackConfig();
+  config.endpoint = proxy.endpoint();
+  S3Client flaky(config);
+  std::string streamed;
+  flaky.GetObjectStreaming(bucket(), key, [&](std::string_view c) { streamed.append(c); });
+  EXPECT_EQ(proxy.cut(), 2);
+  EXPECT_GE(proxy.connections(), 3);
+  EXPECT_EQ(streamed.size(), data.size());
+  EXPECT_TRUE(streamed == data) << "resumed stream differs (bytes duplicated or lost)";
+}
+
+TEST_F(S3ClientTest, RequestsAreRetriedAfterADroppedConnection) {
+  FlakyProxy proxy(client().config().endpoint, 0, 1);  // the first connection dies before any reply
+  S3Config config = StackConfig();
+  config.endpoint = proxy.endpoint();
+  S3Client flaky(config);
+  const ObjectKey key("flaky/put.bin");
+  const std::string data = RandomBytes(6 * kMiB, 19);
+  flaky.PutObject(bucket(), key, data);
+  EXPECT_EQ(proxy.cut(), 1);
+  EXPECT_EQ(crypto::Sha256Hex(flaky.GetObject(bucket(), key)), crypto::Sha256Hex(data));
+}
+
+TEST_F(S3ClientTest, ParallelTransfersSurviveDroppedConnections) {
+  FlakyProxy proxy(client().config().endpoint, 4096, 3);
+  S3Config config = StackConfig();
+  config.endpoint = proxy.endpoint();
+  S3Client flaky(config);
+  const ObjectKey key("flaky/multipart.bin");
+  const std::string data = RandomBytes(16 * kMiB, 23);
+  MultipartOptions options;
+  options.part_size = 5 * kMiB;
+  options.concurrency = 3;
+  flaky.UploadMultipart(bucket(), key, MemorySource(data), options);
+  std::string downloaded;
+  flaky.DownloadParallel(bucket(), key, 5 * kMiB, 3, [&](std::string_view c) { downloaded.append(c); });
+  EXPECT_EQ(proxy.cut(), 3);
+  EXPECT_TRUE(downloaded == data);
+}
+
 TEST_F(S3ClientTest, ClientIsSharedAcrossThreads) {
   std::vector<std::jthread> threads;
   std::atomic<int> ok{0};
@@ -460,7 +601,8 @@ TEST_F(S3ClientTest, ClientIsSharedAcrossThreads) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {
         const ObjectKey key("threads/" + std::to_string(t) + "-" + std::to_string(i));
-        const std::string body = RandomBytes(1000 + static_cast<size_t>(t * 100 + i), static_cast<uint64_t>(t));
+        const std::string body =
+            RandomBytes(1000 + static_cast<size_t>(t * 100 + i), static_cast<uint64_t>(t));
         client().PutObject(bucket(), key, body);
         if (client().GetObject(bucket(), key) == body) ++ok;
         client().DeleteObject(bucket(), key);

@@ -30,36 +30,40 @@ TEST(Backoff, JitterSpreadsClients) {
 
 TEST(WithRetry, StopsAfterMaxAttemptsAndRethrows) {
   int calls = 0;
-  EXPECT_THROW(WithRetry({milliseconds(1), milliseconds(2), 2.0, 3},
-                         [&]() -> int {
-                           ++calls;
-                           throw std::runtime_error("down");
-                         },
-                         [](const std::exception&) { return true; }),
+  EXPECT_THROW(WithRetry(
+                   {milliseconds(1), milliseconds(2), 2.0, 3},
+                   [&]() -> int {
+                     ++calls;
+                     throw std::runtime_error("down");
+                   },
+                   [](const std::exception&) { return true; }),
                std::runtime_error);
   EXPECT_EQ(calls, 3);
 }
 
 TEST(WithRetry, DoesNotRetryPermanentErrors) {
   int calls = 0;
-  EXPECT_THROW(WithRetry({milliseconds(1), milliseconds(2), 2.0, 5},
-                         [&]() -> int {
-                           ++calls;
-                           throw std::invalid_argument("bad");
-                         },
-                         [](const std::exception& e) { return dynamic_cast<const std::invalid_argument*>(&e) == nullptr; }),
-               std::invalid_argument);
+  EXPECT_THROW(
+      WithRetry(
+          {milliseconds(1), milliseconds(2), 2.0, 5},
+          [&]() -> int {
+            ++calls;
+            throw std::invalid_argument("bad");
+          },
+          [](const std::exception& e) { return dynamic_cast<const std::invalid_argument*>(&e) == nullptr; }),
+      std::invalid_argument);
   EXPECT_EQ(calls, 1);
 }
 
 TEST(WithRetry, ReturnsTheFirstSuccess) {
   int calls = 0;
-  const int v = WithRetry({milliseconds(1), milliseconds(2), 2.0, 5},
-                          [&] {
-                            if (++calls < 3) throw std::runtime_error("flaky");
-                            return 7;
-                          },
-                          [](const std::exception&) { return true; });
+  const int v = WithRetry(
+      {milliseconds(1), milliseconds(2), 2.0, 5},
+      [&] {
+        if (++calls < 3) throw std::runtime_error("flaky");
+        return 7;
+      },
+      [](const std::exception&) { return true; });
   EXPECT_EQ(v, 7);
   EXPECT_EQ(calls, 3);
 }

@@ -32,11 +32,10 @@ TEST(S3CanonicalQuery, SortsByEncodedNameAndGivesFlagsAnEqualsSign) {
   EXPECT_EQ(sigv4::CanonicalQuery({{"uploads", ""}}), "uploads=");
   EXPECT_EQ(sigv4::CanonicalQuery({{"uploadId", "a/b+c="}, {"partNumber", "3"}}),
             "partNumber=3&uploadId=a%2Fb%2Bc%3D");
-  EXPECT_EQ(sigv4::CanonicalQuery({{"prefix", "raw/x y"},
-                                   {"max-keys", "10"},
-                                   {"list-type", "2"},
-                                   {"continuation-token", "1/ab=="}}),
-            "continuation-token=1%2Fab%3D%3D&list-type=2&max-keys=10&prefix=raw%2Fx%20y");
+  EXPECT_EQ(
+      sigv4::CanonicalQuery(
+          {{"prefix", "raw/x y"}, {"max-keys", "10"}, {"list-type", "2"}, {"continuation-token", "1/ab=="}}),
+      "continuation-token=1%2Fab%3D%3D&list-type=2&max-keys=10&prefix=raw%2Fx%20y");
   // Byte order: upper case sorts before lower case; equal names sort by value.
   EXPECT_EQ(sigv4::CanonicalQuery({{"b", "2"}, {"a", "2"}, {"B", "1"}, {"a", "1"}}), "B=1&a=1&a=2&b=2");
 }
@@ -48,8 +47,11 @@ TEST(S3Headers, TrimValueCollapsesBlanks) {
 }
 
 TEST(S3Headers, DetectsCurl788PrefixMisSort) {
-  const sigv4::Headers base = {{"host", "h"}, {"x-amz-date", "t"}, {"x-amz-content-sha256", "x"},
-                               {"x-amz-checksum-sha256", "y"}, {"content-type", "text/plain"}};
+  const sigv4::Headers base = {{"host", "h"},
+                               {"x-amz-date", "t"},
+                               {"x-amz-content-sha256", "x"},
+                               {"x-amz-checksum-sha256", "y"},
+                               {"content-type", "text/plain"}};
   EXPECT_FALSE(sigv4::CurlMisSortsHeaders(base));
 
   auto prefix_dash = base;
@@ -76,7 +78,8 @@ sigv4::SigningInput AwsGetObjectExample() {
       .canonical_query = "",
       .headers = {{"Host", "examplebucket.s3.amazonaws.com"},
                   {"Range", "bytes=0-9"},
-                  {"x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+                  {"x-amz-content-sha256",
+                   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
                   {"x-amz-date", "20130524T000000Z"}},
       .payload_hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
       .region = "us-east-1",

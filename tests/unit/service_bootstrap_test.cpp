@@ -28,7 +28,8 @@ class ProbeServer : public ::testing::Test {
                                                 {"PROBE_TOKEN", "t0ken"},
                                                 {"PROBE_DRAIN", "1s"},
                                             });
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
     ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + 20s))
         << "probe server did not come up; stderr: " << child_->Stderr() << " stdout: " << child_->Stdout();
   }

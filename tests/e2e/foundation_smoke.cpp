@@ -1,0 +1,158 @@
+// The main job of the local stack at the foundation stage (scripts/run-local): one pass through every
+// infra part with the same common/ adapters the services use. Prints one JSON line per step and exits
+// non-zero naming the first step that failed. Reads the stack's env (scripts/stack env).
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "common/config/env.hpp"
+#include "common/kafka/admin.hpp"
+#include "common/kafka/consumer.hpp"
+#include "common/kafka/producer.hpp"
+#include "common/logging/log.hpp"
+#include "common/ops/service_main.hpp"
+#include "common/pg/connection.hpp"
+#include "common/redis/client.hpp"
+#include "common/s3/client.hpp"
+#include "tests/support/child_process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct SmokeConfig {
+  std::string pg_dsn;
+  std::string kafka_brokers;
+  std::string redis_url;
+  rainbow::s3::S3Config s3;
+  std::string prometheus_url;
+};
+
+std::string RunId() {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
+
+void CheckPostgres(const SmokeConfig& c, const std::string&) {
+  rainbow::pg::Connection conn(c.pg_dsn);
+  const auto level = conn.Exec("SHOW wal_level");
+  if (level.Text(0, 0) != "logical")
+    throw std::runtime_error("wal_level is " + std::string(level.Text(0, 0)));
+  conn.Exec("CREATE TEMP TABLE smoke (id int PRIMARY KEY, note text)");
+  conn.Exec("INSERT INTO smoke VALUES ($1, $2)", {"1", "hello"});
+  if (conn.Exec("SELECT note FROM smoke WHERE id = $1", {"1"}).Text(0, 0) != "hello") {
+    throw std::runtime_error("round trip returned another value");
+  }
+}
+
+void CheckKafka(const SmokeConfig& c, const std::string& run) {
+  const std::string topic = "smoke.foundation";
+  rainbow::kafka::EnsureTopic(c.kafka_brokers, topic, 3, 1);
+  rainbow::kafka::Producer producer({c.kafka_brokers, "smoke"});
+  const auto report = producer.ProduceSync({topic, run, "ping " + run, {{"run", run}}, std::nullopt});
+  if (!report.ok) throw std::runtime_error("produce: " + report.error);
+  rainbow::kafka::Consumer consumer({c.kafka_brokers, "smoke-" + run, {topic}});
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto m = consumer.Poll(500ms);
+    if (m && m->key == run && m->HeaderValue("run") == run) return;
+  }
+  throw std::runtime_error("message " + run + " not consumed back within 60 s");
+}
+
+void CheckRedis(const SmokeConfig& c, const std::string& run) {
+  rainbow::redis::Client client({c.redis_url});
+  const rainbow::redis::Script script(
+      "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])");
+  const auto reply = client.Eval(script, {"smoke:" + run}, {run});
+  client.Command({"DEL", "smoke:" + run});
+  if (reply.str != run) throw std::runtime_error("script returned '" + reply.str + "'");
+}
+
+void CheckS3AndNotification(const SmokeConfig& c, const std::string& run) {
+  rainbow::kafka::Consumer consumer({c.kafka_brokers, "smoke-notify-" + run, {"files.events"}});
+  rainbow::s3::S3Client s3(c.s3);
+  const std::string key = "smoke/" + run + ".json";
+  const std::string body = R"([{"ean":")" + run + R"(","name":"smoke"}])";
+  s3.PutObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(key), body);
+  if (s3.GetObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(key)) != body) {
+    throw std::runtime_error("GET returned other bytes than PUT");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto m = consumer.Poll(500ms);
+    if (m && m->key == "raw/" + key) {
+      s3.DeleteObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(key));
+      return;
+    }
+  }
+  throw std::runtime_error("no bucket notification for raw/" + key + " on files.events within 60 s");
+}
+
+void CheckPrometheus(const SmokeConfig& c, const std::string&) {
+  // Prometheus must be up and scraping: its own target and MinIO's report health "up".
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto [status, body] = rainbow::testing::HttpGet(c.prometheus_url + "/api/v1/targets?state=active");
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    int up = 0;
+    if (status == 200 && !j.is_discarded()) {
+      for (const auto& t : j["data"]["activeTargets"]) {
+        const std::string job = t["labels"].value("job", "");
+        if ((job == "prometheus" || job == "minio") && t.value("health", "") == "up") ++up;
+      }
+      if (up >= 2) return;
+    }
+    last = "status " + std::to_string(status) + ", " + std::to_string(up) + " of 2 targets up";
+    std::this_thread::sleep_for(1s);
+  }
+  throw std::runtime_error("prometheus: " + last);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using rainbow::config::Env;
+  return rainbow::ops::RunService<SmokeConfig>(
+      {"foundation-smoke", "0.1.0", "one pass through every part of the local stack"}, argc, argv,
+      [](Env& env) {
+        SmokeConfig c;
+        c.pg_dsn = env.RequireSecret("PG_DSN", "libpq connection string");
+        c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
+        c.redis_url = env.RequireString("REDIS_URL", "redis://host:port/db");
+        c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint URL");
+        c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
+        c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
+        c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+        c.prometheus_url = env.RequireString("PROMETHEUS_URL", "Prometheus base URL");
+        return c;
+      },
+      [](const SmokeConfig& c) {
+        const std::string run = RunId();
+        const std::vector<std::pair<std::string, std::function<void(const SmokeConfig&, const std::string&)>>>
+            steps = {{"postgres", CheckPostgres},
+                     {"kafka", CheckKafka},
+                     {"redis", CheckRedis},
+                     {"s3+notification", CheckS3AndNotification},
+                     {"prometheus", CheckPrometheus}};
+        for (const auto& [name, step] : steps) {
+          const auto start = std::chrono::steady_clock::now();
+          try {
+            step(c, run);
+          } catch (const std::exception& e) {
+            rainbow::log::Error("smoke step failed", {{"step", name}, {"run", run}, {"error", e.what()}});
+            return 1;
+          }
+          const auto ms =
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                  .count();
+          rainbow::log::Info("smoke step passed", {{"step", name}, {"run", run}, {"ms", ms}});
+        }
+        rainbow::log::Info("smoke run passed", {{"run", run}});
+        return 0;
+      });
+}

@@ -45,3 +45,10 @@ function(rainbow_test name)
     add_dependencies(unit_tests ${name})
   endif()
 endfunction()
+
+# rainbow_integration_test(<name> SOURCES ... DEPS ... [TIMEOUT s]): runs against the real servers of
+# the test stack (scripts/stack --test); one at a time (RESOURCE_LOCK), since some restart a server.
+function(rainbow_integration_test name)
+  rainbow_test(${name} ${ARGN} LABELS integration)
+  set_tests_properties(${name} PROPERTIES RESOURCE_LOCK stack)
+endfunction()

@@ -52,3 +52,20 @@ function(rainbow_integration_test name)
   rainbow_test(${name} ${ARGN} LABELS integration)
   set_tests_properties(${name} PROPERTIES RESOURCE_LOCK stack)
 endfunction()
+
+# rainbow_embed_migrations(<out_var> DIR <dir> FUNCTION <name> NAMESPACE <ns>): generates a .cpp
+# (in the build tree) defining `std::vector<rainbow::pg::Migration> <ns>::<name>()` from <dir>/*.sql,
+# and sets <out_var> to it for use in SOURCES.
+function(rainbow_embed_migrations out_var)
+  cmake_parse_arguments(ARG "" "DIR;FUNCTION;NAMESPACE" "" ${ARGN})
+  file(GLOB sql_files CONFIGURE_DEPENDS ${ARG_DIR}/*.sql)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${ARG_FUNCTION}_embedded.cpp)
+  string(REPLACE ";" "|" files_arg "${sql_files}")
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DDIR=${ARG_DIR} -DFUNCTION=${ARG_FUNCTION}
+            "-DNAMESPACE_OPEN=namespace ${ARG_NAMESPACE} {" "-DNAMESPACE_CLOSE=}  // namespace ${ARG_NAMESPACE}"
+            "-DFILES=${files_arg}" -P ${PROJECT_SOURCE_DIR}/cmake/EmbedSql.cmake
+    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/EmbedSql.cmake
+    COMMENT "Embedding SQL migrations of ${ARG_DIR}" VERBATIM)
+  set(${out_var} ${out} PARENT_SCOPE)
+endfunction()

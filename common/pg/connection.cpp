@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "common/logging/log.hpp"
+
 namespace rainbow::pg {
 
 ErrorKind ClassifySqlState(std::string_view s) {
@@ -66,6 +68,15 @@ int64_t Result::Affected() const {
   return (n == nullptr || *n == '\0') ? 0 : std::stoll(n);
 }
 
+namespace {
+// Server NOTICEs ("schema already exists, skipping") go to the debug log instead of raw stderr.
+void LogNotice(void*, const char* message) {
+  std::string text = message != nullptr ? message : "";
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  log::Debug("postgres notice", {{"notice", text}});
+}
+}  // namespace
+
 Connection::Connection(const std::string& dsn, std::map<std::string, std::string> statements)
     : statements_(std::move(statements)) {
   conn_ = PQconnectdb(dsn.c_str());
@@ -76,6 +87,7 @@ Connection::Connection(const std::string& dsn, std::map<std::string, std::string
     conn_ = nullptr;
     throw PgError("pg: cannot connect: " + err, "08006", ErrorKind::kRetryable);
   }
+  PQsetNoticeProcessor(conn_, LogNotice, nullptr);
 }
 
 Connection::~Connection() {
@@ -89,9 +101,13 @@ Result Connection::Check(pg_result* res, const std::string& what) {
   }
   std::string sqlstate;
   std::string message;
+  std::string constraint;
+  std::string column;
   if (res != nullptr) {
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (state != nullptr) sqlstate = state;
+    if (const char* c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) constraint = c;
+    if (const char* c = PQresultErrorField(res, PG_DIAG_COLUMN_NAME)) column = c;
     message = PQresultErrorMessage(res);
     PQclear(res);
   } else {
@@ -99,7 +115,7 @@ Result Connection::Check(pg_result* res, const std::string& what) {
   }
   while (!message.empty() && message.back() == '\n') message.pop_back();
   if (PQstatus(conn_) != CONNECTION_OK && sqlstate.empty()) sqlstate = "08006";
-  throw PgError("pg: " + what + ": " + message, sqlstate, ClassifySqlState(sqlstate));
+  throw PgError("pg: " + what + ": " + message, sqlstate, ClassifySqlState(sqlstate), constraint, column);
 }
 
 Result Connection::Exec(const std::string& sql) { return Check(PQexec(conn_, sql.c_str()), "query"); }
@@ -137,6 +153,50 @@ Result Connection::ExecPrepared(const std::string& name, const Params& params) {
   return Check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), a.values.data(),
                               a.lengths.data(), nullptr, 0),
                name);
+}
+
+int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bool(std::string&)>& next) {
+  pg_result* start = PQexec(conn_, copy_sql.c_str());
+  if (start == nullptr || PQresultStatus(start) != PGRES_COPY_IN) {
+    Check(start, "copy");  // throws with the server's message
+    throw PgError("pg: copy: server did not enter COPY IN mode", "", ErrorKind::kInvalid);
+  }
+  PQclear(start);
+  std::string chunk;
+  std::string failure;
+  try {
+    while (next(chunk)) {
+      if (!chunk.empty() && PQputCopyData(conn_, chunk.data(), static_cast<int>(chunk.size())) != 1) {
+        failure = PQerrorMessage(conn_);
+        break;
+      }
+      chunk.clear();
+    }
+  } catch (const std::exception& e) {
+    failure = std::string("input failed: ") + e.what();
+  }
+  // Ending with an error message makes the server abort the COPY (nothing of it is kept).
+  PQputCopyEnd(conn_, failure.empty() ? nullptr : failure.c_str());
+  bool failed = false;
+  std::string error;
+  int64_t rows = 0;
+  while (pg_result* r = PQgetResult(conn_)) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      failed = true;
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      error =
+          std::string(PQresultErrorMessage(r)) + (state != nullptr ? std::string(" [") + state + "]" : "");
+    } else {
+      const char* n = PQcmdTuples(r);
+      if (n != nullptr && *n != '\0') rows = std::stoll(n);
+    }
+    PQclear(r);
+  }
+  if (failed || !failure.empty()) {
+    while (!error.empty() && error.back() == '\n') error.pop_back();
+    throw PgError("pg: copy failed: " + (error.empty() ? failure : error), "", ErrorKind::kInvalid);
+  }
+  return rows;
 }
 
 bool Connection::Healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,14 +27,24 @@ enum class ErrorKind {
 
 class PgError : public std::runtime_error {
  public:
-  PgError(const std::string& message, std::string sqlstate, ErrorKind kind)
-      : std::runtime_error(message), sqlstate_(std::move(sqlstate)), kind_(kind) {}
+  PgError(const std::string& message, std::string sqlstate, ErrorKind kind, std::string constraint = {},
+          std::string column = {})
+      : std::runtime_error(message),
+        sqlstate_(std::move(sqlstate)),
+        kind_(kind),
+        constraint_(std::move(constraint)),
+        column_(std::move(column)) {}
   const std::string& sqlstate() const { return sqlstate_; }
   ErrorKind kind() const { return kind_; }
+  // The violated constraint / the column at fault, when the server names them (integrity errors).
+  const std::string& constraint() const { return constraint_; }
+  const std::string& column() const { return column_; }
 
  private:
   std::string sqlstate_;
   ErrorKind kind_;
+  std::string constraint_;
+  std::string column_;
 };
 
 ErrorKind ClassifySqlState(std::string_view sqlstate);
@@ -80,6 +91,10 @@ class Connection {
   Result Exec(const std::string& sql, const Params& params);
   // Runs a statement registered under `name` (see the constructor / Pool config).
   Result ExecPrepared(const std::string& name, const Params& params);
+
+  // COPY ... FROM STDIN: `next` fills a chunk of input (CSV or text format, as the SQL says) and
+  // returns false at the end. Returns the number of rows copied. The fast path for bulk loads.
+  int64_t CopyFrom(const std::string& copy_sql, const std::function<bool(std::string& chunk)>& next);
 
   bool Healthy() const;
   bool InTransaction() const;

@@ -41,6 +41,16 @@ int FreePort();
 // GET over HTTP; returns (status, body); status 0 when the connection failed.
 std::pair<long, std::string> HttpGet(const std::string& url);
 
+struct HttpResponse {
+  long status = 0;  // 0 when the connection failed
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
+};
+
+// Any method, with a body and request headers ("Name: value").
+HttpResponse HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
+                      const std::vector<std::string>& headers = {});
+
 // Runs a shell command, feeding `input` on stdin; returns (exit code, combined output).
 std::pair<int, std::string> RunShell(const std::string& command, const std::string& input = "");
 

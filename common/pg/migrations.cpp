@@ -1,0 +1,43 @@
+#include "common/pg/migrations.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace rainbow::pg {
+
+std::vector<int> ApplyMigrations(Connection& conn, const std::string& history_table,
+                                 const std::string& lock_name, const std::vector<Migration>& migrations) {
+  std::vector<Migration> ordered = migrations;
+  std::sort(ordered.begin(), ordered.end(),
+            [](const Migration& a, const Migration& b) { return a.version < b.version; });
+
+  // A session lock (not a transaction lock): held across the per-migration transactions below.
+  conn.Exec("SELECT pg_advisory_lock(hashtext($1))", {lock_name});
+  std::vector<int> applied;
+  try {
+    const auto dot = history_table.find('.');
+    if (dot != std::string::npos) conn.Exec("CREATE SCHEMA IF NOT EXISTS " + history_table.substr(0, dot));
+    conn.Exec(
+        "CREATE TABLE IF NOT EXISTS " + history_table +
+        " (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    std::set<int> done;
+    auto rows = conn.Exec("SELECT version FROM " + history_table);
+    for (int i = 0; i < rows.rows(); ++i) done.insert(static_cast<int>(rows.Int(i, 0)));
+    for (const auto& m : ordered) {
+      if (done.count(m.version)) continue;
+      Transaction tx(conn);
+      conn.Exec(m.sql);
+      conn.Exec("INSERT INTO " + history_table + " (version, name) VALUES ($1, $2)",
+                {std::to_string(m.version), m.name});
+      tx.Commit();
+      applied.push_back(m.version);
+    }
+  } catch (...) {
+    conn.Exec("SELECT pg_advisory_unlock(hashtext($1))", {lock_name});
+    throw;
+  }
+  conn.Exec("SELECT pg_advisory_unlock(hashtext($1))", {lock_name});
+  return applied;
+}
+
+}  // namespace rainbow::pg

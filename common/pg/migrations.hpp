@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/pg/connection.hpp"
+
+namespace rainbow::pg {
+
+struct Migration {
+  int version = 0;   // applied in ascending order; never renumber one that shipped
+  std::string name;  // e.g. "001_orders"
+  std::string sql;   // may hold several statements
+};
+
+// Applies the migrations not yet recorded in <history_table> (created if missing), each in its own
+// transaction together with its history row, under a session advisory lock so that replicas starting
+// at once apply each migration exactly once (the others wait, then find nothing to do). Returns the
+// versions applied by this call. Throws PgError when a migration fails (it is rolled back whole).
+std::vector<int> ApplyMigrations(Connection& conn, const std::string& history_table,
+                                 const std::string& lock_name, const std::vector<Migration>& migrations);
+
+}  // namespace rainbow::pg

@@ -1,0 +1,89 @@
+// order-api: wiring only (the logic is in src/). Starts the REST and gRPC servers over one
+// OrderService, applies the migrations first, serves /metrics /healthz /readyz, drains on SIGTERM.
+#include <atomic>
+
+#include "common/grpc/grpc_server.hpp"
+#include "common/ops/metrics.hpp"
+#include "common/ops/ops_http_server.hpp"
+#include "common/ops/service_main.hpp"
+#include "common/retry/backoff.hpp"
+#include "services/order-api/src/config.hpp"
+#include "services/order-api/src/grpc_service.hpp"
+#include "services/order-api/src/migrations.hpp"
+#include "services/order-api/src/rest_server.hpp"
+
+#ifndef RAINBOW_VERSION
+#define RAINBOW_VERSION "dev"
+#endif
+
+namespace {
+
+using namespace rainbow;
+
+// Applies the migrations, retrying while the database is not reachable yet (containers start in any
+// order); a failing migration itself is fatal.
+void Migrate(const std::string& dsn) {
+  retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
+  for (;;) {
+    try {
+      pg::Connection conn(dsn);
+      const auto applied = pg::ApplyMigrations(conn, "rainbow.schema_migrations",
+                                               "rainbow.order-api.migrations", order::Migrations());
+      log::Info("migrations applied", {{"applied", applied}, {"known", order::Migrations().size()}});
+      return;
+    } catch (const pg::PgError& e) {
+      if (e.kind() != pg::ErrorKind::kRetryable || !backoff.CanRetry()) throw;
+      const auto delay = backoff.NextDelay();
+      log::Warn("database not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
+      std::this_thread::sleep_for(delay);
+    }
+  }
+}
+
+int Run(const order::OrderApiConfig& c) {
+  auto registry = ops::MetricsRegistry();
+  order::OrderMetrics metrics(*registry);
+  std::atomic<bool> migrated{!c.migrate};
+  pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements()});
+
+  // Ready only when the database answers and the schema is migrated.
+  ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&]() -> std::string {
+    if (!migrated) return "migrations not applied yet";
+    try {
+      auto conn = pool.Acquire();
+      conn->Exec("SELECT 1");
+      return "";
+    } catch (const std::exception& e) {
+      return std::string("database: ") + e.what();
+    }
+  });
+  if (c.migrate) {
+    Migrate(c.pg_dsn);
+    migrated = true;
+  }
+
+  order::OrderStore store(pool);
+  order::OrderService service(store, c.limits, metrics);
+  order::OrderGrpcService grpc_service(service, metrics);
+  grpc_boot::GrpcServer grpc(c.common.grpc_addr);
+  grpc.AddService(&grpc_service);
+  grpc.Start();
+  order::RestServer rest({c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION},
+                         service, metrics, pool);
+  log::Info("order-api ready",
+            {{"rest_port", rest.port()}, {"grpc_port", grpc.port()}, {"ops_port", ops_http.port()}});
+
+  const auto sig = ops::WaitForTerminationSignal();
+  log::Info("draining", {{"signal", *sig}});
+  rest.Stop();
+  grpc.Shutdown(std::chrono::seconds(10));
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return ops::RunService<order::OrderApiConfig>({"order-api", RAINBOW_VERSION, "orders over REST and gRPC"},
+                                                argc, argv, order::LoadConfig, Run);
+}

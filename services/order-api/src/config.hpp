@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+
+#include "common/config/env.hpp"
+#include "common/ops/service_main.hpp"
+#include "services/order-api/src/validation.hpp"
+
+namespace rainbow::order {
+
+struct OrderApiConfig {
+  ops::CommonConfig common;
+  std::string pg_dsn;
+  std::string rest_addr;
+  int pool_size = 16;
+  int rest_threads = 16;
+  size_t max_body_bytes = 64 * 1024;
+  bool access_log = true;
+  bool migrate = true;
+  Limits limits;
+};
+
+OrderApiConfig LoadConfig(config::Env& env);
+
+}  // namespace rainbow::order

@@ -1,0 +1,118 @@
+#include "services/order-api/src/grpc_service.hpp"
+
+#include <chrono>
+
+#include "common/logging/log.hpp"
+#include "services/order-api/src/error_mapping.hpp"
+
+namespace rainbow::order {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    default:
+      return "INTERNAL";
+  }
+}
+
+// Times a call and records its outcome.
+class CallScope {
+ public:
+  CallScope(OrderMetrics& metrics, const char* method) : metrics_(metrics), method_(method) {}
+  grpc::Status Done(grpc::Status status) {
+    metrics_.ObserveGrpc(method_, CodeName(status.error_code()), std::chrono::steady_clock::now() - start_);
+    return status;
+  }
+
+ private:
+  OrderMetrics& metrics_;
+  const char* method_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+std::string RequestId(grpc::ServerContext* ctx) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("x-request-id");
+  if (it != md.end() && it->second.size() <= 64) return std::string(it->second.data(), it->second.size());
+  return "grpc-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+}  // namespace
+
+void ToProto(const Order& order, v1::Order* out) {
+  out->set_id(order.id);
+  out->set_customer_id(order.customer_id);
+  out->set_payment_id(order.payment_id);
+  out->set_status(order.status);
+  out->set_created_at(order.created_at);
+  out->set_total_amount(FormatCents(order.total_cents()));
+  out->set_discount_amount(FormatCents(order.discount_cents()));
+  out->set_net_amount(FormatCents(order.net_cents()));
+  for (const auto& l : order.lines) {
+    auto* line = out->add_lines();
+    line->set_line_no(l.line_no);
+    line->set_product_id(l.product_id);
+    line->set_quantity(l.quantity);
+    line->set_unit_price(FormatCents(l.unit_price_cents));
+    line->set_discount_unit_price(FormatCents(l.discount_unit_price_cents));
+    line->set_net_unit_price(FormatCents(l.net_unit_price_cents()));
+    line->set_promotion_id(l.promotion_id.value_or(0));
+  }
+}
+
+grpc::Status OrderGrpcService::CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
+                                           v1::Order* out) {
+  CallScope call(metrics_, "CreateOrder");
+  CreateOrderInput input;
+  input.customer_id = req->customer_id();
+  input.payment_id = req->payment_id();
+  for (const auto& p : req->products()) input.lines.push_back({p.product_id(), p.quantity()});
+  input.idempotency_key = req->idempotency_key();
+  if (input.idempotency_key.empty()) {
+    auto it = ctx->client_metadata().find("idempotency-key");
+    if (it != ctx->client_metadata().end())
+      input.idempotency_key.assign(it->second.data(), it->second.size());
+  }
+  auto created = service_.Create(input, RequestId(ctx));
+  if (auto* e = std::get_if<ApiError>(&created)) return call.Done(ToGrpcStatus(*e));
+  const auto& result = std::get<CreateResult>(created);
+  if (result.replayed) ctx->AddTrailingMetadata("idempotent-replayed", "true");
+  ToProto(result.order, out);
+  return call.Done(grpc::Status::OK);
+}
+
+grpc::Status OrderGrpcService::GetOrder(grpc::ServerContext*, const v1::GetOrderRequest* req,
+                                        v1::Order* out) {
+  CallScope call(metrics_, "GetOrder");
+  auto got = service_.Get(req->id());
+  if (auto* e = std::get_if<ApiError>(&got)) return call.Done(ToGrpcStatus(*e));
+  ToProto(std::get<Order>(got), out);
+  return call.Done(grpc::Status::OK);
+}
+
+grpc::Status OrderGrpcService::ListOrders(grpc::ServerContext*, const v1::ListOrdersRequest* req,
+                                          v1::ListOrdersResponse* out) {
+  CallScope call(metrics_, "ListOrders");
+  ListQuery q;
+  q.limit = req->limit() == 0 ? 50 : req->limit();
+  q.after = req->after();
+  if (req->customer_id() != 0) q.customer_id = req->customer_id();
+  auto page = service_.List(q);
+  if (auto* e = std::get_if<ApiError>(&page)) return call.Done(ToGrpcStatus(*e));
+  const auto& p = std::get<OrderPage>(page);
+  for (const auto& o : p.orders) ToProto(o, out->add_orders());
+  out->set_next_after(p.next_after);
+  return call.Done(grpc::Status::OK);
+}
+
+}  // namespace rainbow::order

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "common/pg/pool.hpp"
+
+namespace rainbow::order {
+
+// The metrics order-api owns. Labels are bounded: route templates (never raw paths), methods, codes.
+// Thread-safe (prometheus-cpp metrics are).
+class OrderMetrics {
+ public:
+  explicit OrderMetrics(prometheus::Registry& registry);
+
+  void ObserveHttp(const std::string& route, const std::string& method, int status,
+                   std::chrono::nanoseconds took);
+  void ObserveGrpc(const std::string& method, const std::string& code, std::chrono::nanoseconds took);
+  // Copies the pool's state into gauges (called at scrape time and after each request).
+  void ObservePool(const pg::PoolStats& stats);
+
+  prometheus::Counter* orders_created;
+  prometheus::Counter* order_lines_created;
+  prometheus::Counter* idempotent_replays;
+
+ private:
+  prometheus::Family<prometheus::Counter>& http_requests_;
+  prometheus::Family<prometheus::Histogram>& http_latency_;
+  prometheus::Family<prometheus::Counter>& grpc_requests_;
+  prometheus::Family<prometheus::Histogram>& grpc_latency_;
+  prometheus::Gauge& pool_size_;
+  prometheus::Gauge& pool_open_;
+  prometheus::Gauge& pool_in_use_;
+  prometheus::Gauge& pool_waiting_;
+};
+
+}  // namespace rainbow::order

@@ -1,0 +1,26 @@
+#pragma once
+
+#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/order_store.hpp"
+#include "services/order-api/src/validation.hpp"
+
+namespace rainbow::order {
+
+// The one implementation behind REST and gRPC: validate, then store. Thread-safe.
+class OrderService {
+ public:
+  OrderService(OrderStore& store, Limits limits, OrderMetrics& metrics)
+      : store_(store), limits_(limits), metrics_(metrics) {}
+
+  Outcome<CreateResult> Create(const CreateOrderInput& input, const std::string& request_id);
+  Outcome<Order> Get(int64_t id);
+  Outcome<OrderPage> List(const ListQuery& query);
+  const Limits& limits() const { return limits_; }
+
+ private:
+  OrderStore& store_;
+  Limits limits_;
+  OrderMetrics& metrics_;
+};
+
+}  // namespace rainbow::order

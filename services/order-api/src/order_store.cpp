@@ -1,0 +1,259 @@
+#include "services/order-api/src/order_store.hpp"
+
+#include "common/logging/log.hpp"
+
+namespace rainbow::order {
+namespace {
+
+// The columns every order query returns, one row per line (an order without lines has NULL line
+// columns): 0 id, 1 customer_id, 2 payment_id, 3 status, 4 created_at, 5 line_no, 6 product_id,
+// 7 quantity, 8 price, 9 promotion_id, 10 discount_unit_price.
+constexpr const char* kCreatedAtUtc =
+    R"(to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))";
+
+// Prices come from products; the discount from the product's own active promotion, else the active
+// global promotion with the lowest id. 'Percentage': price_treatment % of the price (rounded to cents);
+// 'Fixed Amount': price_treatment off each unit, never more than the price.
+std::string CreateSql(bool with_key) {
+  std::string sql = R"(
+WITH o AS (
+  INSERT INTO rainbow.orders (customer_id, payment_id) VALUES ($1, $2)
+  RETURNING id, customer_id, payment_id, status, created_at),
+input AS (
+  SELECT l.product_id, l.quantity, l.line_no::int AS line_no
+  FROM unnest($3::bigint[], $4::int[]) WITH ORDINALITY AS l(product_id, quantity, line_no)),
+priced AS (
+  SELECT i.line_no, i.product_id, i.quantity, p.price, promo.id AS promotion_id,
+         CASE promo.coupon_type
+           WHEN 'Percentage' THEN round(p.price * promo.price_treatment / 100, 2)
+           WHEN 'Fixed Amount' THEN least(promo.price_treatment, p.price)
+           ELSE 0 END AS discount
+  FROM input i
+  LEFT JOIN rainbow.products p ON p.id = i.product_id AND p.deleted_at IS NULL
+  LEFT JOIN LATERAL (
+    SELECT pr.id, pr.coupon_type, pr.price_treatment FROM rainbow.promotions pr
+    WHERE pr.deleted_at IS NULL AND now() >= pr.promo_begin AND now() < pr.promo_end
+      AND (pr.id = p.promotion_id OR pr.is_global)
+    ORDER BY (pr.id = p.promotion_id) DESC, pr.id
+    LIMIT 1) promo ON p.id IS NOT NULL),
+lines AS (
+  INSERT INTO rainbow.orderdetails
+    (order_id, line_no, product_id, quantity, price, promotion_id, discount_unit_price)
+  SELECT o.id, pr.line_no, pr.product_id, pr.quantity, pr.price, pr.promotion_id, coalesce(pr.discount, 0)
+  FROM o, priced pr
+  RETURNING line_no, product_id, quantity, price, promotion_id, discount_unit_price))";
+  if (with_key) {
+    sql += R"(,
+ik AS (
+  INSERT INTO rainbow.idempotency_keys (key, request_fingerprint, order_id)
+  SELECT $5, $6, o.id FROM o))";
+  }
+  sql += R"(
+SELECT o.id, o.customer_id, o.payment_id, o.status, )";
+  sql += kCreatedAtUtc;
+  sql += R"(, l.line_no, l.product_id, l.quantity, l.price, l.promotion_id, l.discount_unit_price
+FROM o, lines l ORDER BY l.line_no)";
+  return sql;
+}
+
+std::string SelectOrdersSql(const std::string& where_orders) {
+  return std::string("WITH page AS (SELECT * FROM rainbow.orders o WHERE ") + where_orders +
+         R"()
+SELECT o.id, o.customer_id, o.payment_id, o.status, )" +
+         kCreatedAtUtc +
+         R"(, d.line_no, d.product_id, d.quantity, d.price, d.promotion_id, d.discount_unit_price
+FROM page o LEFT JOIN rainbow.orderdetails d ON d.order_id = o.id
+ORDER BY o.id, d.line_no)";
+}
+
+constexpr const char* kCreate = "order_create";
+constexpr const char* kCreateKeyed = "order_create_keyed";
+constexpr const char* kGet = "order_get";
+constexpr const char* kList = "order_list";
+constexpr const char* kListByCustomer = "order_list_by_customer";
+constexpr const char* kFindKey = "idempotency_find";
+constexpr const char* kMissingProducts = "order_missing_products";
+
+std::string IntArray(const std::vector<LineInput>& lines, bool products) {
+  std::string out = "{";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) out += ",";
+    out += std::to_string(products ? lines[i].product_id : lines[i].quantity);
+  }
+  return out + "}";
+}
+
+int64_t Cents(const pg::Result& r, int row, int col) {
+  auto cents = ParseCents(r.Text(row, col));
+  if (!cents)
+    throw pg::PgError("order-api: unexpected money value " + std::string(r.Text(row, col)), "",
+                      pg::ErrorKind::kPermanent);
+  return *cents;
+}
+
+// Folds the one-row-per-line result into orders, in result order.
+std::vector<Order> ReadOrders(const pg::Result& r) {
+  std::vector<Order> orders;
+  for (int row = 0; row < r.rows(); ++row) {
+    const int64_t id = r.Int(row, 0);
+    if (orders.empty() || orders.back().id != id) {
+      Order o;
+      o.id = id;
+      o.customer_id = r.Int(row, 1);
+      o.payment_id = r.Int(row, 2);
+      o.status = std::string(r.Text(row, 3));
+      o.created_at = std::string(r.Text(row, 4));
+      orders.push_back(std::move(o));
+    }
+    if (r.IsNull(row, 5)) continue;
+    OrderLine line;
+    line.line_no = static_cast<int32_t>(r.Int(row, 5));
+    line.product_id = r.Int(row, 6);
+    line.quantity = static_cast<int32_t>(r.Int(row, 7));
+    line.unit_price_cents = Cents(r, row, 8);
+    if (!r.IsNull(row, 9)) line.promotion_id = r.Int(row, 9);
+    line.discount_unit_price_cents = Cents(r, row, 10);
+    orders.back().lines.push_back(line);
+  }
+  return orders;
+}
+
+}  // namespace
+
+ApiError FromPgError(const pg::PgError& e) {
+  if (e.kind() == pg::ErrorKind::kRetryable) {
+    return {ErrorCode::kUnavailable, "", "database unavailable, retry later"};
+  }
+  log::Error("database error", {{"error", e.what()}, {"sqlstate", e.sqlstate()}});
+  return {ErrorCode::kInternal, "", "internal error"};
+}
+
+std::map<std::string, std::string> OrderStore::Statements() {
+  return {
+      {kCreate, CreateSql(false)},
+      {kCreateKeyed, CreateSql(true)},
+      {kGet, SelectOrdersSql("o.id = $1 AND o.deleted_at IS NULL")},
+      {kList, SelectOrdersSql("o.id > $1 AND o.deleted_at IS NULL ORDER BY o.id LIMIT $2")},
+      {kListByCustomer,
+       SelectOrdersSql("o.customer_id = $3 AND o.id > $1 AND o.deleted_at IS NULL ORDER BY o.id LIMIT $2")},
+      {kFindKey, "SELECT order_id, request_fingerprint FROM rainbow.idempotency_keys WHERE key = $1"},
+      {kMissingProducts,
+       "SELECT i.n - 1, i.id FROM unnest($1::bigint[]) WITH ORDINALITY AS i(id, n) "
+       "WHERE NOT EXISTS (SELECT 1 FROM rainbow.products p WHERE p.id = i.id AND p.deleted_at IS NULL) "
+       "ORDER BY i.n LIMIT 1"},
+  };
+}
+
+Outcome<CreateResult> OrderStore::Create(const CreateOrderInput& input, const std::string& fingerprint) {
+  try {
+    auto conn = pool_.Acquire();
+    const bool keyed = !input.idempotency_key.empty();
+    if (keyed) {
+      // Most retries find their key here; a retry racing the first request is caught below.
+      auto replay = Replay(*conn, input, fingerprint);
+      if (std::holds_alternative<CreateResult>(replay) ||
+          std::get<ApiError>(replay).code != ErrorCode::kNotFound) {
+        return replay;
+      }
+    }
+    pg::Params params{std::to_string(input.customer_id), std::to_string(input.payment_id),
+                      IntArray(input.lines, true), IntArray(input.lines, false)};
+    if (keyed) {
+      params.push_back(input.idempotency_key);
+      params.push_back(fingerprint);
+    }
+    try {
+      auto r = conn->ExecPrepared(keyed ? kCreateKeyed : kCreate, params);
+      auto orders = ReadOrders(r);
+      if (orders.size() != 1 || orders[0].lines.size() != input.lines.size()) {
+        return ApiError{ErrorCode::kInternal, "", "order was not written whole"};
+      }
+      return CreateResult{std::move(orders[0]), false};
+    } catch (const pg::PgError& e) {
+      if (keyed && e.sqlstate() == "23505" && e.constraint() == "idempotency_keys_pkey") {
+        // Another request with this key committed first: nothing of ours was written.
+        return Replay(*conn, input, fingerprint);
+      }
+      return ExplainCreateFailure(*conn, input, e);
+    }
+  } catch (const pg::PgError& e) {
+    return FromPgError(e);
+  }
+}
+
+Outcome<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrderInput& input,
+                                         const std::string& fingerprint) {
+  auto found = conn.ExecPrepared(kFindKey, {input.idempotency_key});
+  if (found.rows() == 0) return ApiError{ErrorCode::kNotFound, "", "no such key"};
+  if (found.Text(0, 1) != fingerprint) {
+    return ApiError{ErrorCode::kIdempotencyConflict, "Idempotency-Key",
+                    "Idempotency-Key was already used for a different request"};
+  }
+  auto r = conn.ExecPrepared(kGet, {std::to_string(found.Int(0, 0))});
+  auto orders = ReadOrders(r);
+  if (orders.size() != 1) return ApiError{ErrorCode::kInternal, "", "order of an idempotency key is missing"};
+  return CreateResult{std::move(orders[0]), true};
+}
+
+ApiError OrderStore::ExplainCreateFailure(pg::Connection& conn, const CreateOrderInput& input,
+                                          const pg::PgError& e) {
+  if (e.constraint() == "orders_customer_id_fkey") {
+    return {ErrorCode::kInvalidArgument, "customerId",
+            "customerId " + std::to_string(input.customer_id) + " does not exist"};
+  }
+  if (e.constraint() == "orders_payment_id_fkey") {
+    return {ErrorCode::kInvalidArgument, "payment_id",
+            "payment_id " + std::to_string(input.payment_id) + " does not exist"};
+  }
+  // An unknown product has no price: the line insert fails on price NOT NULL (or the product FK).
+  if ((e.sqlstate() == "23502" && e.column() == "price") ||
+      e.constraint() == "orderdetails_product_id_fkey") {
+    try {
+      auto missing = conn.ExecPrepared(kMissingProducts, {IntArray(input.lines, true)});
+      if (missing.rows() == 1) {
+        const std::string at = "products[" + std::string(missing.Text(0, 0)) + "].productId";
+        return {ErrorCode::kInvalidArgument, at,
+                at + " " + std::string(missing.Text(0, 1)) + " does not exist"};
+      }
+    } catch (const pg::PgError& again) {
+      return FromPgError(again);
+    }
+  }
+  if (e.sqlstate() == "22003") {  // numeric out of range: an order total beyond NUMERIC(12,2)
+    return {ErrorCode::kInvalidArgument, "products", "order amounts exceed the supported range"};
+  }
+  return FromPgError(e);
+}
+
+Outcome<Order> OrderStore::Get(int64_t id) {
+  try {
+    auto conn = pool_.Acquire();
+    auto orders = ReadOrders(conn->ExecPrepared(kGet, {std::to_string(id)}));
+    if (orders.empty())
+      return ApiError{ErrorCode::kNotFound, "id", "order " + std::to_string(id) + " not found"};
+    return std::move(orders[0]);
+  } catch (const pg::PgError& e) {
+    return FromPgError(e);
+  }
+}
+
+Outcome<OrderPage> OrderStore::List(const ListQuery& query) {
+  try {
+    auto conn = pool_.Acquire();
+    // One order more than asked tells whether another page follows.
+    pg::Params params{std::to_string(query.after), std::to_string(query.limit + 1)};
+    if (query.customer_id) params.push_back(std::to_string(*query.customer_id));
+    auto orders = ReadOrders(conn->ExecPrepared(query.customer_id ? kListByCustomer : kList, params));
+    OrderPage page;
+    if (static_cast<int>(orders.size()) > query.limit) {
+      orders.resize(static_cast<size_t>(query.limit));
+      page.next_after = orders.back().id;
+    }
+    page.orders = std::move(orders);
+    return page;
+  } catch (const pg::PgError& e) {
+    return FromPgError(e);
+  }
+}
+
+}  // namespace rainbow::order

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/pg/pool.hpp"
+#include "services/order-api/src/order_types.hpp"
+
+namespace rainbow::order {
+
+// The SQL of order-api, run through prepared statements on a connection pool. Every create is one
+// statement (one implicit transaction): the order, all its lines and the idempotency key are written
+// together or not at all. Thread-safe (the pool is).
+class OrderStore {
+ public:
+  explicit OrderStore(pg::Pool& pool) : pool_(pool) {}
+
+  // The prepared statements a pool serving this store must register.
+  static std::map<std::string, std::string> Statements();
+
+  // Inputs are validated already. Unknown customer/payment/product become kInvalidArgument naming
+  // the field; a lost database connection kUnavailable.
+  Outcome<CreateResult> Create(const CreateOrderInput& input, const std::string& fingerprint);
+  Outcome<Order> Get(int64_t id);
+  Outcome<OrderPage> List(const ListQuery& query);
+
+ private:
+  Outcome<CreateResult> Replay(pg::Connection& conn, const CreateOrderInput& input,
+                               const std::string& fingerprint);
+  ApiError ExplainCreateFailure(pg::Connection& conn, const CreateOrderInput& input, const pg::PgError& e);
+
+  pg::Pool& pool_;
+};
+
+// Maps a database error with no better explanation to an API error (unavailable or internal).
+ApiError FromPgError(const pg::PgError& e);
+
+}  // namespace rainbow::order

@@ -1,0 +1,304 @@
+#include "services/order-api/src/rest_server.hpp"
+
+#include <CivetServer.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "common/logging/log.hpp"
+#include "common/ops/ops_http_server.hpp"
+#include "services/order-api/src/error_mapping.hpp"
+#include "services/order-api/src/order_json.hpp"
+
+namespace rainbow::order {
+namespace {
+
+constexpr const char* kOrdersRoute = "/api/v1/orders";
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+// A client-sent request id is kept only if it is short and plain, so logs stay clean.
+bool SaneRequestId(const char* id) {
+  if (id == nullptr) return false;
+  const std::string_view v(id);
+  if (v.empty() || v.size() > 64) return false;
+  for (char c : v) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  uint64_t v = rng();
+  for (auto& c : id) {
+    c = kHex[v & 0xF];
+    v >>= 4;
+  }
+  return id;
+}
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  int64_t order_id = 0;  // for the access log
+  std::string error;     // for the access log
+};
+
+Response Error(const ApiError& e, const std::string& request_id) {
+  return Response{HttpStatus(e.code), ErrorToJson(e, request_id), {}, 0, e.message};
+}
+
+Response Error(int status, const std::string& message, const std::string& request_id,
+               std::string field = {}) {
+  ApiError e{ErrorCode::kInvalidArgument, std::move(field), message};
+  return Response{status, ErrorToJson(e, request_id), {}, 0, message};
+}
+
+// A query parameter, or nullopt when absent.
+std::optional<std::string> QueryParam(const mg_request_info* ri, const char* name) {
+  if (ri->query_string == nullptr) return std::nullopt;
+  char buf[128];
+  const int n = mg_get_var(ri->query_string, std::strlen(ri->query_string), name, buf, sizeof(buf));
+  if (n == -1) return std::nullopt;
+  if (n < 0) return std::string(200, 'x');  // too long to be a valid number: fails parsing below
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+class RestServer::Router final : public CivetHandler {
+ public:
+  Router(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool)
+      : config_(std::move(config)),
+        service_(service),
+        metrics_(metrics),
+        pool_(pool),
+        started_(std::chrono::steady_clock::now()) {}
+
+  bool handleGet(CivetServer*, mg_connection* c) override { return Handle(c, "GET"); }
+  bool handlePost(CivetServer*, mg_connection* c) override { return Handle(c, "POST"); }
+  bool handlePut(CivetServer*, mg_connection* c) override { return Handle(c, "PUT"); }
+  bool handleDelete(CivetServer*, mg_connection* c) override { return Handle(c, "DELETE"); }
+  bool handlePatch(CivetServer*, mg_connection* c) override { return Handle(c, "PATCH"); }
+  bool handleHead(CivetServer*, mg_connection* c) override { return Handle(c, "HEAD"); }
+  bool handleOptions(CivetServer*, mg_connection* c) override { return Handle(c, "OPTIONS"); }
+
+ private:
+  bool Handle(mg_connection* conn, const std::string& method) {
+    const auto start = std::chrono::steady_clock::now();
+    const mg_request_info* ri = mg_get_request_info(conn);
+    const char* sent_id = mg_get_header(conn, "X-Request-Id");
+    const std::string request_id = SaneRequestId(sent_id) ? sent_id : NewRequestId();
+    std::string path = ri->local_uri != nullptr ? ri->local_uri : "/";
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+
+    std::string route = "unmatched";
+    Response r;
+    try {
+      r = Route(conn, ri, method, path, request_id, route);
+    } catch (const std::exception& e) {
+      log::Error("request failed", {{"request_id", request_id}, {"error", e.what()}});
+      r = Error(ApiError{ErrorCode::kInternal, "", "internal error"}, request_id);
+    }
+    Send(conn, r, request_id, method == "HEAD");
+
+    const auto took = std::chrono::steady_clock::now() - start;
+    metrics_.ObserveHttp(route, method, r.status, took);
+    metrics_.ObservePool(pool_.Stats());
+    if (config_.access_log) {
+      log::Fields fields{{"request_id", request_id},
+                         {"method", method},
+                         {"route", route},
+                         {"path", path},
+                         {"status", r.status},
+                         {"duration_ms", std::chrono::duration<double, std::milli>(took).count()}};
+      if (r.order_id > 0) fields["order_id"] = r.order_id;
+      if (!r.error.empty()) fields["error"] = r.error;
+      log::Info("http request", fields);
+    }
+    return true;
+  }
+
+  Response Route(mg_connection* conn, const mg_request_info* ri, const std::string& method,
+                 const std::string& path, const std::string& request_id, std::string& route) {
+    const std::string orders = kOrdersRoute;
+    if (path == "/ping") {
+      route = "/ping";
+      if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
+      return Response{200, R"({"message":"pong"})"};
+    }
+    if (path == "/") {
+      route = "/";
+      if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
+      const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      return Response{
+          200, nlohmann::json{{"name", "order-api"}, {"version", config_.version}, {"uptime_seconds", uptime}}
+                   .dump()};
+    }
+    if (path == orders) {
+      route = orders;
+      if (method == "GET" || method == "HEAD") return List(ri, request_id);
+      if (method == "POST") return Create(conn, ri, request_id);
+      return NotAllowed("GET, POST", request_id);
+    }
+    if (path.rfind(orders + "/", 0) == 0) {
+      route = orders + "/:id";
+      const std::string id_text = path.substr(orders.size() + 1);
+      if (id_text.find('/') != std::string::npos) {
+        route = "unmatched";
+        return Error(404, "route not found: " + path, request_id);
+      }
+      if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
+      auto id = ParseId(id_text);
+      if (!id || *id == 0) return Error(400, "id must be a positive integer", request_id, "id");
+      auto got = service_.Get(*id);
+      if (auto* e = std::get_if<ApiError>(&got)) return Error(*e, request_id);
+      const auto& order = std::get<Order>(got);
+      return Response{200, OrderToJson(order), {}, order.id};
+    }
+    return Error(404, "route not found: " + path, request_id);
+  }
+
+  Response NotAllowed(const std::string& allow, const std::string& request_id) {
+    Response r = Error(405, "method not allowed; allowed: " + allow, request_id);
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  }
+
+  Response List(const mg_request_info* ri, const std::string& request_id) {
+    ListQuery q;
+    if (auto v = QueryParam(ri, "limit")) {
+      auto n = ParseId(*v);
+      if (!n || *n > 1'000'000)
+        return Error(400, "limit must be an integer between 1 and 1000", request_id, "limit");
+      q.limit = static_cast<int32_t>(*n);
+    }
+    if (auto v = QueryParam(ri, "after")) {
+      auto n = ParseId(*v);
+      if (!n) return Error(400, "after must be a non-negative order id", request_id, "after");
+      q.after = *n;
+    }
+    auto customer = QueryParam(ri, "customerId");
+    if (!customer) customer = QueryParam(ri, "customer_id");
+    if (customer) {
+      auto n = ParseId(*customer);
+      if (!n || *n == 0) return Error(400, "customerId must be a positive integer", request_id, "customerId");
+      q.customer_id = *n;
+    }
+    auto page = service_.List(q);
+    if (auto* e = std::get_if<ApiError>(&page)) return Error(*e, request_id);
+    return Response{200, PageToJson(std::get<OrderPage>(page))};
+  }
+
+  Response Create(mg_connection* conn, const mg_request_info* ri, const std::string& request_id) {
+    if (ri->content_length > static_cast<long long>(config_.max_body_bytes)) {
+      return Error(413, "body larger than " + std::to_string(config_.max_body_bytes) + " bytes", request_id,
+                   "body");
+    }
+    const char* type = mg_get_header(conn, "Content-Type");
+    if (type != nullptr && std::string_view(type).find("json") == std::string_view::npos) {
+      return Error(415, "Content-Type must be application/json", request_id, "Content-Type");
+    }
+    std::string body;
+    char buf[8192];
+    for (;;) {
+      const int n = mg_read(conn, buf, sizeof(buf));
+      if (n <= 0) break;
+      body.append(buf, static_cast<size_t>(n));
+      if (body.size() > config_.max_body_bytes) {
+        return Error(413, "body larger than " + std::to_string(config_.max_body_bytes) + " bytes", request_id,
+                     "body");
+      }
+    }
+    auto parsed = ParseCreateOrder(body);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return Error(*e, request_id);
+    auto input = std::get<CreateOrderInput>(std::move(parsed));
+    if (const char* key = mg_get_header(conn, "Idempotency-Key")) input.idempotency_key = key;
+    auto created = service_.Create(input, request_id);
+    if (auto* e = std::get_if<ApiError>(&created)) return Error(*e, request_id);
+    const auto& result = std::get<CreateResult>(created);
+    Response r{201, OrderToJson(result.order), {}, result.order.id};
+    r.headers.emplace_back("Location", std::string(kOrdersRoute) + "/" + std::to_string(result.order.id));
+    if (result.replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
+    return r;
+  }
+
+  void Send(mg_connection* conn, const Response& r, const std::string& request_id, bool head_only) {
+    std::string head =
+        "HTTP/1.1 " + std::to_string(r.status) + " " + Reason(r.status) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
+        "\r\nX-Request-Id: " + request_id + "\r\n";
+    for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    mg_write(conn, head.data(), head.size());
+    if (!head_only) mg_write(conn, r.body.data(), r.body.size());
+  }
+
+  RestConfig config_;
+  OrderService& service_;
+  OrderMetrics& metrics_;
+  pg::Pool& pool_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool) {
+  auto [host, port] = ops::SplitHostPort(config.addr, "ORDER_API_REST_ADDR");
+  const std::vector<std::string> options = {"listening_ports",       host + ":" + std::to_string(port),
+                                            "num_threads",           std::to_string(config.threads),
+                                            "enable_keep_alive",     "yes",
+                                            "keep_alive_timeout_ms", "15000",
+                                            "request_timeout_ms",    "30000"};
+  router_ = std::make_unique<Router>(std::move(config), service, metrics, pool);
+  try {
+    server_ = std::make_unique<CivetServer>(options);
+  } catch (const CivetException& e) {
+    throw std::runtime_error("cannot serve REST on " + host + ":" + std::to_string(port) + ": " + e.what());
+  }
+  server_->addHandler("/", *router_);
+  const auto ports = server_->getListeningPorts();
+  port_ = ports.empty() ? port : ports.front();
+  log::Info("rest server listening", {{"addr", host}, {"port", port_}});
+}
+
+RestServer::~RestServer() { Stop(); }
+
+void RestServer::Stop() {
+  if (server_) {
+    server_->close();  // stops accepting; waits for worker threads to finish their requests
+    server_.reset();
+  }
+}
+
+}  // namespace rainbow::order

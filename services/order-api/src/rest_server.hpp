@@ -1,0 +1,45 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/order_service.hpp"
+
+class CivetServer;
+
+namespace rainbow::order {
+
+struct RestConfig {
+  std::string addr;  // host:port
+  int threads = 16;
+  size_t max_body_bytes = 64 * 1024;
+  bool access_log = true;
+  std::string version;
+};
+
+// The seed's REST API over OrderService, on civetweb:
+//   GET /ping, GET /, GET /api/v1/orders (limit, after, customerId), POST /api/v1/orders,
+//   GET /api/v1/orders/:id.
+// Every response is JSON; errors are {"error","field"?,"requestId"}. Each request gets an id (from
+// X-Request-Id when the client sends a sane one) echoed in the response and in the access log.
+// Owns its civetweb worker threads; the destructor stops accepting and waits for in-flight requests.
+class RestServer {
+ public:
+  RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool);
+  ~RestServer();
+  RestServer(const RestServer&) = delete;
+  RestServer& operator=(const RestServer&) = delete;
+
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  class Router;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<CivetServer> server_;
+  int port_ = 0;
+};
+
+}  // namespace rainbow::order

@@ -1,0 +1,575 @@
+// order-api against real PostgreSQL: the service runs as its own process on a database of its own
+// (created, migrated and seeded here), and is driven over REST and gRPC.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "common/pg/connection.hpp"
+#include "rainbow/order_api.grpc.pb.h"
+#include "services/order-api/src/order_types.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/stack_env.hpp"
+
+namespace rainbow::order {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using testing::ChildProcess;
+using testing::FreePort;
+using testing::HttpCall;
+using testing::StackEnv;
+
+std::string DsnFor(const std::string& db) {
+  std::string dsn = StackEnv("PG_DSN");
+  const auto at = dsn.find("dbname=");
+  const auto end = dsn.find(' ', at);
+  return dsn.substr(0, at) + "dbname=" + db + (end == std::string::npos ? "" : dsn.substr(end));
+}
+
+// A started order-api process with its ports.
+struct Service {
+  std::unique_ptr<ChildProcess> process;
+  int rest = 0, grpc = 0, ops = 0;
+  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(rest) + path; }
+};
+
+Service StartService(const std::string& dsn, std::map<std::string, std::string> extra = {}) {
+  Service s;
+  s.rest = FreePort();
+  s.grpc = FreePort();
+  s.ops = FreePort();
+  std::map<std::string, std::string> env = {{"PG_DSN", dsn},
+                                            {"ORDER_API_REST_ADDR", "127.0.0.1:" + std::to_string(s.rest)},
+                                            {"GRPC_ADDR", "127.0.0.1:" + std::to_string(s.grpc)},
+                                            {"HTTP_ADDR", "127.0.0.1:" + std::to_string(s.ops)},
+                                            {"ORDER_API_MAX_BODY_BYTES", "4096"},
+                                            {"LOG_LEVEL", "warn"}};
+  for (auto& [k, v] : extra) env[k] = v;
+  s.process = std::make_unique<ChildProcess>(ORDER_API_PATH, std::vector<std::string>{}, env);
+  return s;
+}
+
+bool WaitReady(const Service& s, std::chrono::seconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz").first == 200) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+class OrderApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = "order_api_test_" + std::to_string(::getpid());
+    pg::Connection admin(StackEnv("PG_DSN"));
+    admin.Exec("DROP DATABASE IF EXISTS " + db_);
+    admin.Exec("CREATE DATABASE " + db_);
+    const std::string data = ::testing::TempDir() + "/" + db_ + "-sample";
+    auto [grc, gout] = testing::RunShell("python3 " + std::string(SAMPLE_GENERATOR) + " --out " + data +
+                                         " --customers 300 --products 800");
+    ASSERT_EQ(grc, 0) << gout;
+    ChildProcess seed(ORDER_API_SEED_PATH, {"--data-dir", data, "--catalog", CATALOG_CSV},
+                      {{"PG_DSN", DsnFor(db_)}});
+    ASSERT_EQ(seed.Wait(60s), 0) << seed.Stdout() << seed.Stderr();
+    service_ = new Service(StartService(DsnFor(db_)));
+    ASSERT_TRUE(WaitReady(*service_, 30s)) << service_->process->Stdout() << service_->process->Stderr();
+  }
+  static void TearDownTestSuite() {
+    if (service_ != nullptr) {
+      service_->process->Signal(SIGTERM);
+      service_->process->Wait(15s);
+      delete service_;
+      service_ = nullptr;
+    }
+    pg::Connection admin(StackEnv("PG_DSN"));
+    admin.Exec("DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+  }
+
+  static pg::Connection& Db() {
+    static pg::Connection conn(DsnFor(db_));
+    return conn;
+  }
+  static int64_t Count(const std::string& table) {
+    return Db().Exec("SELECT count(*) FROM rainbow." + table).Int(0, 0);
+  }
+
+  static testing::HttpResponse Post(const std::string& body, std::vector<std::string> headers = {}) {
+    headers.push_back("Content-Type: application/json");
+    return HttpCall("POST", service_->Url("/api/v1/orders"), body, headers);
+  }
+  static std::string Body(int64_t customer, int64_t payment,
+                          const std::vector<std::pair<int64_t, int>>& lines) {
+    json products = json::array();
+    for (auto [p, q] : lines) products.push_back({{"productId", p}, {"quantity", q}});
+    return json{{"customerId", customer}, {"payment_id", payment}, {"products", products}}.dump();
+  }
+  std::unique_ptr<v1::OrderService::Stub> Grpc() {
+    return v1::OrderService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(service_->grpc),
+                                                         grpc::InsecureChannelCredentials()));
+  }
+
+  // The pricing rule, implemented again independently of the service's SQL: the product's own
+  // active promotion, else the active global one with the lowest id; Percentage = price * pct / 100
+  // rounded half up to cents, Fixed Amount = min(amount, price).
+  static std::pair<int64_t, int64_t> ExpectedPriceAndDiscount(int64_t product_id) {
+    auto p = Db().Exec("SELECT round(price * 100)::bigint, promotion_id FROM rainbow.products WHERE id = $1",
+                       {std::to_string(product_id)});
+    const int64_t price = p.Int(0, 0);
+    auto promos = Db().Exec(
+        "SELECT id, coupon_type, round(price_treatment * 100)::bigint, is_global FROM rainbow.promotions "
+        "WHERE now() >= promo_begin AND now() < promo_end AND deleted_at IS NULL ORDER BY id");
+    int chosen = -1;
+    for (int i = 0; i < promos.rows(); ++i) {
+      if (!p.IsNull(0, 1) && promos.Int(i, 0) == p.Int(0, 1)) chosen = i;
+    }
+    for (int i = 0; chosen < 0 && i < promos.rows(); ++i) {
+      if (promos.Text(i, 3) == "t") chosen = i;
+    }
+    if (chosen < 0) return {price, 0};
+    const int64_t treatment = promos.Int(chosen, 2);  // cents or hundredths of a percent
+    if (promos.Text(chosen, 1) == "Percentage") return {price, (price * treatment + 5000) / 10000};
+    return {price, std::min(treatment, price)};
+  }
+
+  static inline std::string db_;
+  static inline Service* service_ = nullptr;
+};
+
+TEST_F(OrderApi, PingAndServiceInfo) {
+  auto ping = HttpCall("GET", service_->Url("/ping"));
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(json::parse(ping.body)["message"], "pong");
+  auto info = HttpCall("GET", service_->Url("/"));
+  ASSERT_EQ(info.status, 200);
+  const auto j = json::parse(info.body);
+  EXPECT_EQ(j["name"], "order-api");
+  EXPECT_TRUE(j["version"].is_string());
+  EXPECT_GE(j["uptime_seconds"].get<double>(), 0.0);
+}
+
+TEST_F(OrderApi, CreateWritesTheOrderAndLinesWithPricesAndDiscounts) {
+  // Products with their own promotion and without one (global promotion or none).
+  auto with_promo =
+      Db().Exec("SELECT id FROM rainbow.products WHERE promotion_id IS NOT NULL ORDER BY id LIMIT 2");
+  auto without = Db().Exec("SELECT id FROM rainbow.products WHERE promotion_id IS NULL ORDER BY id LIMIT 1");
+  const std::vector<std::pair<int64_t, int>> lines = {
+      {with_promo.Int(0, 0), 2}, {without.Int(0, 0), 1}, {with_promo.Int(1, 0), 5}};
+  auto r = Post(Body(7, 2, lines));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto order = json::parse(r.body);
+  EXPECT_EQ(r.headers["location"], "/api/v1/orders/" + std::to_string(order["id"].get<int64_t>()));
+  EXPECT_FALSE(r.headers["x-request-id"].empty());
+  EXPECT_EQ(order["customerId"], 7);
+  EXPECT_EQ(order["paymentId"], 2);
+  EXPECT_EQ(order["status"], "CREATED");
+  ASSERT_EQ(order["products"].size(), 3u);
+  int64_t total = 0, discount = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto& line = order["products"][i];
+    auto [price, disc] = ExpectedPriceAndDiscount(lines[i].first);
+    EXPECT_EQ(line["lineNo"], static_cast<int>(i) + 1);
+    EXPECT_EQ(line["productId"], lines[i].first);
+    EXPECT_EQ(line["quantity"], lines[i].second);
+    EXPECT_EQ(line["unitPrice"], FormatCents(price));
+    EXPECT_EQ(line["discountUnitPrice"], FormatCents(disc)) << "product " << lines[i].first;
+    EXPECT_EQ(line["netUnitPrice"], FormatCents(price - disc));
+    total += price * lines[i].second;
+    discount += disc * lines[i].second;
+  }
+  EXPECT_EQ(order["totalAmount"], FormatCents(total));
+  EXPECT_EQ(order["discountAmount"], FormatCents(discount));
+  EXPECT_EQ(order["netAmount"], FormatCents(total - discount));
+
+  // What the database holds is what was answered.
+  auto rows = Db().Exec(
+      "SELECT count(*), sum(quantity * round(price * 100))::bigint FROM rainbow.orderdetails WHERE order_id "
+      "= $1",
+      {std::to_string(order["id"].get<int64_t>())});
+  EXPECT_EQ(rows.Int(0, 0), 3);
+  EXPECT_EQ(rows.Int(0, 1), total);
+
+  auto got = HttpCall("GET", service_->Url("/api/v1/orders/" + std::to_string(order["id"].get<int64_t>())));
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(json::parse(got.body), order);
+}
+
+TEST_F(OrderApi, GetUnknownIsNotFoundAndBadIdIsBadRequest) {
+  auto missing = HttpCall("GET", service_->Url("/api/v1/orders/987654321"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_FALSE(json::parse(missing.body)["error"].get<std::string>().empty());
+  for (const char* bad : {"abc", "-1", "0", "1.5", "99999999999999999999"}) {
+    auto r = HttpCall("GET", service_->Url(std::string("/api/v1/orders/") + bad));
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(json::parse(r.body)["field"], "id") << bad;
+  }
+}
+
+TEST_F(OrderApi, BadInputIsRejectedWithTheFieldAndWritesNothing) {
+  const int64_t orders_before = Count("orders");
+  const int64_t lines_before = Count("orderdetails");
+  struct Case {
+    std::string body;
+    long status;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"{not json", 400, "body"},
+      {"[1,2]", 400, "body"},
+      {R"({"payment_id":1,"products":[{"productId":1,"quantity":1}]})", 400, "customerId"},
+      {R"({"customerId":"1","payment_id":1,"products":[{"productId":1,"quantity":1}]})", 400, "customerId"},
+      {R"({"customerId":1,"payment_id":1.5,"products":[{"productId":1,"quantity":1}]})", 400, "payment_id"},
+      {R"({"customerId":1,"payment_id":1})", 400, "products"},
+      {R"({"customerId":1,"payment_id":1,"products":[]})", 400, "products"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1}]})", 400, "products[0].quantity"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":0}]})", 400,
+       "products[0].quantity"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":-3}]})", 400,
+       "products[0].quantity"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1000001}]})", 400,
+       "products[0].quantity"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1e40}]})", 400,
+       "products[0].quantity"},
+      {R"({"customerId":999999,"payment_id":1,"products":[{"productId":1,"quantity":1}]})", 400,
+       "customerId"},
+      {R"({"customerId":1,"payment_id":999,"products":[{"productId":1,"quantity":1}]})", 400, "payment_id"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1},{"productId":888888,"quantity":1}]})",
+       400, "products[1].productId"},
+      {std::string(R"({"customerId":1,"payment_id":1,"products":[)") + std::string(5000, ' ') + "]}", 413,
+       "body"},
+  };
+  for (const auto& c : cases) {
+    auto r = Post(c.body);
+    EXPECT_EQ(r.status, c.status) << c.body.substr(0, 120) << " -> " << r.body;
+    auto j = json::parse(r.body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.body;
+    EXPECT_EQ(j.value("field", ""), c.field) << c.body.substr(0, 120) << " -> " << r.body;
+    EXPECT_FALSE(j.value("error", "").empty());
+  }
+  auto text = HttpCall("POST", service_->Url("/api/v1/orders"), "customerId=1", {"Content-Type: text/plain"});
+  EXPECT_EQ(text.status, 415);
+  EXPECT_EQ(Count("orders"), orders_before) << "a rejected request wrote an order";
+  EXPECT_EQ(Count("orderdetails"), lines_before) << "a rejected request wrote lines";
+}
+
+TEST_F(OrderApi, UnknownRoutesAndMethodsAreJsonErrors) {
+  auto r = HttpCall("GET", service_->Url("/api/v2/orders"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(json::parse(r.body).contains("error"));
+  r = HttpCall("GET", service_->Url("/api/v1/orders/1/lines"));
+  EXPECT_EQ(r.status, 404);
+  r = HttpCall("DELETE", service_->Url("/api/v1/orders/1"));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers["allow"], "GET");
+  r = HttpCall("PUT", service_->Url("/api/v1/orders"), "{}");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers["allow"], "GET, POST");
+  EXPECT_TRUE(json::parse(r.body).contains("error"));
+  r = HttpCall("POST", service_->Url("/ping"), "{}");
+  EXPECT_EQ(r.status, 405);
+}
+
+TEST_F(OrderApi, IdempotentRetryReturnsTheFirstResponseAndCreatesNothingNew) {
+  const std::string body = Body(11, 1, {{5, 1}, {6, 2}});
+  const std::string key = "Idempotency-Key: retry-" + std::to_string(::getpid());
+  auto first = Post(body, {key});
+  ASSERT_EQ(first.status, 201) << first.body;
+  const int64_t orders = Count("orders");
+  auto second = Post(body, {key});
+  EXPECT_EQ(second.status, 201);
+  EXPECT_EQ(json::parse(second.body), json::parse(first.body));
+  EXPECT_EQ(second.headers["idempotent-replayed"], "true");
+  EXPECT_EQ(Count("orders"), orders);
+  auto other = Post(Body(11, 1, {{5, 9}}), {key});
+  EXPECT_EQ(other.status, 422);
+  EXPECT_EQ(json::parse(other.body)["field"], "Idempotency-Key");
+  EXPECT_EQ(Count("orders"), orders);
+}
+
+TEST_F(OrderApi, ConcurrentRetriesWithOneKeyCreateOneOrder) {
+  const std::string body = Body(12, 1, {{8, 1}});
+  const std::string key = "Idempotency-Key: race-" + std::to_string(::getpid());
+  const int64_t before = Count("orders");
+  std::vector<std::thread> threads;
+  std::vector<int64_t> ids(8, 0);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = Post(body, {key});
+      if (r.status == 201) ids[static_cast<size_t>(i)] = json::parse(r.body)["id"].get<int64_t>();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Count("orders"), before + 1);
+  for (auto id : ids) EXPECT_EQ(id, ids[0]);
+  EXPECT_GT(ids[0], 0);
+}
+
+TEST_F(OrderApi, ConcurrentCreatesLoseAndDuplicateNothing) {
+  const int64_t orders_before = Count("orders");
+  const int64_t lines_before = Count("orderdetails");
+  constexpr int kThreads = 8, kEach = 40;
+  std::atomic<int> failures{0};
+  std::atomic<int64_t> lines_sent{0};
+  std::mutex mu;
+  std::set<int64_t> ids;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const int n = 1 + (t + i) % 5;
+        std::vector<std::pair<int64_t, int>> lines;
+        for (int l = 0; l < n; ++l) lines.push_back({1 + (t * 31 + i * 7 + l) % 700, 1 + l});
+        auto r = Post(Body(1 + (t * kEach + i) % 300, 1 + i % 6, lines));
+        if (r.status != 201) {
+          failures++;
+          continue;
+        }
+        auto j = json::parse(r.body);
+        if (static_cast<int>(j["products"].size()) != n) failures++;
+        lines_sent += n;
+        std::lock_guard lock(mu);
+        ids.insert(j["id"].get<int64_t>());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(Count("orders"), orders_before + kThreads * kEach);
+  EXPECT_EQ(Count("orderdetails"), lines_before + lines_sent.load());
+  // Every order has exactly the lines 1..n, no gaps, no duplicates.
+  auto bad = Db().Exec(
+      "SELECT count(*) FROM (SELECT order_id, count(*) c, max(line_no) m FROM rainbow.orderdetails "
+      "GROUP BY order_id HAVING count(*) <> max(line_no)) x");
+  EXPECT_EQ(bad.Int(0, 0), 0);
+}
+
+TEST_F(OrderApi, PaginationIsStableUnderConcurrentInserts) {
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(Post(Body(42, 1, {{3, 1}})).status, 201);
+  auto existing = Db().Exec("SELECT id FROM rainbow.orders WHERE customer_id = 42 ORDER BY id");
+  std::set<int64_t> expected;
+  for (int i = 0; i < existing.rows(); ++i) expected.insert(existing.Int(i, 0));
+
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) Post(Body(42, 1, {{4, 1}}));
+  });
+  std::vector<int64_t> seen;
+  int64_t after = 0;
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto r =
+        HttpCall("GET", service_->Url("/api/v1/orders?customerId=42&limit=7&after=" + std::to_string(after)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = json::parse(r.body);
+    for (const auto& o : j["orders"]) {
+      EXPECT_EQ(o["customerId"], 42);
+      seen.push_back(o["id"].get<int64_t>());
+    }
+    if (j["nextAfter"].is_null()) break;
+    after = j["nextAfter"].get<int64_t>();
+    if (seen.size() > expected.size() + 200) break;  // the writer outran us; enough evidence
+  }
+  stop = true;
+  writer.join();
+  std::set<int64_t> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size()) << "an order appeared on two pages";
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  for (auto id : expected) EXPECT_TRUE(unique.count(id)) << "order " << id << " was skipped";
+  // Bad cursors and limits are rejected.
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?limit=0")).status, 400);
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?limit=5000")).status, 400);
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?after=x")).status, 400);
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?customerId=-2")).status, 400);
+}
+
+TEST_F(OrderApi, AFailureMidwayLeavesNothingBehind) {
+  // The order row and the first lines are written by the statement before the unknown product of the
+  // last line fails it: the whole unit of work must be gone.
+  const int64_t orders = Count("orders");
+  const int64_t lines = Count("orderdetails");
+  const int64_t seq_before = Db().Exec("SELECT last_value FROM rainbow.orders_id_seq").Int(0, 0);
+  auto r = Post(Body(3, 1, {{1, 1}, {2, 1}, {3, 1}, {777777, 1}}));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["field"], "products[3].productId");
+  EXPECT_GT(Db().Exec("SELECT last_value FROM rainbow.orders_id_seq").Int(0, 0), seq_before)
+      << "the order insert did not even run: the test proves nothing";
+  EXPECT_EQ(Count("orders"), orders);
+  EXPECT_EQ(Count("orderdetails"), lines);
+}
+
+TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
+  auto stub = Grpc();
+  v1::CreateOrderRequest req;
+  req.set_customer_id(5);
+  req.set_payment_id(3);
+  auto* line = req.add_products();
+  line->set_product_id(10);
+  line->set_quantity(2);
+  v1::Order created;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CreateOrder(&ctx, req, &created).ok());
+  }
+  EXPECT_GT(created.id(), 0);
+  ASSERT_EQ(created.lines_size(), 1);
+  auto [price, disc] = ExpectedPriceAndDiscount(10);
+  EXPECT_EQ(created.lines(0).unit_price(), FormatCents(price));
+  EXPECT_EQ(created.net_amount(), FormatCents(2 * (price - disc)));
+  // REST sees the same order.
+  auto rest =
+      json::parse(HttpCall("GET", service_->Url("/api/v1/orders/" + std::to_string(created.id()))).body);
+  EXPECT_EQ(rest["netAmount"], created.net_amount());
+
+  v1::Order got;
+  {
+    grpc::ClientContext ctx;
+    v1::GetOrderRequest g;
+    g.set_id(created.id());
+    ASSERT_TRUE(stub->GetOrder(&ctx, g, &got).ok());
+    EXPECT_EQ(got.SerializeAsString(), created.SerializeAsString());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetOrderRequest g;
+    g.set_id(99999999);
+    EXPECT_EQ(stub->GetOrder(&ctx, g, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    auto bad = req;
+    bad.mutable_products(0)->set_quantity(0);
+    const auto st = stub->CreateOrder(&ctx, bad, &got);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(st.error_details(), "products[0].quantity");
+  }
+  {
+    grpc::ClientContext ctx;
+    auto bad = req;
+    bad.set_customer_id(4242424);
+    const auto st = stub->CreateOrder(&ctx, bad, &got);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(st.error_details(), "customerId");
+  }
+  // Idempotency through the metadata header.
+  const std::string key = "grpc-key-" + std::to_string(::getpid());
+  v1::Order a, b;
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("idempotency-key", key);
+    ASSERT_TRUE(stub->CreateOrder(&ctx, req, &a).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("idempotency-key", key);
+    ASSERT_TRUE(stub->CreateOrder(&ctx, req, &b).ok());
+  }
+  EXPECT_EQ(a.id(), b.id());
+  {
+    grpc::ClientContext ctx;
+    auto other = req;
+    other.set_idempotency_key(key);
+    other.mutable_products(0)->set_quantity(9);
+    EXPECT_EQ(stub->CreateOrder(&ctx, other, &b).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  // Listing by customer with paging.
+  v1::ListOrdersResponse page;
+  {
+    grpc::ClientContext ctx;
+    v1::ListOrdersRequest l;
+    l.set_customer_id(5);
+    l.set_limit(1);
+    ASSERT_TRUE(stub->ListOrders(&ctx, l, &page).ok());
+    ASSERT_EQ(page.orders_size(), 1);
+    EXPECT_EQ(page.orders(0).customer_id(), 5);
+    EXPECT_GT(page.next_after(), 0);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListOrdersRequest l;
+    l.set_limit(100000);
+    EXPECT_EQ(stub->ListOrders(&ctx, l, &page).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(OrderApi, MetricsAndReadiness) {
+  ASSERT_EQ(Post(Body(1, 1, {{1, 1}})).status, 201);
+  const auto [status, body] =
+      testing::HttpGet("http://127.0.0.1:" + std::to_string(service_->ops) + "/metrics");
+  ASSERT_EQ(status, 200);
+  for (const char* m : {"order_api_http_requests_total{", "order_api_http_request_duration_seconds_bucket{",
+                        "order_api_orders_created_total", "order_api_db_pool_in_use_connections",
+                        "order_api_grpc_requests_total{", "route=\"/api/v1/orders/:id\""}) {
+    EXPECT_NE(body.find(m), std::string::npos) << m;
+  }
+  EXPECT_EQ(testing::RunShell("promtool check metrics", body).first, 0);
+  EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(service_->ops) + "/readyz").first, 200);
+}
+
+TEST_F(OrderApi, SeedLoadedTheCatalogAndTheSampleData) {
+  EXPECT_EQ(Count("product_catalog"), 105);
+  auto row = Db().Exec(
+      "SELECT style_number, price_eur::text, brand_code FROM rainbow.product_catalog WHERE ean = "
+      "'5713447670000'");
+  ASSERT_EQ(row.rows(), 1);
+  EXPECT_EQ(row.Text(0, 0), "16050238");
+  EXPECT_EQ(row.Text(0, 1), "113.12");
+  EXPECT_EQ(row.Int(0, 2), 16);
+  EXPECT_EQ(Count("customers"), 300);
+  EXPECT_EQ(Count("products"), 800);
+  auto coupons = Db().Exec("SELECT count(DISTINCT coupon_type) FROM rainbow.promotions");
+  EXPECT_EQ(coupons.Int(0, 0), 2);
+  // Seeding again without --replace keeps what is there.
+  ChildProcess again(ORDER_API_SEED_PATH, {"--catalog", CATALOG_CSV}, {{"PG_DSN", DsnFor(db_)}});
+  EXPECT_EQ(again.Wait(60s), 0) << again.Stderr();
+  EXPECT_EQ(Count("product_catalog"), 105);
+}
+
+// Two replicas starting together on an empty database: both come up, each migration ran once.
+TEST(OrderApiStartup, TwoReplicasMigrateOnceAndDrainOnSigterm) {
+  const std::string db = "order_api_race_" + std::to_string(::getpid());
+  pg::Connection admin(StackEnv("PG_DSN"));
+  admin.Exec("DROP DATABASE IF EXISTS " + db);
+  admin.Exec("CREATE DATABASE " + db);
+  {
+    Service a = StartService(DsnFor(db));
+    Service b = StartService(DsnFor(db));
+    ASSERT_TRUE(WaitReady(a, 30s)) << a.process->Stdout() << a.process->Stderr();
+    ASSERT_TRUE(WaitReady(b, 30s)) << b.process->Stdout() << b.process->Stderr();
+    pg::Connection conn(DsnFor(db));
+    auto history = conn.Exec("SELECT count(*), count(DISTINCT version) FROM rainbow.schema_migrations");
+    EXPECT_EQ(history.Int(0, 0), history.Int(0, 1));
+    EXPECT_GE(history.Int(0, 0), 2);
+    for (Service* s : {&a, &b}) {
+      s->process->Signal(SIGTERM);
+      const auto code = s->process->Wait(20s);
+      ASSERT_TRUE(code.has_value());
+      EXPECT_EQ(*code, 0) << s->process->Stderr();
+    }
+  }
+  admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+}
+
+TEST(OrderApiStartup, MissingDsnExitsNamingTheVar) {
+  ChildProcess p(ORDER_API_PATH, {}, {{"GRPC_ADDR", "127.0.0.1:0"}});
+  ASSERT_EQ(p.Wait(10s), 2);
+  EXPECT_NE(p.Stderr().find("PG_DSN"), std::string::npos);
+}
+
+TEST(OrderApiStartup, UnreachableDatabaseIsNotReady) {
+  Service s = StartService("host=127.0.0.1 port=" + std::to_string(FreePort()) +
+                           " dbname=x user=x connect_timeout=1");
+  std::this_thread::sleep_for(1500ms);
+  auto ready = testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz");
+  EXPECT_EQ(ready.first, 503) << ready.second;
+  EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/healthz").first, 200);
+}
+
+}  // namespace
+}  // namespace rainbow::order

@@ -1,0 +1,152 @@
+// order-api logic that needs no server: money, validation, the REST body codec, the feed's columns.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "services/order-api/src/order_json.hpp"
+#include "services/order-api/src/seed_loader.hpp"
+#include "services/order-api/src/validation.hpp"
+
+namespace rainbow::order {
+namespace {
+
+ApiError ErrorOf(const Outcome<CreateOrderInput>& o) {
+  EXPECT_TRUE(std::holds_alternative<ApiError>(o));
+  return std::holds_alternative<ApiError>(o) ? std::get<ApiError>(o) : ApiError{};
+}
+
+TEST(Money, FormatsAndParsesCentsExactly) {
+  EXPECT_EQ(FormatCents(0), "0.00");
+  EXPECT_EQ(FormatCents(5), "0.05");
+  EXPECT_EQ(FormatCents(123456), "1234.56");
+  EXPECT_EQ(FormatCents(-250), "-2.50");
+  EXPECT_EQ(ParseCents("12.5"), 1250);
+  EXPECT_EQ(ParseCents("12.50"), 1250);
+  EXPECT_EQ(ParseCents("7"), 700);
+  EXPECT_EQ(ParseCents("-0.01"), -1);
+  EXPECT_FALSE(ParseCents("1.234").has_value());
+  EXPECT_FALSE(ParseCents("abc").has_value());
+  EXPECT_FALSE(ParseCents("").has_value());
+}
+
+TEST(OrderTotals, AreSumsOfQuantityTimesUnitValues) {
+  Order o;
+  o.lines = {{1, 10, 3, 1999, 200, 5}, {2, 11, 1, 500, 0, std::nullopt}};
+  EXPECT_EQ(o.total_cents(), 3 * 1999 + 500);
+  EXPECT_EQ(o.discount_cents(), 600);
+  EXPECT_EQ(o.net_cents(), 3 * 1999 + 500 - 600);
+}
+
+TEST(ParseCreateOrder, AcceptsTheSeedShape) {
+  auto o = ParseCreateOrder(
+      R"({"customerId":1,"payment_id":2,"products":[{"productId":3,"quantity":4}],"x":true})");
+  ASSERT_TRUE(std::holds_alternative<CreateOrderInput>(o));
+  const auto& in = std::get<CreateOrderInput>(o);
+  EXPECT_EQ(in.customer_id, 1);
+  EXPECT_EQ(in.payment_id, 2);
+  ASSERT_EQ(in.lines.size(), 1u);
+  EXPECT_EQ(in.lines[0].product_id, 3);
+  EXPECT_EQ(in.lines[0].quantity, 4);
+}
+
+TEST(ParseCreateOrder, NamesTheFieldOfEveryError) {
+  EXPECT_EQ(ErrorOf(ParseCreateOrder("{")).field, "body");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder("[]")).field, "body");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(R"({"payment_id":2,"products":[]})")).field, "customerId");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(R"({"customerId":"1","payment_id":2,"products":[]})")).field,
+            "customerId");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(R"({"customerId":1.5,"payment_id":2,"products":[]})")).field,
+            "customerId");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(R"({"customerId":1,"payment_id":null,"products":[]})")).field,
+            "payment_id");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(R"({"customerId":1,"payment_id":2,"products":{}})")).field, "products");
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(R"({"customerId":1,"payment_id":2,"products":[1]})")).field,
+            "products[0]");
+  EXPECT_EQ(
+      ErrorOf(
+          ParseCreateOrder(
+              R"({"customerId":1,"payment_id":2,"products":[{"productId":1,"quantity":1},{"productId":true,"quantity":1}]})"))
+          .field,
+      "products[1].productId");
+  EXPECT_EQ(
+      ErrorOf(ParseCreateOrder(
+                  R"({"customerId":1,"payment_id":2,"products":[{"productId":1,"quantity":99999999999}]})"))
+          .field,
+      "products[0].quantity");
+  const auto huge = ErrorOf(ParseCreateOrder(R"({"customerId":1e30,"payment_id":2,"products":[]})"));
+  EXPECT_EQ(huge.field, "customerId");
+  EXPECT_NE(huge.message.find("out of range"), std::string::npos) << huge.message;
+  EXPECT_EQ(
+      ErrorOf(ParseCreateOrder(R"({"customerId":18446744073709551615,"payment_id":2,"products":[]})")).field,
+      "customerId");
+}
+
+TEST(ValidateCreate, ChecksRangesAndCounts) {
+  Limits limits;
+  limits.max_lines = 3;
+  limits.max_quantity = 10;
+  CreateOrderInput ok{1, 2, {{3, 1}}, ""};
+  EXPECT_FALSE(ValidateCreate(ok, limits).has_value());
+  auto bad = ok;
+  bad.customer_id = 0;
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "customerId");
+  bad = ok;
+  bad.payment_id = -4;
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "payment_id");
+  bad = ok;
+  bad.lines.clear();
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products");
+  bad = ok;
+  bad.lines = {{3, 1}, {4, 1}, {5, 1}, {6, 1}};
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products");
+  bad = ok;
+  bad.lines = {{3, 1}, {4, 0}};
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[1].quantity");
+  bad.lines = {{3, 11}};
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[0].quantity");
+  bad.lines = {{3, -1}};
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[0].quantity");
+  bad.lines = {{-3, 1}};
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[0].productId");
+  bad = ok;
+  bad.idempotency_key = std::string(300, 'k');
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key");
+}
+
+TEST(RequestFingerprint, DiffersWhenTheRequestDiffers) {
+  CreateOrderInput a{1, 2, {{3, 1}}, "k"};
+  auto b = a;
+  b.lines[0].quantity = 2;
+  auto c = a;
+  c.idempotency_key = "other";  // the key itself is not part of what is asked
+  EXPECT_NE(RequestFingerprint(a), RequestFingerprint(b));
+  EXPECT_EQ(RequestFingerprint(a), RequestFingerprint(c));
+}
+
+TEST(ErrorToJson, IsValidJsonWithFieldAndRequestId) {
+  const auto j =
+      nlohmann::json::parse(ErrorToJson({ErrorCode::kInvalidArgument, "customerId", "bad \"x\""}, "r1"));
+  EXPECT_EQ(j["field"], "customerId");
+  EXPECT_EQ(j["requestId"], "r1");
+  EXPECT_EQ(j["error"], "bad \"x\"");
+}
+
+TEST(ParseId, AcceptsOnlyPlainDecimalIntegers) {
+  EXPECT_EQ(ParseId("42"), 42);
+  EXPECT_FALSE(ParseId("").has_value());
+  EXPECT_FALSE(ParseId("-1").has_value());
+  EXPECT_FALSE(ParseId("1x").has_value());
+  EXPECT_FALSE(ParseId("99999999999999999999").has_value());
+}
+
+TEST(CatalogColumn, MapsTheFeedHeaderToSnakeCase) {
+  EXPECT_EQ(CatalogColumn("styleNumber"), "style_number");
+  EXPECT_EQ(CatalogColumn("brandcode"), "brand_code");
+  EXPECT_EQ(CatalogColumn("price_eur"), "price_eur");
+  EXPECT_EQ(CatalogColumn("grossPrice_eur"), "gross_price_eur");
+  EXPECT_EQ(CatalogColumn("b2bReadinessDate"), "b2b_readiness_date");
+  EXPECT_EQ(CatalogColumn("countryOfOrigin"), "country_of_origin");
+}
+
+}  // namespace
+}  // namespace rainbow::order

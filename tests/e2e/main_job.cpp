@@ -1,6 +1,8 @@
-// The main job of the local stack at the foundation stage (scripts/run-local): one pass through every
-// infra part with the same common/ adapters the services use. Prints one JSON line per step and exits
-// non-zero naming the first step that failed. Reads the stack's env (scripts/stack env).
+// The main job of the local stack (scripts/run-local): one pass through every infra part with the same
+// common/ adapters the services use, then the pipeline's flows through the running services. Prints one
+// JSON line per step and exits non-zero naming the first step that failed. Reads the stack's env
+// (scripts/stack env). `main_job infra` runs only the infra steps (used by the test suite, whose
+// stack runs no services).
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -16,7 +18,10 @@
 #include "common/pg/connection.hpp"
 #include "common/redis/client.hpp"
 #include "common/s3/client.hpp"
+#include "rainbow/order_api.grpc.pb.h"
 #include "tests/support/child_process.hpp"
+
+#include <grpcpp/grpcpp.h>
 
 namespace {
 
@@ -28,6 +33,8 @@ struct SmokeConfig {
   std::string redis_url;
   rainbow::s3::S3Config s3;
   std::string prometheus_url;
+  std::string order_api_url;
+  std::string order_api_grpc;
 };
 
 std::string RunId() {
@@ -113,12 +120,57 @@ void CheckPrometheus(const SmokeConfig& c, const std::string&) {
   throw std::runtime_error("prometheus: " + last);
 }
 
+// Flow A's entry: orders created and read back through order-api's REST and gRPC APIs.
+void CheckOrders(const SmokeConfig& c, const std::string& run) {
+  const std::string body =
+      R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":2},{"productId":2,"quantity":1}]})";
+  auto created =
+      rainbow::testing::HttpCall("POST", c.order_api_url + "/api/v1/orders", body,
+                                 {"Content-Type: application/json", "Idempotency-Key: main-job-" + run});
+  if (created.status != 201)
+    throw std::runtime_error("REST create: " + std::to_string(created.status) + " " + created.body);
+  const auto order = nlohmann::json::parse(created.body);
+  const auto id = order["id"].get<int64_t>();
+  auto got = rainbow::testing::HttpCall("GET", c.order_api_url + "/api/v1/orders/" + std::to_string(id));
+  if (got.status != 200 || nlohmann::json::parse(got.body) != order)
+    throw std::runtime_error("REST read back differs");
+  rainbow::log::Info("order via REST", {{"order_id", id}, {"net_amount", order["netAmount"]}, {"run", run}});
+
+  auto stub = rainbow::order::v1::OrderService::NewStub(
+      grpc::CreateChannel(c.order_api_grpc, grpc::InsecureChannelCredentials()));
+  rainbow::order::v1::CreateOrderRequest req;
+  req.set_customer_id(2);
+  req.set_payment_id(3);
+  auto* line = req.add_products();
+  line->set_product_id(3);
+  line->set_quantity(1);
+  rainbow::order::v1::Order g;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto st = stub->CreateOrder(&ctx, req, &g);
+  if (!st.ok()) throw std::runtime_error("gRPC create: " + st.error_message());
+  rainbow::order::v1::GetOrderRequest get;
+  get.set_id(g.id());
+  rainbow::order::v1::Order back;
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() + 10s);
+  st = stub->GetOrder(&ctx2, get, &back);
+  if (!st.ok() || back.net_amount() != g.net_amount()) throw std::runtime_error("gRPC read back failed");
+  rainbow::log::Info("order via gRPC", {{"order_id", g.id()}, {"net_amount", g.net_amount()}, {"run", run}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using rainbow::config::Env;
+  // `main_job infra`: only the infra steps.
+  bool infra_only = false;
+  if (argc > 1 && std::string(argv[1]) == "infra") {
+    infra_only = true;
+    argc = 1;
+  }
   return rainbow::ops::RunService<SmokeConfig>(
-      {"foundation-smoke", "0.1.0", "one pass through every part of the local stack"}, argc, argv,
+      {"main-job", "0.1.0", "one pass through every part of the local stack and the pipeline"}, argc, argv,
       [](Env& env) {
         SmokeConfig c;
         c.pg_dsn = env.RequireSecret("PG_DSN", "libpq connection string");
@@ -129,16 +181,19 @@ int main(int argc, char** argv) {
         c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
         c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
         c.prometheus_url = env.RequireString("PROMETHEUS_URL", "Prometheus base URL");
+        c.order_api_url = env.String("ORDER_API_URL", "http://127.0.0.1:8080", "order-api REST base URL");
+        c.order_api_grpc = env.String("ORDER_API_GRPC", "127.0.0.1:50051", "order-api gRPC address");
         return c;
       },
-      [](const SmokeConfig& c) {
+      [&](const SmokeConfig& c) {
         const std::string run = RunId();
-        const std::vector<std::pair<std::string, std::function<void(const SmokeConfig&, const std::string&)>>>
+        std::vector<std::pair<std::string, std::function<void(const SmokeConfig&, const std::string&)>>>
             steps = {{"postgres", CheckPostgres},
                      {"kafka", CheckKafka},
                      {"redis", CheckRedis},
                      {"s3+notification", CheckS3AndNotification},
                      {"prometheus", CheckPrometheus}};
+        if (!infra_only) steps.push_back({"orders (order-api REST + gRPC)", CheckOrders});
         for (const auto& [name, step] : steps) {
           const auto start = std::chrono::steady_clock::now();
           try {

@@ -262,8 +262,9 @@ class RestServer::Router final : public CivetHandler {
         "\r\nX-Request-Id: " + request_id + "\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
+    // One write: a header and body sent separately meet Nagle's algorithm and delayed ACKs (~40 ms).
+    if (!head_only) head += r.body;
     mg_write(conn, head.data(), head.size());
-    if (!head_only) mg_write(conn, r.body.data(), r.body.size());
   }
 
   RestConfig config_;
@@ -279,6 +280,7 @@ RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& m
                                             "num_threads",           std::to_string(config.threads),
                                             "enable_keep_alive",     "yes",
                                             "keep_alive_timeout_ms", "15000",
+                                            "tcp_nodelay",           "1",
                                             "request_timeout_ms",    "30000"};
   router_ = std::make_unique<Router>(std::move(config), service, metrics, pool);
   try {

@@ -4,6 +4,8 @@ published port binds 127.0.0.1 only, and the contract names of shared/DESIGN.md 
 credentials of the local stack, wal_level) match scripts/stack."""
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
 
 import yaml
@@ -42,6 +44,38 @@ prom = yaml.safe_load((ROOT / "compose/prometheus.yml").read_text())
 jobs = {job["job_name"] for job in prom["scrape_configs"]}
 for job in ("order-api", "cdc-producer", "state-tracker", "s3-converter", "loader"):
     check(job in jobs, f"compose/prometheus.yml: no scrape job for {job}")
+
+# Kubernetes: every manifest parses; each service file holds a Deployment, Service, ConfigMap and
+# ServiceAccount of the same name, non-root, read-only root, resources, probes; the kustomization lists
+# every file and the overlays point at existing bases.
+k8s = ROOT / "deploy/k8s"
+base = yaml.safe_load((k8s / "base/kustomization.yaml").read_text())
+for res in base["resources"]:
+    docs = [d for d in yaml.safe_load_all((k8s / "base" / res).read_text()) if d]
+    name = pathlib.Path(res).stem
+    kinds = {d["kind"]: d for d in docs}
+    for kind in ("Deployment", "Service", "ConfigMap", "ServiceAccount"):
+        check(kind in kinds and kinds[kind]["metadata"]["name"] == name, f"k8s {res}: {kind} {name} missing")
+    dep = kinds.get("Deployment", {})
+    pod = dep.get("spec", {}).get("template", {}).get("spec", {})
+    check(pod.get("securityContext", {}).get("runAsNonRoot") is True, f"k8s {res}: not runAsNonRoot")
+    for c in pod.get("containers", []):
+        check(c.get("securityContext", {}).get("readOnlyRootFilesystem") is True, f"k8s {res}: writable root")
+        check("limits" in c.get("resources", {}) and "requests" in c.get("resources", {}), f"k8s {res}: resources")
+        check("readinessProbe" in c and "livenessProbe" in c, f"k8s {res}: probes")
+        for port in c.get("ports", []):
+            check(isinstance(port.get("containerPort"), int), f"k8s {res}: bad port {port}")
+    check(name in services, f"compose: no service {name} for k8s {res}")
+for overlay in (k8s / "overlays").iterdir():
+    kz = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    for res in kz["resources"]:
+        check((overlay / res / "kustomization.yaml").exists(), f"k8s overlay {overlay.name}: {res} missing")
+
+# Where kubectl is present (not on every build machine), kustomize must render every variant.
+if shutil.which("kubectl"):
+    for target in [k8s / "base"] + sorted((k8s / "overlays").iterdir()):
+        r = subprocess.run(["kubectl", "kustomize", str(target)], capture_output=True, text=True)
+        check(r.returncode == 0, f"kubectl kustomize {target}: {r.stderr.strip()}")
 
 if errors:
     print("\n".join(errors))

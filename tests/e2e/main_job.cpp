@@ -18,7 +18,12 @@
 #include "common/pg/connection.hpp"
 #include "common/redis/client.hpp"
 #include "common/s3/client.hpp"
+#include "common/crypto/sha256.hpp"
 #include "rainbow/order_api.grpc.pb.h"
+#include "rainbow/state_tracker.grpc.pb.h"
+
+#include <fstream>
+#include <sstream>
 #include "tests/support/child_process.hpp"
 
 #include <grpcpp/grpcpp.h>
@@ -35,6 +40,8 @@ struct SmokeConfig {
   std::string prometheus_url;
   std::string order_api_url;
   std::string order_api_grpc;
+  std::string state_grpc;
+  std::string sample_json;
 };
 
 std::string RunId() {
@@ -159,6 +166,53 @@ void CheckOrders(const SmokeConfig& c, const std::string& run) {
   rainbow::log::Info("order via gRPC", {{"order_id", g.id()}, {"net_amount", g.net_amount()}, {"run", run}});
 }
 
+// Flow B: the seed's sample JSON dropped into `raw` is registered (bucket notification -> state-tracker),
+// converted by s3-converter, COMPLETED, and its XML in `converted` has the SHA-256 the tracker recorded.
+void CheckFiles(const SmokeConfig& c, const std::string& run) {
+  std::ifstream in(c.sample_json, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + c.sample_json);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  rainbow::s3::S3Client s3(c.s3);
+  const std::string key = "main-job/" + run + "/sample_products.json";
+  s3.PutObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(key), buf.str());
+
+  auto stub = rainbow::files::v1::FileStateService::NewStub(
+      grpc::CreateChannel(c.state_grpc, grpc::InsecureChannelCredentials()));
+  rainbow::files::v1::FileRecord record;
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    rainbow::files::v1::GetRequest req;
+    req.mutable_file()->set_bucket("raw");
+    req.mutable_file()->set_key(key);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    if (stub->Get(&ctx, req, &record).ok() &&
+        (record.state() == rainbow::files::v1::COMPLETED || record.state() == rainbow::files::v1::FAILED)) {
+      break;
+    }
+    std::this_thread::sleep_for(500ms);
+  }
+  if (record.state() != rainbow::files::v1::COMPLETED) {
+    throw std::runtime_error("raw/" + key + " not COMPLETED within 120 s (state " + std::to_string(record.state()) +
+                             ", error '" + record.error() + "')");
+  }
+  const std::string xml = s3.GetObject(rainbow::s3::BucketName("converted"), rainbow::s3::ObjectKey(record.output_key()));
+  if (rainbow::crypto::Sha256Hex(xml) != record.sha256()) {
+    throw std::runtime_error("converted/" + record.output_key() + " does not match the tracker's SHA-256");
+  }
+  if (xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 0) != 0 || xml.find("<products>") == std::string::npos) {
+    throw std::runtime_error("converted/" + record.output_key() + " is not the expected XML document");
+  }
+  rainbow::log::Info("file converted", {{"bucket", "raw"},
+                                        {"key", key},
+                                        {"output", "converted/" + record.output_key()},
+                                        {"attempts", record.attempts()},
+                                        {"sha256", record.sha256()},
+                                        {"xml_bytes", xml.size()},
+                                        {"run", run}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,6 +237,8 @@ int main(int argc, char** argv) {
         c.prometheus_url = env.RequireString("PROMETHEUS_URL", "Prometheus base URL");
         c.order_api_url = env.String("ORDER_API_URL", "http://127.0.0.1:8080", "order-api REST base URL");
         c.order_api_grpc = env.String("ORDER_API_GRPC", "127.0.0.1:50051", "order-api gRPC address");
+        c.state_grpc = env.String("STATE_GRPC", "127.0.0.1:50053", "state-tracker gRPC address");
+        c.sample_json = env.String("MAIN_JOB_SAMPLE_JSON", SAMPLE_JSON, "JSON file dropped into bucket raw");
         return c;
       },
       [&](const SmokeConfig& c) {
@@ -193,7 +249,10 @@ int main(int argc, char** argv) {
                      {"redis", CheckRedis},
                      {"s3+notification", CheckS3AndNotification},
                      {"prometheus", CheckPrometheus}};
-        if (!infra_only) steps.push_back({"orders (order-api REST + gRPC)", CheckOrders});
+        if (!infra_only) {
+          steps.push_back({"orders (order-api REST + gRPC)", CheckOrders});
+          steps.push_back({"files (raw -> state-tracker -> s3-converter -> converted)", CheckFiles});
+        }
         for (const auto& [name, step] : steps) {
           const auto start = std::chrono::steady_clock::now();
           try {

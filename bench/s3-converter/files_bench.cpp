@@ -1,0 +1,286 @@
+// Flow B benchmarks (bench/s3-converter/run drives them in one run and prints the ratios):
+//   gen       write a generated product JSON array of --mb MB to a local file
+//   convert   in-memory JSON -> XML MB/s of a local file (our converter)
+//   s3        on the same MinIO: raw GET+PUT copy of an object (the limit) vs S3 -> S3 conversion
+//   tracker   Register transitions/s through state-tracker's gRPC (and the full claim/complete cycle)
+//   register-script   print the Register Lua script (for redis-benchmark)
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/s3/client.hpp"
+#include "rainbow/state_tracker.grpc.pb.h"
+#include "services/s3-converter/src/chunk_queue.hpp"
+#include "services/s3-converter/src/s3_pipeline.hpp"
+#include "services/s3-converter/src/xml_converter.hpp"
+#include "services/state-tracker/src/state_store.hpp"
+
+namespace {
+
+using namespace rainbow;
+using Clock = std::chrono::steady_clock;
+
+double Secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') throw std::runtime_error(std::string("needs env var ") + name);
+  return v;
+}
+
+// About `bytes` of a JSON array of seed-like product objects, produced chunk by chunk.
+struct Generator {
+  explicit Generator(uint64_t bytes) : target(bytes) {}
+  size_t Read(char* out, size_t max) {
+    while (pos == buf.size()) {
+      if (done) return 0;
+      buf.clear();
+      pos = 0;
+      if (records == 0) buf += "[\n";
+      while (buf.size() < (256u << 10) && produced + buf.size() < target) {
+        if (records) buf += ",\n";
+        buf +=
+            R"({"ean":")" + std::to_string(5713447649590 + records) + R"(","styleNumber":")" +
+            std::to_string(16050217 + records % 1000) +
+            R"(","styleOption":"16050217_Black","size":"M","countryOfOrigin":[{"language":"English","value":"BD"}],"itemSellingPrices":[{"priceType":"EDI Retail Price","priceCurrency":"Euro","price":39.99,"validInRegion":"Austria","validFrom":"1899-12-30T00:00:00.000Z","validUntil":"9999-12-31T00:00:00.000Z"},{"priceType":"EDI Retail Price","priceCurrency":"US Dollar","price":55.0,"validInRegion":"USA"}],"itemGrossPrices":[{"priceType":"EDI Gross Price","priceCurrency":"Euro","price":14.28}],"styleLifeCycle":{"createdOn":"2018-09-13T20:34:00.000Z","articleStatus":"created","enrichmentStatus":"ready"},"color":"Black","brandName":"Metro Mode & Co","productCategory":"Knit","gender":"Female","fabricCompositions":[{"language":"English","value":"75% Viscose, 25% Nylon"}]})";
+        ++records;
+      }
+      if (produced + buf.size() >= target) {
+        buf += "\n]\n";
+        done = true;
+      }
+      produced += buf.size();
+    }
+    const size_t n = std::min(max, buf.size() - pos);
+    std::memcpy(out, buf.data() + pos, n);
+    pos += n;
+    return n;
+  }
+  uint64_t target;
+  uint64_t produced = 0;
+  uint64_t records = 0;
+  std::string buf;
+  size_t pos = 0;
+  bool done = false;
+};
+
+s3::S3Config S3FromEnv() {
+  s3::S3Config c;
+  c.endpoint = Env("S3_ENDPOINT");
+  c.region = Env("S3_REGION");
+  c.access_key = Env("S3_ACCESS_KEY");
+  c.secret_key = Env("S3_SECRET_KEY");
+  return c;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Gen(const std::string& out, uint64_t mb) {
+  Generator g(mb << 20);
+  std::ofstream f(out, std::ios::binary);
+  char buf[1 << 16];
+  while (size_t n = g.Read(buf, sizeof(buf))) f.write(buf, static_cast<std::streamsize>(n));
+  std::cout << "{\"bytes\":" << g.produced << ",\"records\":" << g.records << "}\n";
+  return 0;
+}
+
+int Convert(const std::string& path, int rounds) {
+  const std::string json = ReadFile(path);
+  double best = 1e9;
+  uint64_t out_bytes = 0;
+  for (int i = 0; i < rounds; ++i) {
+    uint64_t n = 0;
+    const auto t0 = Clock::now();
+    converter::XmlConverter c({}, [&](std::string_view s) { n += s.size(); });
+    c.Feed(json);
+    c.Finish();
+    best = std::min(best, Secs(t0, Clock::now()));
+    out_bytes = n;
+  }
+  std::cout << "{\"bytes_in\":" << json.size() << ",\"bytes_out\":" << out_bytes << ",\"seconds\":" << best
+            << ",\"mb_per_s\":" << static_cast<double>(json.size()) / 1e6 / best << "}\n";
+  return 0;
+}
+
+int S3(const std::string& path, uint64_t mb, const std::string& prefix) {
+  s3::S3Client s3c(S3FromEnv());
+  const s3::BucketName raw("raw"), converted("converted");
+  const s3::ObjectKey src(prefix + "/input.json");
+  converter::PipelineOptions opts;  // the service's defaults
+  uint64_t bytes = 0;
+  if (!path.empty()) {
+    const std::string json = ReadFile(path);
+    s3c.UploadMultipart(raw, src, s3::MemorySource(json), {16ull << 20, 4});
+    bytes = json.size();
+  } else {
+    Generator g(mb << 20);
+    s3c.UploadMultipart(raw, src, [&](char* o, size_t m) { return g.Read(o, m); }, {16ull << 20, 4});
+    bytes = g.produced;
+  }
+  // (1) raw copy: the same ranged GETs piped through the same bounded queue into the same multipart
+  // upload (part size and concurrency), no conversion: the limit of S3 -> S3 on this MinIO.
+  auto copy_once = [&] {
+    const auto t0 = Clock::now();
+    converter::ChunkQueue q(opts.queue_bytes);
+    std::thread down([&] {
+      try {
+        s3c.DownloadParallel(raw, src, opts.download_part_size, opts.download_concurrency,
+                             [&](std::string_view c) { q.Push(c); });
+        q.Close();
+      } catch (...) {
+        q.Fail(std::current_exception());
+      }
+    });
+    s3c.UploadMultipart(converted, s3::ObjectKey(prefix + "/copy.json"),
+                        [&](char* o, size_t m) { return q.Read(o, m); },
+                        {opts.upload_part_size, opts.upload_concurrency});
+    down.join();
+    return Secs(t0, Clock::now());
+  };
+  auto convert_once = [&](converter::ConvertResult& r) {
+    const auto t0 = Clock::now();
+    r = converter::ConvertObject(s3c, raw, src, "", converted, s3::ObjectKey(prefix + "/output.xml"), opts);
+    return Secs(t0, Clock::now());
+  };
+  double copy = 1e9, conv = 1e9;
+  converter::ConvertResult r;
+  for (int i = 0; i < 2; ++i) {  // alternate, best of two each
+    copy = std::min(copy, copy_once());
+    conv = std::min(conv, convert_once(r));
+  }
+  s3c.DeleteObject(raw, src);
+  s3c.DeleteObject(converted, s3::ObjectKey(prefix + "/copy.json"));
+  s3c.DeleteObject(converted, s3::ObjectKey(prefix + "/output.xml"));
+  std::cout << "{\"bytes_in\":" << bytes << ",\"bytes_out\":" << r.bytes_out << ",\"copy_seconds\":" << copy
+            << ",\"copy_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / copy
+            << ",\"convert_seconds\":" << conv
+            << ",\"convert_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / conv << "}\n";
+  return 0;
+}
+
+int Tracker(const std::string& addr, int concurrency, double seconds, const std::string& prefix) {
+  auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  auto stub = files::v1::FileStateService::NewStub(channel);
+  // Phase 1: Register (one PENDING transition each), `concurrency` threads for `seconds`.
+  std::atomic<uint64_t> ops{0}, errors{0};
+  auto run = [&](auto&& body) {
+    ops = 0;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    const auto t0 = Clock::now();
+    for (int t = 0; t < concurrency; ++t) {
+      threads.emplace_back([&, t] {
+        for (uint64_t i = 0; !stop; ++i) body(t, i);
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (auto& th : threads) th.join();
+    return Secs(t0, Clock::now());
+  };
+  const double reg_secs = run([&](int t, uint64_t i) {
+    files::v1::RegisterRequest req;
+    req.mutable_file()->set_bucket("raw");
+    req.mutable_file()->set_key(prefix + "/r" + std::to_string(t) + "-" + std::to_string(i) + ".json");
+    req.mutable_file()->set_etag("e");
+    files::v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    if (stub->Register(&ctx, req, &resp).ok()) {
+      ++ops;
+    } else {
+      ++errors;
+    }
+  });
+  const uint64_t registers = ops;
+  // Phase 2: the full cycle per file: Register, Claim (1 file), Complete = 3 transitions.
+  const double cycle_secs = run([&](int t, uint64_t i) {
+    const std::string worker = "bench-" + std::to_string(t);
+    files::v1::RegisterRequest req;
+    req.mutable_file()->set_bucket("raw");
+    req.mutable_file()->set_key(prefix + "/c" + std::to_string(t) + "-" + std::to_string(i) + ".json");
+    req.mutable_file()->set_etag("e");
+    files::v1::RegisterResponse rr;
+    grpc::ClientContext c1;
+    if (!stub->Register(&c1, req, &rr).ok()) return void(++errors);
+    files::v1::ClaimRequest claim;
+    claim.set_worker_id(worker);
+    claim.set_max_files(1);
+    claim.set_lease_ms(60'000);
+    files::v1::ClaimResponse cr;
+    grpc::ClientContext c2;
+    if (!stub->Claim(&c2, claim, &cr).ok() || cr.files_size() == 0) return void(++errors);
+    files::v1::CompleteRequest done;
+    *done.mutable_file() = cr.files(0).file();
+    done.set_worker_id(worker);
+    done.set_attempt(cr.files(0).attempts());
+    done.set_output_key("x.xml");
+    done.set_sha256("00");
+    files::v1::CompleteResponse resp;
+    grpc::ClientContext c3;
+    if (stub->Complete(&c3, done, &resp).ok()) {
+      ops += 3;
+    } else {
+      ++errors;
+    }
+  });
+  std::cout << "{\"register_per_s\":" << static_cast<double>(registers) / reg_secs
+            << ",\"cycle_transitions_per_s\":" << static_cast<double>(ops) / cycle_secs
+            << ",\"errors\":" << errors << "}\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"flow B benchmarks (see bench/s3-converter/run)"};
+  app.require_subcommand(1);
+  std::string file, prefix = "bench", addr;
+  uint64_t mb = 256;
+  int rounds = 3, concurrency = 8;
+  double seconds = 10;
+  auto* gen = app.add_subcommand("gen", "write a generated JSON file");
+  gen->add_option("--out", file)->required();
+  gen->add_option("--mb", mb);
+  auto* conv = app.add_subcommand("convert", "in-memory conversion MB/s of a file");
+  conv->add_option("--file", file)->required();
+  conv->add_option("--rounds", rounds);
+  auto* s3 = app.add_subcommand("s3", "raw S3 copy vs S3 -> S3 conversion");
+  s3->add_option("--file", file, "use this file (else generate --mb MB)");
+  s3->add_option("--mb", mb);
+  s3->add_option("--prefix", prefix);
+  auto* tr = app.add_subcommand("tracker", "state-tracker transitions/s over gRPC");
+  tr->add_option("--addr", addr)->required();
+  tr->add_option("--concurrency", concurrency);
+  tr->add_option("--seconds", seconds);
+  tr->add_option("--prefix", prefix);
+  auto* script = app.add_subcommand("register-script", "print the Register Lua script");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*gen) return Gen(file, mb);
+    if (*conv) return Convert(file, rounds);
+    if (*s3) return S3(file, mb, prefix);
+    if (*tr) return Tracker(addr, concurrency, seconds, prefix);
+    if (*script) {
+      std::cout << state::RegisterScript().body;
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "files_bench: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

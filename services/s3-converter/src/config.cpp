@@ -1,0 +1,65 @@
+#include "services/s3-converter/src/config.hpp"
+
+#include <unistd.h>
+
+namespace rainbow::converter {
+
+using namespace std::chrono_literals;
+
+ConverterConfig LoadConfig(config::Env& env) {
+  ConverterConfig c;
+  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50054", "127.0.0.1:8084");
+  c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers (files.state wake-ups)");
+  c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint, e.g. http://127.0.0.1:9000");
+  c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
+  c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
+  c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+  c.state_grpc = env.RequireString("CONVERTER_STATE_GRPC", "state-tracker gRPC address (host:port)");
+  c.output_bucket = env.String("CONVERTER_OUTPUT_BUCKET", "converted", "bucket the XML is written to");
+  c.workers =
+      static_cast<int>(env.Int("CONVERTER_WORKERS", 2, 0, 64, "conversion workers (0: gRPC Convert only)"));
+  c.lease = env.Duration("CONVERTER_LEASE", 30s, "lease asked for on Claim, renewed by heartbeats");
+  c.heartbeat = env.Duration("CONVERTER_HEARTBEAT", 10s, "heartbeat interval while converting (< lease)");
+  c.poll_interval =
+      env.Duration("CONVERTER_POLL_INTERVAL", 2s, "claim poll when no files.state event woke us");
+  c.state_topic = env.String("CONVERTER_STATE_TOPIC", "files.state", "state events that wake idle workers");
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  c.worker_id = env.String("CONVERTER_WORKER_ID", std::string(host) + "-" + std::to_string(::getpid()),
+                           "worker id prefix (workers are <prefix>-<n>)");
+  auto& p = c.pipeline;
+  p.upload_part_size = static_cast<uint64_t>(env.Int("CONVERTER_PART_SIZE", 8ll << 20, 5ll << 20, 5ll << 30,
+                                                     "multipart part size in bytes (>= 5 MiB)"));
+  p.upload_concurrency = static_cast<int>(
+      env.Int("CONVERTER_UPLOAD_CONCURRENCY", 2, 1, 64, "parts uploaded in parallel per file"));
+  p.download_part_size = static_cast<uint64_t>(
+      env.Int("CONVERTER_DOWNLOAD_PART_SIZE", 1ll << 20, 64ll << 10, 1ll << 30, "ranged GET size in bytes"));
+  p.download_concurrency = static_cast<int>(
+      env.Int("CONVERTER_DOWNLOAD_CONCURRENCY", 3, 1, 64, "ranged GETs in parallel per file"));
+  p.part_attempts = static_cast<int>(env.Int("CONVERTER_PART_ATTEMPTS", 3, 1, 20, "tries per upload part"));
+  p.xml.root_name = env.String("CONVERTER_ROOT_NAME", "products", "XML root element");
+  p.xml.record_name = env.String("CONVERTER_RECORD_NAME", "product", "XML element per JSON object");
+  const std::string items = env.String(
+      "CONVERTER_ITEM_NAMES",
+      "countryOfOrigin=entry,itemSellingPrices=price,itemGrossPrices=price,fabricCompositions=composition",
+      "element name of list items per key (key=name,...)");
+  p.xml.default_item_name =
+      env.String("CONVERTER_DEFAULT_ITEM_NAME", "item", "list item element for other keys");
+  p.xml.limits.max_token_bytes = static_cast<size_t>(env.Int(
+      "CONVERTER_MAX_TOKEN_BYTES", 16ll << 20, 1024, 1ll << 30, "longest JSON string/number accepted"));
+  c.drain = env.Duration("CONVERTER_DRAIN", 30s, "time to finish in-flight conversions on SIGTERM");
+  if (!env.describing()) {
+    try {
+      p.xml.item_names = ParseItemNames(items);
+    } catch (const std::exception& e) {
+      throw config::ConfigError("CONVERTER_ITEM_NAMES", std::string("CONVERTER_ITEM_NAMES: ") + e.what());
+    }
+    if (c.heartbeat >= c.lease) {
+      throw config::ConfigError("CONVERTER_HEARTBEAT",
+                                "CONVERTER_HEARTBEAT must be shorter than CONVERTER_LEASE");
+    }
+  }
+  return c;
+}
+
+}  // namespace rainbow::converter

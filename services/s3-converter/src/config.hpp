@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/config/env.hpp"
+#include "common/ops/service_main.hpp"
+#include "common/s3/types.hpp"
+#include "services/s3-converter/src/s3_pipeline.hpp"
+
+namespace rainbow::converter {
+
+// Everything s3-converter reads from its env, parsed once at start (see --help).
+struct ConverterConfig {
+  ops::CommonConfig common;
+  std::string kafka_brokers;
+  s3::S3Config s3;
+  std::string state_grpc;  // state-tracker's gRPC address
+  std::string output_bucket = "converted";
+  PipelineOptions pipeline;
+  int workers = 2;
+  std::chrono::milliseconds lease{30'000};
+  std::chrono::milliseconds heartbeat{10'000};
+  std::chrono::milliseconds poll_interval{2'000};
+  std::string state_topic = "files.state";
+  std::string worker_id;  // prefix of the workers' ids (default host-pid)
+  std::chrono::milliseconds drain{30'000};
+};
+
+ConverterConfig LoadConfig(config::Env& env);
+
+}  // namespace rainbow::converter

@@ -1,0 +1,69 @@
+#include "services/s3-converter/src/grpc_service.hpp"
+
+#include "common/logging/log.hpp"
+
+namespace rainbow::converter {
+
+grpc::Status ToStatus(const ConversionError& e) {
+  switch (e.reason()) {
+    case FailureReason::kInvalidJson:
+    case FailureReason::kWrongShape:
+      return {grpc::StatusCode::INVALID_ARGUMENT, e.what()};
+    case FailureReason::kNotFound:
+      return {grpc::StatusCode::NOT_FOUND, e.what()};
+    case FailureReason::kSourceChanged:
+      return {grpc::StatusCode::ABORTED, e.what()};
+    case FailureReason::kChecksumMismatch:
+    case FailureReason::kVerifyFailed:
+      return {grpc::StatusCode::DATA_LOSS, e.what()};
+    case FailureReason::kCancelled:
+      return {grpc::StatusCode::CANCELLED, e.what()};
+    default:
+      return {e.retryable() ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL, e.what()};
+  }
+}
+
+grpc::Status ConverterServiceImpl::Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
+                                           v1::ConvertResponse* resp) {
+  const std::string out_bucket = req->output_bucket().empty() ? config_.output_bucket : req->output_bucket();
+  log::Fields ids = {{"bucket", req->bucket()}, {"key", req->key()}, {"output_bucket", out_bucket}};
+  try {
+    const s3::BucketName src_bucket(req->bucket());
+    const s3::ObjectKey src_key(req->key());
+    const s3::BucketName dst_bucket(out_bucket);
+    const s3::ObjectKey dst_key(OutputKeyFor(req->key()));
+    PipelineHooks hooks = metrics_.Hooks();
+    hooks.cancelled = [ctx] { return ctx->IsCancelled(); };
+    metrics_.in_flight.Increment();
+    ConvertResult r;
+    try {
+      r = ConvertObject(s3_, src_bucket, src_key, "", dst_bucket, dst_key, config_.pipeline, hooks);
+    } catch (...) {
+      metrics_.in_flight.Decrement();
+      throw;
+    }
+    metrics_.in_flight.Decrement();
+    metrics_.Succeeded(r);
+    resp->set_output_bucket(r.output_bucket);
+    resp->set_output_key(r.output_key);
+    resp->set_sha256(r.sha256_hex);
+    resp->set_bytes_in(r.bytes_in);
+    resp->set_bytes_out(r.bytes_out);
+    resp->set_records(r.records);
+    ids["sha256"] = r.sha256_hex;
+    ids["bytes_in"] = r.bytes_in;
+    log::Info("converted on demand", ids);
+    return grpc::Status::OK;
+  } catch (const ConversionError& e) {
+    metrics_.Failed(e.reason());
+    ids["error"] = e.what();
+    log::Warn("on-demand conversion failed", ids);
+    return ToStatus(e);
+  } catch (const std::invalid_argument& e) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, e.what()};
+  } catch (const std::exception& e) {
+    return {grpc::StatusCode::INTERNAL, e.what()};
+  }
+}
+
+}  // namespace rainbow::converter

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "common/s3/client.hpp"
+#include "rainbow/s3_converter.grpc.pb.h"
+#include "services/s3-converter/src/config.hpp"
+#include "services/s3-converter/src/metrics.hpp"
+
+namespace rainbow::converter {
+
+// gRPC ConverterService: on-demand Convert(bucket, key) outside the tracker (no state recorded).
+// Errors: INVALID_ARGUMENT (bad names, invalid JSON, wrong shape), NOT_FOUND, DATA_LOSS (checksum),
+// UNAVAILABLE (retryable S3 errors), INTERNAL.
+class ConverterServiceImpl final : public rainbow::converter::v1::ConverterService::Service {
+ public:
+  ConverterServiceImpl(const ConverterConfig& config, s3::S3Client& s3, ConverterMetrics& metrics)
+      : config_(config), s3_(s3), metrics_(metrics) {}
+  grpc::Status Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
+                       v1::ConvertResponse* resp) override;
+
+ private:
+  const ConverterConfig& config_;
+  s3::S3Client& s3_;
+  ConverterMetrics& metrics_;
+};
+
+// The gRPC status for a conversion error (one place for the mapping).
+grpc::Status ToStatus(const ConversionError& e);
+
+}  // namespace rainbow::converter

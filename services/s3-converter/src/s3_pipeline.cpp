@@ -1,0 +1,379 @@
+#include "services/s3-converter/src/s3_pipeline.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/crypto/sha256.hpp"
+#include "services/s3-converter/src/chunk_queue.hpp"
+
+namespace rainbow::converter {
+
+namespace {
+
+constexpr const char* kContentType = "application/xml";
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Maps whatever a stage threw to the error the worker reports.
+ConversionError Classify(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ConversionError& e) {
+    return e;
+  } catch (const JsonError& e) {
+    return {FailureReason::kInvalidJson, false, e.what()};
+  } catch (const ShapeError& e) {
+    return {FailureReason::kWrongShape, false, std::string("wrong JSON shape: ") + e.what()};
+  } catch (const s3::S3Error& e) {
+    switch (e.kind()) {
+      case s3::S3ErrorKind::kNotFound:
+        return {FailureReason::kNotFound, false, e.what()};
+      case s3::S3ErrorKind::kChecksumMismatch:
+        return {FailureReason::kChecksumMismatch, true, e.what()};
+      case s3::S3ErrorKind::kRetryable:
+        return {FailureReason::kS3, true, e.what()};
+      default:
+        // PreconditionFailed on a pinned ranged GET: the object was replaced while we read it.
+        if (e.code() == "PreconditionFailed") return {FailureReason::kSourceChanged, false, e.what()};
+        return {FailureReason::kS3, false, e.what()};
+    }
+  } catch (const ChunkQueue::QueueCancelled& e) {
+    return {FailureReason::kCancelled, false, e.what()};
+  } catch (const std::exception& e) {
+    return {FailureReason::kInternal, true, e.what()};
+  }
+}
+
+bool IsQueueCancelled(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ChunkQueue::QueueCancelled&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Fills `out` with up to `max` bytes from the queue (fewer only at the end of the data).
+void ReadFull(ChunkQueue& queue, std::string& out, size_t max) {
+  out.resize(max);
+  size_t n = 0;
+  while (n < max) {
+    const size_t got = queue.Read(out.data() + n, max - n);
+    if (got == 0) break;
+    n += got;
+  }
+  out.resize(n);
+}
+
+}  // namespace
+
+std::string_view ToString(FailureReason reason) {
+  switch (reason) {
+    case FailureReason::kInvalidJson:
+      return "invalid_json";
+    case FailureReason::kWrongShape:
+      return "wrong_shape";
+    case FailureReason::kNotFound:
+      return "not_found";
+    case FailureReason::kSourceChanged:
+      return "source_changed";
+    case FailureReason::kChecksumMismatch:
+      return "checksum_mismatch";
+    case FailureReason::kS3:
+      return "s3";
+    case FailureReason::kVerifyFailed:
+      return "verify_failed";
+    case FailureReason::kCancelled:
+      return "cancelled";
+    case FailureReason::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+std::string OutputKeyFor(const std::string& key) {
+  for (std::string_view ext : {".json", ".jsonl", ".ndjson"}) {
+    if (EndsWith(key, ext)) return key.substr(0, key.size() - ext.size()) + ".xml";
+  }
+  return key + ".xml";
+}
+
+ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, const s3::ObjectKey& src_key,
+                            const std::string& expected_etag, const s3::BucketName& dst_bucket,
+                            const s3::ObjectKey& dst_key, const PipelineOptions& options,
+                            const PipelineHooks& hooks) {
+  const auto started = std::chrono::steady_clock::now();
+  ConvertResult result;
+  result.output_bucket = dst_bucket.str();
+  result.output_key = dst_key.str();
+
+  s3::ObjectInfo head;
+  try {
+    head = s3.HeadObject(src_bucket, src_key);
+  } catch (...) {
+    throw Classify(std::current_exception());
+  }
+  if (!expected_etag.empty() && head.etag != expected_etag) {
+    throw ConversionError(FailureReason::kSourceChanged, false,
+                          "source " + src_bucket.str() + "/" + src_key.str() + " has ETag " + head.etag +
+                              ", expected " + expected_etag + " (replaced by a newer version)");
+  }
+  result.source_etag = head.etag;
+  // The SHA-256 the source declares: a full-object checksum (a composite "-N" one cannot be checked
+  // without the part boundaries) or metadata sha256 (hex).
+  std::string expected_b64;
+  if (!head.checksum_sha256.empty() && head.checksum_sha256.find('-') == std::string::npos) {
+    expected_b64 = head.checksum_sha256;
+  }
+  std::string expected_hex;
+  if (auto it = head.metadata.find("sha256"); it != head.metadata.end()) {
+    expected_hex = it->second;
+    std::transform(expected_hex.begin(), expected_hex.end(), expected_hex.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+
+  ChunkQueue queue(options.queue_bytes);
+  std::string out_b64;  // base64 SHA-256 of the whole XML (set by the producer before Close)
+  std::exception_ptr producer_error;
+  std::thread producer([&] {
+    try {
+      crypto::Sha256 in_hash;
+      crypto::Sha256 out_hash;
+      XmlConverter converter(options.xml, [&](std::string_view chunk) {
+        out_hash.Update(chunk);
+        queue.Push(chunk);
+      });
+      const auto info = s3.DownloadParallel(src_bucket, src_key, options.download_part_size,
+                                            options.download_concurrency, [&](std::string_view chunk) {
+                                              if (hooks.cancelled && hooks.cancelled()) {
+                                                throw ConversionError(FailureReason::kCancelled, false,
+                                                                      "conversion cancelled");
+                                              }
+                                              in_hash.Update(chunk);
+                                              if (hooks.on_bytes_in) hooks.on_bytes_in(chunk.size());
+                                              converter.Feed(chunk);
+                                            });
+      converter.Finish();
+      if (info.etag != head.etag) {
+        throw ConversionError(
+            FailureReason::kSourceChanged, false,
+            "source changed while reading (ETag " + info.etag + ", expected " + head.etag + ")");
+      }
+      const auto in_digest = in_hash.Final();
+      if (!expected_b64.empty() && crypto::Base64(in_digest) != expected_b64) {
+        throw ConversionError(FailureReason::kChecksumMismatch, true,
+                              "source SHA-256 mismatch: read " + crypto::Base64(in_digest) +
+                                  ", object declares x-amz-checksum-sha256 " + expected_b64);
+      }
+      if (!expected_hex.empty() && crypto::Hex(in_digest) != expected_hex) {
+        throw ConversionError(FailureReason::kChecksumMismatch, true,
+                              "source SHA-256 mismatch: read " + crypto::Hex(in_digest) +
+                                  ", object metadata sha256 says " + expected_hex);
+      }
+      const auto out_digest = out_hash.Final();
+      result.sha256_hex = crypto::Hex(out_digest);
+      out_b64 = crypto::Base64(out_digest);
+      result.bytes_in = converter.bytes_in();
+      result.bytes_out = converter.bytes_out();
+      result.records = converter.records();
+      queue.Close();
+    } catch (...) {
+      producer_error = std::current_exception();
+      queue.Fail(producer_error);
+    }
+  });
+
+  // The root cause of a failure: the producer's own error unless it only saw the consumer cancel.
+  auto fail = [&](std::exception_ptr consumer_error) -> ConversionError {
+    queue.Cancel();
+    if (producer.joinable()) producer.join();
+    if (producer_error && !IsQueueCancelled(producer_error)) return Classify(producer_error);
+    return Classify(consumer_error ? consumer_error : producer_error);
+  };
+
+  const size_t part_size = options.upload_part_size;
+  std::string first;
+  try {
+    ReadFull(queue, first, part_size);
+  } catch (...) {
+    throw fail(std::current_exception());
+  }
+
+  auto verify_head = [&](const std::string& expected_checksum) {
+    const auto out_head = s3.HeadObject(dst_bucket, dst_key);
+    if (out_head.size != result.bytes_out ||
+        (!out_head.checksum_sha256.empty() && out_head.checksum_sha256 != expected_checksum)) {
+      try {
+        s3.DeleteObject(dst_bucket, dst_key);
+      } catch (...) {
+      }
+      throw ConversionError(FailureReason::kVerifyFailed, true,
+                            "uploaded object does not match: size " + std::to_string(out_head.size) + " vs " +
+                                std::to_string(result.bytes_out) + ", checksum " + out_head.checksum_sha256 +
+                                " vs " + expected_checksum);
+    }
+  };
+
+  if (first.size() < part_size) {
+    // Everything fits in one part: one PutObject, whose full-object checksum S3 verifies.
+    producer.join();
+    if (producer_error) throw Classify(producer_error);
+    try {
+      s3::PutOptions put;
+      put.content_type = kContentType;
+      put.metadata = {{"source-etag", head.etag}, {"sha256", result.sha256_hex}};
+      put.checksum_sha256 = out_b64;
+      const auto put_result = s3.PutObject(dst_bucket, dst_key, first, put);
+      if (!put_result.checksum_sha256.empty() && put_result.checksum_sha256 != out_b64) {
+        throw ConversionError(FailureReason::kVerifyFailed, true,
+                              "S3 reports checksum " + put_result.checksum_sha256 + ", sent " + out_b64);
+      }
+      verify_head(out_b64);
+    } catch (...) {
+      throw Classify(std::current_exception());
+    }
+    if (hooks.on_bytes_out) hooks.on_bytes_out(first.size());
+    result.checksum_sha256 = out_b64;
+    result.parts = 1;
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+  }
+
+  std::string upload_id;
+  try {
+    s3::PutOptions create;
+    create.content_type = kContentType;
+    create.metadata = {{"source-etag", head.etag}};
+    upload_id = s3.CreateMultipartUpload(dst_bucket, dst_key, create);
+  } catch (...) {
+    throw fail(std::current_exception());
+  }
+
+  std::mutex read_mu;
+  std::string carry = std::move(first);
+  int next_part = 1;
+  bool source_done = false;
+  std::mutex parts_mu;
+  std::vector<s3::UploadedPart> parts;
+  uint64_t bytes_sent = 0;
+  std::atomic<bool> failed{false};
+  std::exception_ptr consumer_error;
+
+  auto worker = [&] {
+    try {
+      // One part buffer per worker, reused: after the first part, ReadFull neither allocates nor
+      // zero-fills (and touches no fresh pages).
+      std::string buf;
+      for (;;) {
+        int number;
+        {
+          std::lock_guard lock(read_mu);
+          if (failed || source_done) return;
+          if (!carry.empty()) {
+            buf = std::move(carry);
+            carry.clear();
+          } else {
+            ReadFull(queue, buf, part_size);
+          }
+          if (buf.empty()) {
+            source_done = true;
+            return;
+          }
+          if (buf.size() < part_size) source_done = true;
+          number = next_part++;
+        }
+        if (hooks.cancelled && hooks.cancelled()) {
+          throw ConversionError(FailureReason::kCancelled, false, "conversion cancelled");
+        }
+        s3::UploadedPart part;
+        for (int attempt = 1;; ++attempt) {
+          try {
+            part = s3.UploadPart(dst_bucket, dst_key, upload_id, number, buf);
+            break;
+          } catch (const s3::S3Error& e) {
+            if (!e.retryable() || attempt >= options.part_attempts || failed) throw;
+            if (hooks.on_part_retry) hooks.on_part_retry();
+            std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+          }
+        }
+        if (hooks.on_bytes_out) hooks.on_bytes_out(buf.size());
+        std::lock_guard lock(parts_mu);
+        parts.push_back(part);
+        bytes_sent += buf.size();
+      }
+    } catch (...) {
+      std::lock_guard lock(parts_mu);
+      if (!consumer_error) consumer_error = std::current_exception();
+      failed = true;
+      queue.Cancel();
+    }
+  };
+
+  std::vector<std::thread> workers;
+  for (int i = 0; i < std::max(1, options.upload_concurrency); ++i) workers.emplace_back(worker);
+  for (auto& t : workers) t.join();
+
+  auto abort_upload = [&] {
+    try {
+      s3.AbortMultipartUpload(dst_bucket, dst_key, upload_id);
+    } catch (...) {
+    }
+  };
+  if (failed) {
+    const auto error = fail(consumer_error);
+    abort_upload();
+    throw error;
+  }
+  producer.join();
+  if (producer_error) {
+    abort_upload();
+    throw Classify(producer_error);
+  }
+
+  try {
+    // Verify before Complete: parts 1..N without gaps, each with the SHA-256 it was sent with (as
+    // x-amz-checksum-sha256, which S3 checked against the bytes it received), and every byte the
+    // converter produced sent exactly once. After Complete, S3's composite checksum must equal the one
+    // computed here from those part digests, and HEAD must show the same size and checksum.
+    std::sort(parts.begin(), parts.end(),
+              [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].part_number != static_cast<int>(i + 1) || parts[i].checksum_sha256.size() != 44) {
+        throw ConversionError(FailureReason::kVerifyFailed, true,
+                              "part " + std::to_string(i + 1) + " missing or without its checksum");
+      }
+    }
+    if (bytes_sent != result.bytes_out) {
+      throw ConversionError(FailureReason::kVerifyFailed, true,
+                            "sent " + std::to_string(bytes_sent) + " bytes, converter produced " +
+                                std::to_string(result.bytes_out));
+    }
+    const std::string composite = s3::CompositeChecksum(parts);
+    const auto done = s3.CompleteMultipartUpload(dst_bucket, dst_key, upload_id, parts);
+    if (!done.checksum_sha256.empty() && done.checksum_sha256 != composite) {
+      try {
+        s3.DeleteObject(dst_bucket, dst_key);
+      } catch (...) {
+      }
+      throw ConversionError(FailureReason::kVerifyFailed, true,
+                            "S3 reports checksum " + done.checksum_sha256 + ", parts sent give " + composite);
+    }
+    verify_head(composite);
+    result.checksum_sha256 = composite;
+  } catch (...) {
+    abort_upload();
+    throw Classify(std::current_exception());
+  }
+  result.parts = static_cast<int>(parts.size());
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace rainbow::converter

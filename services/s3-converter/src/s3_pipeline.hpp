@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "common/s3/client.hpp"
+#include "services/s3-converter/src/xml_converter.hpp"
+
+namespace rainbow::converter {
+
+// Why a conversion failed, in the terms the tracker (retry or not) and the metrics (bounded label) use.
+enum class FailureReason {
+  kInvalidJson,       // not JSON: permanent
+  kWrongShape,        // JSON, but not an array of objects / JSON lines: permanent
+  kNotFound,          // the source object is gone: permanent
+  kSourceChanged,     // the object was replaced by a newer version (which gets its own event): permanent
+  kChecksumMismatch,  // the bytes read do not match the source's SHA-256: retryable (a bad read)
+  kS3,                // S3 request failed: retryable or not per the S3 error kind
+  kVerifyFailed,      // the uploaded object does not match what was sent: retryable
+  kCancelled,         // the lease was lost or the service is stopping: not reported to the tracker
+  kInternal,          // anything else: retryable
+};
+
+std::string_view ToString(FailureReason reason);
+
+class ConversionError : public std::runtime_error {
+ public:
+  ConversionError(FailureReason reason, bool retryable, const std::string& message)
+      : std::runtime_error(message), reason_(reason), retryable_(retryable) {}
+  FailureReason reason() const { return reason_; }
+  bool retryable() const { return retryable_; }
+
+ private:
+  FailureReason reason_;
+  bool retryable_;
+};
+
+struct PipelineOptions {
+  XmlOptions xml;
+  uint64_t download_part_size = 1ull << 20;  // ranged GET size
+  int download_concurrency = 3;
+  uint64_t upload_part_size = 8ull << 20;  // multipart part size (>= 5 MiB)
+  int upload_concurrency = 2;
+  int part_attempts = 3;          // tries per part on top of the S3 client's own retries
+  size_t queue_bytes = 2u << 20;  // XML buffered between the converter and the uploader
+};
+
+// Observers; each may be empty. Called from the pipeline's threads: keep them short and thread-safe.
+struct PipelineHooks {
+  std::function<bool()> cancelled;             // polled between chunks; true stops with kCancelled
+  std::function<void()> on_part_retry;         // an upload part is tried again
+  std::function<void(uint64_t)> on_bytes_in;   // source bytes read
+  std::function<void(uint64_t)> on_bytes_out;  // XML bytes uploaded
+};
+
+struct ConvertResult {
+  std::string output_bucket;
+  std::string output_key;
+  std::string sha256_hex;       // SHA-256 of the whole XML, computed while streaming
+  std::string checksum_sha256;  // what S3 stores: base64 (one part) or composite "base64-N"
+  std::string source_etag;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t records = 0;
+  int parts = 0;
+  double seconds = 0;
+};
+
+// The output key of a source key: a trailing .json / .jsonl / .ndjson becomes .xml, else .xml is added.
+std::string OutputKeyFor(const std::string& key);
+
+// Converts s3://src_bucket/src_key (JSON array of objects or JSON lines) to XML at
+// s3://dst_bucket/dst_key, streaming end to end with bounded memory:
+//   HEAD source -> [download thread: DownloadParallel (ranged GETs, in order) -> SHA-256 of the input
+//   -> XmlConverter -> SHA-256 of the output -> ChunkQueue] -> [upload_concurrency threads: read a whole
+//   part each from the queue, UploadPart with its SHA-256 checksum]
+// The upload ends only after the download finished, the input checksum (x-amz-checksum-sha256 of a
+// single-part source, or metadata "sha256" as hex) verified and the converter closed the document;
+// any failure before that aborts the multipart upload, so nothing is visible. Before Complete the parts
+// are checked (1..N, each with its checksum, all bytes sent); after Complete S3's composite checksum
+// must equal ours and HEAD must agree (size, checksum), else the object is deleted again. Output metadata:
+// source-etag, and sha256 (hex of the whole XML) when the XML fits in one part (a multipart object's metadata
+// is fixed before its content exists; its whole-file SHA-256 is returned here and recorded by the tracker).
+// expected_etag: when not empty, the source must still have this ETag (else kSourceChanged).
+// Throws ConversionError.
+ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, const s3::ObjectKey& src_key,
+                            const std::string& expected_etag, const s3::BucketName& dst_bucket,
+                            const s3::ObjectKey& dst_key, const PipelineOptions& options,
+                            const PipelineHooks& hooks = {});
+
+}  // namespace rainbow::converter

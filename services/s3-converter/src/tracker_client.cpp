@@ -1,0 +1,91 @@
+#include "services/s3-converter/src/tracker_client.hpp"
+
+namespace rainbow::converter {
+
+namespace {
+
+// Lease lost: another worker holds the file now, or it is no longer IN_PROGRESS.
+bool LeaseLost(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+         s.error_code() == grpc::StatusCode::NOT_FOUND;
+}
+
+[[noreturn]] void Throw(const char* op, const grpc::Status& s) {
+  throw TrackerUnavailable(std::string("state-tracker ") + op + ": " + s.error_message() + " (code " +
+                           std::to_string(static_cast<int>(s.error_code())) + ")");
+}
+
+}  // namespace
+
+TrackerClient::TrackerClient(const std::string& address, std::chrono::milliseconds deadline)
+    : stub_(files::v1::FileStateService::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+      deadline_(deadline) {}
+
+std::unique_ptr<grpc::ClientContext> TrackerClient::Context() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + deadline_);
+  return ctx;
+}
+
+std::vector<files::v1::FileRecord> TrackerClient::Claim(const std::string& worker_id, uint32_t max_files,
+                                                        std::chrono::milliseconds lease) {
+  files::v1::ClaimRequest req;
+  req.set_worker_id(worker_id);
+  req.set_max_files(max_files);
+  req.set_lease_ms(static_cast<uint32_t>(lease.count()));
+  files::v1::ClaimResponse resp;
+  auto ctx = Context();
+  const auto s = stub_->Claim(ctx.get(), req, &resp);
+  if (!s.ok()) Throw("Claim", s);
+  return {resp.files().begin(), resp.files().end()};
+}
+
+bool TrackerClient::Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+                              std::chrono::milliseconds lease) {
+  files::v1::HeartbeatRequest req;
+  *req.mutable_file() = file;
+  req.set_worker_id(worker_id);
+  req.set_attempt(attempt);
+  req.set_lease_ms(static_cast<uint32_t>(lease.count()));
+  files::v1::HeartbeatResponse resp;
+  auto ctx = Context();
+  const auto s = stub_->Heartbeat(ctx.get(), req, &resp);
+  if (LeaseLost(s)) return false;
+  if (!s.ok()) Throw("Heartbeat", s);
+  return true;
+}
+
+bool TrackerClient::Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+                             const std::string& output_key, const std::string& sha256) {
+  files::v1::CompleteRequest req;
+  *req.mutable_file() = file;
+  req.set_worker_id(worker_id);
+  req.set_attempt(attempt);
+  req.set_output_key(output_key);
+  req.set_sha256(sha256);
+  files::v1::CompleteResponse resp;
+  auto ctx = Context();
+  const auto s = stub_->Complete(ctx.get(), req, &resp);
+  if (LeaseLost(s)) return false;
+  if (!s.ok()) Throw("Complete", s);
+  return true;
+}
+
+bool TrackerClient::Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+                         const std::string& error, bool retryable) {
+  files::v1::FailRequest req;
+  *req.mutable_file() = file;
+  req.set_worker_id(worker_id);
+  req.set_attempt(attempt);
+  req.set_error(error);
+  req.set_retryable(retryable);
+  files::v1::FailResponse resp;
+  auto ctx = Context();
+  const auto s = stub_->Fail(ctx.get(), req, &resp);
+  if (LeaseLost(s)) return false;
+  if (!s.ok()) Throw("Fail", s);
+  return true;
+}
+
+}  // namespace rainbow::converter

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rainbow/state_tracker.grpc.pb.h"
+
+namespace rainbow::converter {
+
+// A tracker call failed in transport or the tracker is unavailable (retry later).
+class TrackerUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The converter's side of state-tracker's FileStateService. Each call has a deadline. Thread-safe
+// (gRPC stubs are).
+class TrackerClient {
+ public:
+  explicit TrackerClient(const std::string& address,
+                         std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+  std::vector<files::v1::FileRecord> Claim(const std::string& worker_id, uint32_t max_files,
+                                           std::chrono::milliseconds lease);
+  // False when the lease is lost (the tracker says we no longer hold the file).
+  bool Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+                 std::chrono::milliseconds lease);
+  // False when the lease was lost before completing.
+  bool Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+                const std::string& output_key, const std::string& sha256);
+  bool Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+            const std::string& error, bool retryable);
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context() const;
+  std::unique_ptr<files::v1::FileStateService::Stub> stub_;
+  std::chrono::milliseconds deadline_;
+};
+
+}  // namespace rainbow::converter

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/s3/client.hpp"
+#include "services/s3-converter/src/config.hpp"
+#include "services/s3-converter/src/metrics.hpp"
+#include "services/s3-converter/src/tracker_client.hpp"
+
+namespace rainbow::converter {
+
+// The claim loop: `config.workers` threads, each claiming one file at a time from the tracker,
+// heartbeating while it converts (a lost lease cancels the conversion: the file belongs to someone
+// else now), then Complete (output key + SHA-256) or Fail (error, retryable). Idle workers sleep until
+// Wake() (a files.state PENDING event) or the poll interval.
+// Ownership: the caller owns the S3 client, tracker client and metrics; they outlive the pool.
+// Threading: Start/Stop from one thread; Wake from any.
+class WorkerPool {
+ public:
+  WorkerPool(const ConverterConfig& config, s3::S3Client& s3, TrackerClient& tracker,
+             ConverterMetrics& metrics);
+  ~WorkerPool();
+  void Start();
+  void Wake();
+  // Stops claiming; in-flight conversions get until `drain` to finish, then are cancelled.
+  void Stop(std::chrono::milliseconds drain);
+
+ private:
+  void Run(const std::string& worker_id);
+  void Process(const std::string& worker_id, const files::v1::FileRecord& file);
+
+  const ConverterConfig& config_;
+  s3::S3Client& s3_;
+  TrackerClient& tracker_;
+  ConverterMetrics& metrics_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> cancel_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t wakeups_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace rainbow::converter

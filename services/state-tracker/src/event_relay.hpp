@@ -1,0 +1,43 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/kafka/producer.hpp"
+#include "common/redis/client.hpp"
+
+namespace rainbow::state {
+
+// Moves files.state events from the Redis outbox stream (`<prefix>outbox`, written by the transition
+// scripts themselves, so an event exists exactly when its transition committed) to Kafka: at least
+// once, even when a tracker dies between the transition and the publish.
+// Every tracker runs one relay; they share the consumer group "relay" on the stream, so each entry is
+// read by one relay, published (key "bucket/key"), and acknowledged + deleted only after Kafka acked it.
+// Entries a dead relay read but never acknowledged are taken over after `reclaim_idle` (XAUTOCLAIM).
+// Ordering: one relay publishes in stream order; with several trackers a file's events may reach
+// Kafka from different relays, so consumers order by (attempt, ts_ms) if they care.
+// Threading: one thread (owns its Redis connection; blocking reads).
+class EventRelay {
+ public:
+  EventRelay(redis::RedisConfig redis, std::string prefix, kafka::Producer& producer, std::string topic,
+             std::string consumer_name, std::chrono::milliseconds reclaim_idle = std::chrono::seconds(30));
+
+  // Publishes the next batch (waiting up to `block` for one); returns how many were acknowledged.
+  size_t RunOnce(std::chrono::milliseconds block);
+  // Takes over entries other relays read but did not acknowledge for reclaim_idle, and publishes them.
+  size_t Reclaim();
+
+ private:
+  void EnsureGroup();
+  size_t Publish(const redis::Reply& entries);
+
+  redis::Client redis_;
+  std::string stream_;
+  kafka::Producer& producer_;
+  std::string topic_;
+  std::string consumer_;
+  std::chrono::milliseconds reclaim_idle_;
+  bool group_ready_ = false;
+};
+
+}  // namespace rainbow::state

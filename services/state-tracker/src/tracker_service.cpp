@@ -1,0 +1,328 @@
+#include "services/state-tracker/src/tracker_service.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/kafka/dead_letter.hpp"
+#include "common/logging/log.hpp"
+#include "services/state-tracker/src/notification.hpp"
+
+namespace rainbow::state {
+
+namespace {
+
+constexpr const char* kService = "state-tracker";
+
+files::v1::FileState ToProtoState(FileState s) {
+  switch (s) {
+    case FileState::kPending:
+      return files::v1::PENDING;
+    case FileState::kInProgress:
+      return files::v1::IN_PROGRESS;
+    case FileState::kCompleted:
+      return files::v1::COMPLETED;
+    case FileState::kFailed:
+      return files::v1::FAILED;
+  }
+  return files::v1::FILE_STATE_UNSPECIFIED;
+}
+
+files::v1::FileState ToProtoState(const std::string& s) {
+  auto parsed = ParseFileState(s);
+  return parsed ? ToProtoState(*parsed) : files::v1::FILE_STATE_UNSPECIFIED;
+}
+
+log::Fields Ids(const FileRecord& r) {
+  return {{"bucket", r.bucket},    {"key", r.key},
+          {"etag", r.etag},        {"state", std::string(ToString(r.state))},
+          {"attempt", r.attempts}, {"worker_id", r.worker_id}};
+}
+
+// Maps store exceptions to gRPC status in one place.
+template <typename F>
+grpc::Status Guard(const char* op, F&& f) {
+  try {
+    return f();
+  } catch (const FencingError& e) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, e.what()};
+  } catch (const NotFoundError& e) {
+    return {grpc::StatusCode::NOT_FOUND, e.what()};
+  } catch (const redis::RedisError& e) {
+    log::Warn("redis error", {{"op", op}, {"error", e.what()}});
+    return {grpc::StatusCode::UNAVAILABLE, std::string("redis: ") + e.what()};
+  } catch (const std::exception& e) {
+    log::Error("internal error", {{"op", op}, {"error", e.what()}});
+    return {grpc::StatusCode::INTERNAL, e.what()};
+  }
+}
+
+grpc::Status CheckRef(const files::v1::FileRef& f, bool need_etag) {
+  if (f.bucket().empty() || f.key().empty() || (need_etag && f.etag().empty())) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, need_etag ? "file.bucket, file.key and file.etag are required"
+                                                          : "file.bucket and file.key are required"};
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+TrackerMetrics::TrackerMetrics(prometheus::Registry& registry)
+    : files(prometheus::BuildGauge()
+                .Name("state_files")
+                .Help("Files per state (refreshed every sweep).")
+                .Register(registry)),
+      transitions(prometheus::BuildCounter()
+                      .Name("state_transitions_total")
+                      .Help("File state transitions, by target state.")
+                      .Register(registry)),
+      lease_expiries(prometheus::BuildCounter()
+                         .Name("state_lease_expiries_total")
+                         .Help("Leases that expired and were swept.")
+                         .Register(registry)
+                         .Add({})),
+      terminal_failures(prometheus::BuildCounter()
+                            .Name("state_terminal_failures_total")
+                            .Help("Files that ended terminally FAILED.")
+                            .Register(registry)
+                            .Add({})),
+      claim_latency(prometheus::BuildHistogram()
+                        .Name("state_claim_latency_seconds")
+                        .Help("Time to serve a Claim.")
+                        .Register(registry)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                                         0.025, 0.05, 0.1, 0.25, 1})),
+      notifications(prometheus::BuildCounter()
+                        .Name("state_notifications_total")
+                        .Help("files.events messages, by result.")
+                        .Register(registry)) {
+  for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed}) {
+    files.Add({{"state", std::string(ToString(s))}});
+    transitions.Add({{"to", std::string(ToString(s))}});
+  }
+  for (const char* r : {"registered", "duplicate", "skipped", "dead_lettered"})
+    notifications.Add({{"result", r}});
+}
+
+void TrackerMetrics::Transition(FileState to) {
+  transitions.Add({{"to", std::string(ToString(to))}}).Increment();
+}
+
+void TrackerMetrics::SetStats(const Stats& s) {
+  files.Add({{"state", "PENDING"}}).Set(static_cast<double>(s.pending));
+  files.Add({{"state", "IN_PROGRESS"}}).Set(static_cast<double>(s.in_progress));
+  files.Add({{"state", "COMPLETED"}}).Set(static_cast<double>(s.completed));
+  files.Add({{"state", "FAILED"}}).Set(static_cast<double>(s.failed));
+}
+
+void ReportTransition(const FileRecord& record, TrackerMetrics& metrics, const char* why) {
+  metrics.Transition(record.state);
+  auto fields = Ids(record);
+  fields["why"] = why;
+  if (!record.error.empty()) fields["error"] = record.error;
+  if (record.state == FileState::kFailed && !record.retryable) {
+    metrics.terminal_failures.Increment();
+    log::Error("file terminally FAILED", fields);
+  } else {
+    log::Info("transition", fields);
+  }
+}
+
+IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,
+                                kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                const std::string& accept_prefix) {
+  std::vector<ObjectCreated> objects;
+  try {
+    if (!message.value) throw NotificationError("null value (tombstone)");
+    objects = ParseBucketNotification(*message.value);
+  } catch (const NotificationError& e) {
+    log::Warn("bad notification, dead-lettered", {{"topic", message.topic},
+                                                  {"partition", message.partition},
+                                                  {"offset", message.offset},
+                                                  {"error", e.what()}});
+    kafka::SendToDeadLetter(dlq_producer, message, e.what(), kService);
+    metrics.notifications.Add({{"result", "dead_lettered"}}).Increment();
+    return IngestResult::kDeadLettered;
+  }
+  IngestResult result = IngestResult::kSkipped;
+  for (const auto& o : objects) {
+    if (!accept_prefix.empty() && FileId(o.bucket, o.key).rfind(accept_prefix, 0) != 0) continue;
+    const auto reg = store.Register(o.bucket, o.key, o.etag, o.size);
+    if (reg.created) {
+      ReportTransition(reg.record, metrics, "registered");
+      result = IngestResult::kRegistered;
+    } else if (result == IngestResult::kSkipped) {
+      result = IngestResult::kDuplicate;
+    }
+  }
+  const char* label = result == IngestResult::kRegistered  ? "registered"
+                      : result == IngestResult::kDuplicate ? "duplicate"
+                                                           : "skipped";
+  metrics.notifications.Add({{"result", label}}).Increment();
+  return result;
+}
+
+void ToProto(const FileRecord& r, files::v1::FileRecord* out) {
+  auto* f = out->mutable_file();
+  f->set_bucket(r.bucket);
+  f->set_key(r.key);
+  f->set_etag(r.etag);
+  out->set_state(ToProtoState(r.state));
+  out->set_attempts(r.attempts);
+  out->set_size(r.size);
+  out->set_worker_id(r.worker_id);
+  out->set_lease_expires_ms(r.lease_expires_ms);
+  out->set_output_key(r.output_key);
+  out->set_sha256(r.sha256);
+  out->set_error(r.error);
+  out->set_retryable(r.retryable);
+  for (const auto& t : r.history) {
+    auto* h = out->add_history();
+    h->set_from(ToProtoState(t.from));
+    h->set_to(ToProtoState(t.to));
+    h->set_ts_ms(t.ts_ms);
+    h->set_worker_id(t.worker_id);
+    h->set_error(t.error);
+  }
+}
+
+grpc::Status FileStateServiceImpl::Register(grpc::ServerContext*, const files::v1::RegisterRequest* req,
+                                            files::v1::RegisterResponse* resp) {
+  if (auto s = CheckRef(req->file(), true); !s.ok()) return s;
+  return Guard("Register", [&] {
+    const auto r = store_.Register(req->file().bucket(), req->file().key(), req->file().etag(), req->size());
+    if (r.created) ReportTransition(r.record, metrics_, "registered");
+    ToProto(r.record, resp->mutable_record());
+    resp->set_created(r.created);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::Claim(grpc::ServerContext*, const files::v1::ClaimRequest* req,
+                                         files::v1::ClaimResponse* resp) {
+  if (req->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
+  const auto started = std::chrono::steady_clock::now();
+  return Guard("Claim", [&] {
+    const uint32_t n = req->max_files() == 0 ? 1 : std::min<uint32_t>(req->max_files(), 1000);
+    const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
+    const auto files = store_.Claim(req->worker_id(), n, lease);
+    metrics_.claim_latency.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    for (const auto& f : files) {
+      ReportTransition(f, metrics_, "claimed");
+      ToProto(f, resp->add_files());
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::Heartbeat(grpc::ServerContext*, const files::v1::HeartbeatRequest* req,
+                                             files::v1::HeartbeatResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
+  if (req->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
+  return Guard("Heartbeat", [&] {
+    const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
+    resp->set_lease_expires_ms(
+        store_.Heartbeat(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(), lease));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::Complete(grpc::ServerContext*, const files::v1::CompleteRequest* req,
+                                            files::v1::CompleteResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
+  if (req->worker_id().empty() || req->output_key().empty() || req->sha256().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id, output_key and sha256 are required"};
+  }
+  return Guard("Complete", [&] {
+    bool repeated = false;
+    const auto r = store_.Complete(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                                   req->output_key(), req->sha256(), &repeated);
+    // A repeated Complete (the reply of the first was lost) is not a new transition.
+    if (!repeated) ReportTransition(r, metrics_, "completed");
+    ToProto(r, resp->mutable_record());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::Fail(grpc::ServerContext*, const files::v1::FailRequest* req,
+                                        files::v1::FailResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
+  if (req->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
+  return Guard("Fail", [&] {
+    const auto r = store_.Fail(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                               req->error().empty() ? "unspecified error" : req->error(), req->retryable());
+    ReportTransition(r.record, metrics_, "failed");
+    ToProto(r.record, resp->mutable_record());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::Get(grpc::ServerContext*, const files::v1::GetRequest* req,
+                                       files::v1::FileRecord* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
+  return Guard("Get", [&] {
+    const auto r = store_.Get(req->file().bucket(), req->file().key());
+    if (!r)
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no file " + FileId(req->file().bucket(), req->file().key()));
+    ToProto(*r, resp);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::List(grpc::ServerContext*, const files::v1::ListRequest* req,
+                                        files::v1::ListResponse* resp) {
+  FileState state;
+  switch (req->state()) {
+    case files::v1::PENDING:
+      state = FileState::kPending;
+      break;
+    case files::v1::IN_PROGRESS:
+      state = FileState::kInProgress;
+      break;
+    case files::v1::COMPLETED:
+      state = FileState::kCompleted;
+      break;
+    case files::v1::FAILED:
+      state = FileState::kFailed;
+      break;
+    default:
+      return {grpc::StatusCode::INVALID_ARGUMENT, "state is required"};
+  }
+  return Guard("List", [&] {
+    const auto page =
+        store_.List(state, std::min<uint32_t>(req->limit() == 0 ? 100 : req->limit(), 1000), req->cursor());
+    for (const auto& f : page.files) ToProto(f, resp->add_files());
+    resp->set_next_cursor(page.next_cursor);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateServiceImpl::Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
+                                         files::v1::StatsResponse* resp) {
+  return Guard("Stats", [&] {
+    const auto s = store_.GetStats();
+    resp->set_pending(s.pending);
+    resp->set_in_progress(s.in_progress);
+    resp->set_completed(s.completed);
+    resp->set_failed(s.failed);
+    return grpc::Status::OK;
+  });
+}
+
+size_t SweepOnce(StateStore& store, TrackerMetrics& metrics) {
+  size_t moved = 0;
+  for (;;) {
+    const auto files = store.SweepExpired(100);
+    for (const auto& f : files) {
+      metrics.lease_expiries.Increment();
+      ReportTransition(f, metrics, "lease expired");
+    }
+    moved += files.size();
+    if (files.size() < 100) break;
+  }
+  metrics.SetStats(store.GetStats());
+  return moved;
+}
+
+}  // namespace rainbow::state

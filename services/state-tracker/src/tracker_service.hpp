@@ -1,0 +1,82 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "common/kafka/producer.hpp"
+#include "common/kafka/types.hpp"
+#include "rainbow/state_tracker.grpc.pb.h"
+#include "services/state-tracker/src/state_store.hpp"
+
+namespace rainbow::state {
+
+// The tracker's metrics (one set per process, registered in the process registry). Thread-safe.
+struct TrackerMetrics {
+  explicit TrackerMetrics(prometheus::Registry& registry);
+  void Transition(FileState to);
+  void SetStats(const Stats& stats);
+
+  prometheus::Family<prometheus::Gauge>& files;
+  prometheus::Family<prometheus::Counter>& transitions;
+  prometheus::Counter& lease_expiries;
+  prometheus::Counter& terminal_failures;
+  prometheus::Histogram& claim_latency;
+  prometheus::Family<prometheus::Counter>& notifications;
+};
+
+// Reports a transition: metric and log line (a terminal FAILED at error level). The files.state event
+// was written by the transition's own script into the outbox; EventRelay publishes it.
+void ReportTransition(const FileRecord& record, TrackerMetrics& metrics, const char* why);
+
+// What the consumer did with one files.events message.
+enum class IngestResult { kRegistered, kDuplicate, kSkipped, kDeadLettered };
+
+// Handles one files.events message: registers every s3:ObjectCreated record whose bucket/key starts
+// with accept_prefix (empty: all) and is in a watched bucket; a message that is not a bucket
+// notification goes to files.events.dlq (the caller then commits). Redis errors propagate (the caller
+// retries the message, so nothing accepted is lost).
+IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,
+                                kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                const std::string& accept_prefix);
+
+// gRPC FileStateService over the store. Errors: INVALID_ARGUMENT (missing fields), NOT_FOUND,
+// FAILED_PRECONDITION (fencing: the caller does not hold the file), UNAVAILABLE (Redis).
+class FileStateServiceImpl final : public rainbow::files::v1::FileStateService::Service {
+ public:
+  FileStateServiceImpl(StateStore& store, TrackerMetrics& metrics, std::chrono::milliseconds default_lease)
+      : store_(store), metrics_(metrics), default_lease_(default_lease) {}
+
+  grpc::Status Register(grpc::ServerContext*, const files::v1::RegisterRequest*,
+                        files::v1::RegisterResponse*) override;
+  grpc::Status Claim(grpc::ServerContext*, const files::v1::ClaimRequest*,
+                     files::v1::ClaimResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const files::v1::HeartbeatRequest*,
+                         files::v1::HeartbeatResponse*) override;
+  grpc::Status Complete(grpc::ServerContext*, const files::v1::CompleteRequest*,
+                        files::v1::CompleteResponse*) override;
+  grpc::Status Fail(grpc::ServerContext*, const files::v1::FailRequest*, files::v1::FailResponse*) override;
+  grpc::Status Get(grpc::ServerContext*, const files::v1::GetRequest*, files::v1::FileRecord*) override;
+  grpc::Status List(grpc::ServerContext*, const files::v1::ListRequest*, files::v1::ListResponse*) override;
+  grpc::Status Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
+                     files::v1::StatsResponse*) override;
+
+ private:
+  StateStore& store_;
+  TrackerMetrics& metrics_;
+  std::chrono::milliseconds default_lease_;
+};
+
+void ToProto(const FileRecord& r, files::v1::FileRecord* out);
+
+// One sweep: expired leases back to PENDING (or terminally FAILED), reported; refreshes the per-state
+// gauges. Returns how many files it moved.
+size_t SweepOnce(StateStore& store, TrackerMetrics& metrics);
+
+}  // namespace rainbow::state

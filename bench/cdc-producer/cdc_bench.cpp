@@ -45,6 +45,7 @@ struct Options {
   std::string brokers;
   std::string producer_bin;
   std::string debezium_libs;
+  std::string monitor_dsn;
   std::vector<std::string> contenders{"ours", "recvlogical", "debezium"};
   int changes = 200'000;
   int rate = 2'000;  // latency run: row changes per second
@@ -362,6 +363,7 @@ const Result* Find(const std::vector<Result>& rs, const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Options o;
   CLI::App app{"cdc-producer vs Debezium vs pg_recvlogical (see bench/cdc-producer/README.md)"};
   app.add_option("--changes", o.changes, "row changes of the throughput run");
@@ -372,6 +374,7 @@ int main(int argc, char** argv) {
   app.add_option("--producer-bin", o.producer_bin,
                  "cdc-producer binary (default: the one built with the bench)");
   app.add_option("--debezium-libs", o.debezium_libs, "Kafka Connect + Debezium jars (fetch-debezium.sh)");
+  app.add_option("--monitor-dsn", o.monitor_dsn, "superuser DSN to read pg_stat_replication.sent_lsn");
   app.add_flag("!--no-latency", o.latency, "skip the latency run");
   CLI11_PARSE(app, argc, argv);
   const char* dsn = std::getenv("PG_DSN");
@@ -454,18 +457,46 @@ int main(int argc, char** argv) {
                                    "proto_version=1", "-o", "publication_names=" + name, "-f", "/dev/null",
                                    "-s", "1", "-F", "0"},
           env);
-      rainbow::pg::Connection q(o.dsn);
+      // sent_lsn is visible to superusers (or pg_read_all_stats) only: watch with --monitor-dsn when
+      // given; otherwise fall back to the slot's confirmed_flush_lsn (1 s status granularity).
+      rainbow::pg::Connection q(o.monitor_dsn.empty() ? o.dsn : o.monitor_dsn);
       const std::string slot = slot_of(c, "tp");
-      // Count = 1 once sent_lsn passed the end; the event count is the workload's.
-      ok = WaitCount(
-          [&]() -> int64_t {
-            auto res = q.Exec(
-                "SELECT r.sent_lsn >= $1::pg_lsn FROM pg_stat_replication r JOIN pg_replication_slots s "
-                "ON s.active_pid = r.pid WHERE s.slot_name = $2",
-                {end_lsn, slot});
-            return res.rows() == 1 && res.Text(0, 0) == "t" ? 1 : (res.rows() == 1 ? 0 : 0);
-          },
-          1, *proc, started, r, 600s);
+      // pg_current_wal_lsn() may lie a little past the last record the walsender will ever send, so the
+      // drain is over when sent_lsn reached it, or came within 64 kB and then stayed still for 1 s; the
+      // time is that of its last move.
+      std::string last_sent;
+      Clock::time_point last_move = Clock::now();
+      const auto deadline = Clock::now() + 600s;
+      while (Clock::now() < deadline) {
+        auto res = q.Exec(
+            "SELECT l::text, l >= $1::pg_lsn, pg_wal_lsn_diff($1::pg_lsn, l) < 65536 FROM ("
+            "SELECT coalesce(r.sent_lsn, s.confirmed_flush_lsn) AS l FROM pg_replication_slots s "
+            "LEFT JOIN pg_stat_replication r ON s.active_pid = r.pid WHERE s.slot_name = $2 AND s.active) x",
+            {end_lsn, slot});
+        if (res.rows() == 1) {
+          const std::string sent(res.Text(0, 0));
+          if (sent != last_sent) {
+            last_sent = sent;
+            last_move = Clock::now();
+          }
+          const bool reached = res.Text(0, 1) == "t";
+          const bool settled = res.Text(0, 2) == "t" && Since(last_move) > 1.0;
+          if (reached || settled) {
+            ok = true;
+            r.total_seconds =
+                std::chrono::duration<double>((reached ? Clock::now() : last_move) - started).count();
+            r.cpu_seconds = CpuSeconds(proc->pid());
+            r.rss_mb = PeakRssMb(proc->pid());
+            break;
+          }
+        }
+        if (proc->Wait(0ms).has_value()) {
+          r.note = "pg_recvlogical exited: " + proc->Stderr();
+          break;
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+      if (!ok && r.note.empty()) r.note = "timed out";
       r.seconds = r.total_seconds;  // it starts streaming at once: the whole run is the drain
       r.events = w.Events(false);
     }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/config/env.hpp"
+#include "common/crypto/sha256.hpp"
 #include "common/kafka/admin.hpp"
 #include "common/kafka/consumer.hpp"
 #include "common/kafka/producer.hpp"
@@ -18,11 +19,11 @@
 #include "common/pg/connection.hpp"
 #include "common/redis/client.hpp"
 #include "common/s3/client.hpp"
-#include "common/crypto/sha256.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "rainbow/state_tracker.grpc.pb.h"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include "tests/support/child_process.hpp"
 
@@ -127,6 +128,9 @@ void CheckPrometheus(const SmokeConfig& c, const std::string&) {
   throw std::runtime_error("prometheus: " + last);
 }
 
+// Orders created by CheckOrders, followed through CDC by CheckCdc.
+std::vector<int64_t> g_created_orders;
+
 // Flow A's entry: orders created and read back through order-api's REST and gRPC APIs.
 void CheckOrders(const SmokeConfig& c, const std::string& run) {
   const std::string body =
@@ -141,6 +145,7 @@ void CheckOrders(const SmokeConfig& c, const std::string& run) {
   auto got = rainbow::testing::HttpCall("GET", c.order_api_url + "/api/v1/orders/" + std::to_string(id));
   if (got.status != 200 || nlohmann::json::parse(got.body) != order)
     throw std::runtime_error("REST read back differs");
+  g_created_orders.push_back(id);
   rainbow::log::Info("order via REST", {{"order_id", id}, {"net_amount", order["netAmount"]}, {"run", run}});
 
   auto stub = rainbow::order::v1::OrderService::NewStub(
@@ -163,7 +168,38 @@ void CheckOrders(const SmokeConfig& c, const std::string& run) {
   ctx2.set_deadline(std::chrono::system_clock::now() + 10s);
   st = stub->GetOrder(&ctx2, get, &back);
   if (!st.ok() || back.net_amount() != g.net_amount()) throw std::runtime_error("gRPC read back failed");
+  g_created_orders.push_back(g.id());
   rainbow::log::Info("order via gRPC", {{"order_id", g.id()}, {"net_amount", g.net_amount()}, {"run", run}});
+}
+
+// Flow A, next hop: the orders just created arrive as Debezium-shaped change events on Kafka
+// `rainbow.public.orders` (key {"id":N}, op "c"), streamed by cdc-producer from the WAL.
+void CheckCdc(const SmokeConfig& c, const std::string& run) {
+  if (g_created_orders.empty()) throw std::runtime_error("no orders were created before");
+  std::set<int64_t> waiting(g_created_orders.begin(), g_created_orders.end());
+  rainbow::kafka::Consumer consumer({c.kafka_brokers, "main-job-cdc-" + run, {"rainbow.public.orders"}});
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!waiting.empty() && std::chrono::steady_clock::now() < deadline) {
+    auto m = consumer.Poll(500ms);
+    if (!m || !m->key || !m->value) continue;
+    auto key = nlohmann::json::parse(*m->key, nullptr, false);
+    auto value = nlohmann::json::parse(*m->value, nullptr, false);
+    if (key.is_discarded() || value.is_discarded() || !key.contains("id")) continue;
+    const int64_t id = key["id"].get<int64_t>();
+    if (!waiting.count(id) || value.value("op", "") != "c") continue;
+    waiting.erase(id);
+    rainbow::log::Info("order on kafka", {{"order_id", id},
+                                          {"topic", m->topic},
+                                          {"partition", m->partition},
+                                          {"offset", m->offset},
+                                          {"lsn", value["source"].value("lsn", int64_t{0})},
+                                          {"tx_id", value["source"].value("txId", int64_t{0})},
+                                          {"run", run}});
+  }
+  if (!waiting.empty()) {
+    throw std::runtime_error(std::to_string(waiting.size()) +
+                             " order(s) not on rainbow.public.orders within 60 s");
+  }
 }
 
 // Flow B: the seed's sample JSON dropped into `raw` is registered (bucket notification -> state-tracker),
@@ -194,14 +230,16 @@ void CheckFiles(const SmokeConfig& c, const std::string& run) {
     std::this_thread::sleep_for(500ms);
   }
   if (record.state() != rainbow::files::v1::COMPLETED) {
-    throw std::runtime_error("raw/" + key + " not COMPLETED within 120 s (state " + std::to_string(record.state()) +
-                             ", error '" + record.error() + "')");
+    throw std::runtime_error("raw/" + key + " not COMPLETED within 120 s (state " +
+                             std::to_string(record.state()) + ", error '" + record.error() + "')");
   }
-  const std::string xml = s3.GetObject(rainbow::s3::BucketName("converted"), rainbow::s3::ObjectKey(record.output_key()));
+  const std::string xml =
+      s3.GetObject(rainbow::s3::BucketName("converted"), rainbow::s3::ObjectKey(record.output_key()));
   if (rainbow::crypto::Sha256Hex(xml) != record.sha256()) {
     throw std::runtime_error("converted/" + record.output_key() + " does not match the tracker's SHA-256");
   }
-  if (xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 0) != 0 || xml.find("<products>") == std::string::npos) {
+  if (xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 0) != 0 ||
+      xml.find("<products>") == std::string::npos) {
     throw std::runtime_error("converted/" + record.output_key() + " is not the expected XML document");
   }
   rainbow::log::Info("file converted", {{"bucket", "raw"},
@@ -251,6 +289,7 @@ int main(int argc, char** argv) {
                      {"prometheus", CheckPrometheus}};
         if (!infra_only) {
           steps.push_back({"orders (order-api REST + gRPC)", CheckOrders});
+          steps.push_back({"cdc (orders -> cdc-producer -> Kafka rainbow.public.orders)", CheckCdc});
           steps.push_back({"files (raw -> state-tracker -> s3-converter -> converted)", CheckFiles});
         }
         for (const auto& [name, step] : steps) {

@@ -1,0 +1,51 @@
+// cdc-producer: PostgreSQL logical replication (pgoutput) -> Kafka, Debezium-compatible events.
+// Wiring only: the logic is in src/ (cdc_producer_lib).
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "common/grpc/grpc_server.hpp"
+#include "common/ops/metrics.hpp"
+#include "common/ops/ops_http_server.hpp"
+#include "common/ops/service_main.hpp"
+#include "services/cdc-producer/src/cdc_engine.hpp"
+#include "services/cdc-producer/src/config.hpp"
+#include "services/cdc-producer/src/status_service.hpp"
+
+#ifndef RAINBOW_VERSION
+#define RAINBOW_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using rainbow::cdc::CdcConfig;
+  return rainbow::ops::RunService<CdcConfig>(
+      {"cdc-producer", RAINBOW_VERSION,
+       "PostgreSQL logical replication (pgoutput) to Kafka, Debezium-compatible"},
+      argc, argv, [](rainbow::config::Env& env) { return rainbow::cdc::LoadConfig(env); },
+      [](const CdcConfig& cfg) {
+        auto registry = rainbow::ops::MetricsRegistry();
+        rainbow::cdc::CdcMetrics metrics(*registry);
+        rainbow::cdc::CdcEngine engine(cfg, RAINBOW_VERSION, metrics);
+        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry,
+                                         [&engine] { return engine.Ready(); });
+        rainbow::cdc::StatusService status(engine);
+        rainbow::grpc_boot::GrpcServer grpc(cfg.common.grpc_addr);
+        grpc.AddService(&status);
+        grpc.Start();
+        rainbow::log::Info("ready",
+                           {{"grpc_port", grpc.port()}, {"http_port", http.port()}, {"slot", cfg.slot}});
+
+        auto result = std::async(std::launch::async, [&engine] { return engine.Run(); });
+        // Wait for a signal, or for the engine to stop by itself (malformed stream).
+        while (result.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+          if (const auto sig = rainbow::ops::WaitForTerminationSignal(std::chrono::milliseconds(200))) {
+            rainbow::log::Info("draining", {{"signal", *sig}});
+            engine.RequestStop();
+            break;
+          }
+        }
+        const int code = result.get();
+        grpc.Shutdown(std::chrono::milliseconds(2'000));
+        return code;
+      });
+}

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "services/cdc-producer/src/lsn.hpp"
+#include "services/cdc-producer/src/pgoutput_decoder.hpp"
+
+// Debezium-compatible change events (JsonConverter, schemas.enable=false) from decoded rows. Pure: the
+// same builder serves the snapshot (rows read with SELECT, text format) and the stream (pgoutput tuples).
+namespace rainbow::cdc {
+
+struct ColumnInfo {
+  std::string name;
+  uint32_t type_oid = 0;
+  int32_t type_modifier = -1;
+  bool identity_key = false;  // part of the replica identity (pgoutput Relation flag)
+};
+
+// What we know about one captured table, from a Relation message or the catalog.
+struct TableInfo {
+  uint32_t oid = 0;
+  std::string schema;
+  std::string table;
+  char replica_identity = 'd';
+  std::vector<ColumnInfo> columns;
+  std::vector<size_t> key_columns;  // indexes of the primary key columns; empty = no key (null Kafka key)
+  std::string topic;                // <prefix>.<table>
+};
+
+struct EnvelopeSettings {
+  std::string version;                                             // source.version
+  std::string server_name;                                         // source.name (Debezium's topic.prefix)
+  std::string database;                                            // source.db
+  std::string unavailable_value = "__debezium_unavailable_value";  // unchanged TOASTed values
+};
+
+// Where and when one change happened.
+struct ChangeContext {
+  Lsn lsn;              // source.lsn: the change's own WAL position (the consistent point for a snapshot)
+  Lsn last_commit_lsn;  // first element of source.sequence (invalid = null)
+  std::optional<uint32_t> xid;
+  int64_t source_ts_us = 0;             // commit time, Unix microseconds
+  std::string_view snapshot = "false";  // "true" | "first" | "last" | "false"
+  int64_t now_us = 0;                   // processing time (envelope ts_ms/ts_us/ts_ns)
+};
+
+// One Kafka record: no value = tombstone.
+struct ChangeRecord {
+  std::string topic;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  char op = 0;  // c u d r t, or 0 for a tombstone
+};
+
+// A tuple that does not fit its relation (column count) and similar protocol inconsistencies.
+class EventError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Stateless apart from its settings; safe to share between threads.
+class EventBuilder {
+ public:
+  explicit EventBuilder(EnvelopeSettings settings, bool tombstones);
+
+  // op 'c' (stream insert) or 'r' (snapshot read).
+  void Insert(const TableInfo& t, const Tuple& row, char op, const ChangeContext& ctx,
+              std::vector<ChangeRecord>& out) const;
+  // old_kind: 0 (no old image), 'K' (key columns), 'O' (full old row). A changed primary key becomes a
+  // delete of the old key (+ tombstone) and a create of the new one, as Debezium does.
+  void Update(const TableInfo& t, char old_kind, const Tuple* old_row, const Tuple& new_row,
+              const ChangeContext& ctx, std::vector<ChangeRecord>& out) const;
+  void Delete(const TableInfo& t, char old_kind, const Tuple& old_row, const ChangeContext& ctx,
+              std::vector<ChangeRecord>& out) const;
+  // op 't': null key, no before/after.
+  void Truncate(const TableInfo& t, const ChangeContext& ctx, std::vector<ChangeRecord>& out) const;
+
+  // The Kafka key {"pk":...} of a row, or nullopt for a table without a primary key.
+  std::optional<std::string> Key(const TableInfo& t, const Tuple& row) const;
+
+ private:
+  void AppendRow(std::string& out, const TableInfo& t, const Tuple& row, const Tuple* fallback) const;
+  std::string Envelope(const TableInfo& t, const std::string* before, const std::string* after, char op,
+                       const ChangeContext& ctx) const;
+  void CheckArity(const TableInfo& t, const Tuple& row) const;
+
+  EnvelopeSettings settings_;
+  bool tombstones_;
+};
+
+}  // namespace rainbow::cdc

@@ -1,0 +1,29 @@
+#include "services/cdc-producer/src/status_service.hpp"
+
+namespace rainbow::cdc {
+
+void ToProto(const StatusSnapshot& s, v1::Status& out) {
+  out.set_slot_name(s.slot);
+  out.set_publication(s.publication);
+  out.set_confirmed_flush_lsn(s.confirmed_lsn.ToString());
+  out.set_lag_bytes(s.lag_bytes);
+  out.set_events_per_second(s.events_per_second);
+  out.set_events_total(s.events_total);
+  out.set_last_error(s.last_error);
+  auto* snap = out.mutable_snapshot();
+  snap->set_state(s.snapshot_state);
+  snap->set_tables_total(s.snapshot_tables_total);
+  snap->set_tables_done(s.snapshot_tables_done);
+  snap->set_rows_emitted(s.snapshot_rows);
+  out.set_streaming(s.streaming);
+  out.set_received_lsn(s.received_lsn.ToString());
+  out.set_replayed_events(s.replayed_events);
+}
+
+grpc::Status StatusService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+                                      v1::Status* response) {
+  ToProto(engine_.Status(), *response);
+  return grpc::Status::OK;
+}
+
+}  // namespace rainbow::cdc

@@ -52,6 +52,24 @@ bool IsNumberChar(char c) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
+// Byte classes for the hot loops: bit 0 ends a plain string run ('"', '\\', control characters),
+// bit 1 marks a number character.
+constexpr uint8_t kStringStop = 1;
+constexpr uint8_t kNumberByte = 2;
+struct ByteClasses {
+  uint8_t c[256] = {};
+  constexpr ByteClasses() {
+    for (int i = 0; i < 0x20; ++i) c[i] = kStringStop;
+    c[static_cast<unsigned char>('"')] = kStringStop;
+    c[static_cast<unsigned char>('\\')] = kStringStop;
+    for (int i = '0'; i <= '9'; ++i) c[i] = kNumberByte;
+    for (char ch : {'-', '+', '.', 'e', 'E'}) c[static_cast<unsigned char>(ch)] = kNumberByte;
+  }
+};
+constexpr ByteClasses kClasses;
+
+inline uint8_t ClassOf(char c) { return kClasses.c[static_cast<unsigned char>(c)]; }
+
 }  // namespace
 
 bool IsValidUtf8(std::string_view s) {
@@ -59,6 +77,14 @@ bool IsValidUtf8(std::string_view s) {
   const size_t n = s.size();
   size_t i = 0;
   while (i < n) {
+    // ASCII fast path: eight bytes at a time while none has the high bit set.
+    while (i + 8 <= n) {
+      uint64_t word;
+      std::memcpy(&word, p + i, sizeof word);
+      if ((word & 0x8080808080808080ull) != 0) break;
+      i += 8;
+    }
+    if (i >= n) break;
     const unsigned char c = p[i];
     if (c < 0x80) {
       ++i;
@@ -134,7 +160,22 @@ void JsonTokenizer::Feed(std::string_view chunk) {
     if (state_ == State::kString && pending_high_surrogate_ == 0) {
       // Fast path: copy the run of plain characters up to the next quote, backslash or control char.
       const char* q = p;
-      while (q < end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+      while (q < end && (ClassOf(*q) & kStringStop) == 0) ++q;
+      if (q > p) {
+        const size_t run = static_cast<size_t>(q - p);
+        if (token_.size() + run > limits_.max_token_bytes) {
+          offset_ += limits_.max_token_bytes - token_.size();
+          Fail("string or number longer than " + std::to_string(limits_.max_token_bytes) + " bytes");
+        }
+        token_.append(p, run);
+        offset_ += run;
+        p = q;
+        continue;
+      }
+    } else if (state_ == State::kNumber) {
+      // Fast path: copy the run of number characters (validated as a whole at its end).
+      const char* q = p;
+      while (q < end && (ClassOf(*q) & kNumberByte) != 0) ++q;
       if (q > p) {
         const size_t run = static_cast<size_t>(q - p);
         if (token_.size() + run > limits_.max_token_bytes) {

@@ -1,6 +1,7 @@
 #include "services/s3-converter/src/s3_pipeline.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -140,23 +141,29 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
   }
 
   ChunkQueue queue(options.queue_bytes);
-  std::string out_b64;  // base64 SHA-256 of the whole XML (set by the producer before Close)
+  // The SHA-256 of the whole XML is computed on the consumer side, in order as the bytes leave the
+  // queue, so the converter thread (the pipeline's bottleneck) only converts and hashes the input.
+  crypto::Sha256 out_hash;
+  std::string out_b64;  // base64 of out_hash, once every byte was read
+  auto finish_out_hash = [&] {
+    const auto out_digest = out_hash.Final();
+    result.sha256_hex = crypto::Hex(out_digest);
+    out_b64 = crypto::Base64(out_digest);
+  };
   std::exception_ptr producer_error;
   std::thread producer([&] {
     try {
+      // The input is hashed only when the source declares a SHA-256 to check it against.
+      const bool verify_source = !expected_b64.empty() || !expected_hex.empty();
       crypto::Sha256 in_hash;
-      crypto::Sha256 out_hash;
-      XmlConverter converter(options.xml, [&](std::string_view chunk) {
-        out_hash.Update(chunk);
-        queue.Push(chunk);
-      });
+      XmlConverter converter(options.xml, [&](std::string_view chunk) { queue.Push(chunk); });
       const auto info = s3.DownloadParallel(src_bucket, src_key, options.download_part_size,
                                             options.download_concurrency, [&](std::string_view chunk) {
                                               if (hooks.cancelled && hooks.cancelled()) {
                                                 throw ConversionError(FailureReason::kCancelled, false,
                                                                       "conversion cancelled");
                                               }
-                                              in_hash.Update(chunk);
+                                              if (verify_source) in_hash.Update(chunk);
                                               if (hooks.on_bytes_in) hooks.on_bytes_in(chunk.size());
                                               converter.Feed(chunk);
                                             });
@@ -166,7 +173,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
             FailureReason::kSourceChanged, false,
             "source changed while reading (ETag " + info.etag + ", expected " + head.etag + ")");
       }
-      const auto in_digest = in_hash.Final();
+      const auto in_digest = verify_source ? in_hash.Final() : std::array<uint8_t, 32>{};
       if (!expected_b64.empty() && crypto::Base64(in_digest) != expected_b64) {
         throw ConversionError(FailureReason::kChecksumMismatch, true,
                               "source SHA-256 mismatch: read " + crypto::Base64(in_digest) +
@@ -177,9 +184,6 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
                               "source SHA-256 mismatch: read " + crypto::Hex(in_digest) +
                                   ", object metadata sha256 says " + expected_hex);
       }
-      const auto out_digest = out_hash.Final();
-      result.sha256_hex = crypto::Hex(out_digest);
-      out_b64 = crypto::Base64(out_digest);
       result.bytes_in = converter.bytes_in();
       result.bytes_out = converter.bytes_out();
       result.records = converter.records();
@@ -202,6 +206,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
   std::string first;
   try {
     ReadFull(queue, first, part_size);
+    out_hash.Update(first);
   } catch (...) {
     throw fail(std::current_exception());
   }
@@ -226,6 +231,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
     producer.join();
     if (producer_error) throw Classify(producer_error);
     try {
+      finish_out_hash();
       s3::PutOptions put;
       put.content_type = kContentType;
       put.metadata = {{"source-etag", head.etag}, {"sha256", result.sha256_hex}};
@@ -281,6 +287,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
             carry.clear();
           } else {
             ReadFull(queue, buf, part_size);
+            out_hash.Update(buf);  // in order: reads are serialized by read_mu
           }
           if (buf.empty()) {
             source_done = true;
@@ -338,6 +345,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
   }
 
   try {
+    finish_out_hash();
     // Verify before Complete: parts 1..N without gaps, each with the SHA-256 it was sent with (as
     // x-amz-checksum-sha256, which S3 checked against the bytes it received), and every byte the
     // converter produced sent exactly once. After Complete, S3's composite checksum must equal the one

@@ -73,10 +73,37 @@ std::string SanitizeElementName(std::string_view key) {
   return out;
 }
 
+namespace {
+
+// Bytes AppendEscapedText must look at: the escaped characters, C0 controls and 0xEF (the lead
+// byte of U+FFFE / U+FFFF); every other byte is copied as is.
+struct EscapeTable {
+  bool special[256] = {};
+  constexpr EscapeTable() {
+    for (int i = 0; i < 0x20; ++i) special[i] = true;
+    for (unsigned char c : {'&', '<', '>', '"', '\''}) special[c] = true;
+    special[0xEF] = true;
+  }
+};
+constexpr EscapeTable kEscape;
+
+// A key that is already a valid element name (SanitizeElementName returns it unchanged).
+bool IsPlainName(std::string_view key) {
+  if (key.empty() || !IsNameStartAscii(static_cast<unsigned char>(key[0]))) return false;
+  for (const char c : key) {
+    if (!IsNameAscii(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void AppendEscapedText(std::string& out, std::string_view text) {
   size_t run = 0;
   const size_t n = text.size();
   for (size_t i = 0; i < n; ++i) {
+    while (i < n && !kEscape.special[static_cast<unsigned char>(text[i])]) ++i;
+    if (i == n) break;
     const auto c = static_cast<unsigned char>(text[i]);
     const char* rep = nullptr;
     switch (c) {
@@ -196,7 +223,10 @@ class XmlConverter::Handler final : public JsonHandler {
     EndContainer();
   }
 
-  void Key(std::string_view key) override { key_.assign(key.data(), key.size()); }
+  void Key(std::string_view key) override {
+    key_.assign(key.data(), key.size());
+    key_is_name_ = IsPlainName(key_);
+  }
 
   void String(std::string_view value) override {
     const Scalar s = BeginScalar("a string");
@@ -295,6 +325,7 @@ class XmlConverter::Handler final : public JsonHandler {
   }
 
   const std::string& SanitizedKey(const std::string& key) {
+    if (&key == &key_ && key_is_name_) return key_;
     auto it = names_.find(key);
     if (it != names_.end()) return it->second;
     if (names_.size() >= kNameCacheMax) names_.clear();
@@ -373,6 +404,7 @@ class XmlConverter::Handler final : public JsonHandler {
   std::string default_item_;
   std::string out_;
   std::string key_;
+  bool key_is_name_ = false;  // key_ is a valid element name as is (no cache lookup needed)
   std::vector<Frame> frames_;
   std::unordered_map<std::string, std::string> names_;
   Mode mode_ = Mode::kUnknown;

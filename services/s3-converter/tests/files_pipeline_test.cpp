@@ -292,9 +292,23 @@ TEST(FilesPipeline, TwoTrackersTwoConvertersFiveHundredFilesEachCompletedOnce) {
   EXPECT_EQ(stats.failed(), 0u);
   EXPECT_EQ(stats.pending() + stats.in_progress(), 0u);
 
-  // Each file COMPLETED exactly once (files.state), claimed once, and its XML present.
-  std::this_thread::sleep_for(3s);
+  // Each file COMPLETED exactly once (files.state), claimed once, and its XML present. The events reach
+  // Kafka through the trackers' outbox relays, behind the states: wait for all of them (bounded).
   std::map<std::string, int> completed, claimed;
+  const auto events_deadline = std::chrono::steady_clock::now() + 90s;
+  do {
+    std::this_thread::sleep_for(1s);
+    completed.clear();
+    claimed.clear();
+    for (const auto& e : events.Events()) {
+      if (e["state"] == "COMPLETED") ++completed[e["key"]];
+      if (e["state"] == "IN_PROGRESS") ++claimed[e["key"]];
+    }
+  } while (completed.size() < static_cast<size_t>(kFiles) &&
+           std::chrono::steady_clock::now() < events_deadline);
+  std::this_thread::sleep_for(2s);  // a late duplicate would show up now
+  completed.clear();
+  claimed.clear();
   for (const auto& e : events.Events()) {
     if (e["state"] == "COMPLETED") ++completed[e["key"]];
     if (e["state"] == "IN_PROGRESS") ++claimed[e["key"]];

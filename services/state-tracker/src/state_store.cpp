@@ -198,13 +198,18 @@ return {redis.call('ZCARD', P .. 'state:PENDING'), redis.call('ZCARD', P .. 'sta
 )lua";
 
 const redis::Script& Script(const char* body) {
-  // One Script per body (its SHA-1 computed once); bodies are the constants above.
-  static std::mutex mu;
-  static std::map<const char*, std::unique_ptr<redis::Script>> scripts;
-  std::lock_guard lock(mu);
-  auto& s = scripts[body];
-  if (!s) s = std::make_unique<redis::Script>(std::string(kLuaCommon) + body);
-  return *s;
+  // One Script per body (its SHA-1 computed once); bodies are the constants above. Built once on
+  // first use (thread-safe static init) and read-only afterwards, so calls take no lock.
+  static const auto* const scripts = [] {
+    auto* m = new std::map<const char*, std::unique_ptr<redis::Script>>();
+    for (const char* b : {kRegister, kClaim, kHeartbeat, kComplete, kFail, kSweep, kGet, kList, kStats}) {
+      (*m)[b] = std::make_unique<redis::Script>(std::string(kLuaCommon) + b);
+    }
+    return m;
+  }();
+  const auto it = scripts->find(body);
+  if (it == scripts->end()) throw std::logic_error("state-tracker: unknown Lua script");
+  return *it->second;
 }
 
 // Runs a script on a pooled connection. A connection that broke (a restarted Redis: every pooled

@@ -1,5 +1,6 @@
 #include "services/state-tracker/src/tracker_service.hpp"
 
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -97,15 +98,13 @@ TrackerMetrics::TrackerMetrics(prometheus::Registry& registry)
                         .Register(registry)) {
   for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed}) {
     files.Add({{"state", std::string(ToString(s))}});
-    transitions.Add({{"to", std::string(ToString(s))}});
+    transitions_to.at(static_cast<size_t>(s)) = &transitions.Add({{"to", std::string(ToString(s))}});
   }
   for (const char* r : {"registered", "duplicate", "skipped", "dead_lettered"})
     notifications.Add({{"result", r}});
 }
 
-void TrackerMetrics::Transition(FileState to) {
-  transitions.Add({{"to", std::string(ToString(to))}}).Increment();
-}
+void TrackerMetrics::Transition(FileState to) { transitions_to.at(static_cast<size_t>(to))->Increment(); }
 
 void TrackerMetrics::SetStats(const Stats& s) {
   files.Add({{"state", "PENDING"}}).Set(static_cast<double>(s.pending));
@@ -116,6 +115,9 @@ void TrackerMetrics::SetStats(const Stats& s) {
 
 void ReportTransition(const FileRecord& record, TrackerMetrics& metrics, const char* why) {
   metrics.Transition(record.state);
+  const bool terminal = record.state == FileState::kFailed && !record.retryable;
+  // The per-transition info line is the hot path's only log: skip building its fields when info is off.
+  if (!terminal && !spdlog::should_log(spdlog::level::info)) return;
   auto fields = Ids(record);
   fields["why"] = why;
   if (!record.error.empty()) fields["error"] = record.error;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -29,6 +31,8 @@ struct TrackerMetrics {
   prometheus::Counter& terminal_failures;
   prometheus::Histogram& claim_latency;
   prometheus::Family<prometheus::Counter>& notifications;
+  // transitions{to=...} per FileState (index: the enum value), looked up once instead of per call.
+  std::array<prometheus::Counter*, 4> transitions_to{};
 };
 
 // Reports a transition: metric and log line (a terminal FAILED at error level). The files.state event

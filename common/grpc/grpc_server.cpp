@@ -9,8 +9,8 @@
 
 namespace rainbow::grpc_boot {
 
-GrpcServer::GrpcServer(std::string addr, int max_message_bytes)
-    : addr_(std::move(addr)), max_message_bytes_(max_message_bytes) {}
+GrpcServer::GrpcServer(std::string addr, int max_message_bytes, int sync_max_pollers)
+    : addr_(std::move(addr)), max_message_bytes_(max_message_bytes), sync_max_pollers_(sync_max_pollers) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) Shutdown(std::chrono::milliseconds(0));
@@ -27,6 +27,9 @@ void GrpcServer::Start() {
   builder.AddListeningPort(addr_, grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(max_message_bytes_);
   builder.SetMaxSendMessageSize(max_message_bytes_);
+  if (sync_max_pollers_ > 0) {
+    builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, sync_max_pollers_);
+  }
   for (auto* s : services_) builder.RegisterService(s);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {

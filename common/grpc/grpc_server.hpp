@@ -15,7 +15,9 @@ namespace rainbow::grpc_boot {
 // then cancelled. Start/Shutdown from one thread (main); the server itself is thread-safe.
 class GrpcServer {
  public:
-  explicit GrpcServer(std::string addr, int max_message_bytes = 16 * 1024 * 1024);
+  // sync_max_pollers: threads polling for new calls (gRPC's default is 2, which makes the sync server
+  // create and end a thread for nearly every call once more calls run at once); 0 keeps the default.
+  explicit GrpcServer(std::string addr, int max_message_bytes = 16 * 1024 * 1024, int sync_max_pollers = 0);
   ~GrpcServer();
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
@@ -30,6 +32,7 @@ class GrpcServer {
  private:
   std::string addr_;
   int max_message_bytes_;
+  int sync_max_pollers_;
   std::vector<grpc::Service*> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

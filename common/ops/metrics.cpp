@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,7 +80,24 @@ std::shared_ptr<prometheus::Registry> MetricsRegistry() {
   return registry;
 }
 
+namespace {
+std::mutex g_hooks_mu;
+std::vector<std::function<void()>>& Hooks() {
+  static std::vector<std::function<void()>> hooks;
+  return hooks;
+}
+}  // namespace
+
+void AddScrapeHook(std::function<void()> hook) {
+  std::lock_guard lock(g_hooks_mu);
+  Hooks().push_back(std::move(hook));
+}
+
 std::string RenderMetrics(prometheus::Registry& registry) {
+  {
+    std::lock_guard lock(g_hooks_mu);
+    for (const auto& hook : Hooks()) hook();
+  }
   static const ProcessCollector process;
   auto families = registry.Collect();
   for (auto& f : process.Collect()) families.push_back(std::move(f));

@@ -2,6 +2,7 @@
 
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 
 namespace rainbow::ops {
@@ -13,5 +14,9 @@ std::shared_ptr<prometheus::Registry> MetricsRegistry();
 
 // The text exposition of a registry, as served on /metrics.
 std::string RenderMetrics(prometheus::Registry& registry);
+
+// Runs `hook` before every scrape (e.g. to copy a pool's state into gauges), instead of updating such
+// gauges on every request. Thread-safe; hooks live for the process.
+void AddScrapeHook(std::function<void()> hook);
 
 }  // namespace rainbow::ops

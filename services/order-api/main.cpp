@@ -45,6 +45,7 @@ int Run(const order::OrderApiConfig& c) {
   order::OrderMetrics metrics(*registry);
   std::atomic<bool> migrated{!c.migrate};
   pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements()});
+  ops::AddScrapeHook([&] { metrics.ObservePool(pool.Stats()); });
 
   // Ready only when the database answers and the schema is migrated.
   ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&]() -> std::string {
@@ -65,7 +66,8 @@ int Run(const order::OrderApiConfig& c) {
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
   order::OrderGrpcService grpc_service(service, metrics);
-  grpc_boot::GrpcServer grpc(c.common.grpc_addr);
+  // As many pollers as database connections: calls beyond that would wait for a connection anyway.
+  grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.AddService(&grpc_service);
   grpc.Start();
   order::RestServer rest({c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION},

@@ -67,16 +67,35 @@ OrderMetrics::OrderMetrics(prometheus::Registry& registry)
 
 void OrderMetrics::ObserveHttp(const std::string& route, const std::string& method, int status,
                                std::chrono::nanoseconds took) {
-  http_requests_.Add({{"route", route}, {"method", method}, {"code", std::to_string(status)}}).Increment();
-  http_latency_.Add({{"route", route}, {"method", method}}, LatencyBuckets())
-      .Observe(std::chrono::duration<double>(took).count());
+  const std::string code = std::to_string(status);
+  HttpChildren children;
+  {
+    std::lock_guard lock(cache_mu_);
+    auto [it, inserted] = http_cache_.try_emplace(route + ' ' + method + ' ' + code);
+    if (inserted) {
+      it->second.requests = &http_requests_.Add({{"route", route}, {"method", method}, {"code", code}});
+      it->second.latency = &http_latency_.Add({{"route", route}, {"method", method}}, LatencyBuckets());
+    }
+    children = it->second;
+  }
+  children.requests->Increment();
+  children.latency->Observe(std::chrono::duration<double>(took).count());
 }
 
 void OrderMetrics::ObserveGrpc(const std::string& method, const std::string& code,
                                std::chrono::nanoseconds took) {
-  grpc_requests_.Add({{"method", method}, {"code", code}}).Increment();
-  grpc_latency_.Add({{"method", method}}, LatencyBuckets())
-      .Observe(std::chrono::duration<double>(took).count());
+  std::pair<prometheus::Counter*, prometheus::Histogram*> children;
+  {
+    std::lock_guard lock(cache_mu_);
+    auto [it, inserted] = grpc_cache_.try_emplace(method + ' ' + code);
+    if (inserted) {
+      it->second = {&grpc_requests_.Add({{"method", method}, {"code", code}}),
+                    &grpc_latency_.Add({{"method", method}}, LatencyBuckets())};
+    }
+    children = it->second;
+  }
+  children.first->Increment();
+  children.second->Observe(std::chrono::duration<double>(took).count());
 }
 
 void OrderMetrics::ObservePool(const pg::PoolStats& stats) {

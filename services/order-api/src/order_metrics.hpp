@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -39,6 +40,16 @@ class OrderMetrics {
   prometheus::Gauge& pool_open_;
   prometheus::Gauge& pool_in_use_;
   prometheus::Gauge& pool_waiting_;
+
+  // Family::Add hashes the label set under the family's lock on every call; the few children a
+  // service uses are looked up once and kept (label sets are bounded by construction).
+  struct HttpChildren {
+    prometheus::Counter* requests;
+    prometheus::Histogram* latency;
+  };
+  std::mutex cache_mu_;
+  std::map<std::string, HttpChildren> http_cache_;
+  std::map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> grpc_cache_;
 };
 
 }  // namespace rainbow::order

@@ -136,7 +136,6 @@ class RestServer::Router final : public CivetHandler {
 
     const auto took = std::chrono::steady_clock::now() - start;
     metrics_.ObserveHttp(route, method, r.status, took);
-    metrics_.ObservePool(pool_.Stats());
     if (config_.access_log) {
       log::Fields fields{{"request_id", request_id},
                          {"method", method},

@@ -565,9 +565,17 @@ TEST(OrderApiStartup, MissingDsnExitsNamingTheVar) {
 TEST(OrderApiStartup, UnreachableDatabaseIsNotReady) {
   Service s = StartService("host=127.0.0.1 port=" + std::to_string(FreePort()) +
                            " dbname=x user=x connect_timeout=1");
-  std::this_thread::sleep_for(1500ms);
-  auto ready = testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz");
+  // Wait until the ops endpoint answers at all (a loaded machine starts processes slowly), then it
+  // must say "not ready", and keep saying it.
+  std::pair<long, std::string> ready{0, ""};
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(100ms);
+    ready = testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz");
+  }
   EXPECT_EQ(ready.first, 503) << ready.second;
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz").first, 503);
   EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/healthz").first, 200);
 }
 

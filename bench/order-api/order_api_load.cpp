@@ -184,9 +184,15 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::vector<WorkerResult> results(static_cast<size_t>(o.concurrency));
   std::vector<std::thread> workers;
-  grpc::ChannelArguments args;
-  args.SetInt("grpc.use_local_subchannel_pool", 1);
-  auto channel = grpc::CreateCustomChannel(o.grpc_addr, grpc::InsecureChannelCredentials(), args);
+  // One channel (so one HTTP/2 connection) per worker, as pgbench has one connection per client; a
+  // single shared connection would serialize every call through one server-side transport.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < o.concurrency; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    args.SetInt("rainbow.worker", i);  // distinct args: no subchannel sharing between workers
+    channels.push_back(grpc::CreateCustomChannel(o.grpc_addr, grpc::InsecureChannelCredentials(), args));
+  }
   const auto start = Clock::now();
   const auto end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
@@ -195,7 +201,7 @@ int main(int argc, char** argv) {
       if (o.mode == "rest") {
         RestWorker(o, end, 1000 + i, results[static_cast<size_t>(i)]);
       } else {
-        GrpcWorker(o, channel, end, 1000 + i, results[static_cast<size_t>(i)]);
+        GrpcWorker(o, channels[static_cast<size_t>(i)], end, 1000 + i, results[static_cast<size_t>(i)]);
       }
     });
   }

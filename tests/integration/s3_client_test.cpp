@@ -19,6 +19,7 @@
 
 #include "common/crypto/sha256.hpp"
 #include "common/s3/client.hpp"
+#include "tests/support/s3_stack_env.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::s3 {
@@ -29,11 +30,7 @@ using testing::StackEnv;
 constexpr uint64_t kMiB = 1ull << 20;
 
 S3Config StackConfig() {
-  S3Config config;
-  config.endpoint = StackEnv("S3_ENDPOINT");
-  config.region = StackEnv("S3_REGION");
-  config.access_key = StackEnv("S3_ACCESS_KEY");
-  config.secret_key = StackEnv("S3_SECRET_KEY");
+  S3Config config = rainbow::testing::S3ConfigFromStack();
   config.retry = {std::chrono::milliseconds(50), std::chrono::milliseconds(500), 2.0, 3};
   return config;
 }

@@ -6,6 +6,7 @@
 
 #include "common/kafka/consumer.hpp"
 #include "common/s3/client.hpp"
+#include "tests/support/s3_stack_env.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow {
@@ -15,19 +16,10 @@ using namespace std::chrono_literals;
 using rainbow::testing::StackEnv;
 using rainbow::testing::UniqueName;
 
-s3::S3Config S3FromEnv() {
-  s3::S3Config c;
-  c.endpoint = StackEnv("S3_ENDPOINT");
-  c.region = StackEnv("S3_REGION");
-  c.access_key = StackEnv("S3_ACCESS_KEY");
-  c.secret_key = StackEnv("S3_SECRET_KEY");
-  return c;
-}
-
 TEST(S3Notification, PutIntoRawArrivesOnFilesEvents) {
   // A group new to the topic reads it from the start; the test looks for its own key only.
   kafka::Consumer consumer({StackEnv("KAFKA_BROKERS"), UniqueName("notify-test"), {"files.events"}});
-  s3::S3Client client(S3FromEnv());
+  s3::S3Client client(rainbow::testing::S3ConfigFromStack());
   const std::string key = "incoming/" + UniqueName("notify test") + " +=.json";
   const std::string body = R"([{"ean":"1","name":"x"}])";
   const auto put = client.PutObject(s3::BucketName("raw"), s3::ObjectKey(key), body);

@@ -18,6 +18,7 @@
 #include "common/s3/client.hpp"
 #include "rainbow/state_tracker.grpc.pb.h"
 #include "tests/support/child_process.hpp"
+#include "tests/support/s3_stack_env.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::files_test {
@@ -25,14 +26,7 @@ namespace rainbow::files_test {
 using namespace std::chrono_literals;
 using testing::StackEnv;
 
-inline s3::S3Config S3FromEnv() {
-  s3::S3Config c;
-  c.endpoint = StackEnv("S3_ENDPOINT");
-  c.region = StackEnv("S3_REGION");
-  c.access_key = StackEnv("S3_ACCESS_KEY");
-  c.secret_key = StackEnv("S3_SECRET_KEY");
-  return c;
-}
+inline s3::S3Config S3FromEnv() { return rainbow::testing::S3ConfigFromStack(); }
 
 inline std::map<std::string, std::string> SharedEnv() {
   return {{"KAFKA_BROKERS", StackEnv("KAFKA_BROKERS")},

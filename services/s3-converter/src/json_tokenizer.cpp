@@ -157,25 +157,16 @@ void JsonTokenizer::Feed(std::string_view chunk) {
   const char* p = chunk.data();
   const char* end = p + chunk.size();
   while (p < end) {
-    if (state_ == State::kString && pending_high_surrogate_ == 0) {
-      // Fast path: copy the run of plain characters up to the next quote, backslash or control char.
+    // Fast paths: copy a whole run of plain string characters (up to the next quote, backslash or
+    // control char) or of number characters (validated as a whole at its end) in one append.
+    const bool in_plain_string = state_ == State::kString && pending_high_surrogate_ == 0;
+    if (in_plain_string || state_ == State::kNumber) {
       const char* q = p;
-      while (q < end && (ClassOf(*q) & kStringStop) == 0) ++q;
-      if (q > p) {
-        const size_t run = static_cast<size_t>(q - p);
-        if (token_.size() + run > limits_.max_token_bytes) {
-          offset_ += limits_.max_token_bytes - token_.size();
-          Fail("string or number longer than " + std::to_string(limits_.max_token_bytes) + " bytes");
-        }
-        token_.append(p, run);
-        offset_ += run;
-        p = q;
-        continue;
+      if (in_plain_string) {
+        while (q < end && (ClassOf(*q) & kStringStop) == 0) ++q;
+      } else {
+        while (q < end && (ClassOf(*q) & kNumberByte) != 0) ++q;
       }
-    } else if (state_ == State::kNumber) {
-      // Fast path: copy the run of number characters (validated as a whole at its end).
-      const char* q = p;
-      while (q < end && (ClassOf(*q) & kNumberByte) != 0) ++q;
       if (q > p) {
         const size_t run = static_cast<size_t>(q - p);
         if (token_.size() + run > limits_.max_token_bytes) {

@@ -1,16 +1,27 @@
 // order_api_load: a closed-loop load generator for order-api. N workers each create orders of 1-5
-// random lines back to back for a fixed time over REST (libcurl, one keep-alive connection per worker)
-// or gRPC (one channel, a stub call per request), then print throughput and latency percentiles as
+// random lines back to back for a fixed time over REST (HTTP/1.1 keep-alive, one connection per
+// client) or gRPC (the async API, one channel per client), then print throughput and latency percentiles as
 // one JSON line. `--print-pgbench-script` prints the pgbench script that runs the very statement
 // order-api runs (taken from OrderStore::Statements()), for the reference measurement.
-#include <curl/curl.h>
+#include <absl/synchronization/mutex.h>
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <iostream>
+#include <latch>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -28,6 +39,8 @@ struct Options {
   std::string url = "http://127.0.0.1:8080";
   std::string grpc_addr = "127.0.0.1:50051";
   int concurrency = 8;
+  int threads = 2;
+  int grpc_connections = 1 << 30;  // capped to the concurrency: one per client
   double seconds = 10;
   int customers = 2000;
   int products = 5000;
@@ -56,74 +69,222 @@ RandomOrder MakeOrder(std::mt19937_64& rng, const Options& o) {
   return r;
 }
 
-size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
-
-// Requests are built before the clock starts (a ring of random orders per worker), so the generator
-// spends its CPU on sending, as pgbench does, not on formatting.
+// Requests are built before the clock starts (a ring of random orders per connection), so the
+// generator spends its CPU on sending, as pgbench does, not on formatting.
 constexpr int kRing = 512;
 
-void RestWorker(const Options& o, Clock::time_point end, int seed, WorkerResult& out) {
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  std::vector<std::string> bodies;
-  for (int i = 0; i < kRing; ++i) {
-    const auto order = MakeOrder(rng, o);
-    nlohmann::json products = nlohmann::json::array();
-    for (auto [p, q] : order.lines) products.push_back({{"productId", p}, {"quantity", q}});
-    bodies.push_back(
-        nlohmann::json{{"customerId", order.customer}, {"payment_id", order.payment}, {"products", products}}
-            .dump());
-  }
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  const std::string url = o.url + "/api/v1/orders";
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
-  curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
-  for (size_t n = 0; Clock::now() < end; ++n) {
-    const std::string& body = bodies[n % bodies.size()];
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    const auto t0 = Clock::now();
-    long status = 0;
-    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (status == 201) {
-      out.latencies_ms.push_back(ms);
-    } else {
-      out.errors++;
-    }
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+// Both clients work like pgbench -j: a few threads, each driving its share of the connections from one
+// event loop (epoll for HTTP, a completion queue for gRPC), one request outstanding per connection
+// (closed loop). A thread per connection blocking on its socket would spend the 2-core machine's CPU
+// on context switches that PostgreSQL needs, and measure the generator instead of the service.
+std::vector<int> ConnectionsOfThread(const Options& o, int thread) {
+  std::vector<int> mine;
+  for (int c = thread; c < o.concurrency; c += o.threads) mine.push_back(c);
+  return mine;
 }
 
-void GrpcWorker(const Options& o, std::shared_ptr<grpc::Channel> channel, Clock::time_point end, int seed,
-                WorkerResult& out) {
-  auto stub = rainbow::order::v1::OrderService::NewStub(channel);
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  std::vector<rainbow::order::v1::CreateOrderRequest> requests(kRing);
-  for (auto& req : requests) {
-    const auto order = MakeOrder(rng, o);
-    req.set_customer_id(order.customer);
-    req.set_payment_id(order.payment);
-    for (auto [p, q] : order.lines) {
-      auto* l = req.add_products();
-      l->set_product_id(p);
-      l->set_quantity(q);
+// --- REST: HTTP/1.1 keep-alive over plain sockets ---
+
+struct HttpConnection {
+  int fd = -1;
+  std::vector<std::string> requests;  // complete HTTP requests
+  size_t next = 0;
+  std::string in;
+  Clock::time_point sent;
+};
+
+std::string HttpRequest(const std::string& host, const std::string& body) {
+  return "POST /api/v1/orders HTTP/1.1\r\nHost: " + host +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
+}
+
+int ConnectTcp(const std::string& host, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (fd < 0 || inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    throw std::runtime_error("cannot connect to " + host + ":" + std::to_string(port));
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+void SendAll(int fd, const std::string& data) {
+  for (size_t off = 0; off < data.size();) {
+    const ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) throw std::runtime_error("send failed");
+    off += static_cast<size_t>(n);
+  }
+}
+
+// The status code once `in` holds a whole response (headers and Content-Length body), else 0; the
+// response is removed from `in`.
+int TakeResponse(std::string& in) {
+  const size_t head_end = in.find("\r\n\r\n");
+  if (head_end == std::string::npos) return 0;
+  size_t body = 0;
+  for (size_t at = in.find("\r\n"); at < head_end; at = in.find("\r\n", at + 2)) {
+    constexpr std::string_view kLength = "content-length:";
+    if (in.size() > at + 2 + kLength.size() &&
+        strncasecmp(in.data() + at + 2, kLength.data(), kLength.size()) == 0) {
+      body = std::strtoull(in.c_str() + at + 2 + kLength.size(), nullptr, 10);
     }
   }
-  rainbow::order::v1::Order resp;
-  for (size_t n = 0; Clock::now() < end; ++n) {
-    grpc::ClientContext ctx;
-    const auto t0 = Clock::now();
-    const auto st = stub->CreateOrder(&ctx, requests[n % requests.size()], &resp);
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (st.ok()) {
-      out.latencies_ms.push_back(ms);
+  if (in.size() < head_end + 4 + body) return 0;
+  const int status = in.size() > 12 ? std::atoi(in.c_str() + 9) : 0;
+  in.erase(0, head_end + 4 + body);
+  return status;
+}
+
+void RestThread(const Options& o, int thread, const std::function<void()>& ready,
+                const std::shared_future<Clock::time_point>& end_at, WorkerResult& out) {
+  const auto scheme = o.url.find("://");
+  const std::string hostport = o.url.substr(scheme == std::string::npos ? 0 : scheme + 3);
+  const auto colon = hostport.rfind(':');
+  const std::string host = hostport.substr(0, colon);
+  const int port = std::stoi(hostport.substr(colon + 1));
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<HttpConnection> conns;
+  for (int c : ConnectionsOfThread(o, thread)) {
+    std::mt19937_64 rng(static_cast<uint64_t>(1000 + c));
+    HttpConnection conn;
+    for (int i = 0; i < kRing; ++i) {
+      const auto order = MakeOrder(rng, o);
+      nlohmann::json products = nlohmann::json::array();
+      for (auto [p, q] : order.lines) products.push_back({{"productId", p}, {"quantity", q}});
+      conn.requests.push_back(HttpRequest(hostport, nlohmann::json{{"customerId", order.customer},
+                                                                   {"payment_id", order.payment},
+                                                                   {"products", products}}
+                                                        .dump()));
+    }
+    conn.fd = ConnectTcp(host, port);
+    conns.push_back(std::move(conn));
+  }
+  ready();
+  const auto end = end_at.get();
+  for (size_t i = 0; i < conns.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    conns[i].sent = Clock::now();
+    SendAll(conns[i].fd, conns[i].requests[conns[i].next++ % kRing]);
+  }
+  std::vector<epoll_event> events(conns.size());
+  char buf[16384];
+  while (Clock::now() < end) {
+    const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    for (int e = 0; e < n; ++e) {
+      auto& conn = conns[events[static_cast<size_t>(e)].data.u64];
+      const ssize_t got = recv(conn.fd, buf, sizeof(buf), 0);
+      if (got <= 0) throw std::runtime_error("connection closed by order-api");
+      conn.in.append(buf, static_cast<size_t>(got));
+      const int status = TakeResponse(conn.in);
+      if (status == 0) continue;
+      const auto now = Clock::now();
+      if (status == 201) {
+        out.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - conn.sent).count());
+      } else {
+        out.errors++;
+      }
+      if (now >= end) continue;
+      conn.sent = now;
+      SendAll(conn.fd, conn.requests[conn.next++ % kRing]);
+    }
+  }
+  for (auto& conn : conns) close(conn.fd);
+  close(ep);
+}
+
+// --- gRPC: the async API, one completion queue per thread ---
+
+struct GrpcCall {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<rainbow::order::v1::OrderService::Stub> stub;
+  std::vector<rainbow::order::v1::CreateOrderRequest> requests;
+  size_t next = 0;
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<rainbow::order::v1::Order>> reader;
+  rainbow::order::v1::Order response;
+  grpc::Status status;
+  Clock::time_point sent;
+
+  void Start(grpc::CompletionQueue& cq) {
+    ctx = std::make_unique<grpc::ClientContext>();
+    sent = Clock::now();
+    reader = stub->PrepareAsyncCreateOrder(ctx.get(), requests[next++ % requests.size()], &cq);
+    reader->StartCall();
+    reader->Finish(&response, &status, this);
+  }
+};
+
+void GrpcThread(const Options& o, const std::vector<std::shared_ptr<grpc::Channel>>& channels, int thread,
+                const std::function<void()>& ready, const std::shared_future<Clock::time_point>& end_at,
+                WorkerResult& out) {
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<GrpcCall>> calls;
+  for (int c : ConnectionsOfThread(o, thread)) {
+    auto call = std::make_unique<GrpcCall>();
+    call->channel = channels[static_cast<size_t>(c) % channels.size()];
+    call->stub = rainbow::order::v1::OrderService::NewStub(call->channel);
+    std::mt19937_64 rng(static_cast<uint64_t>(1000 + c));
+    call->requests.resize(kRing);
+    for (auto& req : call->requests) {
+      const auto order = MakeOrder(rng, o);
+      req.set_customer_id(order.customer);
+      req.set_payment_id(order.payment);
+      for (auto [p, q] : order.lines) {
+        auto* l = req.add_products();
+        l->set_product_id(p);
+        l->set_quantity(q);
+      }
+    }
+    calls.push_back(std::move(call));
+  }
+  // Connect before the clock starts.
+  for (auto& call : calls) {
+    if (!call->channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+      throw std::runtime_error("cannot connect to " + o.grpc_addr);
+    }
+  }
+  ready();
+  const auto end = end_at.get();
+  for (auto& call : calls) call->Start(cq);
+  size_t outstanding = calls.size();
+  while (outstanding > 0) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq.Next(&tag, &ok)) break;
+    auto* call = static_cast<GrpcCall*>(tag);
+    const auto now = Clock::now();
+    if (ok && call->status.ok()) {
+      out.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - call->sent).count());
     } else {
       out.errors++;
     }
+    if (now < end) {
+      call->Start(cq);
+    } else {
+      --outstanding;
+    }
   }
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+// CPU time (user + system) of this process so far: what the generator takes from the machine.
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 double Percentile(std::vector<double>& v, double p) {
@@ -171,6 +332,10 @@ int main(int argc, char** argv) {
   app.add_option("--url", o.url, "REST base URL");
   app.add_option("--grpc-addr", o.grpc_addr, "gRPC address");
   app.add_option("--concurrency,-c", o.concurrency, "concurrent workers")->check(CLI::Range(1, 1024));
+  app.add_option("--threads,-j", o.threads, "event-loop threads the clients are spread over (pgbench -j)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--grpc-connections", o.grpc_connections, "HTTP/2 connections the gRPC clients share")
+      ->check(CLI::Range(1, 1024));
   app.add_option("--seconds,-T", o.seconds, "duration")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--customers", o.customers, "customer ids are drawn from 1..N");
   app.add_option("--products", o.products, "product ids are drawn from 1..N");
@@ -181,31 +346,49 @@ int main(int argc, char** argv) {
     std::cout << PgbenchScript(o);
     return 0;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  std::vector<WorkerResult> results(static_cast<size_t>(o.concurrency));
-  std::vector<std::thread> workers;
-  // One channel (so one HTTP/2 connection) per worker, as pgbench has one connection per client; a
-  // single shared connection would serialize every call through one server-side transport.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // see common/grpc
+  o.threads = std::min(o.threads, o.concurrency);
+  std::vector<WorkerResult> results(static_cast<size_t>(o.threads));
+  // By default one channel (so one HTTP/2 connection) per client, as pgbench has one connection per
+  // client; --grpc-connections N lets the clients share N connections (HTTP/2 multiplexing).
   std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < o.concurrency; ++i) {
+  for (int i = 0; i < std::min(o.concurrency, o.grpc_connections) && o.mode == "grpc"; ++i) {
     grpc::ChannelArguments args;
-    args.SetInt("grpc.use_local_subchannel_pool", 1);
-    args.SetInt("rainbow.worker", i);  // distinct args: no subchannel sharing between workers
+    args.SetInt("grpc.use_local_subchannel_pool", 1);  // no connection sharing between channels
     channels.push_back(grpc::CreateCustomChannel(o.grpc_addr, grpc::InsecureChannelCredentials(), args));
   }
-  const auto start = Clock::now();
-  const auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
-  for (int i = 0; i < o.concurrency; ++i) {
-    workers.emplace_back([&, i] {
-      if (o.mode == "rest") {
-        RestWorker(o, end, 1000 + i, results[static_cast<size_t>(i)]);
-      } else {
-        GrpcWorker(o, channels[static_cast<size_t>(i)], end, 1000 + i, results[static_cast<size_t>(i)]);
+  std::vector<std::thread> workers;
+  // Every thread connects and builds its requests first; the clock starts when all are ready.
+  std::latch ready(o.threads);
+  std::promise<Clock::time_point> end_promise;
+  std::shared_future<Clock::time_point> end_future = end_promise.get_future().share();
+  std::atomic<bool> failed{false};
+  for (int t = 0; t < o.threads; ++t) {
+    workers.emplace_back([&, t] {
+      bool counted = false;  // a thread failing before it is ready must not hold the others up
+      auto set_ready = [&] {
+        counted = true;
+        ready.count_down();
+      };
+      try {
+        if (o.mode == "rest") {
+          RestThread(o, t, set_ready, end_future, results[static_cast<size_t>(t)]);
+        } else {
+          GrpcThread(o, channels, t, set_ready, end_future, results[static_cast<size_t>(t)]);
+        }
+      } catch (const std::exception& e) {
+        std::cerr << "order_api_load: " << e.what() << std::endl;
+        failed = true;
+        if (!counted) ready.count_down();
       }
     });
   }
+  ready.wait();
+  const auto start = Clock::now();
+  end_promise.set_value(
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds)));
   for (auto& w : workers) w.join();
+  if (failed) return 1;
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> all;
   int64_t errors = 0;
@@ -221,7 +404,8 @@ int main(int argc, char** argv) {
                         {"errors", errors},
                         {"tps", tps},
                         {"p50_ms", Percentile(all, 0.50)},
-                        {"p99_ms", Percentile(all, 0.99)}};
+                        {"p99_ms", Percentile(all, 0.99)},
+                        {"client_cpu_s", CpuSeconds()}};
   std::cout << report.dump() << std::endl;
   return errors > 0 && all.empty() ? 1 : 0;
 }

@@ -16,6 +16,10 @@ namespace {
 constexpr char kStructuredMarker = '\x1f';
 
 std::string Escape(std::string_view text) {
+  // Plain text (the common case: levels, service names, messages) needs only its quotes.
+  bool plain = true;
+  for (const unsigned char ch : text) plain = plain && ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\';
+  if (plain) return "\"" + std::string(text) + "\"";
   return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -35,10 +39,10 @@ class JsonFormatter final : public spdlog::formatter {
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const auto level = spdlog::level::to_string_view(msg.level);
-    const std::string line = FormatLine(IsoTime(msg.time), std::string_view(level.data(), level.size()),
-                                        service_, std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string line = FormatLine(IsoTime(msg.time), std::string_view(level.data(), level.size()), service_,
+                                  std::string_view(msg.payload.data(), msg.payload.size()));
+    line.push_back('\n');
     dest.append(line.data(), line.data() + line.size());
-    dest.push_back('\n');
   }
 
   std::unique_ptr<spdlog::formatter> clone() const override {
@@ -64,14 +68,24 @@ void Emit(spdlog::level::level_enum level, std::string_view msg, const Fields& f
   std::call_once(g_initialized, [] { InstallLogger("rainbow", spdlog::level::info); });
   auto logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
-  nlohmann::ordered_json record = nlohmann::ordered_json::object();  // "msg" first, then the ids
-  record["msg"] = std::string(msg);
-  if (fields.is_object()) {
-    for (auto it = fields.begin(); it != fields.end(); ++it) record[it.key()] = it.value();
-  }
+  // The record is {"msg":...,<fields>}: "msg" first, then the ids in key order. Written straight
+  // from the fields (no intermediate document): this runs once or twice per request.
   std::string payload(1, kStructuredMarker);
-  payload += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  logger->log(level, "{}", payload);
+  payload += "{\"msg\":";
+  payload += Escape(msg);
+  if (fields.is_object() && fields.contains("msg")) {  // the message wins over a field of its name
+    Fields others = fields;
+    others.erase("msg");
+    return Emit(level, msg, others);
+  }
+  if (fields.is_object() && !fields.empty()) {
+    const std::string rest = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    payload += ',';
+    payload.append(rest, 1);  // without the fields' opening brace; their closing one ends the record
+  } else {
+    payload += '}';
+  }
+  logger->log(level, spdlog::string_view_t(payload.data(), payload.size()));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "common/logging/log.hpp"
 
@@ -33,3 +35,23 @@ TEST(LogFormat, InvalidUtf8DoesNotBreakTheLine) {
 
 }  // namespace
 }  // namespace rainbow::log
+
+TEST(LogFormat, EmittedRecordHasMessageFirstThenFields) {
+  rainbow::log::Init("svc", "info");
+  testing::internal::CaptureStdout();
+  rainbow::log::Info("order created", {{"order_id", 7}, {"customer_id", 3}, {"msg", "ignored"}});
+  rainbow::log::Info("plain");
+  rainbow::log::Debug("below the level");
+  const std::string out = testing::internal::GetCapturedStdout();
+  const auto newline = out.find('\n');
+  ASSERT_NE(newline, std::string::npos);
+  const auto first = nlohmann::ordered_json::parse(out.substr(0, newline));
+  std::vector<std::string> keys;
+  for (auto it = first.begin(); it != first.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"ts", "level", "service", "msg", "customer_id", "order_id"}));
+  EXPECT_EQ(first["msg"], "order created");
+  EXPECT_EQ(first["order_id"], 7);
+  const auto second = nlohmann::json::parse(out.substr(newline + 1));
+  EXPECT_EQ(second["msg"], "plain");
+  EXPECT_EQ(out.find("below the level"), std::string::npos);
+}

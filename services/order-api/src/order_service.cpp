@@ -6,7 +6,9 @@ namespace rainbow::order {
 
 Outcome<CreateResult> OrderService::Create(const CreateOrderInput& input, const std::string& request_id) {
   if (auto error = ValidateCreate(input, limits_)) return *error;
-  auto result = store_.Create(input, RequestFingerprint(input));
+  // The fingerprint (a SHA-256 of the request) only matters for a keyed request.
+  auto result =
+      store_.Create(input, input.idempotency_key.empty() ? std::string() : RequestFingerprint(input));
   if (auto* created = std::get_if<CreateResult>(&result)) {
     if (created->replayed) {
       metrics_.idempotent_replays->Increment();

@@ -14,6 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <grpcpp/grpcpp.h>
 
 #include "common/s3/client.hpp"
@@ -29,6 +32,31 @@ using namespace rainbow;
 using Clock = std::chrono::steady_clock;
 
 double Secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// CPU seconds (user + system) this process has used so far.
+double SelfCpu() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds (user + system) process `pid` has used so far (fields 14 and 15 of /proc/pid/stat);
+// 0 when pid is 0 or unreadable. Lets the benchmark say how much of the S3 server's CPU each side costs.
+double ProcessCpu(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -116,7 +144,13 @@ int Convert(const std::string& path, int rounds) {
   return 0;
 }
 
-int S3(const std::string& path, uint64_t mb, const std::string& prefix) {
+// What one timed transfer cost: wall seconds, our CPU seconds and the S3 server's.
+struct Cost {
+  double secs = 1e9, self_cpu = 0, server_cpu = 0;
+};
+
+int S3(const std::string& path, uint64_t mb, const std::string& prefix, const std::string& mode, int rounds,
+       int server_pid) {
   s3::S3Client s3c(S3FromEnv());
   const s3::BucketName raw("raw"), converted("converted");
   const s3::ObjectKey src(prefix + "/input.json");
@@ -132,14 +166,16 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix) {
     bytes = g.produced;
   }
   // (1) raw copy: the same ranged GETs piped through the same bounded queue into the same multipart
-  // upload (part size and concurrency), no conversion: the limit of S3 -> S3 on this MinIO.
+  // upload (part size and concurrency), no conversion: the limit of S3 -> S3 on this MinIO. Like the
+  // conversion's output, each downloaded buffer is handed to the queue without a copy; the upload
+  // reads whole parts from it, and UploadPart hashes each part once (the checksum S3 verifies).
   auto copy_once = [&] {
     const auto t0 = Clock::now();
     converter::ChunkQueue q(opts.queue_bytes);
     std::thread down([&] {
       try {
-        s3c.DownloadParallel(raw, src, opts.download_part_size, opts.download_concurrency,
-                             [&](std::string_view c) { q.Push(c); });
+        s3c.DownloadParallelBuffers(raw, src, opts.download_part_size, opts.download_concurrency,
+                                    [&](std::string& c) { q.PushBuffer(c); });
         q.Close();
       } catch (...) {
         q.Fail(std::current_exception());
@@ -156,19 +192,32 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix) {
     r = converter::ConvertObject(s3c, raw, src, "", converted, s3::ObjectKey(prefix + "/output.xml"), opts);
     return Secs(t0, Clock::now());
   };
-  double copy = 1e9, conv = 1e9;
+  // Runs `once`, keeps the fastest round's figures in `best`.
+  auto measure = [&](Cost& best, auto&& once) {
+    const double cpu0 = SelfCpu(), srv0 = ProcessCpu(server_pid);
+    const double secs = once();
+    if (secs < best.secs) best = {secs, SelfCpu() - cpu0, ProcessCpu(server_pid) - srv0};
+  };
+  Cost copy, conv;
   converter::ConvertResult r;
-  for (int i = 0; i < 2; ++i) {  // alternate, best of two each
-    copy = std::min(copy, copy_once());
-    conv = std::min(conv, convert_once(r));
+  for (int i = 0; i < rounds; ++i) {  // alternate, best of `rounds` each
+    if (mode != "convert") measure(copy, copy_once);
+    if (mode != "copy") measure(conv, [&] { return convert_once(r); });
   }
   s3c.DeleteObject(raw, src);
   s3c.DeleteObject(converted, s3::ObjectKey(prefix + "/copy.json"));
   s3c.DeleteObject(converted, s3::ObjectKey(prefix + "/output.xml"));
-  std::cout << "{\"bytes_in\":" << bytes << ",\"bytes_out\":" << r.bytes_out << ",\"copy_seconds\":" << copy
-            << ",\"copy_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / copy
-            << ",\"convert_seconds\":" << conv
-            << ",\"convert_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / conv << "}\n";
+  // CPU seconds per GB of input, ours and the server's, for the fastest round of each.
+  auto per_gb = [&](double cpu) { return cpu / (static_cast<double>(bytes) / 1e9); };
+  std::cout << "{\"bytes_in\":" << bytes << ",\"bytes_out\":" << r.bytes_out
+            << ",\"copy_seconds\":" << copy.secs
+            << ",\"copy_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / copy.secs
+            << ",\"copy_cpu_s_per_gb\":" << per_gb(copy.self_cpu)
+            << ",\"copy_server_cpu_s_per_gb\":" << per_gb(copy.server_cpu)
+            << ",\"convert_seconds\":" << conv.secs
+            << ",\"convert_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / conv.secs
+            << ",\"convert_cpu_s_per_gb\":" << per_gb(conv.self_cpu)
+            << ",\"convert_server_cpu_s_per_gb\":" << per_gb(conv.server_cpu) << "}\n";
   return 0;
 }
 
@@ -250,7 +299,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string file, prefix = "bench", addr;
   uint64_t mb = 256;
-  int rounds = 3, concurrency = 8;
+  int rounds = 3, concurrency = 8, s3_rounds = 2, server_pid = 0;
+  std::string s3_mode = "both";
   double seconds = 10;
   auto* gen = app.add_subcommand("gen", "write a generated JSON file");
   gen->add_option("--out", file)->required();
@@ -262,6 +312,10 @@ int main(int argc, char** argv) {
   s3->add_option("--file", file, "use this file (else generate --mb MB)");
   s3->add_option("--mb", mb);
   s3->add_option("--prefix", prefix);
+  s3->add_option("--mode", s3_mode, "both (alternating), copy or convert")
+      ->check(CLI::IsMember({"both", "copy", "convert"}));
+  s3->add_option("--rounds", s3_rounds, "best of this many rounds each");
+  s3->add_option("--server-pid", server_pid, "also report this process's CPU (the S3 server)");
   auto* tr = app.add_subcommand("tracker", "state-tracker transitions/s over gRPC");
   tr->add_option("--addr", addr)->required();
   tr->add_option("--concurrency", concurrency);
@@ -272,7 +326,7 @@ int main(int argc, char** argv) {
   try {
     if (*gen) return Gen(file, mb);
     if (*conv) return Convert(file, rounds);
-    if (*s3) return S3(file, mb, prefix);
+    if (*s3) return S3(file, mb, prefix, s3_mode, s3_rounds, server_pid);
     if (*tr) return Tracker(addr, concurrency, seconds, prefix);
     if (*script) {
       std::cout << state::RegisterScript().body;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,8 +30,10 @@ class Transport;
 // Arguments rejected before any request is sent (bucket name, part size, metadata names) throw
 // std::invalid_argument.
 //
-// Integrity: every request carries x-amz-content-sha256 (the hex SHA-256 of its body), which S3 checks;
-// PutObject and UploadPart also send x-amz-checksum-sha256, which S3 checks and stores with the object.
+// Integrity: PutObject and UploadPart send the body's SHA-256 as x-amz-checksum-sha256, a signed
+// header that S3 checks against the bytes it receives and stores with the object; their payload hash
+// is UNSIGNED-PAYLOAD so the server hashes each body once, not twice for the same digest. Every other
+// request carries x-amz-content-sha256 (the hex SHA-256 of its body), which S3 checks.
 //
 // Signing: curl 7.88 signs the request as given, so the path and query are sent pre-encoded and
 // pre-sorted (sigv4_request.hpp). It orders headers wrongly when one name is a prefix of another
@@ -81,6 +84,10 @@ class S3Client {
   // Uploads one part with its SHA-256 checksum; returns its ETag and checksum for Complete.
   UploadedPart UploadPart(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
                           int part_number, std::string_view body);
+  // Same, with the body's SHA-256 already computed by the caller (e.g. while producing the bytes);
+  // S3 rejects the part (kChecksumMismatch) when the body does not match it.
+  UploadedPart UploadPart(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
+                          int part_number, std::string_view body, const std::array<uint8_t, 32>& body_sha256);
   // Assembles the parts (sorted by number here) into the object, which becomes visible only now.
   PutResult CompleteMultipartUpload(const BucketName& bucket, const ObjectKey& key,
                                     const std::string& upload_id, std::vector<UploadedPart> parts);
@@ -101,6 +108,9 @@ class S3Client {
   // about 2 * concurrency parts are buffered. Returns the object's headers (from HEAD).
   ObjectInfo DownloadParallel(const BucketName& bucket, const ObjectKey& key, uint64_t part_size,
                               int concurrency, const ChunkSink& sink);
+  // Same, handing each part's buffer to `sink`, which may keep it (e.g. queue it without a copy).
+  ObjectInfo DownloadParallelBuffers(const BucketName& bucket, const ObjectKey& key, uint64_t part_size,
+                                     int concurrency, const BufferSink& sink);
 
  private:
   std::unique_ptr<internal::Transport> transport_;

@@ -28,8 +28,15 @@ struct Request {
   sigv4::QueryParams query;
   sigv4::Headers headers;  // lower-case names; x-amz-content-sha256 is added by the transport
   std::string_view body;   // must outlive the call
-  // SHA-256 of `body` when the caller already has it (it needs it for x-amz-checksum-sha256 too).
+  // SHA-256 of `body` when the caller already has it.
   std::optional<std::array<uint8_t, 32>> body_sha256;
+  // Sign the request with x-amz-content-sha256: UNSIGNED-PAYLOAD. Only for requests that carry the
+  // body's SHA-256 as x-amz-checksum-sha256 (a signed header the server verifies against the bytes it
+  // receives): the body is then checked once by the server instead of twice, with the same digest.
+  bool unsigned_payload = false;
+  // Bytes the response body is expected to hold (e.g. a ranged GET's length), reserved up front so the
+  // body is not regrown (and copied) as it arrives. 0: unknown.
+  size_t expected_body_bytes = 0;
   // When set, a 2xx response body is streamed here instead of collected in Response::body.
   const ChunkSink* sink = nullptr;
   // With a sink: receives the response headers just before the first chunk is delivered, so a caller

@@ -123,14 +123,22 @@ UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key
   if (part_number < 1 || part_number > kMaxParts) {
     throw std::invalid_argument("s3: part number " + std::to_string(part_number) + " outside 1..10000");
   }
-  const auto digest = crypto::Sha256Of(body);
+  return UploadPart(bucket, key, upload_id, part_number, body, crypto::Sha256Of(body));
+}
+
+UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key,
+                                  const std::string& upload_id, int part_number, std::string_view body,
+                                  const std::array<uint8_t, 32>& body_sha256) {
+  if (part_number < 1 || part_number > kMaxParts) {
+    throw std::invalid_argument("s3: part number " + std::to_string(part_number) + " outside 1..10000");
+  }
   Request req("PUT", bucket.str(), key.str());
   req.query.emplace_back("partNumber", std::to_string(part_number));
   req.query.emplace_back("uploadId", upload_id);
-  UploadedPart part{part_number, "", crypto::Base64(digest)};
+  UploadedPart part{part_number, "", crypto::Base64(body_sha256)};
   req.headers.emplace_back("x-amz-checksum-sha256", part.checksum_sha256);
   req.body = body;
-  req.body_sha256 = digest;
+  req.unsigned_payload = true;  // the body is covered by the signed checksum header
   const Response resp = transport_->Execute(req);
   part.etag = internal::StripQuotes(resp.Header("etag"));
   return part;

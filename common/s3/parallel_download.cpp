@@ -12,6 +12,12 @@ namespace rainbow::s3 {
 
 ObjectInfo S3Client::DownloadParallel(const BucketName& bucket, const ObjectKey& key, uint64_t part_size,
                                       int concurrency, const ChunkSink& sink) {
+  return DownloadParallelBuffers(bucket, key, part_size, concurrency,
+                                 [&](std::string& chunk) { sink(chunk); });
+}
+
+ObjectInfo S3Client::DownloadParallelBuffers(const BucketName& bucket, const ObjectKey& key,
+                                             uint64_t part_size, int concurrency, const BufferSink& sink) {
   if (part_size == 0) throw std::invalid_argument("s3: part_size must be positive");
   if (concurrency < 1) throw std::invalid_argument("s3: concurrency must be at least 1");
   const ObjectInfo info = HeadObject(bucket, key);
@@ -43,6 +49,7 @@ ObjectInfo S3Client::DownloadParallel(const BucketName& bucket, const ObjectKey&
         req.headers.emplace_back("range", internal::RangeHeader({first, last}));
         // Every part from the version HEAD saw; a replaced object fails with PreconditionFailed.
         req.headers.emplace_back("if-match", "\"" + info.etag + "\"");
+        req.expected_body_bytes = static_cast<size_t>(last - first + 1);
         std::string body = transport_->Execute(req).body;
         if (body.size() != last - first + 1) {
           throw S3Error({S3ErrorKind::kRetryable, 206, "ShortRead",

@@ -50,14 +50,15 @@ void S3Client::DeleteBucket(const BucketName& bucket) {
 
 PutResult S3Client::PutObject(const BucketName& bucket, const ObjectKey& key, std::string_view body,
                               const PutOptions& options) {
-  const auto digest = crypto::Sha256Of(body);
   Request req("PUT", bucket.str(), key.str());
   internal::AddObjectHeaders(req.headers, options.content_type, options.metadata);
+  // A caller's checksum is sent as is (the body is not hashed again here): the server rejects the
+  // PUT when the body does not match it.
   const std::string checksum =
-      options.checksum_sha256.empty() ? crypto::Base64(digest) : options.checksum_sha256;
+      options.checksum_sha256.empty() ? crypto::Sha256Base64(body) : options.checksum_sha256;
   req.headers.emplace_back("x-amz-checksum-sha256", checksum);
   req.body = body;
-  req.body_sha256 = digest;
+  req.unsigned_payload = true;  // the body is covered by the signed checksum header
   const Response resp = transport_->Execute(req);
   const std::string& stored = resp.Header("x-amz-checksum-sha256");
   return {internal::StripQuotes(resp.Header("etag")), stored.empty() ? checksum : stored};

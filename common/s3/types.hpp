@@ -168,6 +168,9 @@ struct MultipartUploadInfo {
 // Receives the bytes of an object in order; throwing aborts the transfer and the exception reaches
 // the caller unchanged.
 using ChunkSink = std::function<void(std::string_view chunk)>;
+// Like ChunkSink, but gets the buffer holding the chunk and may take it (move it away) instead of
+// copying the bytes.
+using BufferSink = std::function<void(std::string& chunk)>;
 
 // Pulls the next bytes of an object into `out` (at most `max`), returning how many; 0 means the end.
 // Called from worker threads, but never concurrently.

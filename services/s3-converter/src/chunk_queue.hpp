@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rainbow::converter {
 
@@ -17,6 +18,8 @@ namespace rainbow::converter {
 // The producer ends with Close() (clean end) or Fail(error) (Read rethrows it); the consumer may
 // Cancel(), after which Push throws QueueCancelled so the producer unwinds.
 // Threading: one producer thread and any number of consumer threads (Read is serialized inside).
+// PushBuffer hands a whole buffer over without copying it and gives the producer back a drained one
+// (a few are kept for reuse), so a steady stream neither copies nor allocates on the way in.
 class ChunkQueue {
  public:
   class QueueCancelled : public std::runtime_error {
@@ -32,6 +35,23 @@ class ChunkQueue {
     if (cancelled_) throw QueueCancelled();
     chunks_.emplace_back(chunk);
     bytes_ += chunk.size();
+    not_empty_.notify_all();
+  }
+
+  // Like Push, but takes `chunk`'s bytes without copying them and leaves `chunk` empty (a recycled
+  // buffer with some capacity when one is available).
+  void PushBuffer(std::string& chunk) {
+    if (chunk.empty()) return;  // an empty chunk would read as the end of the data
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return cancelled_ || bytes_ < max_bytes_; });
+    if (cancelled_) throw QueueCancelled();
+    bytes_ += chunk.size();
+    chunks_.push_back(std::move(chunk));
+    chunk.clear();
+    if (!spare_.empty()) {
+      chunk.swap(spare_.back());
+      spare_.pop_back();
+    }
     not_empty_.notify_all();
   }
 
@@ -69,6 +89,10 @@ class ChunkQueue {
     front_pos_ += n;
     if (front_pos_ == front.size()) {
       bytes_ -= front.size();
+      if (spare_.size() < kMaxSpare) {
+        front.clear();
+        spare_.push_back(std::move(front));
+      }
       chunks_.pop_front();
       front_pos_ = 0;
       not_full_.notify_all();
@@ -77,11 +101,14 @@ class ChunkQueue {
   }
 
  private:
+  static constexpr size_t kMaxSpare = 4;  // drained buffers kept for PushBuffer
+
   const size_t max_bytes_;
   std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   std::deque<std::string> chunks_;
+  std::vector<std::string> spare_;
   size_t front_pos_ = 0;
   size_t bytes_ = 0;
   bool closed_ = false;

@@ -61,16 +61,23 @@ bool IsQueueCancelled(std::exception_ptr error) {
   }
 }
 
-// Fills `out` with up to `max` bytes from the queue (fewer only at the end of the data).
-void ReadFull(ChunkQueue& queue, std::string& out, size_t max) {
+// Fills `out` with up to `max` bytes from the queue (fewer only at the end of the data) and returns
+// their SHA-256. Each piece is hashed into `whole` (the whole output, in order) and into the part's
+// own digest right after it was copied, while it is still in cache: one pass over the bytes for both.
+std::array<uint8_t, 32> ReadPart(ChunkQueue& queue, std::string& out, size_t max, crypto::Sha256& whole) {
+  crypto::Sha256 part;
   out.resize(max);
   size_t n = 0;
   while (n < max) {
     const size_t got = queue.Read(out.data() + n, max - n);
     if (got == 0) break;
+    const std::string_view piece(out.data() + n, got);
+    whole.Update(piece);
+    part.Update(piece);
     n += got;
   }
   out.resize(n);
+  return part.Final();
 }
 
 }  // namespace
@@ -156,7 +163,8 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
       // The input is hashed only when the source declares a SHA-256 to check it against.
       const bool verify_source = !expected_b64.empty() || !expected_hex.empty();
       crypto::Sha256 in_hash;
-      XmlConverter converter(options.xml, [&](std::string_view chunk) { queue.Push(chunk); });
+      XmlConverter converter(options.xml, XmlConverter::TakeBuffers{},
+                             [&](std::string& chunk) { queue.PushBuffer(chunk); });
       const auto info = s3.DownloadParallel(src_bucket, src_key, options.download_part_size,
                                             options.download_concurrency, [&](std::string_view chunk) {
                                               if (hooks.cancelled && hooks.cancelled()) {
@@ -204,9 +212,9 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
 
   const size_t part_size = options.upload_part_size;
   std::string first;
+  std::array<uint8_t, 32> first_digest{};
   try {
-    ReadFull(queue, first, part_size);
-    out_hash.Update(first);
+    first_digest = ReadPart(queue, first, part_size, out_hash);
   } catch (...) {
     throw fail(std::current_exception());
   }
@@ -274,9 +282,10 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
 
   auto worker = [&] {
     try {
-      // One part buffer per worker, reused: after the first part, ReadFull neither allocates nor
+      // One part buffer per worker, reused: after the first part, ReadPart neither allocates nor
       // zero-fills (and touches no fresh pages).
       std::string buf;
+      std::array<uint8_t, 32> digest{};
       for (;;) {
         int number;
         {
@@ -285,9 +294,9 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
           if (!carry.empty()) {
             buf = std::move(carry);
             carry.clear();
+            digest = first_digest;
           } else {
-            ReadFull(queue, buf, part_size);
-            out_hash.Update(buf);  // in order: reads are serialized by read_mu
+            digest = ReadPart(queue, buf, part_size, out_hash);  // in order: reads are serialized by read_mu
           }
           if (buf.empty()) {
             source_done = true;
@@ -302,7 +311,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
         s3::UploadedPart part;
         for (int attempt = 1;; ++attempt) {
           try {
-            part = s3.UploadPart(dst_bucket, dst_key, upload_id, number, buf);
+            part = s3.UploadPart(dst_bucket, dst_key, upload_id, number, buf, digest);
             break;
           } catch (const s3::S3Error& e) {
             if (!e.retryable() || attempt >= options.part_attempts || failed) throw;

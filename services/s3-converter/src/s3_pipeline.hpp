@@ -75,8 +75,10 @@ std::string OutputKeyFor(const std::string& key);
 // Converts s3://src_bucket/src_key (JSON array of objects or JSON lines) to XML at
 // s3://dst_bucket/dst_key, streaming end to end with bounded memory:
 //   HEAD source -> [download thread: DownloadParallel (ranged GETs, in order) -> SHA-256 of the input
-//   -> XmlConverter -> SHA-256 of the output -> ChunkQueue] -> [upload_concurrency threads: read a whole
-//   part each from the queue, UploadPart with its SHA-256 checksum]
+//   (only when the source declares one) -> XmlConverter -> its output buffers handed to the ChunkQueue
+//   without a copy] -> [upload_concurrency threads, taking turns: read a whole part from the queue,
+//   hashing each piece into the whole-output SHA-256 and the part's SHA-256 in the same pass; then, in
+//   parallel, UploadPart with that part checksum]
 // The upload ends only after the download finished, the input checksum (x-amz-checksum-sha256 of a
 // single-part source, or metadata "sha256" as hex) verified and the converter closed the document;
 // any failure before that aborts the multipart upload, so nothing is visible. Before Complete the parts

@@ -178,7 +178,8 @@ std::map<std::string, std::string> ParseItemNames(std::string_view spec) {
 
 class XmlConverter::Handler final : public JsonHandler {
  public:
-  Handler(XmlOptions options, Sink sink) : options_(std::move(options)), sink_(std::move(sink)) {
+  Handler(XmlOptions options, Sink sink, BufferSink buffer_sink)
+      : options_(std::move(options)), sink_(std::move(sink)), buffer_sink_(std::move(buffer_sink)) {
     root_name_ = SanitizeElementName(options_.root_name);
     record_name_ = SanitizeElementName(options_.record_name);
     default_item_ = SanitizeElementName(options_.default_item_name);
@@ -393,12 +394,19 @@ class XmlConverter::Handler final : public JsonHandler {
   void Flush() {
     if (out_.empty()) return;
     bytes_out_ += out_.size();
-    sink_(out_);
-    out_.clear();
+    if (buffer_sink_) {
+      buffer_sink_(out_);  // may swap out_ for an empty buffer of any capacity
+      out_.clear();
+      out_.reserve(options_.flush_bytes + 4096);
+    } else {
+      sink_(out_);
+      out_.clear();
+    }
   }
 
   XmlOptions options_;
   Sink sink_;
+  BufferSink buffer_sink_;  // when set, used instead of sink_
   std::string root_name_;
   std::string record_name_;
   std::string default_item_;
@@ -415,7 +423,13 @@ class XmlConverter::Handler final : public JsonHandler {
 
 XmlConverter::XmlConverter(XmlOptions options, Sink sink) {
   const TokenizerLimits limits = options.limits;
-  handler_ = std::make_unique<Handler>(std::move(options), std::move(sink));
+  handler_ = std::make_unique<Handler>(std::move(options), std::move(sink), nullptr);
+  tokenizer_ = std::make_unique<JsonTokenizer>(*handler_, limits);
+}
+
+XmlConverter::XmlConverter(XmlOptions options, TakeBuffers, BufferSink sink) {
+  const TokenizerLimits limits = options.limits;
+  handler_ = std::make_unique<Handler>(std::move(options), nullptr, std::move(sink));
   tokenizer_ = std::make_unique<JsonTokenizer>(*handler_, limits);
 }
 

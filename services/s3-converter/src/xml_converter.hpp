@@ -62,6 +62,11 @@ class XmlConverter {
  public:
   using Sink = std::function<void(std::string_view)>;
   XmlConverter(XmlOptions options, Sink sink);
+  // Receives each full output buffer and may take its bytes without copying them (swap the string
+  // with an empty one of any capacity); the converter then writes on into whatever it was left with.
+  using BufferSink = std::function<void(std::string& buffer)>;
+  struct TakeBuffers {};
+  XmlConverter(XmlOptions options, TakeBuffers, BufferSink sink);
   ~XmlConverter();
   XmlConverter(const XmlConverter&) = delete;
   XmlConverter& operator=(const XmlConverter&) = delete;

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
+#include "services/s3-converter/src/chunk_queue.hpp"
 #include "services/s3-converter/src/xml_converter.hpp"
 #include "tests/support/child_process.hpp"
 
@@ -219,6 +221,36 @@ TEST(XmlConverter, RandomChunkingOfGeneratedDocument) {
     c.Finish();
     ASSERT_EQ(out, whole);
     EXPECT_EQ(c.records(), 200u);
+  }
+}
+
+// The pipeline's path: the converter hands its buffers to a ChunkQueue (no copy, recycled buffers),
+// a reader drains it in odd-sized pieces; the bytes must be the plain sink's, in order.
+TEST(XmlConverter, BuffersHandedToChunkQueue) {
+  std::string json = "[";
+  for (int i = 0; i < 500; ++i) {
+    if (i) json += ",";
+    json += R"({"ean":")" + std::to_string(i) + R"(","a":[1,2,{"b":"x&y"}],"c":null})";
+  }
+  json += "]";
+  const std::string whole = ConvertToXml(json);
+  for (size_t flush : {size_t{7}, size_t{1000}, size_t{64} << 10}) {
+    XmlOptions options;
+    options.flush_bytes = flush;
+    ChunkQueue queue(4096);
+    std::string out;
+    std::thread reader([&] {
+      char buf[333];
+      while (const size_t n = queue.Read(buf, sizeof(buf))) out.append(buf, n);
+    });
+    XmlConverter c(options, XmlConverter::TakeBuffers{},
+                   [&](std::string& chunk) { queue.PushBuffer(chunk); });
+    for (size_t i = 0; i < json.size(); i += 97) c.Feed(std::string_view(json).substr(i, 97));
+    c.Finish();
+    queue.Close();
+    reader.join();
+    EXPECT_EQ(out, whole) << "flush_bytes " << flush;
+    EXPECT_EQ(c.bytes_out(), whole.size());
   }
 }
 

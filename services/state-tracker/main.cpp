@@ -33,7 +33,7 @@ struct TrackerConfig {
   std::string accept_prefix;
   std::chrono::milliseconds sweep_interval{};
   std::chrono::milliseconds default_lease{};
-  int64_t redis_pool = 2;
+  int64_t redis_pool = 1;
   int64_t grpc_max_pollers = 0;
   std::chrono::milliseconds drain{};
 };
@@ -59,9 +59,8 @@ TrackerConfig Load(Env& env) {
                                "register only objects whose \"bucket/key\" starts with this (empty: all)");
   c.sweep_interval = env.Duration("STATE_SWEEP_INTERVAL", 1s, "how often expired leases are swept");
   c.default_lease = env.Duration("STATE_DEFAULT_LEASE", 30s, "lease when a Claim/Heartbeat gives none");
-  c.redis_pool =
-      env.Int("STATE_REDIS_POOL", 2, 1, 64,
-              "Redis connections; concurrent calls' scripts are pipelined on them (one I/O thread each)");
+  c.redis_pool = env.Int("STATE_REDIS_POOL", 1, 1, 64,
+                         "Redis connections; concurrent calls' scripts are pipelined on them");
   c.grpc_max_pollers =
       env.Int("STATE_GRPC_MAX_POLLERS", 0, 0, 1024,
               "gRPC sync server polling threads kept, for Get/List/Stats (0: gRPC's default)");

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include <absl/synchronization/mutex.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -221,11 +222,125 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix, const st
   return 0;
 }
 
-int Tracker(const std::string& addr, int concurrency, double seconds, const std::string& prefix) {
+files::v1::RegisterRequest RegisterFor(const std::string& key) {
+  files::v1::RegisterRequest req;
+  req.mutable_file()->set_bucket("raw");
+  req.mutable_file()->set_key(key);
+  req.mutable_file()->set_etag("e");
+  return req;
+}
+
+// The async load generator: one thread, one completion queue, `concurrency` calls outstanding at all
+// times (a closed loop: each reply starts the slot's next call), like redis-benchmark's -c clients on
+// its one event-loop thread. Phase 1: Register of unique keys. Phase 2: per slot, Register, Claim
+// (1 file), Complete in sequence = 3 transitions per cycle.
+struct AsyncLoad {
+  enum class Stage { kRegister, kClaim, kComplete };
+  struct Slot {
+    int index = 0;
+    uint64_t seq = 0;
+    Stage stage = Stage::kRegister;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    grpc::Status status;
+    files::v1::RegisterResponse register_resp;
+    files::v1::ClaimResponse claim_resp;
+    files::v1::CompleteResponse complete_resp;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<files::v1::RegisterResponse>> register_rpc;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<files::v1::ClaimResponse>> claim_rpc;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<files::v1::CompleteResponse>> complete_rpc;
+  };
+
+  files::v1::FileStateService::Stub& stub;
+  std::string prefix;
+  int concurrency;
+  std::atomic<uint64_t>& errors;
+
+  // Runs one phase for `seconds`; returns {transitions, elapsed seconds}.
+  std::pair<uint64_t, double> Run(bool cycle, double seconds) {
+    grpc::CompletionQueue cq;
+    std::vector<Slot> slots(static_cast<size_t>(concurrency));
+    const auto t0 = Clock::now();
+    const auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    uint64_t transitions = 0;
+    const std::string tag = cycle ? "/c" : "/r";
+    auto start_register = [&](Slot& s) {
+      s.stage = Stage::kRegister;
+      s.ctx = std::make_unique<grpc::ClientContext>();
+      const auto req =
+          RegisterFor(prefix + tag + std::to_string(s.index) + "-" + std::to_string(s.seq++) + ".json");
+      s.register_rpc = stub.AsyncRegister(s.ctx.get(), req, &cq);
+      s.register_rpc->Finish(&s.register_resp, &s.status, &s);
+    };
+    for (int i = 0; i < concurrency; ++i) {
+      slots[static_cast<size_t>(i)].index = i;
+      start_register(slots[static_cast<size_t>(i)]);
+    }
+    int outstanding = concurrency;
+    void* got = nullptr;
+    bool ok = false;
+    while (outstanding > 0 && cq.Next(&got, &ok)) {
+      auto& s = *static_cast<Slot*>(got);
+      const bool fine = ok && s.status.ok();
+      if (!fine) ++errors;
+      if (fine && cycle && s.stage == Stage::kRegister) {
+        files::v1::ClaimRequest claim;
+        claim.set_worker_id("bench-" + std::to_string(s.index));
+        claim.set_max_files(1);
+        claim.set_lease_ms(60'000);
+        s.stage = Stage::kClaim;
+        s.ctx = std::make_unique<grpc::ClientContext>();
+        s.claim_resp.Clear();
+        s.claim_rpc = stub.AsyncClaim(s.ctx.get(), claim, &cq);
+        s.claim_rpc->Finish(&s.claim_resp, &s.status, &s);
+        continue;
+      }
+      if (fine && cycle && s.stage == Stage::kClaim) {
+        if (s.claim_resp.files_size() == 0) {
+          ++errors;
+        } else {
+          files::v1::CompleteRequest done;
+          *done.mutable_file() = s.claim_resp.files(0).file();
+          done.set_worker_id("bench-" + std::to_string(s.index));
+          done.set_attempt(s.claim_resp.files(0).attempts());
+          done.set_output_key("x.xml");
+          done.set_sha256("00");
+          s.stage = Stage::kComplete;
+          s.ctx = std::make_unique<grpc::ClientContext>();
+          s.complete_rpc = stub.AsyncComplete(s.ctx.get(), done, &cq);
+          s.complete_rpc->Finish(&s.complete_resp, &s.status, &s);
+          continue;
+        }
+      } else if (fine) {
+        transitions += cycle ? 3 : 1;  // a finished Register (phase 1) or Complete (phase 2)
+      }
+      if (Clock::now() < end) {
+        start_register(s);
+      } else {
+        --outstanding;
+      }
+    }
+    return {transitions, Secs(t0, Clock::now())};
+  }
+};
+
+int Tracker(const std::string& addr, int concurrency, double seconds, const std::string& prefix,
+            const std::string& client) {
+  // Debian's abseil is built without NDEBUG: its per-lock deadlock detection would run inside gRPC.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   auto stub = files::v1::FileStateService::NewStub(channel);
-  // Phase 1: Register (one PENDING transition each), `concurrency` threads for `seconds`.
   std::atomic<uint64_t> ops{0}, errors{0};
+  if (client == "async") {
+    AsyncLoad load{*stub, prefix, concurrency, errors};
+    const auto [registers, reg_secs] = load.Run(false, seconds);
+    const auto [cycle_ops, cycle_secs] = load.Run(true, seconds);
+    std::cout << "{\"register_per_s\":" << static_cast<double>(registers) / reg_secs
+              << ",\"cycle_transitions_per_s\":" << static_cast<double>(cycle_ops) / cycle_secs
+              << ",\"errors\":" << errors << "}\n";
+    return 0;
+  }
+  // The sync client: `concurrency` threads, each one blocking call at a time.
+  // Phase 1: Register (one PENDING transition each), `concurrency` threads for `seconds`.
   auto run = [&](auto&& body) {
     ops = 0;
     std::atomic<bool> stop{false};
@@ -242,10 +357,7 @@ int Tracker(const std::string& addr, int concurrency, double seconds, const std:
     return Secs(t0, Clock::now());
   };
   const double reg_secs = run([&](int t, uint64_t i) {
-    files::v1::RegisterRequest req;
-    req.mutable_file()->set_bucket("raw");
-    req.mutable_file()->set_key(prefix + "/r" + std::to_string(t) + "-" + std::to_string(i) + ".json");
-    req.mutable_file()->set_etag("e");
+    const auto req = RegisterFor(prefix + "/r" + std::to_string(t) + "-" + std::to_string(i) + ".json");
     files::v1::RegisterResponse resp;
     grpc::ClientContext ctx;
     if (stub->Register(&ctx, req, &resp).ok()) {
@@ -258,10 +370,7 @@ int Tracker(const std::string& addr, int concurrency, double seconds, const std:
   // Phase 2: the full cycle per file: Register, Claim (1 file), Complete = 3 transitions.
   const double cycle_secs = run([&](int t, uint64_t i) {
     const std::string worker = "bench-" + std::to_string(t);
-    files::v1::RegisterRequest req;
-    req.mutable_file()->set_bucket("raw");
-    req.mutable_file()->set_key(prefix + "/c" + std::to_string(t) + "-" + std::to_string(i) + ".json");
-    req.mutable_file()->set_etag("e");
+    const auto req = RegisterFor(prefix + "/c" + std::to_string(t) + "-" + std::to_string(i) + ".json");
     files::v1::RegisterResponse rr;
     grpc::ClientContext c1;
     if (!stub->Register(&c1, req, &rr).ok()) return void(++errors);
@@ -321,13 +430,19 @@ int main(int argc, char** argv) {
   tr->add_option("--concurrency", concurrency);
   tr->add_option("--seconds", seconds);
   tr->add_option("--prefix", prefix);
+  std::string client = "async";
+  tr->add_option(
+        "--client", client,
+        "async: one thread, a completion queue, --concurrency calls outstanding; sync: --concurrency "
+        "threads of blocking calls")
+      ->check(CLI::IsMember({"async", "sync"}));
   auto* script = app.add_subcommand("register-script", "print the Register Lua script");
   CLI11_PARSE(app, argc, argv);
   try {
     if (*gen) return Gen(file, mb);
     if (*conv) return Convert(file, rounds);
     if (*s3) return S3(file, mb, prefix, s3_mode, s3_rounds, server_pid);
-    if (*tr) return Tracker(addr, concurrency, seconds, prefix);
+    if (*tr) return Tracker(addr, concurrency, seconds, prefix, client);
     if (*script) {
       std::cout << state::RegisterScript().body;
       return 0;

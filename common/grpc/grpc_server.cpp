@@ -11,7 +11,11 @@
 namespace rainbow::grpc_boot {
 
 GrpcServer::GrpcServer(std::string addr, int max_message_bytes, int sync_max_pollers)
-    : addr_(std::move(addr)), max_message_bytes_(max_message_bytes), sync_max_pollers_(sync_max_pollers) {}
+    : addr_(std::move(addr)), max_message_bytes_(max_message_bytes), sync_max_pollers_(sync_max_pollers) {
+  // Debian's abseil is built without NDEBUG, so absl::Mutex runs its deadlock detection (a lock graph,
+  // GraphCycles) on every lock gRPC takes; release builds of abseil skip it. Off, process-wide.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
 
 GrpcServer::~GrpcServer() {
   if (server_) Shutdown(std::chrono::milliseconds(0));
@@ -23,10 +27,6 @@ void GrpcServer::Start() {
   // Both are process-wide switches read when a ServerBuilder builds; setting them twice is harmless.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // Debian builds abseil without NDEBUG, which leaves absl::Mutex's deadlock detector on: every lock
-  // gRPC takes then updates a global lock graph (GraphCycles showed in the profiles). It is a
-  // debugging aid, off in upstream's release builds.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(addr_, grpc::InsecureServerCredentials(), &port_);

@@ -31,6 +31,7 @@ Reply Convert(const redisReply* r) {
       break;
     case REDIS_REPLY_ARRAY:
       out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
       for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
       break;
     default:
@@ -141,6 +142,42 @@ Reply Client::Send(const std::vector<std::string>& args) {
   freeReplyObject(raw);
   if (reply.type == Reply::Type::kError) throw RedisError("redis: " + args.front() + ": " + reply.str, false);
   return reply;
+}
+
+std::vector<Reply> Client::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+  std::vector<Reply> replies;
+  if (commands.empty()) return replies;
+  EnsureConnected();
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& args : commands) {
+    if (args.empty()) throw RedisError("redis: empty command", false);
+    argv.clear();
+    lens.clear();
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()) != REDIS_OK) {
+      const std::string err = ctx_->errstr;
+      Disconnect();
+      throw RedisError("redis: pipeline: " + err, true);
+    }
+  }
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      const std::string err = ctx_->errstr;
+      Disconnect();
+      throw RedisError(
+          "redis: pipeline of " + std::to_string(commands.size()) + " commands: connection lost: " + err,
+          true);
+    }
+    replies.push_back(Convert(static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  return replies;
 }
 
 Reply Client::Command(const std::vector<std::string>& args) {

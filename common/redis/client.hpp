@@ -68,6 +68,10 @@ class Client {
   // EVALSHA; on NOSCRIPT (a restarted server or a flushed cache) loads the script and retries once.
   Reply Eval(const Script& script, const std::vector<std::string>& keys,
              const std::vector<std::string>& args);
+  // Pipelining: writes every command, then reads their replies in order (one round trip for all).
+  // An error reply is returned as a Reply of type kError, not thrown; a link that breaks throws
+  // RedisError(connection=true) for the whole batch (some commands may have run).
+  std::vector<Reply> Pipeline(const std::vector<std::vector<std::string>>& commands);
   // Drops the connection; the next call reconnects.
   void Disconnect();
 

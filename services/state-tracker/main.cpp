@@ -1,6 +1,4 @@
 // state-tracker: file states of flow B in Redis (wiring only; logic in src/).
-#include <grpcpp/impl/server_builder_plugin.h>
-#include <grpcpp/server_builder.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,28 +22,6 @@ using rainbow::config::Env;
 namespace log = rainbow::log;
 namespace state = rainbow::state;
 
-// gRPC's sync server keeps at most MAX_POLLERS (default 2) threads polling; with more concurrent
-// calls than that, a thread that finishes a call exits and a new one is spawned for the next: a thread
-// create/exit per call under load (perf: most of the tracker's time in the kernel). common/grpc's
-// GrpcServer exposes no builder hook, so this process-wide builder plugin (the mechanism gRPC's own
-// reflection plugin uses) raises the poller bound to the Redis pool size, the useful concurrency.
-std::atomic<int> g_max_pollers{2};
-
-class SyncPollersPlugin final : public grpc::ServerBuilderPlugin {
- public:
-  std::string name() override { return "rainbow_sync_pollers"; }
-  void UpdateServerBuilder(grpc::ServerBuilder* builder) override {
-    builder->SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, g_max_pollers.load());
-  }
-  void InitServer(grpc::ServerInitializer*) override {}
-  void Finish(grpc::ServerInitializer*) override {}
-  void ChangeArguments(const std::string&, void*) override {}
-};
-
-std::unique_ptr<grpc::ServerBuilderPlugin> CreateSyncPollersPlugin() {
-  return std::make_unique<SyncPollersPlugin>();
-}
-
 struct TrackerConfig {
   rainbow::ops::CommonConfig common;
   std::string kafka_brokers;
@@ -57,7 +33,7 @@ struct TrackerConfig {
   std::string accept_prefix;
   std::chrono::milliseconds sweep_interval{};
   std::chrono::milliseconds default_lease{};
-  int64_t redis_pool = 8;
+  int64_t redis_pool = 1;
   int64_t grpc_max_pollers = 0;
   std::chrono::milliseconds drain{};
 };
@@ -83,9 +59,11 @@ TrackerConfig Load(Env& env) {
                                "register only objects whose \"bucket/key\" starts with this (empty: all)");
   c.sweep_interval = env.Duration("STATE_SWEEP_INTERVAL", 1s, "how often expired leases are swept");
   c.default_lease = env.Duration("STATE_DEFAULT_LEASE", 30s, "lease when a Claim/Heartbeat gives none");
-  c.redis_pool = env.Int("STATE_REDIS_POOL", 8, 1, 256, "Redis connections (one per concurrent call)");
-  c.grpc_max_pollers = env.Int("STATE_GRPC_MAX_POLLERS", 0, 0, 1024,
-                               "gRPC sync server polling threads kept (0: the Redis pool size)");
+  c.redis_pool = env.Int("STATE_REDIS_POOL", 1, 1, 64,
+                         "Redis connections; concurrent calls' scripts are pipelined on them");
+  c.grpc_max_pollers =
+      env.Int("STATE_GRPC_MAX_POLLERS", 0, 0, 1024,
+              "gRPC sync server polling threads kept, for Get/List/Stats (0: gRPC's default)");
   c.drain = env.Duration("STATE_DRAIN", 5s, "graceful drain time for in-flight gRPC calls on SIGTERM");
   return c;
 }
@@ -176,10 +154,10 @@ int Run(const TrackerConfig& c) {
     return {};
   });
   state::FileStateServiceImpl service(store, metrics, c.default_lease);
-  g_max_pollers =
-      static_cast<int>(c.grpc_max_pollers > 0 ? c.grpc_max_pollers : std::max<int64_t>(2, c.redis_pool));
-  grpc::ServerBuilder::InternalAddPluginFactory(&CreateSyncPollersPlugin);
-  rainbow::grpc_boot::GrpcServer grpc(c.common.grpc_addr);
+  // The transitions are on gRPC's callback API (no thread held per call); the sync pollers serve only
+  // Get, List and Stats.
+  rainbow::grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024,
+                                      static_cast<int>(c.grpc_max_pollers));
   grpc.AddService(&service);
   grpc.Start();
   log::Info("ready", {{"grpc_port", grpc.port()}, {"http_port", http.port()}, {"prefix", c.store.prefix}});

@@ -1,6 +1,8 @@
 #include "services/state-tracker/src/state_store.hpp"
 
+#include <future>
 #include <map>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -212,21 +214,49 @@ const redis::Script& Script(const char* body) {
   return *it->second;
 }
 
-// Runs a script on a pooled connection. A connection that broke (a restarted Redis: every pooled
-// socket is stale) is retried once on a fresh one. That may run a script twice when the link broke
-// after the server ran it; every script tolerates it: Register, Heartbeat, Complete and Sweep are
-// idempotent, a repeated Fail is fenced (FAILED_PRECONDITION), and a repeated Claim only leaves the
-// first batch IN_PROGRESS until its lease expires (never assigned twice).
+// Every script may be resent once on a fresh connection when the link broke (a restarted Redis),
+// which may run it twice when the link broke after the server ran it; every script tolerates that:
+// Register, Heartbeat, Complete and Sweep are idempotent, a repeated Fail is fenced
+// (FAILED_PRECONDITION), and a repeated Claim only leaves the first batch IN_PROGRESS until its lease
+// expires (never assigned twice).
+constexpr auto kResend = redis::PipelinedClient::Resend::kOnce;
+
 redis::Reply Eval(RedisPool& pool, const redis::Script& script, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args) {
-  auto c = pool.Borrow();
-  try {
-    return c->Eval(script, keys, args);
-  } catch (const redis::RedisError& e) {
-    if (!e.connection()) throw;
-    c->Disconnect();
-    return c->Eval(script, keys, args);
-  }
+  return pool.Eval(script, keys, args, kResend);
+}
+
+// Runs a script asynchronously; `parse` turns the reply into the result (or throws, e.g. FencingError).
+template <typename T, typename Parse>
+void EvalThen(RedisPool& pool, const redis::Script& script, const std::vector<std::string>& keys,
+              const std::vector<std::string>& args, Parse parse, Done<T> done) {
+  pool.EvalAsync(
+      script, keys, args, kResend,
+      [parse = std::move(parse), done = std::move(done)](redis::Reply reply, std::exception_ptr error) {
+        if (error) return done(Outcome<T>::Error(std::move(error)));
+        std::optional<T> value;
+        try {
+          value.emplace(parse(reply));
+        } catch (...) {
+          return done(Outcome<T>::Error(std::current_exception()));
+        }
+        done(Outcome<T>::Value(std::move(*value)));
+      });
+}
+
+// The blocking form of an asynchronous call.
+template <typename T, typename Start>
+T Wait(Start&& start) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto result = promise->get_future();
+  start([promise](Outcome<T> outcome) {
+    try {
+      promise->set_value(std::move(outcome.get()));
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  });
+  return result.get();
 }
 
 int64_t ToInt(const std::string& s) {
@@ -236,21 +266,39 @@ int64_t ToInt(const std::string& s) {
 
 FileRecord ParseRecord(const redis::Reply& flat) {
   FileRecord r;
-  std::map<std::string, std::string> f;
-  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) f[flat.elements[i].str] = flat.elements[i + 1].str;
-  r.bucket = f["bucket"];
-  r.key = f["key"];
-  r.etag = f["etag"];
-  r.state = ParseFileState(f["state"]).value_or(FileState::kPending);
-  r.attempts = static_cast<uint32_t>(ToInt(f["attempts"]));
-  r.size = static_cast<uint64_t>(ToInt(f["size"]));
-  r.worker_id = f["worker"];
-  r.lease_expires_ms = ToInt(f["lease_exp"]);
-  r.output_key = f["output_key"];
-  r.sha256 = f["sha256"];
-  r.error = f["error"];
-  r.retryable = f["retryable"] == "1";
-  r.updated_ms = ToInt(f["updated_ms"]);
+  std::string_view state;
+  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
+    const std::string_view name = flat.elements[i].str;
+    const std::string& value = flat.elements[i + 1].str;
+    if (name == "bucket") {
+      r.bucket = value;
+    } else if (name == "key") {
+      r.key = value;
+    } else if (name == "etag") {
+      r.etag = value;
+    } else if (name == "state") {
+      state = value;
+    } else if (name == "attempts") {
+      r.attempts = static_cast<uint32_t>(ToInt(value));
+    } else if (name == "size") {
+      r.size = static_cast<uint64_t>(ToInt(value));
+    } else if (name == "worker") {
+      r.worker_id = value;
+    } else if (name == "lease_exp") {
+      r.lease_expires_ms = ToInt(value);
+    } else if (name == "output_key") {
+      r.output_key = value;
+    } else if (name == "sha256") {
+      r.sha256 = value;
+    } else if (name == "error") {
+      r.error = value;
+    } else if (name == "retryable") {
+      r.retryable = value == "1";
+    } else if (name == "updated_ms") {
+      r.updated_ms = ToInt(value);
+    }
+  }
+  r.state = ParseFileState(state).value_or(FileState::kPending);
   return r;
 }
 
@@ -304,86 +352,114 @@ const redis::Script& RegisterScript() { return Script(kRegister); }
 
 std::string FileId(const std::string& bucket, const std::string& key) { return bucket + "/" + key; }
 
-RedisPool::RedisPool(redis::RedisConfig config, size_t size) : config_(std::move(config)), size_(size) {}
-
-RedisPool::Lease RedisPool::Borrow() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty() || created_ < size_; });
-  if (!idle_.empty()) {
-    auto c = std::move(idle_.back());
-    idle_.pop_back();
-    return Lease(*this, std::move(c));
-  }
-  ++created_;
-  lock.unlock();
-  return Lease(*this, std::make_unique<redis::Client>(config_));
-}
-
-void RedisPool::Return(std::unique_ptr<redis::Client> client) {
-  std::lock_guard lock(mu_);
-  idle_.push_back(std::move(client));
-  cv_.notify_one();
-}
-
 StateStore::StateStore(RedisPool& pool, StoreOptions options) : pool_(pool), options_(std::move(options)) {}
 
 RegisterResult StateStore::Register(const std::string& bucket, const std::string& key,
                                     const std::string& etag, uint64_t size) {
-  const auto reply = Eval(
+  return Wait<RegisterResult>(
+      [&](Done<RegisterResult> done) { RegisterAsync(bucket, key, etag, size, std::move(done)); });
+}
+
+void StateStore::RegisterAsync(const std::string& bucket, const std::string& key, const std::string& etag,
+                               uint64_t size, Done<RegisterResult> done) {
+  EvalThen<RegisterResult>(
       pool_, Script(kRegister), {options_.prefix},
-      {FileId(bucket, key), bucket, key, etag, std::to_string(size), std::to_string(options_.history_cap)});
-  return {ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 1};
+      {FileId(bucket, key), bucket, key, etag, std::to_string(size), std::to_string(options_.history_cap)},
+      [](const redis::Reply& reply) {
+        return RegisterResult{ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 1};
+      },
+      std::move(done));
 }
 
 std::vector<FileRecord> StateStore::Claim(const std::string& worker_id, uint32_t max_files,
                                           std::chrono::milliseconds lease) {
-  const auto reply = Eval(pool_, Script(kClaim), {options_.prefix},
-                          {worker_id, std::to_string(max_files), std::to_string(lease.count()),
-                           std::to_string(options_.history_cap)});
-  return ParseRecords(reply);
+  return Wait<std::vector<FileRecord>>(
+      [&](Done<std::vector<FileRecord>> done) { ClaimAsync(worker_id, max_files, lease, std::move(done)); });
+}
+
+void StateStore::ClaimAsync(const std::string& worker_id, uint32_t max_files, std::chrono::milliseconds lease,
+                            Done<std::vector<FileRecord>> done) {
+  EvalThen<std::vector<FileRecord>>(pool_, Script(kClaim), {options_.prefix},
+                                    {worker_id, std::to_string(max_files), std::to_string(lease.count()),
+                                     std::to_string(options_.history_cap)},
+                                    ParseRecords, std::move(done));
 }
 
 int64_t StateStore::Heartbeat(const std::string& bucket, const std::string& key, const std::string& worker_id,
                               uint32_t attempt, std::chrono::milliseconds lease) {
-  const auto reply =
-      Eval(pool_, Script(kHeartbeat), {options_.prefix},
-           {FileId(bucket, key), worker_id, std::to_string(attempt), std::to_string(lease.count())});
-  if (reply.elements.at(0).integer != 1) {
-    const auto& why = reply.elements.at(1).str;
-    if (why == "not found") throw NotFoundError("no file " + FileId(bucket, key));
-    throw FencingError(why);
-  }
-  return reply.elements.at(1).integer;
+  return Wait<int64_t>(
+      [&](Done<int64_t> done) { HeartbeatAsync(bucket, key, worker_id, attempt, lease, std::move(done)); });
+}
+
+void StateStore::HeartbeatAsync(const std::string& bucket, const std::string& key,
+                                const std::string& worker_id, uint32_t attempt,
+                                std::chrono::milliseconds lease, Done<int64_t> done) {
+  EvalThen<int64_t>(
+      pool_, Script(kHeartbeat), {options_.prefix},
+      {FileId(bucket, key), worker_id, std::to_string(attempt), std::to_string(lease.count())},
+      [id = FileId(bucket, key)](const redis::Reply& reply) {
+        if (reply.elements.at(0).integer != 1) {
+          const auto& why = reply.elements.at(1).str;
+          if (why == "not found") throw NotFoundError("no file " + id);
+          throw FencingError(why);
+        }
+        return reply.elements.at(1).integer;
+      },
+      std::move(done));
 }
 
 FileRecord StateStore::Complete(const std::string& bucket, const std::string& key,
                                 const std::string& worker_id, uint32_t attempt, const std::string& output_key,
                                 const std::string& sha256, bool* repeated) {
-  const auto reply = Eval(pool_, Script(kComplete), {options_.prefix},
-                          {FileId(bucket, key), worker_id, std::to_string(attempt), output_key, sha256,
-                           std::to_string(options_.history_cap)});
-  if (reply.elements.at(0).integer == 0) {
-    const auto& why = reply.elements.at(1).str;
-    if (why == "not found") throw NotFoundError("no file " + FileId(bucket, key));
-    throw FencingError(why);
-  }
-  if (repeated != nullptr) *repeated = reply.elements.at(0).integer == 2;
-  return ParseRecord(reply.elements.at(1));
+  auto r = Wait<CompleteResult>([&](Done<CompleteResult> done) {
+    CompleteAsync(bucket, key, worker_id, attempt, output_key, sha256, std::move(done));
+  });
+  if (repeated != nullptr) *repeated = r.repeated;
+  return std::move(r.record);
+}
+
+void StateStore::CompleteAsync(const std::string& bucket, const std::string& key,
+                               const std::string& worker_id, uint32_t attempt, const std::string& output_key,
+                               const std::string& sha256, Done<CompleteResult> done) {
+  EvalThen<CompleteResult>(
+      pool_, Script(kComplete), {options_.prefix},
+      {FileId(bucket, key), worker_id, std::to_string(attempt), output_key, sha256,
+       std::to_string(options_.history_cap)},
+      [id = FileId(bucket, key)](const redis::Reply& reply) {
+        if (reply.elements.at(0).integer == 0) {
+          const auto& why = reply.elements.at(1).str;
+          if (why == "not found") throw NotFoundError("no file " + id);
+          throw FencingError(why);
+        }
+        return CompleteResult{ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 2};
+      },
+      std::move(done));
 }
 
 FailResult StateStore::Fail(const std::string& bucket, const std::string& key, const std::string& worker_id,
                             uint32_t attempt, const std::string& error, bool retryable) {
-  const auto reply =
-      Eval(pool_, Script(kFail), {options_.prefix},
-           {FileId(bucket, key), worker_id, std::to_string(attempt), error, retryable ? "1" : "0",
-            std::to_string(options_.max_attempts), std::to_string(options_.retry_delay.count()),
-            std::to_string(options_.history_cap)});
-  if (reply.elements.at(0).integer == 0) {
-    const auto& why = reply.elements.at(1).str;
-    if (why == "not found") throw NotFoundError("no file " + FileId(bucket, key));
-    throw FencingError(why);
-  }
-  return {ParseRecord(reply.elements.at(2)), reply.elements.at(1).integer == 1};
+  return Wait<FailResult>([&](Done<FailResult> done) {
+    FailAsync(bucket, key, worker_id, attempt, error, retryable, std::move(done));
+  });
+}
+
+void StateStore::FailAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
+                           uint32_t attempt, const std::string& error, bool retryable,
+                           Done<FailResult> done) {
+  EvalThen<FailResult>(
+      pool_, Script(kFail), {options_.prefix},
+      {FileId(bucket, key), worker_id, std::to_string(attempt), error, retryable ? "1" : "0",
+       std::to_string(options_.max_attempts), std::to_string(options_.retry_delay.count()),
+       std::to_string(options_.history_cap)},
+      [id = FileId(bucket, key)](const redis::Reply& reply) {
+        if (reply.elements.at(0).integer == 0) {
+          const auto& why = reply.elements.at(1).str;
+          if (why == "not found") throw NotFoundError("no file " + id);
+          throw FencingError(why);
+        }
+        return FailResult{ParseRecord(reply.elements.at(2)), reply.elements.at(1).integer == 1};
+      },
+      std::move(done));
 }
 
 std::optional<FileRecord> StateStore::Get(const std::string& bucket, const std::string& key) {

@@ -1,16 +1,17 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "common/redis/client.hpp"
+#include "common/redis/pipelined_client.hpp"
 
 namespace rainbow::state {
 
@@ -87,34 +88,43 @@ struct ListResult {
   std::string next_cursor;  // empty on the last page
 };
 
-// A small pool of Redis connections (redis::Client is not thread-safe): a call borrows one for its
-// duration. Thread-safe.
-class RedisPool {
- public:
-  RedisPool(redis::RedisConfig config, size_t size);
-  class Lease {
-   public:
-    Lease(RedisPool& pool, std::unique_ptr<redis::Client> client) : pool_(pool), client_(std::move(client)) {}
-    ~Lease() { pool_.Return(std::move(client_)); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    redis::Client* operator->() { return client_.get(); }
+// The store's Redis connections: concurrent calls' scripts are written together on a few pipelined
+// connections (common/redis/pipelined_client.hpp), each script still one atomic EVALSHA.
+// RedisPool(config, connections). Thread-safe.
+using RedisPool = redis::PipelinedClient;
 
-   private:
-    RedisPool& pool_;
-    std::unique_ptr<redis::Client> client_;
-  };
-  Lease Borrow();
+struct CompleteResult {
+  FileRecord record;
+  bool repeated = false;  // the same Complete again (a lost reply): no new transition
+};
+
+// The outcome of an asynchronous store call: the value, or the exception the blocking form throws.
+template <typename T>
+class Outcome {
+ public:
+  static Outcome Value(T value) {
+    Outcome o;
+    o.value_.emplace(std::move(value));
+    return o;
+  }
+  static Outcome Error(std::exception_ptr error) {
+    Outcome o;
+    o.error_ = std::move(error);
+    return o;
+  }
+  // The value, or rethrows the error.
+  T& get() {
+    if (error_) std::rethrow_exception(error_);
+    return *value_;
+  }
 
  private:
-  void Return(std::unique_ptr<redis::Client> client);
-  redis::RedisConfig config_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<redis::Client>> idle_;
-  size_t created_ = 0;
-  size_t size_;
+  std::optional<T> value_;
+  std::exception_ptr error_;
 };
+// Runs on a Redis I/O thread: must not block, nor call a blocking StateStore method.
+template <typename T>
+using Done = std::function<void(Outcome<T>)>;
 
 // File states in Redis; every transition is one Lua script (EVALSHA), so the script is the arbiter
 // between any number of trackers sharing the Redis: a file is handed to one claimer only, and a
@@ -127,7 +137,9 @@ class RedisPool {
 //   P ready           sorted set by "claimable from" time: PENDING, and retryable FAILED files
 //   P leases          sorted set by lease expiry: IN_PROGRESS files
 // Time comes from the Redis server (TIME), one clock for all trackers.
-// Threading: thread-safe (connections from the pool). Throws redis::RedisError when Redis fails.
+// Threading: thread-safe. Throws redis::RedisError when Redis fails. The hot transitions also come
+// asynchronously (`...Async`: `done` gets the result or the same exception, on a Redis I/O thread);
+// the blocking forms wait for them and must not be called from a `done` callback.
 class StateStore {
  public:
   StateStore(RedisPool& pool, StoreOptions options);
@@ -136,21 +148,32 @@ class StateStore {
   // ETag for a known key is a new version and starts again as PENDING.
   RegisterResult Register(const std::string& bucket, const std::string& key, const std::string& etag,
                           uint64_t size);
+  void RegisterAsync(const std::string& bucket, const std::string& key, const std::string& etag,
+                     uint64_t size, Done<RegisterResult> done);
   // Moves up to max_files claimable files (PENDING, or FAILED retryable whose retry time came) to
   // IN_PROGRESS for worker_id with a lease of lease_ms, oldest first.
   std::vector<FileRecord> Claim(const std::string& worker_id, uint32_t max_files,
                                 std::chrono::milliseconds lease);
+  void ClaimAsync(const std::string& worker_id, uint32_t max_files, std::chrono::milliseconds lease,
+                  Done<std::vector<FileRecord>> done);
   // Extends the lease; returns the new expiry (ms since epoch). attempt 0 skips the attempt check.
   int64_t Heartbeat(const std::string& bucket, const std::string& key, const std::string& worker_id,
                     uint32_t attempt, std::chrono::milliseconds lease);
+  void HeartbeatAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
+                      uint32_t attempt, std::chrono::milliseconds lease, Done<int64_t> done);
   // IN_PROGRESS -> COMPLETED. Repeating the same Complete (same worker, attempt and SHA-256: a lost
   // reply) returns the record again with `repeated` set and no new transition.
   FileRecord Complete(const std::string& bucket, const std::string& key, const std::string& worker_id,
                       uint32_t attempt, const std::string& output_key, const std::string& sha256,
                       bool* repeated = nullptr);
+  void CompleteAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
+                     uint32_t attempt, const std::string& output_key, const std::string& sha256,
+                     Done<CompleteResult> done);
   // IN_PROGRESS -> FAILED, claimable again after retry_delay if retryable and attempts remain.
   FailResult Fail(const std::string& bucket, const std::string& key, const std::string& worker_id,
                   uint32_t attempt, const std::string& error, bool retryable);
+  void FailAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
+                 uint32_t attempt, const std::string& error, bool retryable, Done<FailResult> done);
   std::optional<FileRecord> Get(const std::string& bucket, const std::string& key);
   // Files in `state` ordered by id, after `cursor` (an id from a previous page's next_cursor).
   ListResult List(FileState state, uint32_t limit, const std::string& cursor);

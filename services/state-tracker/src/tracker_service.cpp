@@ -187,76 +187,133 @@ void ToProto(const FileRecord& r, files::v1::FileRecord* out) {
   }
 }
 
-grpc::Status FileStateServiceImpl::Register(grpc::ServerContext*, const files::v1::RegisterRequest* req,
-                                            files::v1::RegisterResponse* resp) {
-  if (auto s = CheckRef(req->file(), true); !s.ok()) return s;
-  return Guard("Register", [&] {
-    const auto r = store_.Register(req->file().bucket(), req->file().key(), req->file().etag(), req->size());
-    if (r.created) ReportTransition(r.record, metrics_, "registered");
-    ToProto(r.record, resp->mutable_record());
-    resp->set_created(r.created);
-    return grpc::Status::OK;
-  });
-}
+namespace {
 
-grpc::Status FileStateServiceImpl::Claim(grpc::ServerContext*, const files::v1::ClaimRequest* req,
-                                         files::v1::ClaimResponse* resp) {
-  if (req->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
-  const auto started = std::chrono::steady_clock::now();
-  return Guard("Claim", [&] {
-    const uint32_t n = req->max_files() == 0 ? 1 : std::min<uint32_t>(req->max_files(), 1000);
-    const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
-    const auto files = store_.Claim(req->worker_id(), n, lease);
-    metrics_.claim_latency.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    for (const auto& f : files) {
-      ReportTransition(f, metrics_, "claimed");
-      ToProto(f, resp->add_files());
-    }
-    return grpc::Status::OK;
-  });
-}
-
-grpc::Status FileStateServiceImpl::Heartbeat(grpc::ServerContext*, const files::v1::HeartbeatRequest* req,
-                                             files::v1::HeartbeatResponse* resp) {
-  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
-  if (req->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
-  return Guard("Heartbeat", [&] {
-    const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
-    resp->set_lease_expires_ms(
-        store_.Heartbeat(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(), lease));
-    return grpc::Status::OK;
-  });
-}
-
-grpc::Status FileStateServiceImpl::Complete(grpc::ServerContext*, const files::v1::CompleteRequest* req,
-                                            files::v1::CompleteResponse* resp) {
-  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
-  if (req->worker_id().empty() || req->output_key().empty() || req->sha256().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id, output_key and sha256 are required"};
+// Starts an asynchronous store call for a callback-API handler: `start(done)` queues it; `done` gets the
+// outcome on whichever thread ran the Redis batch (maybe this one, before Serve returns: finishing a
+// reactor inside its handler is allowed) and `finish(value)` maps it (through Guard) to the status.
+template <typename T, typename Start, typename Finish>
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const char* op, Start&& start,
+                                Finish finish) {
+  auto* reactor = ctx->DefaultReactor();
+  try {
+    start([reactor, op, finish = std::move(finish)](Outcome<T> outcome) mutable {
+      reactor->Finish(Guard(op, [&] { return finish(outcome.get()); }));
+    });
+  } catch (const std::exception& e) {  // not queued (out of memory)
+    reactor->Finish({grpc::StatusCode::UNAVAILABLE, e.what()});
   }
-  return Guard("Complete", [&] {
-    bool repeated = false;
-    const auto r = store_.Complete(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
-                                   req->output_key(), req->sha256(), &repeated);
-    // A repeated Complete (the reply of the first was lost) is not a new transition.
-    if (!repeated) ReportTransition(r, metrics_, "completed");
-    ToProto(r, resp->mutable_record());
-    return grpc::Status::OK;
-  });
+  return reactor;
 }
 
-grpc::Status FileStateServiceImpl::Fail(grpc::ServerContext*, const files::v1::FailRequest* req,
-                                        files::v1::FailResponse* resp) {
-  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
-  if (req->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
-  return Guard("Fail", [&] {
-    const auto r = store_.Fail(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
-                               req->error().empty() ? "unspecified error" : req->error(), req->retryable());
-    ReportTransition(r.record, metrics_, "failed");
-    ToProto(r.record, resp->mutable_record());
-    return grpc::Status::OK;
-  });
+grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* FileStateServiceImpl::Register(grpc::CallbackServerContext* ctx,
+                                                         const files::v1::RegisterRequest* req,
+                                                         files::v1::RegisterResponse* resp) {
+  if (auto s = CheckRef(req->file(), true); !s.ok()) return Reject(ctx, s);
+  return Serve<RegisterResult>(
+      ctx, "Register",
+      [&](Done<RegisterResult> done) {
+        store_.RegisterAsync(req->file().bucket(), req->file().key(), req->file().etag(), req->size(),
+                             std::move(done));
+      },
+      [this, resp](RegisterResult& r) {
+        if (r.created) ReportTransition(r.record, metrics_, "registered");
+        ToProto(r.record, resp->mutable_record());
+        resp->set_created(r.created);
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateServiceImpl::Claim(grpc::CallbackServerContext* ctx,
+                                                      const files::v1::ClaimRequest* req,
+                                                      files::v1::ClaimResponse* resp) {
+  if (req->worker_id().empty())
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  const auto started = std::chrono::steady_clock::now();
+  const uint32_t n = req->max_files() == 0 ? 1 : std::min<uint32_t>(req->max_files(), 1000);
+  const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
+  return Serve<std::vector<FileRecord>>(
+      ctx, "Claim",
+      [&](Done<std::vector<FileRecord>> done) {
+        store_.ClaimAsync(req->worker_id(), n, lease, std::move(done));
+      },
+      [this, resp, started](std::vector<FileRecord>& files) {
+        metrics_.claim_latency.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        for (const auto& f : files) {
+          ReportTransition(f, metrics_, "claimed");
+          ToProto(f, resp->add_files());
+        }
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateServiceImpl::Heartbeat(grpc::CallbackServerContext* ctx,
+                                                          const files::v1::HeartbeatRequest* req,
+                                                          files::v1::HeartbeatResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
+  if (req->worker_id().empty())
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
+  return Serve<int64_t>(
+      ctx, "Heartbeat",
+      [&](Done<int64_t> done) {
+        store_.HeartbeatAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                              lease, std::move(done));
+      },
+      [resp](int64_t& expires) {
+        resp->set_lease_expires_ms(expires);
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateServiceImpl::Complete(grpc::CallbackServerContext* ctx,
+                                                         const files::v1::CompleteRequest* req,
+                                                         files::v1::CompleteResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
+  if (req->worker_id().empty() || req->output_key().empty() || req->sha256().empty()) {
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id, output_key and sha256 are required"});
+  }
+  return Serve<CompleteResult>(
+      ctx, "Complete",
+      [&](Done<CompleteResult> done) {
+        store_.CompleteAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                             req->output_key(), req->sha256(), std::move(done));
+      },
+      [this, resp](CompleteResult& r) {
+        // A repeated Complete (the reply of the first was lost) is not a new transition.
+        if (!r.repeated) ReportTransition(r.record, metrics_, "completed");
+        ToProto(r.record, resp->mutable_record());
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateServiceImpl::Fail(grpc::CallbackServerContext* ctx,
+                                                     const files::v1::FailRequest* req,
+                                                     files::v1::FailResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
+  if (req->worker_id().empty())
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  return Serve<FailResult>(
+      ctx, "Fail",
+      [&](Done<FailResult> done) {
+        store_.FailAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                         req->error().empty() ? "unspecified error" : req->error(), req->retryable(),
+                         std::move(done));
+      },
+      [this, resp](FailResult& r) {
+        ReportTransition(r.record, metrics_, "failed");
+        ToProto(r.record, resp->mutable_record());
+        return grpc::Status::OK;
+      });
 }
 
 grpc::Status FileStateServiceImpl::Get(grpc::ServerContext*, const files::v1::GetRequest* req,

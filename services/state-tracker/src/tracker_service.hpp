@@ -50,22 +50,34 @@ IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStor
                                 kafka::Producer& dlq_producer, TrackerMetrics& metrics,
                                 const std::string& accept_prefix);
 
+// The generated service with the hot transitions (Register, Claim, Heartbeat, Complete, Fail) on gRPC's
+// callback API; Get, List and Stats stay synchronous.
+using FileStateServiceBase = files::v1::FileStateService::WithCallbackMethod_Register<
+    files::v1::FileStateService::WithCallbackMethod_Claim<
+        files::v1::FileStateService::WithCallbackMethod_Heartbeat<
+            files::v1::FileStateService::WithCallbackMethod_Complete<
+                files::v1::FileStateService::WithCallbackMethod_Fail<
+                    files::v1::FileStateService::Service>>>>>;
+
 // gRPC FileStateService over the store. Errors: INVALID_ARGUMENT (missing fields), NOT_FOUND,
 // FAILED_PRECONDITION (fencing: the caller does not hold the file), UNAVAILABLE (Redis).
-class FileStateServiceImpl final : public rainbow::files::v1::FileStateService::Service {
+// The transitions do not hold a thread while Redis works: the handler queues the script on the
+// store's pipelined connections and the reply finishes the call (on a Redis I/O thread).
+class FileStateServiceImpl final : public FileStateServiceBase {
  public:
   FileStateServiceImpl(StateStore& store, TrackerMetrics& metrics, std::chrono::milliseconds default_lease)
       : store_(store), metrics_(metrics), default_lease_(default_lease) {}
 
-  grpc::Status Register(grpc::ServerContext*, const files::v1::RegisterRequest*,
-                        files::v1::RegisterResponse*) override;
-  grpc::Status Claim(grpc::ServerContext*, const files::v1::ClaimRequest*,
-                     files::v1::ClaimResponse*) override;
-  grpc::Status Heartbeat(grpc::ServerContext*, const files::v1::HeartbeatRequest*,
-                         files::v1::HeartbeatResponse*) override;
-  grpc::Status Complete(grpc::ServerContext*, const files::v1::CompleteRequest*,
-                        files::v1::CompleteResponse*) override;
-  grpc::Status Fail(grpc::ServerContext*, const files::v1::FailRequest*, files::v1::FailResponse*) override;
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext*, const files::v1::RegisterRequest*,
+                                     files::v1::RegisterResponse*) override;
+  grpc::ServerUnaryReactor* Claim(grpc::CallbackServerContext*, const files::v1::ClaimRequest*,
+                                  files::v1::ClaimResponse*) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext*, const files::v1::HeartbeatRequest*,
+                                      files::v1::HeartbeatResponse*) override;
+  grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext*, const files::v1::CompleteRequest*,
+                                     files::v1::CompleteResponse*) override;
+  grpc::ServerUnaryReactor* Fail(grpc::CallbackServerContext*, const files::v1::FailRequest*,
+                                 files::v1::FailResponse*) override;
   grpc::Status Get(grpc::ServerContext*, const files::v1::GetRequest*, files::v1::FileRecord*) override;
   grpc::Status List(grpc::ServerContext*, const files::v1::ListRequest*, files::v1::ListResponse*) override;
   grpc::Status Stats(grpc::ServerContext*, const files::v1::StatsRequest*,

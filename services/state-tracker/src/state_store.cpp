@@ -324,6 +324,14 @@ std::vector<FileRecord> ParseRecords(const redis::Reply& reply) {
   return out;
 }
 
+// A transition script that refused answers {0, reason}: the file is unknown, or the caller does not
+// hold it (fencing).
+[[noreturn]] void ThrowRefusal(const redis::Reply& reply, const std::string& id) {
+  const auto& why = reply.elements.at(1).str;
+  if (why == "not found") throw NotFoundError("no file " + id);
+  throw FencingError(why);
+}
+
 }  // namespace
 
 std::string_view ToString(FileState state) {
@@ -399,9 +407,7 @@ void StateStore::HeartbeatAsync(const std::string& bucket, const std::string& ke
       {FileId(bucket, key), worker_id, std::to_string(attempt), std::to_string(lease.count())},
       [id = FileId(bucket, key)](const redis::Reply& reply) {
         if (reply.elements.at(0).integer != 1) {
-          const auto& why = reply.elements.at(1).str;
-          if (why == "not found") throw NotFoundError("no file " + id);
-          throw FencingError(why);
+          ThrowRefusal(reply, id);
         }
         return reply.elements.at(1).integer;
       },
@@ -427,9 +433,7 @@ void StateStore::CompleteAsync(const std::string& bucket, const std::string& key
        std::to_string(options_.history_cap)},
       [id = FileId(bucket, key)](const redis::Reply& reply) {
         if (reply.elements.at(0).integer == 0) {
-          const auto& why = reply.elements.at(1).str;
-          if (why == "not found") throw NotFoundError("no file " + id);
-          throw FencingError(why);
+          ThrowRefusal(reply, id);
         }
         return CompleteResult{ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 2};
       },
@@ -453,9 +457,7 @@ void StateStore::FailAsync(const std::string& bucket, const std::string& key, co
        std::to_string(options_.history_cap)},
       [id = FileId(bucket, key)](const redis::Reply& reply) {
         if (reply.elements.at(0).integer == 0) {
-          const auto& why = reply.elements.at(1).str;
-          if (why == "not found") throw NotFoundError("no file " + id);
-          throw FencingError(why);
+          ThrowRefusal(reply, id);
         }
         return FailResult{ParseRecord(reply.elements.at(2)), reply.elements.at(1).integer == 1};
       },

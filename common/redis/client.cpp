@@ -10,6 +10,21 @@
 namespace rainbow::redis {
 namespace {
 
+// hiredis' argv form of a command: pointers into `args` and their lengths.
+struct Argv {
+  explicit Argv(const std::vector<std::string>& args) {
+    ptrs.reserve(args.size());
+    lens.reserve(args.size());
+    for (const auto& a : args) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+  int count() const { return static_cast<int>(ptrs.size()); }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+};
+
 Reply Convert(const redisReply* r) {
   Reply out;
   switch (r->type) {
@@ -125,14 +140,9 @@ void Client::EnsureConnected() {
 }
 
 Reply Client::Send(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* raw = static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
+  Argv argv(args);
+  auto* raw =
+      static_cast<redisReply*>(redisCommandArgv(ctx_, argv.count(), argv.ptrs.data(), argv.lens.data()));
   if (raw == nullptr) {
     const std::string err = ctx_->errstr;
     Disconnect();
@@ -148,17 +158,10 @@ std::vector<Reply> Client::Pipeline(const std::vector<std::vector<std::string>>&
   std::vector<Reply> replies;
   if (commands.empty()) return replies;
   EnsureConnected();
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
   for (const auto& args : commands) {
     if (args.empty()) throw RedisError("redis: empty command", false);
-    argv.clear();
-    lens.clear();
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()) != REDIS_OK) {
+    Argv argv(args);
+    if (redisAppendCommandArgv(ctx_, argv.count(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK) {
       const std::string err = ctx_->errstr;
       Disconnect();
       throw RedisError("redis: pipeline: " + err, true);
@@ -186,20 +189,34 @@ Reply Client::Command(const std::vector<std::string>& args) {
   return Send(args);
 }
 
-Reply Client::Eval(const Script& script, const std::vector<std::string>& keys,
-                   const std::vector<std::string>& args) {
-  std::vector<std::string> cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
+std::vector<std::string> EvalShaCommand(const Script& script, const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args) {
+  std::vector<std::string> cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha1);
+  cmd.push_back(std::to_string(keys.size()));
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
+}
+
+void Client::LoadScript(const Script& script) {
+  const Reply loaded = Command({"SCRIPT", "LOAD", script.body});
+  if (loaded.str != script.sha1) {
+    throw RedisError("redis: SCRIPT LOAD returned sha " + loaded.str + ", expected " + script.sha1, false);
+  }
+}
+
+Reply Client::Eval(const Script& script, const std::vector<std::string>& keys,
+                   const std::vector<std::string>& args) {
+  const auto cmd = EvalShaCommand(script, keys, args);
   try {
     return Command(cmd);
   } catch (const RedisError& e) {
     if (e.connection() || std::string(e.what()).find("NOSCRIPT") == std::string::npos) throw;
   }
-  const Reply loaded = Command({"SCRIPT", "LOAD", script.body});
-  if (loaded.str != script.sha1) {
-    throw RedisError("redis: SCRIPT LOAD returned sha " + loaded.str + ", expected " + script.sha1, false);
-  }
+  LoadScript(script);
   return Command(cmd);
 }
 

@@ -52,6 +52,10 @@ struct Script {
   std::string sha1;
 };
 
+// The command line EVALSHA <sha1> <number of keys> <keys...> <args...>.
+std::vector<std::string> EvalShaCommand(const Script& script, const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args);
+
 // One connection to Redis (hiredis, synchronous). Not thread-safe: one per thread, or guard it.
 // The connection is (re)opened lazily: when the server restarted, the next call reconnects with
 // jittered backoff for up to reconnect_budget. A call whose connection breaks mid-command throws
@@ -72,6 +76,8 @@ class Client {
   // An error reply is returned as a Reply of type kError, not thrown; a link that breaks throws
   // RedisError(connection=true) for the whole batch (some commands may have run).
   std::vector<Reply> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  // SCRIPT LOAD, checking that the server's sha matches ours (after NOSCRIPT).
+  void LoadScript(const Script& script);
   // Drops the connection; the next call reconnects.
   void Disconnect();
 

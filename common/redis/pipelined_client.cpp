@@ -55,12 +55,7 @@ void PipelinedClient::Enqueue(Pending p) {
 void PipelinedClient::EvalAsync(const Script& script, const std::vector<std::string>& keys,
                                 const std::vector<std::string>& args, Resend resend, Callback done) {
   Pending p;
-  p.args.reserve(3 + keys.size() + args.size());
-  p.args.push_back("EVALSHA");
-  p.args.push_back(script.sha1);
-  p.args.push_back(std::to_string(keys.size()));
-  p.args.insert(p.args.end(), keys.begin(), keys.end());
-  p.args.insert(p.args.end(), args.begin(), args.end());
+  p.args = EvalShaCommand(script, keys, args);
   p.script = &script;
   p.resend = resend;
   p.done = std::move(done);
@@ -160,12 +155,7 @@ void PipelinedClient::RunBatch(Client& client, std::vector<Pending>& batch) {
     try {
       std::set<const Script*> loaded;
       for (size_t i : noscript) {
-        const Script& s = *batch[i].script;
-        if (!loaded.insert(&s).second) continue;
-        const Reply r = client.Command({"SCRIPT", "LOAD", s.body});
-        if (r.str != s.sha1) {
-          throw RedisError("redis: SCRIPT LOAD returned sha " + r.str + ", expected " + s.sha1, false);
-        }
+        if (loaded.insert(batch[i].script).second) client.LoadScript(*batch[i].script);
       }
     } catch (const RedisError&) {
       error = std::current_exception();

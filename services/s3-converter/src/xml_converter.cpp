@@ -1,5 +1,6 @@
 #include "services/s3-converter/src/xml_converter.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace rainbow::converter {
@@ -28,29 +29,6 @@ void AppendCodepointHex(std::string& out, uint32_t cp) {
   out += '_';
 }
 
-// Decodes one UTF-8 sequence at s[i] (validated input); returns its length.
-size_t DecodeUtf8(std::string_view s, size_t i, uint32_t& cp) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  size_t len = 1;
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  }
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else {
-    len = 4;
-    cp = c & 0x07;
-  }
-  for (size_t k = 1; k < len && i + k < s.size(); ++k)
-    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  return len;
-}
-
 }  // namespace
 
 std::string SanitizeElementName(std::string_view key) {
@@ -67,7 +45,7 @@ std::string SanitizeElementName(std::string_view key) {
       continue;
     }
     uint32_t cp = 0;
-    i += DecodeUtf8(key, i, cp);
+    i += std::max<size_t>(1, DecodeUtf8(key, i, cp));  // keys were validated; 1 keeps going regardless
     AppendCodepointHex(out, cp);
   }
   return out;

@@ -243,7 +243,9 @@ TEST(FilesPipeline, KilledConverterLeaseExpiresAndRestartedWorkerCompletesOnce) 
   uint64_t size = 0;
   EXPECT_EQ(ObjectSha256(s3c, kConverted, rec->output_key(), &size), rec->sha256());
   EXPECT_GT(size, gen.produced);
-  // Completed exactly once.
+  // Completed exactly once: wait for the event (files.state may hold a long history to read first,
+  // and the relay publishes behind the state), then give a late duplicate time to show up.
+  ASSERT_EQ(events.Wait(key, "COMPLETED", 1, 60s).size(), 1u);
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(CountState(events.Events(), key, "COMPLETED"), 1u);
   s3c.DeleteObject(kRaw, s3::ObjectKey(key));

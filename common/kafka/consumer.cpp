@@ -32,10 +32,45 @@ Consumer::Consumer(ConsumerConfig config) : config_(std::move(config)) {
   std::string err;
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) throw KafkaError("kafka consumer: cannot create: " + err, "create", false);
+  if (config_.tail) {
+    AssignAtEnd();
+    return;
+  }
   const auto sub = consumer_->subscribe(config_.topics);
   if (sub != RdKafka::ERR_NO_ERROR) {
     throw KafkaError("kafka consumer: subscribe: " + RdKafka::err2str(sub), ErrorCodeName(sub), false);
   }
+}
+
+void Consumer::AssignAtEnd() {
+  constexpr int kTimeoutMs = 10'000;
+  std::vector<RdKafka::TopicPartition*> parts;
+  auto fail = [&](const std::string& what, RdKafka::ErrorCode err) {
+    RdKafka::TopicPartition::destroy(parts);
+    throw KafkaError("kafka consumer: " + what + ": " + RdKafka::err2str(err), ErrorCodeName(err),
+                     IsRetriable(err));
+  };
+  for (const auto& topic : config_.topics) {
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(consumer_.get(), topic, nullptr, err));
+    if (!handle) throw KafkaError("kafka consumer: topic " + topic + ": " + err, "topic", false);
+    RdKafka::Metadata* raw = nullptr;
+    const auto md_err = consumer_->metadata(false, handle.get(), &raw, kTimeoutMs);
+    std::unique_ptr<RdKafka::Metadata> md(raw);
+    if (md_err != RdKafka::ERR_NO_ERROR) fail("metadata of " + topic, md_err);
+    for (const auto* t : *md->topics()) {
+      if (t->err() != RdKafka::ERR_NO_ERROR) fail("topic " + topic, t->err());
+      for (const auto* p : *t->partitions()) {
+        int64_t low = 0, high = 0;
+        const auto w = consumer_->query_watermark_offsets(topic, p->id(), &low, &high, kTimeoutMs);
+        if (w != RdKafka::ERR_NO_ERROR) fail("end offset of " + topic, w);
+        parts.push_back(RdKafka::TopicPartition::create(topic, p->id(), high));
+      }
+    }
+  }
+  const auto err = consumer_->assign(parts);
+  if (err != RdKafka::ERR_NO_ERROR) fail("assign", err);
+  RdKafka::TopicPartition::destroy(parts);
 }
 
 Consumer::~Consumer() { Close(); }

@@ -21,6 +21,10 @@ struct ConsumerConfig {
   std::vector<std::string> topics;  // names, or regexes starting with '^'
   std::string client_id = "rainbow";
   std::string offset_reset = "earliest";  // where a new group starts
+  // Instead of subscribing as a group member: read every partition of `topics` (names, not regexes)
+  // from its end as of construction, so exactly what is produced after the constructor returned is
+  // seen, however long the history. Nothing is committed (Commit must not be called).
+  bool tail = false;
   std::map<std::string, std::string> properties;
 };
 
@@ -46,6 +50,8 @@ class Consumer {
   void Close();
 
  private:
+  void AssignAtEnd();
+
   ConsumerConfig config_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   bool closed_ = false;

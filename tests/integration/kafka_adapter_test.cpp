@@ -111,6 +111,28 @@ TEST(KafkaAdapter, ManualCommitsResumeWhereTheGroupLeftOff) {
   EXPECT_EQ(rest.back().value, "9");
 }
 
+TEST(KafkaAdapter, TailConsumerSeesOnlyWhatComesAfterItStarted) {
+  const std::string brokers = StackEnv("KAFKA_BROKERS");
+  const std::string topic = UniqueName("test.kafka.tail");
+  EnsureTopic(brokers, topic, 3, 1);
+  auto produce = [&](const std::string& prefix, int n) {
+    Producer producer({brokers, "kafka-adapter-test"});
+    for (int i = 0; i < n; ++i)
+      producer.Produce({topic, "k" + std::to_string(i), prefix + std::to_string(i)});
+    ASSERT_TRUE(producer.Flush(30s));
+  };
+  produce("history-", 30);  // spread over the three partitions by key
+  ConsumerConfig config{brokers, UniqueName("tail"), {topic}, "kafka-adapter-test"};
+  config.tail = true;
+  Consumer tail(config);
+  produce("new-", 12);
+  const auto got = ConsumeN(tail, 13, 10s);  // one more than produced: nothing else may arrive
+  ASSERT_EQ(got.size(), 12u);
+  std::set<std::string> values;
+  for (const auto& m : got) values.insert(m.value.value_or(""));
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(values.count("new-" + std::to_string(i))) << i;
+}
+
 TEST(KafkaAdapter, PoisonMessageGoesToTheDeadLetterTopicWithItsError) {
   const std::string brokers = StackEnv("KAFKA_BROKERS");
   const std::string topic = UniqueName("test.kafka.poison");

@@ -1,13 +1,12 @@
 // order_api_load: a closed-loop load generator for order-api. N workers each create orders of 1-5
 // random lines back to back for a fixed time over REST (HTTP/1.1 keep-alive, one connection per
-// client) or gRPC (the async API, one channel per client), then print throughput and latency percentiles as
-// one JSON line. `--print-pgbench-script` prints the pgbench script that runs the very statement
-// order-api runs (taken from OrderStore::Statements()), for the reference measurement.
+// client) or gRPC (one HTTP/2 connection per client: by default the lean nghttp2 client of
+// grpc_h2_client.cpp, or `--grpc-client grpc++`, the C++ gRPC library's async API), then print
+// throughput and latency percentiles as one JSON line. `--print-pgbench-script` prints the pgbench script
+// that runs the very statement order-api runs (taken from OrderStore::Statements()), for the reference
+// measurement.
 #include <absl/synchronization/mutex.h>
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -27,61 +26,20 @@
 #include <thread>
 #include <vector>
 
+#include "bench/order-api/grpc_h2_client.hpp"
+#include "bench/order-api/load_support.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/order_store.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace rainbow::order::load;
 
-struct Options {
-  std::string mode = "rest";
-  std::string url = "http://127.0.0.1:8080";
-  std::string grpc_addr = "127.0.0.1:50051";
-  int concurrency = 8;
-  int threads = 2;
-  int grpc_connections = 1 << 30;  // capped to the concurrency: one per client
-  double seconds = 10;
-  int customers = 2000;
-  int products = 5000;
-  int payments = 6;
-};
-
-struct WorkerResult {
-  std::vector<double> latencies_ms;
-  int64_t errors = 0;
-};
-
-struct RandomOrder {
-  int64_t customer, payment;
-  std::vector<std::pair<int64_t, int>> lines;
-};
-
-RandomOrder MakeOrder(std::mt19937_64& rng, const Options& o) {
-  RandomOrder r;
-  r.customer = std::uniform_int_distribution<int64_t>(1, o.customers)(rng);
-  r.payment = std::uniform_int_distribution<int64_t>(1, o.payments)(rng);
-  const int n = std::uniform_int_distribution<int>(1, 5)(rng);
-  for (int i = 0; i < n; ++i) {
-    r.lines.push_back({std::uniform_int_distribution<int64_t>(1, o.products)(rng),
-                       std::uniform_int_distribution<int>(1, 5)(rng)});
-  }
-  return r;
-}
-
-// Requests are built before the clock starts (a ring of random orders per connection), so the
-// generator spends its CPU on sending, as pgbench does, not on formatting.
-constexpr int kRing = 512;
-
-// Both clients work like pgbench -j: a few threads, each driving its share of the connections from one
-// event loop (epoll for HTTP, a completion queue for gRPC), one request outstanding per connection
-// (closed loop). A thread per connection blocking on its socket would spend the 2-core machine's CPU
-// on context switches that PostgreSQL needs, and measure the generator instead of the service.
-std::vector<int> ConnectionsOfThread(const Options& o, int thread) {
-  std::vector<int> mine;
-  for (int c = thread; c < o.concurrency; c += o.threads) mine.push_back(c);
-  return mine;
-}
+// Every client works like pgbench -j: a few threads, each driving its share of the connections from
+// one event loop (epoll for HTTP and nghttp2, a completion queue for grpc++), one request outstanding
+// per connection (closed loop). A thread per connection blocking on its socket would spend the 2-core
+// machine's CPU on context switches that PostgreSQL needs, and measure the generator instead of the
+// service.
 
 // --- REST: HTTP/1.1 keep-alive over plain sockets ---
 
@@ -97,28 +55,6 @@ std::string HttpRequest(const std::string& host, const std::string& body) {
   return "POST /api/v1/orders HTTP/1.1\r\nHost: " + host +
          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
          body;
-}
-
-int ConnectTcp(const std::string& host, int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (fd < 0 || inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    throw std::runtime_error("cannot connect to " + host + ":" + std::to_string(port));
-  }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
-void SendAll(int fd, const std::string& data) {
-  for (size_t off = 0; off < data.size();) {
-    const ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) throw std::runtime_error("send failed");
-    off += static_cast<size_t>(n);
-  }
 }
 
 // The status code once `in` holds a whole response (headers and Content-Length body), else 0; the
@@ -142,11 +78,8 @@ int TakeResponse(std::string& in) {
 
 void RestThread(const Options& o, int thread, const std::function<void()>& ready,
                 const std::shared_future<Clock::time_point>& end_at, WorkerResult& out) {
-  const auto scheme = o.url.find("://");
-  const std::string hostport = o.url.substr(scheme == std::string::npos ? 0 : scheme + 3);
-  const auto colon = hostport.rfind(':');
-  const std::string host = hostport.substr(0, colon);
-  const int port = std::stoi(hostport.substr(colon + 1));
+  const auto [host, port] = SplitHostPort(o.url);
+  const std::string hostport = host + ":" + std::to_string(port);
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   std::vector<HttpConnection> conns;
   for (int c : ConnectionsOfThread(o, thread)) {
@@ -172,7 +105,8 @@ void RestThread(const Options& o, int thread, const std::function<void()>& ready
     ev.data.u64 = i;
     epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
     conns[i].sent = Clock::now();
-    SendAll(conns[i].fd, conns[i].requests[conns[i].next++ % kRing]);
+    const auto& request = conns[i].requests[conns[i].next++ % kRing];
+    SendAll(conns[i].fd, request.data(), request.size());
   }
   std::vector<epoll_event> events(conns.size());
   char buf[16384];
@@ -193,7 +127,8 @@ void RestThread(const Options& o, int thread, const std::function<void()>& ready
       }
       if (now >= end) continue;
       conn.sent = now;
-      SendAll(conn.fd, conn.requests[conn.next++ % kRing]);
+      const auto& request = conn.requests[conn.next++ % kRing];
+      SendAll(conn.fd, request.data(), request.size());
     }
   }
   for (auto& conn : conns) close(conn.fd);
@@ -322,6 +257,14 @@ std::string PgbenchScript(const Options& o) {
   return out + sql + ";\n";
 }
 
+ClientThread ChooseClient(const Options& o, const std::vector<std::shared_ptr<grpc::Channel>>& channels) {
+  if (o.mode == "rest") return RestThread;
+  if (o.grpc_client == "nghttp2") return GrpcH2Thread;
+  return [&channels](const Options& opt, int thread, const std::function<void()>& ready,
+                     const std::shared_future<Clock::time_point>& end_at,
+                     WorkerResult& out) { GrpcThread(opt, channels, thread, ready, end_at, out); };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -334,7 +277,10 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency,-c", o.concurrency, "concurrent workers")->check(CLI::Range(1, 1024));
   app.add_option("--threads,-j", o.threads, "event-loop threads the clients are spread over (pgbench -j)")
       ->check(CLI::Range(1, 64));
-  app.add_option("--grpc-connections", o.grpc_connections, "HTTP/2 connections the gRPC clients share")
+  app.add_option("--grpc-client", o.grpc_client,
+                 "nghttp2 (lean: HTTP/2 framing only, like pgbench's libpq) or grpc++ (the C++ gRPC library)")
+      ->check(CLI::IsMember({"nghttp2", "grpc++"}));
+  app.add_option("--grpc-connections", o.grpc_connections, "HTTP/2 connections the grpc++ clients share")
       ->check(CLI::Range(1, 1024));
   app.add_option("--seconds,-T", o.seconds, "duration")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--customers", o.customers, "customer ids are drawn from 1..N");
@@ -352,11 +298,13 @@ int main(int argc, char** argv) {
   // By default one channel (so one HTTP/2 connection) per client, as pgbench has one connection per
   // client; --grpc-connections N lets the clients share N connections (HTTP/2 multiplexing).
   std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < std::min(o.concurrency, o.grpc_connections) && o.mode == "grpc"; ++i) {
+  const bool grpcpp = o.mode == "grpc" && o.grpc_client == "grpc++";
+  for (int i = 0; i < std::min(o.concurrency, o.grpc_connections) && grpcpp; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);  // no connection sharing between channels
     channels.push_back(grpc::CreateCustomChannel(o.grpc_addr, grpc::InsecureChannelCredentials(), args));
   }
+  const ClientThread client = ChooseClient(o, channels);
   std::vector<std::thread> workers;
   // Every thread connects and builds its requests first; the clock starts when all are ready.
   std::latch ready(o.threads);
@@ -371,11 +319,7 @@ int main(int argc, char** argv) {
         ready.count_down();
       };
       try {
-        if (o.mode == "rest") {
-          RestThread(o, t, set_ready, end_future, results[static_cast<size_t>(t)]);
-        } else {
-          GrpcThread(o, channels, t, set_ready, end_future, results[static_cast<size_t>(t)]);
-        }
+        client(o, t, set_ready, end_future, results[static_cast<size_t>(t)]);
       } catch (const std::exception& e) {
         std::cerr << "order_api_load: " << e.what() << std::endl;
         failed = true;
@@ -398,6 +342,7 @@ int main(int argc, char** argv) {
   }
   const double tps = static_cast<double>(all.size()) / elapsed;
   nlohmann::json report{{"mode", o.mode},
+                        {"grpc_client", o.mode == "grpc" ? o.grpc_client : ""},
                         {"concurrency", o.concurrency},
                         {"seconds", elapsed},
                         {"orders", all.size()},

@@ -1,0 +1,66 @@
+// What order_api_load's clients share: options, random orders, per-thread results, and the plain-socket
+// helpers of the epoll clients (REST and the nghttp2 gRPC client).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rainbow::order::load {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string mode = "rest";
+  std::string grpc_client = "nghttp2";  // nghttp2 (lean, like pgbench's libpq) or grpc++ (the C++ library)
+  std::string url = "http://127.0.0.1:8080";
+  std::string grpc_addr = "127.0.0.1:50051";
+  int concurrency = 8;
+  int threads = 2;
+  int grpc_connections = 1 << 30;  // grpc++ client only; capped to the concurrency: one per client
+  double seconds = 10;
+  int customers = 2000;
+  int products = 5000;
+  int payments = 6;
+};
+
+// What one thread measured. Owned by main, written only by its thread until that thread is joined.
+struct WorkerResult {
+  std::vector<double> latencies_ms;
+  int64_t errors = 0;
+};
+
+struct RandomOrder {
+  int64_t customer, payment;
+  std::vector<std::pair<int64_t, int>> lines;  // product id, quantity
+};
+
+// Requests are built before the clock starts (a ring of random orders per connection), so the
+// generator spends its CPU on sending, as pgbench does, not on formatting.
+constexpr int kRing = 512;
+
+// The signature every client's thread body has: build requests, connect, call `ready`, wait for
+// `end_at`, then drive its connections until that time.
+using ClientThread = std::function<void(const Options&, int thread, const std::function<void()>& ready,
+                                        const std::shared_future<Clock::time_point>& end_at, WorkerResult&)>;
+
+RandomOrder MakeOrder(std::mt19937_64& rng, const Options& o);
+
+// The client indexes thread `thread` drives (clients are spread round robin, as pgbench -j does).
+std::vector<int> ConnectionsOfThread(const Options& o, int thread);
+
+// A TCP connection with TCP_NODELAY; throws naming the address when it cannot connect.
+int ConnectTcp(const std::string& host, int port);
+
+// Writes all of `data` (blocking socket); throws when the peer is gone.
+void SendAll(int fd, const char* data, size_t size);
+
+// "host:port" (an optional scheme:// in front is skipped) split into its parts.
+std::pair<std::string, int> SplitHostPort(const std::string& address);
+
+}  // namespace rainbow::order::load

@@ -1,5 +1,4 @@
-// What order_api_load's clients share: options, random orders, per-thread results, and the plain-socket
-// helpers of the epoll clients (REST and the nghttp2 gRPC client).
+// What order_api_load's clients share: options, random orders, per-thread results.
 #pragma once
 
 #include <chrono>
@@ -13,7 +12,7 @@
 
 namespace rainbow::order::load {
 
-using Clock = std::chrono::steady_clock;
+using Clock = std::chrono::steady_clock;  // the same clock as bench/common
 
 struct Options {
   std::string mode = "rest";
@@ -53,14 +52,5 @@ RandomOrder MakeOrder(std::mt19937_64& rng, const Options& o);
 
 // The client indexes thread `thread` drives (clients are spread round robin, as pgbench -j does).
 std::vector<int> ConnectionsOfThread(const Options& o, int thread);
-
-// A TCP connection with TCP_NODELAY; throws naming the address when it cannot connect.
-int ConnectTcp(const std::string& host, int port);
-
-// Writes all of `data` (blocking socket); throws when the peer is gone.
-void SendAll(int fd, const char* data, size_t size);
-
-// "host:port" (an optional scheme:// in front is skipped) split into its parts.
-std::pair<std::string, int> SplitHostPort(const std::string& address);
 
 }  // namespace rainbow::order::load

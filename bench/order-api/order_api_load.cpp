@@ -1,9 +1,9 @@
 // order_api_load: a closed-loop load generator for order-api. N workers each create orders of 1-5
 // random lines back to back for a fixed time over REST (HTTP/1.1 keep-alive, one connection per
 // client) or gRPC (one HTTP/2 connection per client: by default the lean nghttp2 client of
-// grpc_h2_client.cpp, or `--grpc-client grpc++`, the C++ gRPC library's async API), then print
-// throughput and latency percentiles as one JSON line. `--print-pgbench-script` prints the pgbench script
-// that runs the very statement order-api runs (taken from OrderStore::Statements()), for the reference
+// bench/common/grpc_h2_load, or `--grpc-client grpc++`, the C++ gRPC library's async API), then
+// print throughput and latency percentiles as one JSON line. `--print-pgbench-script` prints the pgbench
+// script that runs the very statement order-api runs (taken from OrderStore::Statements()), for the reference
 // measurement.
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
@@ -26,7 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench/order-api/grpc_h2_client.hpp"
+#include "bench/common/grpc_h2_load.hpp"
+#include "bench/common/tcp.hpp"
 #include "bench/order-api/load_support.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/order_store.hpp"
@@ -34,6 +35,9 @@
 namespace {
 
 using namespace rainbow::order::load;
+using rainbow::bench::ConnectTcp;
+using rainbow::bench::SendAll;
+using rainbow::bench::SplitHostPort;
 
 // Every client works like pgbench -j: a few threads, each driving its share of the connections from
 // one event loop (epoll for HTTP and nghttp2, a completion queue for grpc++), one request outstanding
@@ -133,6 +137,47 @@ void RestThread(const Options& o, int thread, const std::function<void()>& ready
   }
   for (auto& conn : conns) close(conn.fd);
   close(ep);
+}
+
+// --- gRPC, lean: bench/common's nghttp2 client, one connection per client ---
+
+void GrpcLeanThread(const Options& o, int thread, const std::function<void()>& ready,
+                    const std::shared_future<Clock::time_point>& end_at, WorkerResult& out) {
+  const auto [host, port] = SplitHostPort(o.grpc_addr);
+  const std::vector<int> clients = ConnectionsOfThread(o, thread);
+  std::vector<std::vector<std::string>> rings(clients.size());  // serialized CreateOrderRequests
+  for (size_t i = 0; i < clients.size(); ++i) {
+    std::mt19937_64 rng(static_cast<uint64_t>(1000 + clients[i]));  // the same orders as the other clients
+    for (int k = 0; k < kRing; ++k) {
+      const auto order = MakeOrder(rng, o);
+      rainbow::order::v1::CreateOrderRequest req;
+      req.set_customer_id(order.customer);
+      req.set_payment_id(order.payment);
+      for (auto [p, q] : order.lines) {
+        auto* l = req.add_products();
+        l->set_product_id(p);
+        l->set_quantity(q);
+      }
+      rings[i].push_back(req.SerializeAsString());
+    }
+  }
+  std::vector<size_t> next(clients.size(), 0);
+  rainbow::bench::GrpcH2Load load(
+      host, port, static_cast<int>(clients.size()), 1,
+      [&](int slot, rainbow::bench::UnaryRequest& req) {
+        const auto i = static_cast<size_t>(slot);
+        req.path = "/rainbow.order.v1.OrderService/CreateOrder";
+        req.message = rings[i][next[i]++ % rings[i].size()];
+      },
+      [&](int, const rainbow::bench::UnaryReply& reply) {
+        if (reply.ok) {
+          out.latencies_ms.push_back(reply.latency_ms);
+        } else {
+          out.errors++;
+        }
+      });
+  ready();
+  load.Run(end_at.get());
 }
 
 // --- gRPC: the async API, one completion queue per thread ---
@@ -259,7 +304,7 @@ std::string PgbenchScript(const Options& o) {
 
 ClientThread ChooseClient(const Options& o, const std::vector<std::shared_ptr<grpc::Channel>>& channels) {
   if (o.mode == "rest") return RestThread;
-  if (o.grpc_client == "nghttp2") return GrpcH2Thread;
+  if (o.grpc_client == "nghttp2") return GrpcLeanThread;
   return [&channels](const Options& opt, int thread, const std::function<void()>& ready,
                      const std::shared_future<Clock::time_point>& end_at,
                      WorkerResult& out) { GrpcThread(opt, channels, thread, ready, end_at, out); };

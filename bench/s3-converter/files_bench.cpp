@@ -20,6 +20,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "bench/s3-converter/tracker_lean_load.hpp"
 #include "common/s3/client.hpp"
 #include "rainbow/state_tracker.grpc.pb.h"
 #include "services/s3-converter/src/chunk_queue.hpp"
@@ -30,6 +31,7 @@
 namespace {
 
 using namespace rainbow;
+using rainbow::files_bench::RegisterFor;
 using Clock = std::chrono::steady_clock;
 
 double Secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -222,14 +224,6 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix, const st
   return 0;
 }
 
-files::v1::RegisterRequest RegisterFor(const std::string& key) {
-  files::v1::RegisterRequest req;
-  req.mutable_file()->set_bucket("raw");
-  req.mutable_file()->set_key(key);
-  req.mutable_file()->set_etag("e");
-  return req;
-}
-
 // The async load generator: one thread, one completion queue, `concurrency` calls outstanding at all
 // times (a closed loop: each reply starts the slot's next call), like redis-benchmark's -c clients on
 // its one event-loop thread. Phase 1: Register of unique keys. Phase 2: per slot, Register, Claim
@@ -330,6 +324,16 @@ int Tracker(const std::string& addr, int concurrency, double seconds, const std:
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   auto stub = files::v1::FileStateService::NewStub(channel);
   std::atomic<uint64_t> ops{0}, errors{0};
+  if (client == "lean") {
+    const auto [registers, reg_secs] =
+        files_bench::RunLeanTrackerLoad(addr, concurrency, false, seconds, prefix, errors);
+    const auto [cycle_ops, cycle_secs] =
+        files_bench::RunLeanTrackerLoad(addr, concurrency, true, seconds, prefix, errors);
+    std::cout << "{\"register_per_s\":" << static_cast<double>(registers) / reg_secs
+              << ",\"cycle_transitions_per_s\":" << static_cast<double>(cycle_ops) / cycle_secs
+              << ",\"errors\":" << errors << "}\n";
+    return 0;
+  }
   if (client == "async") {
     AsyncLoad load{*stub, prefix, concurrency, errors};
     const auto [registers, reg_secs] = load.Run(false, seconds);
@@ -430,12 +434,12 @@ int main(int argc, char** argv) {
   tr->add_option("--concurrency", concurrency);
   tr->add_option("--seconds", seconds);
   tr->add_option("--prefix", prefix);
-  std::string client = "async";
-  tr->add_option(
-        "--client", client,
-        "async: one thread, a completion queue, --concurrency calls outstanding; sync: --concurrency "
-        "threads of blocking calls")
-      ->check(CLI::IsMember({"async", "sync"}));
+  std::string client = "lean";
+  tr->add_option("--client", client,
+                 "lean: bench/common's nghttp2 client, one thread, one connection, --concurrency calls "
+                 "outstanding; async: the same with the C++ gRPC library (a completion queue); sync: "
+                 "--concurrency threads of blocking grpc++ calls")
+      ->check(CLI::IsMember({"lean", "async", "sync"}));
   auto* script = app.add_subcommand("register-script", "print the Register Lua script");
   CLI11_PARSE(app, argc, argv);
   try {

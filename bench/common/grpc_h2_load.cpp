@@ -3,9 +3,11 @@
 #include <nghttp2/nghttp2.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -43,6 +45,10 @@ struct GrpcH2Load::Slot {
 };
 
 namespace {
+
+constexpr int kHandshakeSeconds = 10;
+// How long calls may stay unanswered after the end before Run gives up on the server.
+constexpr auto kStragglerLimit = std::chrono::seconds(30);
 
 using Connection = GrpcH2Load::Connection;
 using Slot = GrpcH2Load::Slot;
@@ -118,10 +124,15 @@ void Flush(Connection& c) {
   if (!c.out.empty()) SendAll(c.fd, c.out.data(), c.out.size());
 }
 
-// Feeds what one recv returns to nghttp2; throws when the server closed the connection.
+// Feeds what one recv returns to nghttp2; throws when the server closed the connection (or, during
+// the handshake, did not answer within the socket's receive timeout).
 void Receive(Connection& c) {
   char buf[16384];
   const ssize_t got = recv(c.fd, buf, sizeof(buf), 0);
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    throw std::runtime_error("no HTTP/2 SETTINGS from the server within " +
+                             std::to_string(kHandshakeSeconds) + " s");
+  }
   if (got <= 0) throw std::runtime_error("connection closed by the server");
   ThrowIf(static_cast<int>(
       nghttp2_session_mem_recv(c.session, reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(got))));
@@ -150,6 +161,8 @@ GrpcH2Load::GrpcH2Load(const std::string& host, int port, int connections, int s
   for (int i = 0; i < connections; ++i) {
     auto c = std::make_unique<Connection>();
     c->fd = ConnectTcp(host, port);
+    timeval handshake{kHandshakeSeconds, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &handshake, sizeof(handshake));
     c->authority = host + ":" + std::to_string(port);
     if (nghttp2_session_client_new(&c->session, callbacks.raw, c.get()) != 0) {
       throw std::runtime_error("nghttp2: cannot create a session");
@@ -163,6 +176,8 @@ GrpcH2Load::GrpcH2Load(const std::string& host, int port, int connections, int s
       Receive(*c);
       Flush(*c);
     }
+    timeval none{0, 0};  // from here on the epoll loop decides how long to wait
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = c.get();
@@ -229,6 +244,9 @@ void GrpcH2Load::Run(Clock::time_point end) {
   size_t outstanding = slots_.size();
   std::vector<epoll_event> events(connections_.size());
   while (outstanding > 0) {
+    if (Clock::now() > end + kStragglerLimit) {
+      throw std::runtime_error(std::to_string(outstanding) + " calls still unanswered 30 s after the end");
+    }
     const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 100);
     for (int e = 0; e < n; ++e) {
       auto& c = *static_cast<Connection*>(events[static_cast<size_t>(e)].data.ptr);

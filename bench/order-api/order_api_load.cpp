@@ -139,6 +139,18 @@ void RestThread(const Options& o, int thread, const std::function<void()>& ready
   close(ep);
 }
 
+rainbow::order::v1::CreateOrderRequest ToRequest(const RandomOrder& order) {
+  rainbow::order::v1::CreateOrderRequest req;
+  req.set_customer_id(order.customer);
+  req.set_payment_id(order.payment);
+  for (auto [p, q] : order.lines) {
+    auto* l = req.add_products();
+    l->set_product_id(p);
+    l->set_quantity(q);
+  }
+  return req;
+}
+
 // --- gRPC, lean: bench/common's nghttp2 client, one connection per client ---
 
 void GrpcLeanThread(const Options& o, int thread, const std::function<void()>& ready,
@@ -149,16 +161,7 @@ void GrpcLeanThread(const Options& o, int thread, const std::function<void()>& r
   for (size_t i = 0; i < clients.size(); ++i) {
     std::mt19937_64 rng(static_cast<uint64_t>(1000 + clients[i]));  // the same orders as the other clients
     for (int k = 0; k < kRing; ++k) {
-      const auto order = MakeOrder(rng, o);
-      rainbow::order::v1::CreateOrderRequest req;
-      req.set_customer_id(order.customer);
-      req.set_payment_id(order.payment);
-      for (auto [p, q] : order.lines) {
-        auto* l = req.add_products();
-        l->set_product_id(p);
-        l->set_quantity(q);
-      }
-      rings[i].push_back(req.SerializeAsString());
+      rings[i].push_back(ToRequest(MakeOrder(rng, o)).SerializeAsString());
     }
   }
   std::vector<size_t> next(clients.size(), 0);
@@ -213,16 +216,7 @@ void GrpcThread(const Options& o, const std::vector<std::shared_ptr<grpc::Channe
     call->stub = rainbow::order::v1::OrderService::NewStub(call->channel);
     std::mt19937_64 rng(static_cast<uint64_t>(1000 + c));
     call->requests.resize(kRing);
-    for (auto& req : call->requests) {
-      const auto order = MakeOrder(rng, o);
-      req.set_customer_id(order.customer);
-      req.set_payment_id(order.payment);
-      for (auto [p, q] : order.lines) {
-        auto* l = req.add_products();
-        l->set_product_id(p);
-        l->set_quantity(q);
-      }
-    }
+    for (auto& req : call->requests) req = ToRequest(MakeOrder(rng, o));
     calls.push_back(std::move(call));
   }
   // Connect before the clock starts.

@@ -26,6 +26,20 @@ std::string CheckRequest(const std::string& name) {
   return name.empty() ? std::string() : std::string{'\x0a', static_cast<char>(name.size())} + name;
 }
 
+// A socket listening on a free loopback port that nobody serves: {fd, port}, fd -1 on failure.
+std::pair<int, int> Listen() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 1) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return {-1, 0};
+  }
+  return {fd, ntohs(addr.sin_port)};
+}
+
 class HealthServer {
  public:
   HealthServer() {
@@ -93,39 +107,26 @@ TEST(GrpcH2Load, ThrowsWhenNothingListens) {
 
 TEST(GrpcH2Load, ThrowsWhenTheServerDoesNotSpeakHttp2) {
   // A listening socket that accepts and closes at once: the SETTINGS exchange must fail, not hang.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto [fd, port] = Listen();
+  ASSERT_GE(fd, 0);
   std::thread closer([fd] {
     const int c = accept(fd, nullptr, nullptr);
     if (c >= 0) close(c);
   });
-  EXPECT_THROW(
-      GrpcH2Load(
-          "127.0.0.1", ntohs(addr.sin_port), 1, 1, [](int, UnaryRequest&) {}, [](int, const UnaryReply&) {}),
-      std::runtime_error);
+  EXPECT_THROW(GrpcH2Load(
+                   "127.0.0.1", port, 1, 1, [](int, UnaryRequest&) {}, [](int, const UnaryReply&) {}),
+               std::runtime_error);
   closer.join();
   close(fd);
 }
 
 TEST(GrpcH2Load, ThrowsWhenTheServerStaysSilent) {
   // Accepts (the kernel does, on listen) and never answers: the handshake gives up instead of hanging.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto [fd, port] = Listen();
+  ASSERT_GE(fd, 0);
   try {
     GrpcH2Load load(
-        "127.0.0.1", ntohs(addr.sin_port), 1, 1, [](int, UnaryRequest&) {}, [](int, const UnaryReply&) {});
+        "127.0.0.1", port, 1, 1, [](int, UnaryRequest&) {}, [](int, const UnaryReply&) {});
     ADD_FAILURE() << "constructed without the server's SETTINGS";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("no HTTP/2 SETTINGS"), std::string::npos) << e.what();

@@ -19,6 +19,6 @@ if(RAINBOW_BUILD_TESTS)
 endif()
 if(RAINBOW_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
-  # order-api's lean gRPC load generator speaks HTTP/2 itself (bench/order-api/grpc_h2_client.cpp).
+  # The benchmarks' lean gRPC load generator speaks HTTP/2 itself (bench/common/grpc_h2_load.cpp).
   pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
 endif()

@@ -1,7 +1,6 @@
 // What order_api_load's clients share: options, random orders, per-thread results.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -10,9 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "bench/common/grpc_h2_load.hpp"
+
 namespace rainbow::order::load {
 
-using Clock = std::chrono::steady_clock;  // the same clock as bench/common
+using Clock = rainbow::bench::Clock;  // the lean gRPC client takes its end time
 
 struct Options {
   std::string mode = "rest";

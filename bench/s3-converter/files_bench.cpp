@@ -31,6 +31,8 @@
 namespace {
 
 using namespace rainbow;
+using rainbow::files_bench::ClaimFor;
+using rainbow::files_bench::CompleteFor;
 using rainbow::files_bench::RegisterFor;
 using Clock = std::chrono::steady_clock;
 
@@ -277,14 +279,10 @@ struct AsyncLoad {
       const bool fine = ok && s.status.ok();
       if (!fine) ++errors;
       if (fine && cycle && s.stage == Stage::kRegister) {
-        files::v1::ClaimRequest claim;
-        claim.set_worker_id("bench-" + std::to_string(s.index));
-        claim.set_max_files(1);
-        claim.set_lease_ms(60'000);
         s.stage = Stage::kClaim;
         s.ctx = std::make_unique<grpc::ClientContext>();
         s.claim_resp.Clear();
-        s.claim_rpc = stub.AsyncClaim(s.ctx.get(), claim, &cq);
+        s.claim_rpc = stub.AsyncClaim(s.ctx.get(), ClaimFor(s.index), &cq);
         s.claim_rpc->Finish(&s.claim_resp, &s.status, &s);
         continue;
       }
@@ -292,15 +290,9 @@ struct AsyncLoad {
         if (s.claim_resp.files_size() == 0) {
           ++errors;
         } else {
-          files::v1::CompleteRequest done;
-          *done.mutable_file() = s.claim_resp.files(0).file();
-          done.set_worker_id("bench-" + std::to_string(s.index));
-          done.set_attempt(s.claim_resp.files(0).attempts());
-          done.set_output_key("x.xml");
-          done.set_sha256("00");
           s.stage = Stage::kComplete;
           s.ctx = std::make_unique<grpc::ClientContext>();
-          s.complete_rpc = stub.AsyncComplete(s.ctx.get(), done, &cq);
+          s.complete_rpc = stub.AsyncComplete(s.ctx.get(), CompleteFor(s.index, s.claim_resp.files(0)), &cq);
           s.complete_rpc->Finish(&s.complete_resp, &s.status, &s);
           continue;
         }
@@ -377,27 +369,16 @@ int Tracker(const std::string& addr, int concurrency, double seconds, const std:
   const uint64_t registers = ops;
   // Phase 2: the full cycle per file: Register, Claim (1 file), Complete = 3 transitions.
   const double cycle_secs = run([&](int t, uint64_t i) {
-    const std::string worker = "bench-" + std::to_string(t);
     const auto req = RegisterFor(prefix + "/c" + std::to_string(t) + "-" + std::to_string(i) + ".json");
     files::v1::RegisterResponse rr;
     grpc::ClientContext c1;
     if (!stub->Register(&c1, req, &rr).ok()) return void(++errors);
-    files::v1::ClaimRequest claim;
-    claim.set_worker_id(worker);
-    claim.set_max_files(1);
-    claim.set_lease_ms(60'000);
     files::v1::ClaimResponse cr;
     grpc::ClientContext c2;
-    if (!stub->Claim(&c2, claim, &cr).ok() || cr.files_size() == 0) return void(++errors);
-    files::v1::CompleteRequest done;
-    *done.mutable_file() = cr.files(0).file();
-    done.set_worker_id(worker);
-    done.set_attempt(cr.files(0).attempts());
-    done.set_output_key("x.xml");
-    done.set_sha256("00");
+    if (!stub->Claim(&c2, ClaimFor(t), &cr).ok() || cr.files_size() == 0) return void(++errors);
     files::v1::CompleteResponse resp;
     grpc::ClientContext c3;
-    if (stub->Complete(&c3, done, &resp).ok()) {
+    if (stub->Complete(&c3, CompleteFor(t, cr.files(0)), &resp).ok()) {
       ops += 3;
     } else {
       ++errors;

@@ -31,6 +31,24 @@ files::v1::RegisterRequest RegisterFor(const std::string& key) {
   return req;
 }
 
+files::v1::ClaimRequest ClaimFor(int slot) {
+  files::v1::ClaimRequest claim;
+  claim.set_worker_id("bench-" + std::to_string(slot));
+  claim.set_max_files(1);
+  claim.set_lease_ms(60'000);
+  return claim;
+}
+
+files::v1::CompleteRequest CompleteFor(int slot, const files::v1::FileRecord& claimed) {
+  files::v1::CompleteRequest done;
+  *done.mutable_file() = claimed.file();
+  done.set_worker_id("bench-" + std::to_string(slot));
+  done.set_attempt(claimed.attempts());
+  done.set_output_key("x.xml");
+  done.set_sha256("00");
+  return done;
+}
+
 std::pair<uint64_t, double> RunLeanTrackerLoad(const std::string& addr, int concurrency, bool cycle,
                                                double seconds, const std::string& prefix,
                                                std::atomic<uint64_t>& errors) {
@@ -38,7 +56,6 @@ std::pair<uint64_t, double> RunLeanTrackerLoad(const std::string& addr, int conc
   std::vector<Slot> slots(static_cast<size_t>(concurrency));
   uint64_t transitions = 0;
   const std::string tag = prefix + (cycle ? "/c" : "/r");
-  auto worker = [](int slot) { return "bench-" + std::to_string(slot); };
   bench::GrpcH2Load load(
       host, port, 1, concurrency,
       [&](int i, bench::UnaryRequest& req) {
@@ -49,26 +66,14 @@ std::pair<uint64_t, double> RunLeanTrackerLoad(const std::string& addr, int conc
             req.message = RegisterFor(tag + std::to_string(i) + "-" + std::to_string(s.seq++) + ".json")
                               .SerializeAsString();
             break;
-          case Stage::kClaim: {
-            files::v1::ClaimRequest claim;
-            claim.set_worker_id(worker(i));
-            claim.set_max_files(1);
-            claim.set_lease_ms(60'000);
+          case Stage::kClaim:
             req.path = kClaim;
-            req.message = claim.SerializeAsString();
+            req.message = ClaimFor(i).SerializeAsString();
             break;
-          }
-          case Stage::kComplete: {
-            files::v1::CompleteRequest done;
-            *done.mutable_file() = s.claimed.file();
-            done.set_worker_id(worker(i));
-            done.set_attempt(s.claimed.attempts());
-            done.set_output_key("x.xml");
-            done.set_sha256("00");
+          case Stage::kComplete:
             req.path = kComplete;
-            req.message = done.SerializeAsString();
+            req.message = CompleteFor(i, s.claimed).SerializeAsString();
             break;
-          }
         }
       },
       [&](int i, const bench::UnaryReply& reply) {

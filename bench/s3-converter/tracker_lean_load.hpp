@@ -12,8 +12,13 @@
 
 namespace rainbow::files_bench {
 
+// The requests of the benchmark's cycle, shared by every tracker client of files_bench.
 // A Register of bucket "raw", key `key`, etag "e".
 files::v1::RegisterRequest RegisterFor(const std::string& key);
+// A Claim of one file with a 60 s lease, for worker "bench-<slot>".
+files::v1::ClaimRequest ClaimFor(int slot);
+// The Complete of a claimed file by worker "bench-<slot>" (the attempt fences it).
+files::v1::CompleteRequest CompleteFor(int slot, const files::v1::FileRecord& claimed);
 
 // Runs one phase for `seconds` against host:port: Register of unique keys under `prefix` (1
 // transition each), or with `cycle` Register, Claim (1 file), Complete in sequence per slot (3

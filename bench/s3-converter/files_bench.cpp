@@ -1,7 +1,8 @@
 // Flow B benchmarks (bench/s3-converter/run drives them in one run and prints the ratios):
 //   gen       write a generated product JSON array of --mb MB to a local file
 //   convert   in-memory JSON -> XML MB/s of a local file (our converter)
-//   s3        on the same MinIO: raw GET+PUT copy of an object (the limit) vs S3 -> S3 conversion
+//   s3        on the same MinIO: raw GET+PUT copy of an object (the limit) vs S3 -> S3 conversion, and
+//             the bound for the conversion's output size (GET the JSON, PUT the finished XML)
 //   tracker   Register transitions/s through state-tracker's gRPC (and the full claim/complete cycle)
 //   register-script   print the Register Lua script (for redis-benchmark)
 #include <CLI/CLI.hpp>
@@ -160,16 +161,24 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix, const st
   const s3::BucketName raw("raw"), converted("converted");
   const s3::ObjectKey src(prefix + "/input.json");
   converter::PipelineOptions opts;  // the service's defaults
-  uint64_t bytes = 0;
+  std::string json;
   if (!path.empty()) {
-    const std::string json = ReadFile(path);
-    s3c.UploadMultipart(raw, src, s3::MemorySource(json), {16ull << 20, 4});
-    bytes = json.size();
+    json = ReadFile(path);
   } else {
     Generator g(mb << 20);
-    s3c.UploadMultipart(raw, src, [&](char* o, size_t m) { return g.Read(o, m); }, {16ull << 20, 4});
-    bytes = g.produced;
+    char buf[1 << 16];
+    while (size_t n = g.Read(buf, sizeof(buf))) json.append(buf, n);
   }
+  s3c.UploadMultipart(raw, src, s3::MemorySource(json), {16ull << 20, 4});
+  const uint64_t bytes = json.size();
+  // The XML our converter makes of it, converted before the clock starts (for the bound below).
+  std::string xml;
+  if (mode == "both" || mode == "bound") {
+    converter::XmlConverter c(opts.xml, [&](std::string_view s) { xml.append(s); });
+    c.Feed(json);
+    c.Finish();
+  }
+  json = std::string();
   // (1) raw copy: the same ranged GETs piped through the same bounded queue into the same multipart
   // upload (part size and concurrency), no conversion: the limit of S3 -> S3 on this MinIO. Like the
   // conversion's output, each downloaded buffer is handed to the queue without a copy; the upload
@@ -192,6 +201,31 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix, const st
     down.join();
     return Secs(t0, Clock::now());
   };
+  // (2) the bound for this output: the same ranged GETs of the JSON (bytes dropped as they arrive)
+  // while the finished XML is uploaded from memory by the same multipart upload. That is S3 -> S3
+  // with a converter that costs nothing: no conversion making this XML can beat it on this machine.
+  auto bound_once = [&] {
+    const auto t0 = Clock::now();
+    std::exception_ptr down_error;
+    std::thread down([&] {
+      try {
+        s3c.DownloadParallelBuffers(raw, src, opts.download_part_size, opts.download_concurrency,
+                                    [](std::string& c) { c.clear(); });
+      } catch (...) {
+        down_error = std::current_exception();
+      }
+    });
+    try {
+      s3c.UploadMultipart(converted, s3::ObjectKey(prefix + "/bound.xml"), s3::MemorySource(xml),
+                          {opts.upload_part_size, opts.upload_concurrency});
+    } catch (...) {
+      down.join();
+      throw;
+    }
+    down.join();
+    if (down_error) std::rethrow_exception(down_error);
+    return Secs(t0, Clock::now());
+  };
   auto convert_once = [&](converter::ConvertResult& r) {
     const auto t0 = Clock::now();
     r = converter::ConvertObject(s3c, raw, src, "", converted, s3::ObjectKey(prefix + "/output.xml"), opts);
@@ -203,15 +237,18 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix, const st
     const double secs = once();
     if (secs < best.secs) best = {secs, SelfCpu() - cpu0, ProcessCpu(server_pid) - srv0};
   };
-  Cost copy, conv;
+  Cost copy, bound, conv;
   converter::ConvertResult r;
+  auto runs = [&](const char* side) { return mode == "both" || mode == side; };
   for (int i = 0; i < rounds; ++i) {  // alternate, best of `rounds` each
-    if (mode != "convert") measure(copy, copy_once);
-    if (mode != "copy") measure(conv, [&] { return convert_once(r); });
+    if (runs("copy")) measure(copy, copy_once);
+    if (runs("bound")) measure(bound, bound_once);
+    if (runs("convert")) measure(conv, [&] { return convert_once(r); });
   }
   s3c.DeleteObject(raw, src);
-  s3c.DeleteObject(converted, s3::ObjectKey(prefix + "/copy.json"));
-  s3c.DeleteObject(converted, s3::ObjectKey(prefix + "/output.xml"));
+  for (const char* name : {"/copy.json", "/bound.xml", "/output.xml"}) {
+    s3c.DeleteObject(converted, s3::ObjectKey(prefix + name));
+  }
   // CPU seconds per GB of input, ours and the server's, for the fastest round of each.
   auto per_gb = [&](double cpu) { return cpu / (static_cast<double>(bytes) / 1e9); };
   std::cout << "{\"bytes_in\":" << bytes << ",\"bytes_out\":" << r.bytes_out
@@ -219,6 +256,10 @@ int S3(const std::string& path, uint64_t mb, const std::string& prefix, const st
             << ",\"copy_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / copy.secs
             << ",\"copy_cpu_s_per_gb\":" << per_gb(copy.self_cpu)
             << ",\"copy_server_cpu_s_per_gb\":" << per_gb(copy.server_cpu)
+            << ",\"bound_bytes_out\":" << xml.size() << ",\"bound_seconds\":" << bound.secs
+            << ",\"bound_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / bound.secs
+            << ",\"bound_cpu_s_per_gb\":" << per_gb(bound.self_cpu)
+            << ",\"bound_server_cpu_s_per_gb\":" << per_gb(bound.server_cpu)
             << ",\"convert_seconds\":" << conv.secs
             << ",\"convert_mb_per_s\":" << static_cast<double>(bytes) / 1e6 / conv.secs
             << ",\"convert_cpu_s_per_gb\":" << per_gb(conv.self_cpu)
@@ -410,8 +451,8 @@ int main(int argc, char** argv) {
   s3->add_option("--file", file, "use this file (else generate --mb MB)");
   s3->add_option("--mb", mb);
   s3->add_option("--prefix", prefix);
-  s3->add_option("--mode", s3_mode, "both (alternating), copy or convert")
-      ->check(CLI::IsMember({"both", "copy", "convert"}));
+  s3->add_option("--mode", s3_mode, "both (all three sides, alternating), copy, bound or convert")
+      ->check(CLI::IsMember({"both", "copy", "bound", "convert"}));
   s3->add_option("--rounds", s3_rounds, "best of this many rounds each");
   s3->add_option("--server-pid", server_pid, "also report this process's CPU (the S3 server)");
   auto* tr = app.add_subcommand("tracker", "state-tracker transitions/s over gRPC");

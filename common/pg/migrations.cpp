@@ -40,4 +40,19 @@ std::vector<int> ApplyMigrations(Connection& conn, const std::string& history_ta
   return applied;
 }
 
+std::vector<int> PendingMigrations(Connection& conn, const std::string& history_table,
+                                   const std::vector<Migration>& migrations) {
+  std::set<int> done;
+  if (!conn.Exec("SELECT to_regclass($1)", {history_table}).IsNull(0, 0)) {
+    auto rows = conn.Exec("SELECT version FROM " + history_table);
+    for (int i = 0; i < rows.rows(); ++i) done.insert(static_cast<int>(rows.Int(i, 0)));
+  }
+  std::vector<int> pending;
+  for (const auto& m : migrations) {
+    if (!done.count(m.version)) pending.push_back(m.version);
+  }
+  std::sort(pending.begin(), pending.end());
+  return pending;
+}
+
 }  // namespace rainbow::pg

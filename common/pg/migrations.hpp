@@ -20,4 +20,9 @@ struct Migration {
 std::vector<int> ApplyMigrations(Connection& conn, const std::string& history_table,
                                  const std::string& lock_name, const std::vector<Migration>& migrations);
 
+// The versions of `migrations` not recorded in <history_table> yet, ascending; all of them when the
+// table does not exist. Read-only: lets a readiness check tell a migrated database from an empty one.
+std::vector<int> PendingMigrations(Connection& conn, const std::string& history_table,
+                                   const std::vector<Migration>& migrations);
+
 }  // namespace rainbow::pg

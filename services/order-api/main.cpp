@@ -20,6 +20,8 @@ namespace {
 
 using namespace rainbow;
 
+constexpr const char* kMigrationHistory = "rainbow.schema_migrations";
+
 // Applies the migrations, retrying while the database is not reachable yet (containers start in any
 // order); a failing migration itself is fatal.
 void Migrate(const std::string& dsn) {
@@ -27,8 +29,8 @@ void Migrate(const std::string& dsn) {
   for (;;) {
     try {
       pg::Connection conn(dsn);
-      const auto applied = pg::ApplyMigrations(conn, "rainbow.schema_migrations",
-                                               "rainbow.order-api.migrations", order::Migrations());
+      const auto applied =
+          pg::ApplyMigrations(conn, kMigrationHistory, "rainbow.order-api.migrations", order::Migrations());
       log::Info("migrations applied", {{"applied", applied}, {"known", order::Migrations().size()}});
       return;
     } catch (const pg::PgError& e) {
@@ -43,29 +45,35 @@ void Migrate(const std::string& dsn) {
 int Run(const order::OrderApiConfig& c) {
   auto registry = ops::MetricsRegistry();
   order::OrderMetrics metrics(*registry);
-  std::atomic<bool> migrated{!c.migrate};
+  // Set once the schema was found complete; never reset (migrations are not undone under us).
+  std::atomic<bool> migrated{false};
   pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements()});
   ops::AddScrapeHook([&] { metrics.ObservePool(pool.Stats()); });
 
-  // Ready only when the database answers and the schema is migrated.
+  // Ready only when the database answers and every migration this binary knows is recorded there,
+  // whether this replica applied them or another one did (ORDER_API_MIGRATE=false).
   ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&]() -> std::string {
-    if (!migrated) return "migrations not applied yet";
     try {
       auto conn = pool.Acquire();
+      if (!migrated) {
+        const auto pending = pg::PendingMigrations(*conn, kMigrationHistory, order::Migrations());
+        if (!pending.empty()) {
+          return "schema not migrated: " + std::to_string(pending.size()) +
+                 " migration(s) pending, from version " + std::to_string(pending.front());
+        }
+        migrated = true;
+      }
       conn->Exec("SELECT 1");
       return "";
     } catch (const std::exception& e) {
       return std::string("database: ") + e.what();
     }
   });
-  if (c.migrate) {
-    Migrate(c.pg_dsn);
-    migrated = true;
-  }
+  if (c.migrate) Migrate(c.pg_dsn);
 
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
-  order::OrderGrpcService grpc_service(service, metrics);
+  order::OrderGrpcService grpc_service(service, metrics, c.access_log);
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.AddService(&grpc_service);

@@ -11,7 +11,7 @@ OrderApiConfig LoadConfig(config::Env& env) {
   c.rest_threads = static_cast<int>(env.Int("ORDER_API_REST_THREADS", 16, 1, 1024, "REST worker threads"));
   c.max_body_bytes = static_cast<size_t>(
       env.Int("ORDER_API_MAX_BODY_BYTES", 64 * 1024, 256, 16 * 1024 * 1024, "largest POST body"));
-  c.access_log = env.Bool("ORDER_API_ACCESS_LOG", true, "log one JSON line per REST request");
+  c.access_log = env.Bool("ORDER_API_ACCESS_LOG", true, "log one JSON line per REST request and gRPC call");
   c.migrate = env.Bool("ORDER_API_MIGRATE", true, "apply the schema migrations at start");
   c.limits.max_lines =
       static_cast<int>(env.Int("ORDER_API_MAX_LINES", 100, 1, 10'000, "most lines per order"));

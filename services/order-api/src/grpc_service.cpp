@@ -25,27 +25,42 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-// Times a call and records its outcome.
-class CallScope {
- public:
-  CallScope(OrderMetrics& metrics, const char* method) : metrics_(metrics), method_(method) {}
-  grpc::Status Done(grpc::Status status) {
-    metrics_.ObserveGrpc(method_, CodeName(status.error_code()), std::chrono::steady_clock::now() - start_);
-    return status;
-  }
-
- private:
-  OrderMetrics& metrics_;
-  const char* method_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
-
 std::string RequestId(grpc::ServerContext* ctx) {
   const auto& md = ctx->client_metadata();
   auto it = md.find("x-request-id");
   if (it != md.end() && it->second.size() <= 64) return std::string(it->second.data(), it->second.size());
   return "grpc-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
 }
+
+// Times a call, records its outcome and writes its access log line (the gRPC twin of REST's).
+class CallScope {
+ public:
+  CallScope(OrderMetrics& metrics, bool access_log, const char* method, grpc::ServerContext* ctx)
+      : metrics_(metrics), access_log_(access_log), method_(method), request_id_(RequestId(ctx)) {}
+  const std::string& request_id() const { return request_id_; }
+  grpc::Status Done(grpc::Status status, int64_t order_id = 0) {
+    const auto took = std::chrono::steady_clock::now() - start_;
+    const char* code = CodeName(status.error_code());
+    metrics_.ObserveGrpc(method_, code, took);
+    if (access_log_) {
+      log::Fields fields{{"request_id", request_id_},
+                         {"rpc", method_},
+                         {"code", code},
+                         {"duration_ms", std::chrono::duration<double, std::milli>(took).count()}};
+      if (order_id > 0) fields["order_id"] = order_id;
+      if (!status.ok()) fields["error"] = status.error_message();
+      log::Info("grpc request", fields);
+    }
+    return status;
+  }
+
+ private:
+  OrderMetrics& metrics_;
+  const bool access_log_;
+  const char* method_;
+  const std::string request_id_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
 
 }  // namespace
 
@@ -72,7 +87,7 @@ void ToProto(const Order& order, v1::Order* out) {
 
 grpc::Status OrderGrpcService::CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
                                            v1::Order* out) {
-  CallScope call(metrics_, "CreateOrder");
+  CallScope call(metrics_, access_log_, "CreateOrder", ctx);
   CreateOrderInput input;
   input.customer_id = req->customer_id();
   input.payment_id = req->payment_id();
@@ -83,26 +98,26 @@ grpc::Status OrderGrpcService::CreateOrder(grpc::ServerContext* ctx, const v1::C
     if (it != ctx->client_metadata().end())
       input.idempotency_key.assign(it->second.data(), it->second.size());
   }
-  auto created = service_.Create(input, RequestId(ctx));
+  auto created = service_.Create(input, call.request_id());
   if (auto* e = std::get_if<ApiError>(&created)) return call.Done(ToGrpcStatus(*e));
   const auto& result = std::get<CreateResult>(created);
   if (result.replayed) ctx->AddTrailingMetadata("idempotent-replayed", "true");
   ToProto(result.order, out);
-  return call.Done(grpc::Status::OK);
+  return call.Done(grpc::Status::OK, result.order.id);
 }
 
-grpc::Status OrderGrpcService::GetOrder(grpc::ServerContext*, const v1::GetOrderRequest* req,
+grpc::Status OrderGrpcService::GetOrder(grpc::ServerContext* ctx, const v1::GetOrderRequest* req,
                                         v1::Order* out) {
-  CallScope call(metrics_, "GetOrder");
+  CallScope call(metrics_, access_log_, "GetOrder", ctx);
   auto got = service_.Get(req->id());
   if (auto* e = std::get_if<ApiError>(&got)) return call.Done(ToGrpcStatus(*e));
   ToProto(std::get<Order>(got), out);
-  return call.Done(grpc::Status::OK);
+  return call.Done(grpc::Status::OK, req->id());
 }
 
-grpc::Status OrderGrpcService::ListOrders(grpc::ServerContext*, const v1::ListOrdersRequest* req,
+grpc::Status OrderGrpcService::ListOrders(grpc::ServerContext* ctx, const v1::ListOrdersRequest* req,
                                           v1::ListOrdersResponse* out) {
-  CallScope call(metrics_, "ListOrders");
+  CallScope call(metrics_, access_log_, "ListOrders", ctx);
   ListQuery q;
   q.limit = req->limit() == 0 ? 50 : req->limit();
   q.after = req->after();

@@ -10,7 +10,9 @@ namespace rainbow::order {
 // The idempotency key comes from the request field, or the `idempotency-key` metadata.
 class OrderGrpcService final : public rainbow::order::v1::OrderService::Service {
  public:
-  OrderGrpcService(OrderService& service, OrderMetrics& metrics) : service_(service), metrics_(metrics) {}
+  // access_log: one JSON line per call (ORDER_API_ACCESS_LOG, as for REST).
+  OrderGrpcService(OrderService& service, OrderMetrics& metrics, bool access_log)
+      : service_(service), metrics_(metrics), access_log_(access_log) {}
 
   grpc::Status CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
                            v1::Order* out) override;
@@ -21,6 +23,7 @@ class OrderGrpcService final : public rainbow::order::v1::OrderService::Service 
  private:
   OrderService& service_;
   OrderMetrics& metrics_;
+  const bool access_log_;
 };
 
 void ToProto(const Order& order, v1::Order* out);

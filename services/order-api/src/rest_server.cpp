@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -96,6 +97,25 @@ std::optional<std::string> QueryParam(const mg_request_info* ri, const char* nam
   return std::string(buf, static_cast<size_t>(n));
 }
 
+// The methods CivetHandler has a hook for (the handle* overrides below).
+bool HasHandlerHook(std::string_view method) {
+  for (std::string_view m : {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}) {
+    if (method == m) return true;
+  }
+  return false;
+}
+
+// The method as a metric label: the standard ones as they are, anything else as OTHER, so a client
+// sending made-up methods cannot grow the label set without bound.
+std::string MethodLabel(const std::string& method) {
+  static constexpr std::string_view kKnown[] = {"GET",  "POST",    "PUT",   "DELETE", "PATCH",
+                                                "HEAD", "OPTIONS", "TRACE", "CONNECT"};
+  for (auto m : kKnown) {
+    if (method == m) return method;
+  }
+  return "OTHER";
+}
+
 }  // namespace
 
 class RestServer::Router final : public CivetHandler {
@@ -115,13 +135,38 @@ class RestServer::Router final : public CivetHandler {
   bool handleHead(CivetServer*, mg_connection* c) override { return Handle(c, "HEAD"); }
   bool handleOptions(CivetServer*, mg_connection* c) override { return Handle(c, "OPTIONS"); }
 
+  // civetweb answers some requests itself: a method CivetHandler has no hook for comes back as its
+  // 404 (PROPFIND) or 400 (TRACE, made-up names), and a request it cannot parse as 400 or 413. Those
+  // get our JSON error too: such a method goes through the router (405 with Allow on a known route,
+  // 404 elsewhere), anything else names civetweb's reason.
+  void HandleCivetError(mg_connection* conn, int status, const char* message) {
+    const mg_request_info* ri = mg_get_request_info(conn);
+    if (ri != nullptr && ri->request_method != nullptr && !HasHandlerHook(ri->request_method)) {
+      // Methods civetweb refuses to parse leave only the raw request URI behind.
+      const char* uri = ri->local_uri != nullptr ? ri->local_uri : ri->request_uri;
+      if (uri != nullptr) {
+        const std::string_view raw(uri);
+        Handle(conn, ri->request_method, std::string(raw.substr(0, raw.find('?'))));
+        return;
+      }
+    }
+    const std::string request_id = NewRequestId();
+    const Response r =
+        Error(status, message != nullptr && *message != '\0' ? message : Reason(status), request_id);
+    Send(conn, r, request_id, false);
+    metrics_.ObserveHttp("unmatched", "OTHER", r.status, std::chrono::nanoseconds(0));
+    log::Warn("http request rejected before routing",
+              {{"request_id", request_id}, {"status", status}, {"error", r.error}});
+  }
+
  private:
-  bool Handle(mg_connection* conn, const std::string& method) {
+  // `uri`: the path when civetweb did not decode one (see HandleCivetError).
+  bool Handle(mg_connection* conn, const std::string& method, std::optional<std::string> uri = std::nullopt) {
     const auto start = std::chrono::steady_clock::now();
     const mg_request_info* ri = mg_get_request_info(conn);
     const char* sent_id = mg_get_header(conn, "X-Request-Id");
     const std::string request_id = SaneRequestId(sent_id) ? sent_id : NewRequestId();
-    std::string path = ri->local_uri != nullptr ? ri->local_uri : "/";
+    std::string path = uri ? *uri : ri->local_uri != nullptr ? ri->local_uri : "/";
     while (path.size() > 1 && path.back() == '/') path.pop_back();
 
     std::string route = "unmatched";
@@ -135,7 +180,7 @@ class RestServer::Router final : public CivetHandler {
     Send(conn, r, request_id, method == "HEAD");
 
     const auto took = std::chrono::steady_clock::now() - start;
-    metrics_.ObserveHttp(route, method, r.status, took);
+    metrics_.ObserveHttp(route, MethodLabel(method), r.status, took);
     if (config_.access_log) {
       log::Fields fields{{"request_id", request_id},
                          {"method", method},
@@ -282,8 +327,17 @@ RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& m
                                             "tcp_nodelay",           "1",
                                             "request_timeout_ms",    "30000"};
   router_ = std::make_unique<Router>(std::move(config), service, metrics, pool);
+  CivetCallbacks callbacks;  // copied by civetweb
+  callbacks.http_error = [](mg_connection* conn, int status, const char* message) {
+    const auto* server = static_cast<const CivetServer*>(mg_get_user_data(mg_get_context(conn)));
+    auto* router =
+        server != nullptr ? static_cast<Router*>(const_cast<void*>(server->getUserContext())) : nullptr;
+    if (router == nullptr) return 1;  // not ours (cannot happen): civetweb's own page
+    router->HandleCivetError(conn, status, message);
+    return 0;
+  };
   try {
-    server_ = std::make_unique<CivetServer>(options);
+    server_ = std::make_unique<CivetServer>(options, &callbacks, router_.get());
   } catch (const CivetException& e) {
     throw std::runtime_error("cannot serve REST on " + host + ":" + std::to_string(port) + ": " + e.what());
   }

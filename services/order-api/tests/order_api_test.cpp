@@ -8,10 +8,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/pg/connection.hpp"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "rainbow/order_api.grpc.pb.h"
+#include "services/order-api/src/migrations.hpp"
 #include "services/order-api/src/order_types.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/stack_env.hpp"
@@ -38,6 +42,9 @@ struct Service {
   std::unique_ptr<ChildProcess> process;
   int rest = 0, grpc = 0, ops = 0;
   std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(rest) + path; }
+  std::string OpsUrl(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(ops) + path;
+  }
 };
 
 Service StartService(const std::string& dsn, std::map<std::string, std::string> extra = {}) {
@@ -274,6 +281,22 @@ TEST_F(OrderApi, UnknownRoutesAndMethodsAreJsonErrors) {
   EXPECT_TRUE(json::parse(r.body).contains("error"));
   r = HttpCall("POST", service_->Url("/ping"), "{}");
   EXPECT_EQ(r.status, 405);
+  // Methods civetweb has no handler hook for reach the same router, not civetweb's plain-text page.
+  for (const char* method : {"TRACE", "PROPFIND", "FOO"}) {
+    r = HttpCall(method, service_->Url("/api/v1/orders"));
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_EQ(r.headers["allow"], "GET, POST") << method;
+    EXPECT_EQ(json::parse(r.body).value("error", ""), "method not allowed; allowed: GET, POST") << method;
+    EXPECT_FALSE(r.headers["x-request-id"].empty()) << method;
+  }
+  r = HttpCall("FOO", service_->Url("/nowhere"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(json::parse(r.body).contains("error"));
+  // Made-up methods share one metric label, so they cannot grow the label set.
+  const std::string metrics = HttpCall("GET", service_->OpsUrl("/metrics")).body;
+  EXPECT_NE(metrics.find("method=\"OTHER\""), std::string::npos);
+  EXPECT_EQ(metrics.find("method=\"FOO\""), std::string::npos);
+  EXPECT_EQ(metrics.find("method=\"PROPFIND\""), std::string::npos);
 }
 
 TEST_F(OrderApi, IdempotentRetryReturnsTheFirstResponseAndCreatesNothingNew) {
@@ -498,6 +521,129 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
   }
 }
 
+// The value of one series in a Prometheus text page (`series` is the name with its labels as
+// printed); -1 when absent.
+double Sample(const std::string& page, const std::string& series) {
+  const std::string head = "\n" + series + " ";
+  const auto at = ("\n" + page).find(head);
+  if (at == std::string::npos) return -1;
+  return std::stod(page.substr(at + head.size() - 1));
+}
+
+TEST_F(OrderApi, MetricsCountWhatHappened) {
+  const std::string post_201 =
+      R"(order_api_http_requests_total{code="201",method="POST",route="/api/v1/orders"})";
+  const std::string get_404 =
+      R"(order_api_http_requests_total{code="404",method="GET",route="/api/v1/orders/:id"})";
+  const std::string grpc_ok = R"(order_api_grpc_requests_total{code="OK",method="CreateOrder"})";
+  auto scrape = [&] { return HttpCall("GET", service_->OpsUrl("/metrics")).body; };
+  const std::string before = scrape();
+  ASSERT_EQ(Post(Body(1, 1, {{1, 1}, {2, 3}})).status, 201);
+  ASSERT_EQ(HttpCall("GET", service_->Url("/api/v1/orders/999999999")).status, 404);
+  {
+    grpc::ClientContext ctx;
+    v1::CreateOrderRequest req;
+    req.set_customer_id(2);
+    req.set_payment_id(1);
+    auto* line = req.add_products();
+    line->set_product_id(3);
+    line->set_quantity(1);
+    v1::Order out;
+    ASSERT_TRUE(Grpc()->CreateOrder(&ctx, req, &out).ok());
+  }
+  const std::string after = scrape();
+  auto grew = [&](const std::string& series) {
+    return Sample(after, series) - std::max(0.0, Sample(before, series));
+  };
+  EXPECT_EQ(grew(post_201), 1) << after;
+  EXPECT_EQ(grew(get_404), 1) << after;
+  EXPECT_EQ(grew(grpc_ok), 1) << after;
+  EXPECT_EQ(grew("order_api_orders_created_total"), 2) << after;
+  EXPECT_EQ(grew("order_api_order_lines_created_total"), 3) << after;
+  EXPECT_EQ(grew(R"(order_api_http_request_duration_seconds_count{method="POST",route="/api/v1/orders"})"),
+            1);
+  EXPECT_EQ(grew(R"(order_api_grpc_request_duration_seconds_count{method="CreateOrder"})"), 1);
+  EXPECT_GT(Sample(after, "order_api_db_pool_size"), 0);
+  EXPECT_GE(Sample(after, "order_api_db_pool_open_connections"), 1);
+}
+
+// The JSON line with message `msg` and request_id `id` the service wrote (stdout); null when none.
+json LogLineFor(const ChildProcess& process, const std::string& msg, const std::string& id) {
+  std::istringstream lines(process.Stdout());
+  for (std::string line; std::getline(lines, line);) {
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("msg", "") == msg && j.value("request_id", "") == id) return j;
+  }
+  return nullptr;
+}
+
+// One JSON access log line per REST request and per gRPC call, carrying the caller's request id.
+TEST_F(OrderApi, AccessLogsAreJsonLinesWithTheRequestId) {
+  Service s = StartService(DsnFor(db_), {{"LOG_LEVEL", "info"}});
+  ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
+  const std::string rest_id = "access-rest-" + std::to_string(::getpid());
+  const auto created = HttpCall("POST", s.Url("/api/v1/orders"), Body(3, 1, {{7, 2}}),
+                                {"Content-Type: application/json", "X-Request-Id: " + rest_id});
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.headers.at("x-request-id"), rest_id);
+  const std::string grpc_id = "access-grpc-" + std::to_string(::getpid());
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-request-id", grpc_id);
+    v1::GetOrderRequest req;
+    req.set_id(999999999);
+    v1::Order out;
+    auto stub = v1::OrderService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(s.grpc), grpc::InsecureChannelCredentials()));
+    EXPECT_EQ(stub->GetOrder(&ctx, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  json rest_line, grpc_line;
+  for (int i = 0; i < 50 && (rest_line.is_null() || grpc_line.is_null()); ++i) {
+    std::this_thread::sleep_for(100ms);
+    rest_line = LogLineFor(*s.process, "http request", rest_id);
+    grpc_line = LogLineFor(*s.process, "grpc request", grpc_id);
+  }
+  ASSERT_FALSE(rest_line.is_null()) << s.process->Stdout();
+  EXPECT_EQ(rest_line.value("method", ""), "POST");
+  EXPECT_EQ(rest_line.value("route", ""), "/api/v1/orders");
+  EXPECT_EQ(rest_line.value("status", 0), 201);
+  EXPECT_EQ(rest_line.value("order_id", int64_t{0}), json::parse(created.body).value("id", int64_t{-1}));
+  EXPECT_TRUE(rest_line.contains("duration_ms"));
+  ASSERT_FALSE(grpc_line.is_null()) << s.process->Stdout();
+  EXPECT_EQ(grpc_line.value("rpc", ""), "GetOrder");
+  EXPECT_EQ(grpc_line.value("code", ""), "NOT_FOUND");
+  EXPECT_TRUE(grpc_line.contains("error"));
+}
+
+// The gRPC port also answers the standard health protocol and lists OrderService by reflection.
+TEST_F(OrderApi, GrpcHealthAndReflection) {
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(service_->grpc), grpc::InsecureChannelCredentials());
+  {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  grpc::ClientContext ctx;
+  auto stream = grpc::reflection::v1alpha::ServerReflection::NewStub(channel)->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> names;
+  for (const auto& svc : resp.list_services_response().service()) names.insert(svc.name());
+  EXPECT_TRUE(names.count("rainbow.order.v1.OrderService")) << resp.DebugString();
+  grpc::reflection::v1alpha::ServerReflectionRequest symbol;
+  symbol.set_file_containing_symbol("rainbow.order.v1.OrderService");
+  ASSERT_TRUE(stream->Write(symbol));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0) << resp.DebugString();
+  stream->WritesDone();
+}
+
 TEST_F(OrderApi, MetricsAndReadiness) {
   ASSERT_EQ(Post(Body(1, 1, {{1, 1}})).status, 201);
   const auto [status, body] =
@@ -538,20 +684,63 @@ TEST(OrderApiStartup, TwoReplicasMigrateOnceAndDrainOnSigterm) {
   admin.Exec("DROP DATABASE IF EXISTS " + db);
   admin.Exec("CREATE DATABASE " + db);
   {
-    Service a = StartService(DsnFor(db));
-    Service b = StartService(DsnFor(db));
+    Service a = StartService(DsnFor(db), {{"LOG_LEVEL", "info"}});
+    Service b = StartService(DsnFor(db), {{"LOG_LEVEL", "info"}});
     ASSERT_TRUE(WaitReady(a, 30s)) << a.process->Stdout() << a.process->Stderr();
     ASSERT_TRUE(WaitReady(b, 30s)) << b.process->Stdout() << b.process->Stderr();
     pg::Connection conn(DsnFor(db));
-    auto history = conn.Exec("SELECT count(*), count(DISTINCT version) FROM rainbow.schema_migrations");
-    EXPECT_EQ(history.Int(0, 0), history.Int(0, 1));
-    EXPECT_GE(history.Int(0, 0), 2);
+    const auto known = static_cast<int64_t>(Migrations().size());
+    EXPECT_EQ(conn.Exec("SELECT count(*) FROM rainbow.schema_migrations").Int(0, 0), known);
+    // Each replica logs the versions it applied: together all of them, none by both.
+    std::multiset<int> applied;
+    for (Service* s : {&a, &b}) {
+      std::istringstream lines(s->process->Stdout());
+      int logged = 0;
+      for (std::string line; std::getline(lines, line);) {
+        auto j = json::parse(line, nullptr, false);
+        if (j.is_discarded() || j.value("msg", "") != "migrations applied") continue;
+        ++logged;
+        for (int v : j.at("applied")) applied.insert(v);
+      }
+      EXPECT_EQ(logged, 1) << s->process->Stdout();
+    }
+    EXPECT_EQ(static_cast<int64_t>(applied.size()), known);
+    EXPECT_EQ(static_cast<int64_t>(std::set<int>(applied.begin(), applied.end()).size()), known);
     for (Service* s : {&a, &b}) {
       s->process->Signal(SIGTERM);
       const auto code = s->process->Wait(20s);
       ASSERT_TRUE(code.has_value());
       EXPECT_EQ(*code, 0) << s->process->Stderr();
     }
+  }
+  admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+}
+
+// A replica told not to migrate, on a database nobody migrated yet, must not say it is ready; it
+// becomes ready once another replica has applied the migrations.
+TEST(OrderApiStartup, NotReadyUntilTheSchemaIsMigrated) {
+  const std::string db = "order_api_unmigrated_" + std::to_string(::getpid());
+  pg::Connection admin(StackEnv("PG_DSN"));
+  admin.Exec("DROP DATABASE IF EXISTS " + db);
+  admin.Exec("CREATE DATABASE " + db);
+  {
+    Service follower = StartService(DsnFor(db), {{"ORDER_API_MIGRATE", "false"}});
+    std::pair<long, std::string> ready{0, ""};
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(100ms);
+      ready = testing::HttpGet(follower.OpsUrl("/readyz"));
+    }
+    EXPECT_EQ(ready.first, 503) << ready.second;
+    EXPECT_NE(ready.second.find("schema not migrated"), std::string::npos) << ready.second;
+    EXPECT_EQ(testing::HttpGet(follower.OpsUrl("/healthz")).first, 200);
+
+    Service migrator = StartService(DsnFor(db));
+    ASSERT_TRUE(WaitReady(migrator, 30s)) << migrator.process->Stderr();
+    EXPECT_TRUE(WaitReady(follower, 10s)) << testing::HttpGet(follower.OpsUrl("/readyz")).second;
+    pg::Connection conn(DsnFor(db));
+    EXPECT_EQ(conn.Exec("SELECT count(*) FROM rainbow.schema_migrations").Int(0, 0),
+              static_cast<int64_t>(Migrations().size()));
   }
   admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
 }

@@ -157,6 +157,14 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
     result.sha256_hex = crypto::Hex(out_digest);
     out_b64 = crypto::Base64(out_digest);
   };
+  // Polled between chunks and parts, and once more right before the output becomes visible: a worker
+  // whose lease was taken over meanwhile must not publish (or overwrite) the object another worker
+  // now owns.
+  auto check_cancelled = [&] {
+    if (hooks.cancelled && hooks.cancelled()) {
+      throw ConversionError(FailureReason::kCancelled, false, "conversion cancelled");
+    }
+  };
   std::exception_ptr producer_error;
   std::thread producer([&] {
     try {
@@ -167,10 +175,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
                              [&](std::string& chunk) { queue.PushBuffer(chunk); });
       const auto info = s3.DownloadParallel(src_bucket, src_key, options.download_part_size,
                                             options.download_concurrency, [&](std::string_view chunk) {
-                                              if (hooks.cancelled && hooks.cancelled()) {
-                                                throw ConversionError(FailureReason::kCancelled, false,
-                                                                      "conversion cancelled");
-                                              }
+                                              check_cancelled();
                                               if (verify_source) in_hash.Update(chunk);
                                               if (hooks.on_bytes_in) hooks.on_bytes_in(chunk.size());
                                               converter.Feed(chunk);
@@ -219,14 +224,18 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
     throw fail(std::current_exception());
   }
 
+  // A written output that failed verification (or could not be verified) is removed, best effort:
+  // the file will be FAILED, and no object should stand for it in the output bucket.
+  auto delete_output = [&] {
+    try {
+      s3.DeleteObject(dst_bucket, dst_key);
+    } catch (...) {
+    }
+  };
   auto verify_head = [&](const std::string& expected_checksum) {
     const auto out_head = s3.HeadObject(dst_bucket, dst_key);
     if (out_head.size != result.bytes_out ||
         (!out_head.checksum_sha256.empty() && out_head.checksum_sha256 != expected_checksum)) {
-      try {
-        s3.DeleteObject(dst_bucket, dst_key);
-      } catch (...) {
-      }
       throw ConversionError(FailureReason::kVerifyFailed, true,
                             "uploaded object does not match: size " + std::to_string(out_head.size) + " vs " +
                                 std::to_string(result.bytes_out) + ", checksum " + out_head.checksum_sha256 +
@@ -238,19 +247,23 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
     // Everything fits in one part: one PutObject, whose full-object checksum S3 verifies.
     producer.join();
     if (producer_error) throw Classify(producer_error);
+    bool put_done = false;
     try {
       finish_out_hash();
+      check_cancelled();
       s3::PutOptions put;
       put.content_type = kContentType;
       put.metadata = {{"source-etag", head.etag}, {"sha256", result.sha256_hex}};
       put.checksum_sha256 = out_b64;
       const auto put_result = s3.PutObject(dst_bucket, dst_key, first, put);
+      put_done = true;
       if (!put_result.checksum_sha256.empty() && put_result.checksum_sha256 != out_b64) {
         throw ConversionError(FailureReason::kVerifyFailed, true,
                               "S3 reports checksum " + put_result.checksum_sha256 + ", sent " + out_b64);
       }
       verify_head(out_b64);
     } catch (...) {
+      if (put_done) delete_output();
       throw Classify(std::current_exception());
     }
     if (hooks.on_bytes_out) hooks.on_bytes_out(first.size());
@@ -305,9 +318,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
           if (buf.size() < part_size) source_done = true;
           number = next_part++;
         }
-        if (hooks.cancelled && hooks.cancelled()) {
-          throw ConversionError(FailureReason::kCancelled, false, "conversion cancelled");
-        }
+        check_cancelled();
         s3::UploadedPart part;
         for (int attempt = 1;; ++attempt) {
           try {
@@ -353,6 +364,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
     throw Classify(producer_error);
   }
 
+  bool completed = false;
   try {
     finish_out_hash();
     // Verify before Complete: parts 1..N without gaps, each with the SHA-256 it was sent with (as
@@ -373,19 +385,21 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
                                 std::to_string(result.bytes_out));
     }
     const std::string composite = s3::CompositeChecksum(parts);
+    check_cancelled();
     const auto done = s3.CompleteMultipartUpload(dst_bucket, dst_key, upload_id, parts);
+    completed = true;
     if (!done.checksum_sha256.empty() && done.checksum_sha256 != composite) {
-      try {
-        s3.DeleteObject(dst_bucket, dst_key);
-      } catch (...) {
-      }
       throw ConversionError(FailureReason::kVerifyFailed, true,
                             "S3 reports checksum " + done.checksum_sha256 + ", parts sent give " + composite);
     }
     verify_head(composite);
     result.checksum_sha256 = composite;
   } catch (...) {
-    abort_upload();
+    if (completed) {
+      delete_output();
+    } else {
+      abort_upload();
+    }
     throw Classify(std::current_exception());
   }
   result.parts = static_cast<int>(parts.size());

@@ -178,5 +178,35 @@ TEST_F(Pipeline, CancelStopsAndAborts) {
   EXPECT_TRUE(s3c.ListMultipartUploads(kConverted, out.str()).empty());
 }
 
+// A lease lost after the last byte was read or sent (another worker owns the file now) must still
+// keep the output from becoming visible: the check right before PutObject / CompleteMultipartUpload.
+TEST_F(Pipeline, CancelAfterTheLastByteStillPublishesNothing) {
+  for (const size_t size : {size_t{20'000}, size_t{9u << 20}}) {
+    const std::string key = dir + "/late-cancel-" + std::to_string(size) + ".json";
+    const std::string json = Products(size);
+    const uint64_t xml_bytes = ConvertToXml(json).size();
+    s3c.PutObject(kRaw, s3::ObjectKey(key), json);
+    PipelineHooks hooks;
+    std::atomic<uint64_t> read{0}, sent{0};
+    hooks.on_bytes_in = [&](uint64_t n) { read += n; };
+    hooks.on_bytes_out = [&](uint64_t n) { sent += n; };
+    // One part: cancelled once the whole input is read. Several: once every part is uploaded.
+    const bool one_part = size < SmallParts().upload_part_size;
+    hooks.cancelled = [&] { return one_part ? read == json.size() : sent == xml_bytes; };
+    const s3::ObjectKey out(OutputKeyFor(key));
+    try {
+      ConvertObject(s3c, kRaw, s3::ObjectKey(key), "", kConverted, out, SmallParts(), hooks);
+      ADD_FAILURE() << "not cancelled: " << size;
+    } catch (const ConversionError& e) {
+      EXPECT_EQ(e.reason(), FailureReason::kCancelled) << e.what();
+    }
+    if (!one_part) {
+      EXPECT_EQ(sent, xml_bytes) << "every part was sent before the cancel";
+    }
+    EXPECT_THROW(s3c.HeadObject(kConverted, out), s3::S3Error) << size;
+    EXPECT_TRUE(s3c.ListMultipartUploads(kConverted, out.str()).empty()) << size;
+  }
+}
+
 }  // namespace
 }  // namespace rainbow::converter

@@ -48,6 +48,11 @@ std::string QueryUnescape(std::string_view s) {
   return out;
 }
 
+bool IsSequencer(std::string_view s) {
+  return !s.empty() && s.size() <= 64 &&
+         s.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+}
+
 std::vector<ObjectCreated> ParseBucketNotification(std::string_view value) {
   const auto j = nlohmann::json::parse(value, nullptr, false);
   if (j.is_discarded()) throw NotificationError("value is not JSON");
@@ -73,6 +78,12 @@ std::vector<ObjectCreated> ParseBucketNotification(std::string_view value) {
     if (o.etag.size() >= 2 && o.etag.front() == '"' && o.etag.back() == '"')
       o.etag = o.etag.substr(1, o.etag.size() - 2);
     if (o.etag.empty()) throw NotificationError(where + ": empty eTag");
+    if (auto it = object.find("sequencer"); it != object.end()) {
+      if (!it->is_string() || !IsSequencer(it->get<std::string>())) {
+        throw NotificationError(where + ".s3.object.sequencer is not a hex string");
+      }
+      o.sequencer = it->get<std::string>();
+    }
     if (auto it = object.find("size"); it != object.end()) {
       if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<int64_t>() >= 0)) {
         throw NotificationError(where + ".s3.object.size is not a non-negative integer");

@@ -15,6 +15,8 @@ struct ObjectCreated {
   std::string key;  // URL-decoded
   uint64_t size = 0;
   std::string etag;  // without quotes
+  // s3.object.sequencer: hex, larger = later event for the same key; empty when the sender omits it.
+  std::string sequencer;
 };
 
 // A message on files.events that is not a bucket notification we understand; goes to the DLQ.
@@ -23,6 +25,9 @@ class NotificationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A well-formed S3 event sequencer: 1 to 64 hex digits.
+bool IsSequencer(std::string_view s);
+
 // Decodes a URL-query-escaped string: %XX -> byte, '+' -> space. Throws NotificationError on a bad
 // escape.
 std::string QueryUnescape(std::string_view s);
@@ -30,7 +35,8 @@ std::string QueryUnescape(std::string_view s);
 // Parses a MinIO/AWS bucket notification (shared/REFERENCE.md): {"EventName","Key","Records":[{
 // "eventName","s3":{"bucket":{"name"},"object":{"key" (query-escaped),"size","eTag"}}}]}. Returns the
 // s3:ObjectCreated:* records (others, e.g. removals, are skipped). Throws NotificationError when the
-// value is not JSON, has no Records array, or a record lacks bucket name, key or eTag.
+// value is not JSON, has no Records array, a record lacks bucket name, key or eTag, or its sequencer
+// is not a hex string.
 std::vector<ObjectCreated> ParseBucketNotification(std::string_view value);
 
 }  // namespace rainbow::state

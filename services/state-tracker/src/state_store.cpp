@@ -48,12 +48,21 @@ local function holds(k, worker, attempt)
 end
 )lua";
 
-// ARGV: id bucket key etag size history_cap
+// ARGV: id bucket key etag size history_cap [sequencer]
 constexpr const char* kRegister = R"lua(
 local id = ARGV[1]
 local k = fkey(id)
-local cur = redis.call('HMGET', k, 'etag', 'state')
-if cur[1] == ARGV[4] then return {0, record(id)} end
+local seq = string.upper(ARGV[7] or '')
+local cur = redis.call('HMGET', k, 'etag', 'state', 'seq')
+-- Sequencers are hex strings of any length: compare them left-padded to the same length.
+if seq ~= '' and cur[3] then
+  local n = math.max(#seq, #cur[3])
+  if string.rep('0', n - #seq) .. seq <= string.rep('0', n - #cur[3]) .. cur[3] then return {0, record(id)} end
+end
+if cur[1] == ARGV[4] then
+  if seq ~= '' then redis.call('HSET', k, 'seq', seq) end
+  return {0, record(id)}
+end
 local now = now_ms()
 local prev = cur[2]
 if prev then
@@ -63,6 +72,7 @@ if prev then
 end
 redis.call('HSET', k, 'bucket', ARGV[2], 'key', ARGV[3], 'etag', ARGV[4], 'size', ARGV[5],
            'state', 'PENDING', 'attempts', 0, 'created_ms', now, 'updated_ms', now)
+if seq ~= '' then redis.call('HSET', k, 'seq', seq) end
 move_state(id, prev, 'PENDING')
 redis.call('ZADD', P .. 'ready', now, id)
 history(id, prev, 'PENDING', now, '', prev and 'new version ' .. ARGV[4] or '', tonumber(ARGV[6]))
@@ -363,16 +373,17 @@ std::string FileId(const std::string& bucket, const std::string& key) { return b
 StateStore::StateStore(RedisPool& pool, StoreOptions options) : pool_(pool), options_(std::move(options)) {}
 
 RegisterResult StateStore::Register(const std::string& bucket, const std::string& key,
-                                    const std::string& etag, uint64_t size) {
+                                    const std::string& etag, uint64_t size, const std::string& sequencer) {
   return Wait<RegisterResult>(
-      [&](Done<RegisterResult> done) { RegisterAsync(bucket, key, etag, size, std::move(done)); });
+      [&](Done<RegisterResult> done) { RegisterAsync(bucket, key, etag, size, sequencer, std::move(done)); });
 }
 
 void StateStore::RegisterAsync(const std::string& bucket, const std::string& key, const std::string& etag,
-                               uint64_t size, Done<RegisterResult> done) {
+                               uint64_t size, const std::string& sequencer, Done<RegisterResult> done) {
   EvalThen<RegisterResult>(
       pool_, Script(kRegister), {options_.prefix},
-      {FileId(bucket, key), bucket, key, etag, std::to_string(size), std::to_string(options_.history_cap)},
+      {FileId(bucket, key), bucket, key, etag, std::to_string(size), std::to_string(options_.history_cap),
+       sequencer},
       [](const redis::Reply& reply) {
         return RegisterResult{ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 1};
       },

@@ -145,11 +145,14 @@ class StateStore {
   StateStore(RedisPool& pool, StoreOptions options);
 
   // Idempotent on (bucket, key, etag): a known version is returned unchanged (created=false); a new
-  // ETag for a known key is a new version and starts again as PENDING.
+  // ETag for a known key is a new version and starts again as PENDING. `sequencer` (the bucket
+  // notification's, hex; may be empty) orders events for one key: an event not later than the newest
+  // one seen is a replay of history and changes nothing, so an old version's notification arriving
+  // again cannot reset the newer version's state.
   RegisterResult Register(const std::string& bucket, const std::string& key, const std::string& etag,
-                          uint64_t size);
+                          uint64_t size, const std::string& sequencer = "");
   void RegisterAsync(const std::string& bucket, const std::string& key, const std::string& etag,
-                     uint64_t size, Done<RegisterResult> done);
+                     uint64_t size, const std::string& sequencer, Done<RegisterResult> done);
   // Moves up to max_files claimable files (PENDING, or FAILED retryable whose retry time came) to
   // IN_PROGRESS for worker_id with a lease of lease_ms, oldest first.
   std::vector<FileRecord> Claim(const std::string& worker_id, uint32_t max_files,

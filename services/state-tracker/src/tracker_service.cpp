@@ -148,7 +148,7 @@ IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStor
   IngestResult result = IngestResult::kSkipped;
   for (const auto& o : objects) {
     if (!accept_prefix.empty() && FileId(o.bucket, o.key).rfind(accept_prefix, 0) != 0) continue;
-    const auto reg = store.Register(o.bucket, o.key, o.etag, o.size);
+    const auto reg = store.Register(o.bucket, o.key, o.etag, o.size, o.sequencer);
     if (reg.created) {
       ReportTransition(reg.record, metrics, "registered");
       result = IngestResult::kRegistered;
@@ -218,11 +218,15 @@ grpc::ServerUnaryReactor* FileStateServiceImpl::Register(grpc::CallbackServerCon
                                                          const files::v1::RegisterRequest* req,
                                                          files::v1::RegisterResponse* resp) {
   if (auto s = CheckRef(req->file(), true); !s.ok()) return Reject(ctx, s);
+  if (!req->sequencer().empty() && !IsSequencer(req->sequencer())) {
+    return Reject(ctx,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "sequencer must be 1 to 64 hex digits"));
+  }
   return Serve<RegisterResult>(
       ctx, "Register",
       [&](Done<RegisterResult> done) {
         store_.RegisterAsync(req->file().bucket(), req->file().key(), req->file().etag(), req->size(),
-                             std::move(done));
+                             req->sequencer(), std::move(done));
       },
       [this, resp](RegisterResult& r) {
         if (r.created) ReportTransition(r.record, metrics_, "registered");

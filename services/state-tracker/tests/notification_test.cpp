@@ -21,6 +21,23 @@ TEST(Notification, ParsesMinioShapeAndDecodesKey) {
   EXPECT_EQ(objs[0].key, "dir/a b+c.json");
   EXPECT_EQ(objs[0].size, 1234u);
   EXPECT_EQ(objs[0].etag, "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(objs[0].sequencer, "17A");
+}
+
+TEST(Notification, SequencerIsOptionalButMustBeHex) {
+  const std::string with = R"({"Records":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"raw"},)"
+                           R"("object":{"key":"a.json","eTag":"e1"SEQ}}}]})";
+  auto with_seq = [&](const std::string& seq) {
+    std::string v = with;
+    v.replace(v.find("SEQ"), 3, seq);
+    return v;
+  };
+  EXPECT_EQ(ParseBucketNotification(with_seq("")).at(0).sequencer, "");
+  EXPECT_EQ(ParseBucketNotification(with_seq(R"(,"sequencer":"0055AED6DCD90281E5")")).at(0).sequencer,
+            "0055AED6DCD90281E5");
+  EXPECT_THROW(ParseBucketNotification(with_seq(R"(,"sequencer":"xyz")")), NotificationError);
+  EXPECT_THROW(ParseBucketNotification(with_seq(R"(,"sequencer":"")")), NotificationError);
+  EXPECT_THROW(ParseBucketNotification(with_seq(R"(,"sequencer":17)")), NotificationError);
 }
 
 TEST(Notification, QueryUnescape) {

@@ -34,6 +34,44 @@ struct Fixture {
   StateStore store;
 };
 
+// Notifications arrive at least once and may be replayed out of order: the sequencer keeps an old
+// version's event from resetting a newer version, while a real re-upload (later sequencer) counts.
+TEST(StateStore, RegisterIgnoresEventsOlderThanTheNewestSeen) {
+  Fixture f;
+  EXPECT_TRUE(f.store.Register("raw", "s.json", "e1", 10, "0A").created);
+  EXPECT_TRUE(f.store.Register("raw", "s.json", "e2", 11, "B").created);  // "B" > "0A": lengths differ
+  ASSERT_EQ(f.store.Claim("w", 10, 10s).size(), 1u);
+  f.store.Complete("raw", "s.json", "w", 1, "s.xml", "sha");
+  // Both events replayed: nothing changes.
+  for (const auto& [etag, seq] : {std::pair{"e1", "0a"}, std::pair{"e2", "0B"}}) {
+    const auto again = f.store.Register("raw", "s.json", etag, 10, seq);
+    EXPECT_FALSE(again.created) << etag;
+    EXPECT_EQ(again.record.state, FileState::kCompleted) << etag;
+    EXPECT_EQ(again.record.etag, "e2") << etag;
+  }
+  // The old content uploaded again later: a new version.
+  const auto reupload = f.store.Register("raw", "s.json", "e1", 10, "0C");
+  EXPECT_TRUE(reupload.created);
+  EXPECT_EQ(reupload.record.state, FileState::kPending);
+  EXPECT_EQ(reupload.record.etag, "e1");
+  // Without a sequencer (a direct Register call) the ETag alone decides, as before.
+  EXPECT_FALSE(f.store.Register("raw", "s.json", "e1", 10).created);
+  EXPECT_TRUE(f.store.Register("raw", "s.json", "e3", 12).created);
+}
+
+// Claim hands out at most max_files, oldest first, and the rest on later calls.
+TEST(StateStore, ClaimTakesAtMostMaxFiles) {
+  Fixture f;
+  for (int i = 0; i < 25; ++i) f.store.Register("raw", "n/" + std::to_string(100 + i) + ".json", "e", 1);
+  const auto first = f.store.Claim("w", 10, 10s);
+  ASSERT_EQ(first.size(), 10u);
+  EXPECT_EQ(first.front().key, "n/100.json");
+  EXPECT_EQ(f.store.Claim("w", 10, 10s).size(), 10u);
+  EXPECT_EQ(f.store.Claim("w", 10, 10s).size(), 5u);
+  EXPECT_TRUE(f.store.Claim("w", 10, 10s).empty());
+  EXPECT_EQ(f.store.GetStats().in_progress, 25u);
+}
+
 TEST(StateStore, RegisterIsIdempotentPerVersion) {
   Fixture f;
   auto r1 = f.store.Register("raw", "a.json", "e1", 10);

@@ -50,6 +50,23 @@ TEST(StateTrackerService, NotificationRegistersAndTransitionsArePublished) {
   EXPECT_EQ(pending[0]["etag"], put.etag);
   EXPECT_EQ(pending[0]["attempt"], 0);
   EXPECT_TRUE(pending[0]["ts_ms"].is_number());
+  // The notification's sequencer was stored: an older version's event replayed over gRPC changes
+  // nothing; a malformed sequencer is refused.
+  {
+    files::v1::RegisterRequest reg;
+    reg.mutable_file()->set_bucket("raw");
+    reg.mutable_file()->set_key(key);
+    reg.mutable_file()->set_etag("an-older-version");
+    reg.set_sequencer("0");
+    files::v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Register(&ctx, reg, &resp).ok());
+    EXPECT_FALSE(resp.created());
+    EXPECT_EQ(resp.record().file().etag(), put.etag);
+    reg.set_sequencer("not hex");
+    grpc::ClientContext bad;
+    EXPECT_EQ(stub->Register(&bad, reg, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
 
   // Claim over gRPC, fail it non-retryably: terminal FAILED, reported on files.state.
   files::v1::ClaimRequest claim;

@@ -121,7 +121,11 @@ TEST(FilesPipeline, UploadBecomesVerifiedXmlAndCompleted) {
   Service tracker(RAINBOW_TRACKER_BIN,
                   TrackerEnv(UniqueName("e2e:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
   ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
-  Service converter(RAINBOW_CONVERTER_BIN, ConverterEnv(tracker.grpc_addr(), UniqueName("conv")));
+  // A poll interval longer than the wait below: the converter must be woken by the file's PENDING
+  // event on files.state, not find the file by polling.
+  auto converter_env = ConverterEnv(tracker.grpc_addr(), UniqueName("conv"));
+  converter_env["CONVERTER_POLL_INTERVAL"] = "300s";
+  Service converter(RAINBOW_CONVERTER_BIN, converter_env);
   ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
   auto stub = TrackerStub(tracker.grpc_addr());
   s3::S3Client s3c(S3FromEnv());
@@ -154,6 +158,19 @@ TEST(FilesPipeline, UploadBecomesVerifiedXmlAndCompleted) {
   const std::string metrics = converter.Metrics();
   EXPECT_NE(metrics.find("converter_files_total{result=\"completed\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("converter_bytes_in_total " + std::to_string(json.size())), std::string::npos);
+  EXPECT_NE(metrics.find("converter_bytes_out_total " + std::to_string(xml.size())), std::string::npos);
+  EXPECT_NE(metrics.find("converter_conversion_seconds_count 1"), std::string::npos);
+  EXPECT_EQ(metrics.find("converter_conversion_mb_per_second 0\n"), std::string::npos) << "set on success";
+  EXPECT_NE(metrics.find("converter_part_retries_total 0"), std::string::npos);
+  // The tracker's own figures (its key prefix is this test's alone).
+  const auto tracker_metrics = [&] { return tracker.Metrics(); };
+  std::string tm = tracker_metrics();
+  for (int i = 0; i < 40 && tm.find("state_files{state=\"COMPLETED\"} 1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // refreshed every sweep
+    tm = tracker_metrics();
+  }
+  EXPECT_NE(tm.find("state_files{state=\"COMPLETED\"} 1"), std::string::npos) << tm;
+  EXPECT_NE(tm.find("state_claim_latency_seconds_count"), std::string::npos) << tm;
   EXPECT_NE(converter.Logs().find("\"msg\":\"completed\""), std::string::npos);
 
   converter.process->Signal(SIGTERM);

@@ -7,9 +7,8 @@
 
 #include <thread>
 
-#include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/support/child_process.hpp"
+#include "tests/support/grpc_probes.hpp"
 
 namespace rainbow::testing {
 namespace {
@@ -40,37 +39,14 @@ class ProbeServer : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-TEST_F(ProbeServer, AnswersTheHealthProtocol) {
-  auto stub = grpc::health::v1::Health::NewStub(channel_);
-  grpc::ClientContext ctx;
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-}
+TEST_F(ProbeServer, AnswersTheHealthProtocol) { EXPECT_TRUE(testing::HealthServing(channel_)); }
 
 TEST_F(ProbeServer, ListsServicesAndDescriptorsByReflection) {
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
-  grpc::ClientContext ctx;
-  auto stream = stub->ServerReflectionInfo(&ctx);
-  grpc::reflection::v1alpha::ServerReflectionRequest list;
-  list.set_list_services("");
-  ASSERT_TRUE(stream->Write(list));
-  grpc::reflection::v1alpha::ServerReflectionResponse resp;
-  ASSERT_TRUE(stream->Read(&resp));
-  std::set<std::string> names;
-  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
-  EXPECT_TRUE(names.count("rainbow.cdc.v1.CdcStatusService")) << resp.DebugString();
-  EXPECT_TRUE(names.count("grpc.health.v1.Health")) << resp.DebugString();
-
-  grpc::reflection::v1alpha::ServerReflectionRequest symbol;
-  symbol.set_file_containing_symbol("rainbow.cdc.v1.CdcStatusService");
-  ASSERT_TRUE(stream->Write(symbol));
-  ASSERT_TRUE(stream->Read(&resp));
-  ASSERT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0) << resp.DebugString();
-  EXPECT_NE(resp.file_descriptor_response().file_descriptor_proto(0).find("rainbow/cdc_producer.proto"),
-            std::string::npos);
-  stream->WritesDone();
+  const auto got = testing::Reflect(channel_, "rainbow.cdc.v1.CdcStatusService");
+  EXPECT_TRUE(got.services.count("rainbow.cdc.v1.CdcStatusService"));
+  EXPECT_TRUE(got.services.count("grpc.health.v1.Health"));
+  ASSERT_FALSE(got.files_for_symbol.empty());
+  EXPECT_NE(got.files_for_symbol.front().find("rainbow/cdc_producer.proto"), std::string::npos);
 }
 
 TEST_F(ProbeServer, ServesMetricsThatPromtoolAccepts) {

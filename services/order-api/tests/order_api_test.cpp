@@ -12,12 +12,11 @@
 #include <thread>
 
 #include "common/pg/connection.hpp"
-#include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/migrations.hpp"
 #include "services/order-api/src/order_types.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/grpc_probes.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::order {
@@ -61,6 +60,18 @@ Service StartService(const std::string& dsn, std::map<std::string, std::string> 
   for (auto& [k, v] : extra) env[k] = v;
   s.process = std::make_unique<ChildProcess>(ORDER_API_PATH, std::vector<std::string>{}, env);
   return s;
+}
+
+// The first answer of /readyz once the ops endpoint answers at all (a loaded machine starts processes
+// slowly); status 0 when it never did within 20 s.
+std::pair<long, std::string> FirstReadyzAnswer(const Service& s) {
+  std::pair<long, std::string> ready{0, ""};
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(100ms);
+    ready = testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz");
+  }
+  return ready;
 }
 
 bool WaitReady(const Service& s, std::chrono::seconds timeout) {
@@ -619,29 +630,11 @@ TEST_F(OrderApi, AccessLogsAreJsonLinesWithTheRequestId) {
 TEST_F(OrderApi, GrpcHealthAndReflection) {
   auto channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(service_->grpc), grpc::InsecureChannelCredentials());
-  {
-    grpc::ClientContext ctx;
-    grpc::health::v1::HealthCheckRequest req;
-    grpc::health::v1::HealthCheckResponse resp;
-    ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  }
-  grpc::ClientContext ctx;
-  auto stream = grpc::reflection::v1alpha::ServerReflection::NewStub(channel)->ServerReflectionInfo(&ctx);
-  grpc::reflection::v1alpha::ServerReflectionRequest list;
-  list.set_list_services("");
-  ASSERT_TRUE(stream->Write(list));
-  grpc::reflection::v1alpha::ServerReflectionResponse resp;
-  ASSERT_TRUE(stream->Read(&resp));
-  std::set<std::string> names;
-  for (const auto& svc : resp.list_services_response().service()) names.insert(svc.name());
-  EXPECT_TRUE(names.count("rainbow.order.v1.OrderService")) << resp.DebugString();
-  grpc::reflection::v1alpha::ServerReflectionRequest symbol;
-  symbol.set_file_containing_symbol("rainbow.order.v1.OrderService");
-  ASSERT_TRUE(stream->Write(symbol));
-  ASSERT_TRUE(stream->Read(&resp));
-  EXPECT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0) << resp.DebugString();
-  stream->WritesDone();
+  EXPECT_TRUE(testing::HealthServing(channel));
+  const auto got = testing::Reflect(channel, "rainbow.order.v1.OrderService");
+  EXPECT_TRUE(got.services.count("rainbow.order.v1.OrderService"));
+  ASSERT_FALSE(got.files_for_symbol.empty());
+  EXPECT_NE(got.files_for_symbol.front().find("rainbow/order_api.proto"), std::string::npos);
 }
 
 TEST_F(OrderApi, MetricsAndReadiness) {
@@ -677,18 +670,27 @@ TEST_F(OrderApi, SeedLoadedTheCatalogAndTheSampleData) {
   EXPECT_EQ(Count("product_catalog"), 105);
 }
 
+// An empty database of its own for one test, dropped afterwards (also when an assertion ends it early).
+struct ScratchDatabase {
+  explicit ScratchDatabase(const std::string& prefix) : name(prefix + std::to_string(::getpid())) {
+    admin.Exec("DROP DATABASE IF EXISTS " + name);
+    admin.Exec("CREATE DATABASE " + name);
+  }
+  ~ScratchDatabase() { admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); }
+  std::string dsn() const { return DsnFor(name); }
+  pg::Connection admin{StackEnv("PG_DSN")};
+  std::string name;
+};
+
 // Two replicas starting together on an empty database: both come up, each migration ran once.
 TEST(OrderApiStartup, TwoReplicasMigrateOnceAndDrainOnSigterm) {
-  const std::string db = "order_api_race_" + std::to_string(::getpid());
-  pg::Connection admin(StackEnv("PG_DSN"));
-  admin.Exec("DROP DATABASE IF EXISTS " + db);
-  admin.Exec("CREATE DATABASE " + db);
+  ScratchDatabase db("order_api_race_");
   {
-    Service a = StartService(DsnFor(db), {{"LOG_LEVEL", "info"}});
-    Service b = StartService(DsnFor(db), {{"LOG_LEVEL", "info"}});
+    Service a = StartService(db.dsn(), {{"LOG_LEVEL", "info"}});
+    Service b = StartService(db.dsn(), {{"LOG_LEVEL", "info"}});
     ASSERT_TRUE(WaitReady(a, 30s)) << a.process->Stdout() << a.process->Stderr();
     ASSERT_TRUE(WaitReady(b, 30s)) << b.process->Stdout() << b.process->Stderr();
-    pg::Connection conn(DsnFor(db));
+    pg::Connection conn(db.dsn());
     const auto known = static_cast<int64_t>(Migrations().size());
     EXPECT_EQ(conn.Exec("SELECT count(*) FROM rainbow.schema_migrations").Int(0, 0), known);
     // Each replica logs the versions it applied: together all of them, none by both.
@@ -713,36 +715,26 @@ TEST(OrderApiStartup, TwoReplicasMigrateOnceAndDrainOnSigterm) {
       EXPECT_EQ(*code, 0) << s->process->Stderr();
     }
   }
-  admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
 }
 
 // A replica told not to migrate, on a database nobody migrated yet, must not say it is ready; it
 // becomes ready once another replica has applied the migrations.
 TEST(OrderApiStartup, NotReadyUntilTheSchemaIsMigrated) {
-  const std::string db = "order_api_unmigrated_" + std::to_string(::getpid());
-  pg::Connection admin(StackEnv("PG_DSN"));
-  admin.Exec("DROP DATABASE IF EXISTS " + db);
-  admin.Exec("CREATE DATABASE " + db);
+  ScratchDatabase db("order_api_unmigrated_");
   {
-    Service follower = StartService(DsnFor(db), {{"ORDER_API_MIGRATE", "false"}});
-    std::pair<long, std::string> ready{0, ""};
-    const auto end = std::chrono::steady_clock::now() + 20s;
-    while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
-      std::this_thread::sleep_for(100ms);
-      ready = testing::HttpGet(follower.OpsUrl("/readyz"));
-    }
+    Service follower = StartService(db.dsn(), {{"ORDER_API_MIGRATE", "false"}});
+    const auto ready = FirstReadyzAnswer(follower);
     EXPECT_EQ(ready.first, 503) << ready.second;
     EXPECT_NE(ready.second.find("schema not migrated"), std::string::npos) << ready.second;
     EXPECT_EQ(testing::HttpGet(follower.OpsUrl("/healthz")).first, 200);
 
-    Service migrator = StartService(DsnFor(db));
+    Service migrator = StartService(db.dsn());
     ASSERT_TRUE(WaitReady(migrator, 30s)) << migrator.process->Stderr();
     EXPECT_TRUE(WaitReady(follower, 10s)) << testing::HttpGet(follower.OpsUrl("/readyz")).second;
-    pg::Connection conn(DsnFor(db));
+    pg::Connection conn(db.dsn());
     EXPECT_EQ(conn.Exec("SELECT count(*) FROM rainbow.schema_migrations").Int(0, 0),
               static_cast<int64_t>(Migrations().size()));
   }
-  admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
 }
 
 TEST(OrderApiStartup, MissingDsnExitsNamingTheVar) {
@@ -754,14 +746,8 @@ TEST(OrderApiStartup, MissingDsnExitsNamingTheVar) {
 TEST(OrderApiStartup, UnreachableDatabaseIsNotReady) {
   Service s = StartService("host=127.0.0.1 port=" + std::to_string(FreePort()) +
                            " dbname=x user=x connect_timeout=1");
-  // Wait until the ops endpoint answers at all (a loaded machine starts processes slowly), then it
-  // must say "not ready", and keep saying it.
-  std::pair<long, std::string> ready{0, ""};
-  const auto end = std::chrono::steady_clock::now() + 20s;
-  while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(100ms);
-    ready = testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz");
-  }
+  // Once the ops endpoint answers, it must say "not ready", and keep saying it.
+  const auto ready = FirstReadyzAnswer(s);
   EXPECT_EQ(ready.first, 503) << ready.second;
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz").first, 503);

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace rainbow::testing {
+
+// grpc.health.v1 Check of the whole server (empty service name): true when it answers SERVING.
+bool HealthServing(const std::shared_ptr<grpc::Channel>& channel);
+
+// Server reflection (v1alpha) over one stream: the service names the server lists, and the serialized
+// file descriptors it returns for `symbol` (empty when it knows none).
+struct Reflected {
+  std::set<std::string> services;
+  std::vector<std::string> files_for_symbol;
+};
+Reflected Reflect(const std::shared_ptr<grpc::Channel>& channel, const std::string& symbol);
+
+}  // namespace rainbow::testing

@@ -154,7 +154,8 @@ class RestServer::Router final : public CivetHandler {
     const Response r =
         Error(status, message != nullptr && *message != '\0' ? message : Reason(status), request_id);
     Send(conn, r, request_id, false);
-    metrics_.ObserveHttp("unmatched", "OTHER", r.status, std::chrono::nanoseconds(0));
+    const std::string method = ri != nullptr && ri->request_method != nullptr ? ri->request_method : "";
+    metrics_.ObserveHttp("unmatched", MethodLabel(method), r.status, std::chrono::nanoseconds(0));
     log::Warn("http request rejected before routing",
               {{"request_id", request_id}, {"status", status}, {"error", r.error}});
   }

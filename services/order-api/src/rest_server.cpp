@@ -108,12 +108,8 @@ bool HasHandlerHook(std::string_view method) {
 // The method as a metric label: the standard ones as they are, anything else as OTHER, so a client
 // sending made-up methods cannot grow the label set without bound.
 std::string MethodLabel(const std::string& method) {
-  static constexpr std::string_view kKnown[] = {"GET",  "POST",    "PUT",   "DELETE", "PATCH",
-                                                "HEAD", "OPTIONS", "TRACE", "CONNECT"};
-  for (auto m : kKnown) {
-    if (method == m) return method;
-  }
-  return "OTHER";
+  const bool standard = HasHandlerHook(method) || method == "TRACE" || method == "CONNECT";
+  return standard ? method : "OTHER";
 }
 
 }  // namespace

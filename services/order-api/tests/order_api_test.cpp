@@ -69,7 +69,7 @@ std::pair<long, std::string> FirstReadyzAnswer(const Service& s) {
   const auto end = std::chrono::steady_clock::now() + 20s;
   while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(100ms);
-    ready = testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz");
+    ready = testing::HttpGet(s.OpsUrl("/readyz"));
   }
   return ready;
 }
@@ -578,12 +578,21 @@ TEST_F(OrderApi, MetricsCountWhatHappened) {
   EXPECT_GE(Sample(after, "order_api_db_pool_open_connections"), 1);
 }
 
-// The JSON line with message `msg` and request_id `id` the service wrote (stdout); null when none.
-json LogLineFor(const ChildProcess& process, const std::string& msg, const std::string& id) {
+// The JSON lines with message `msg` the service wrote to stdout so far.
+std::vector<json> LogLines(const ChildProcess& process, const std::string& msg) {
+  std::vector<json> out;
   std::istringstream lines(process.Stdout());
   for (std::string line; std::getline(lines, line);) {
     auto j = json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("msg", "") == msg && j.value("request_id", "") == id) return j;
+    if (!j.is_discarded() && j.value("msg", "") == msg) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The line with message `msg` and request_id `id`; null when there is none (yet).
+json LogLineFor(const ChildProcess& process, const std::string& msg, const std::string& id) {
+  for (auto& j : LogLines(process, msg)) {
+    if (j.value("request_id", "") == id) return j;
   }
   return nullptr;
 }
@@ -676,7 +685,13 @@ struct ScratchDatabase {
     admin.Exec("DROP DATABASE IF EXISTS " + name);
     admin.Exec("CREATE DATABASE " + name);
   }
-  ~ScratchDatabase() { admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); }
+  ~ScratchDatabase() {
+    try {
+      admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "could not drop " << name << ": " << e.what();
+    }
+  }
   std::string dsn() const { return DsnFor(name); }
   pg::Connection admin{StackEnv("PG_DSN")};
   std::string name;
@@ -696,15 +711,11 @@ TEST(OrderApiStartup, TwoReplicasMigrateOnceAndDrainOnSigterm) {
     // Each replica logs the versions it applied: together all of them, none by both.
     std::multiset<int> applied;
     for (Service* s : {&a, &b}) {
-      std::istringstream lines(s->process->Stdout());
-      int logged = 0;
-      for (std::string line; std::getline(lines, line);) {
-        auto j = json::parse(line, nullptr, false);
-        if (j.is_discarded() || j.value("msg", "") != "migrations applied") continue;
-        ++logged;
+      const auto logged = LogLines(*s->process, "migrations applied");
+      EXPECT_EQ(logged.size(), 1u) << s->process->Stdout();
+      for (const auto& j : logged) {
         for (int v : j.at("applied")) applied.insert(v);
       }
-      EXPECT_EQ(logged, 1) << s->process->Stdout();
     }
     EXPECT_EQ(static_cast<int64_t>(applied.size()), known);
     EXPECT_EQ(static_cast<int64_t>(std::set<int>(applied.begin(), applied.end()).size()), known);

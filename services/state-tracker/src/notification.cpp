@@ -79,10 +79,9 @@ std::vector<ObjectCreated> ParseBucketNotification(std::string_view value) {
       o.etag = o.etag.substr(1, o.etag.size() - 2);
     if (o.etag.empty()) throw NotificationError(where + ": empty eTag");
     if (auto it = object.find("sequencer"); it != object.end()) {
-      if (!it->is_string() || !IsSequencer(it->get<std::string>())) {
+      if (it->is_string()) o.sequencer = it->get<std::string>();
+      if (!IsSequencer(o.sequencer))
         throw NotificationError(where + ".s3.object.sequencer is not a hex string");
-      }
-      o.sequencer = it->get<std::string>();
     }
     if (auto it = object.find("size"); it != object.end()) {
       if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<int64_t>() >= 0)) {

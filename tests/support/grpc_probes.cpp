@@ -1,7 +1,11 @@
 #include "tests/support/grpc_probes.hpp"
 
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/rpc_method.h>
+#include <grpcpp/impl/codegen/sync_stream.h>
+
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "rainbow_testing/reflection_wire.pb.h"
 
 namespace rainbow::testing {
 
@@ -14,10 +18,16 @@ bool HealthServing(const std::shared_ptr<grpc::Channel>& channel) {
 }
 
 Reflected Reflect(const std::shared_ptr<grpc::Channel>& channel, const std::string& symbol) {
-  namespace refl = grpc::reflection::v1alpha;
+  namespace refl = rainbow::testing::reflection;
   Reflected out;
   grpc::ClientContext ctx;
-  auto stream = refl::ServerReflection::NewStub(channel)->ServerReflectionInfo(&ctx);
+  // What a generated stub does, with the protocol's real method name.
+  const grpc::internal::RpcMethod method("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                         grpc::internal::RpcMethod::BIDI_STREAMING, channel);
+  std::unique_ptr<grpc::ClientReaderWriter<refl::ServerReflectionRequest, refl::ServerReflectionResponse>>
+      stream(grpc::internal::ClientReaderWriterFactory<refl::ServerReflectionRequest,
+                                                       refl::ServerReflectionResponse>::Create(channel.get(),
+                                                                                               method, &ctx));
   refl::ServerReflectionRequest list;
   list.set_list_services("");
   refl::ServerReflectionResponse resp;

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -36,22 +38,95 @@ TEST(LogFormat, InvalidUtf8DoesNotBreakTheLine) {
 }  // namespace
 }  // namespace rainbow::log
 
-TEST(LogFormat, EmittedRecordHasMessageFirstThenFields) {
+namespace {
+
+// Runs `log` with stdout captured and returns the lines it wrote.
+template <typename Fn>
+std::vector<std::string> CapturedLines(Fn log) {
   rainbow::log::Init("svc", "info");
   testing::internal::CaptureStdout();
-  rainbow::log::Info("order created", {{"order_id", 7}, {"customer_id", 3}, {"msg", "ignored"}});
-  rainbow::log::Info("plain");
-  rainbow::log::Debug("below the level");
+  log();
   const std::string out = testing::internal::GetCapturedStdout();
-  const auto newline = out.find('\n');
-  ASSERT_NE(newline, std::string::npos);
-  const auto first = nlohmann::ordered_json::parse(out.substr(0, newline));
+  std::vector<std::string> lines;
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1)
+    lines.push_back(out.substr(start, end - start));
+  return lines;
+}
+
+std::vector<std::string> Keys(const std::string& line) {
+  const auto j = nlohmann::ordered_json::parse(line);
   std::vector<std::string> keys;
-  for (auto it = first.begin(); it != first.end(); ++it) keys.push_back(it.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{"ts", "level", "service", "msg", "customer_id", "order_id"}));
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+}  // namespace
+
+TEST(LogFormat, BracedFieldsComeAfterTheMessageInTheOrderGiven) {
+  const auto lines = CapturedLines([] {
+    rainbow::log::Info("order created", {{"order_id", 7}, {"customer_id", 3}, {"msg", "ignored"}});
+    rainbow::log::Info("plain");
+    rainbow::log::Debug("below the level", {{"order_id", 8}});
+  });
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(Keys(lines[0]),
+            (std::vector<std::string>{"ts", "level", "service", "msg", "order_id", "customer_id"}));
+  const auto first = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(first["msg"], "order created");
   EXPECT_EQ(first["order_id"], 7);
-  const auto second = nlohmann::json::parse(out.substr(newline + 1));
-  EXPECT_EQ(second["msg"], "plain");
-  EXPECT_EQ(out.find("below the level"), std::string::npos);
+  EXPECT_EQ(first["customer_id"], 3);
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["msg"], "plain");
+}
+
+TEST(LogFormat, FieldsObjectKeepsKeyOrder) {
+  const auto lines = CapturedLines([] {
+    rainbow::log::Fields fields{{"order_id", 7}, {"customer_id", 3}};
+    fields["lsn"] = "0/16B3748";
+    rainbow::log::Warn("order created", fields);
+  });
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(Keys(lines[0]),
+            (std::vector<std::string>{"ts", "level", "service", "msg", "customer_id", "lsn", "order_id"}));
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["level"], "warning");
+}
+
+TEST(LogFormat, BracedValuesKeepTheirJsonTypes) {
+  const std::string quoted = "say \"hi\"\n\tbad \xff byte";
+  const char* text = "a c string";
+  const auto lines = CapturedLines([&] {
+    rainbow::log::Error("types", {{"text", quoted},
+                                  {"c_string", text},
+                                  {"negative", int64_t{-42}},
+                                  {"big", uint64_t{18446744073709551615u}},
+                                  {"size", size_t{3}},
+                                  {"real", 2.5},
+                                  {"not_finite", std::nan("")},
+                                  {"yes", true},
+                                  {"left_out", rainbow::log::Value::Omitted()},
+                                  {"after", "end"}});
+  });
+  ASSERT_EQ(lines.size(), 1u);
+  const auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j["text"], "say \"hi\"\n\tbad \xef\xbf\xbd byte");  // invalid UTF-8 replaced, not dropped
+  EXPECT_EQ(j["c_string"], "a c string");                       // a pointer is text, never a bool
+  EXPECT_EQ(j["negative"], -42);
+  EXPECT_EQ(j["big"], 18446744073709551615u);
+  EXPECT_EQ(j["size"], 3);
+  EXPECT_EQ(j["real"], 2.5);
+  EXPECT_TRUE(j["not_finite"].is_null());
+  EXPECT_EQ(j["yes"], true);
+  EXPECT_FALSE(j.contains("left_out"));
+  EXPECT_EQ(j["after"], "end");
+  EXPECT_EQ(j["level"], "error");
+}
+
+TEST(LogFormat, TimestampIsUtcWithMilliseconds) {
+  const auto lines = CapturedLines([] {
+    for (int i = 0; i < 3; ++i) rainbow::log::Info("tick", {{"i", i}});
+  });
+  ASSERT_EQ(lines.size(), 3u);
+  for (const auto& line : lines) {
+    const std::string ts = nlohmann::json::parse(line)["ts"];
+    EXPECT_TRUE(std::regex_match(ts, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)"))) << ts;
+  }
 }

@@ -43,13 +43,13 @@ class CallScope {
     const char* code = CodeName(status.error_code());
     metrics_.ObserveGrpc(method_, code, took);
     if (access_log_) {
-      log::Fields fields{{"request_id", request_id_},
-                         {"rpc", method_},
-                         {"code", code},
-                         {"duration_ms", std::chrono::duration<double, std::milli>(took).count()}};
-      if (order_id > 0) fields["order_id"] = order_id;
-      if (!status.ok()) fields["error"] = status.error_message();
-      log::Info("grpc request", fields);
+      log::Info("grpc request",
+                {{"request_id", request_id_},
+                 {"rpc", method_},
+                 {"code", code},
+                 {"duration_ms", std::chrono::duration<double, std::milli>(took).count()},
+                 {"order_id", order_id > 0 ? log::Value(order_id) : log::Value::Omitted()},
+                 {"error", status.ok() ? log::Value::Omitted() : log::Value(status.error_message())}});
     }
     return status;
   }

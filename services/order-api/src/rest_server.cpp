@@ -179,15 +179,15 @@ class RestServer::Router final : public CivetHandler {
     const auto took = std::chrono::steady_clock::now() - start;
     metrics_.ObserveHttp(route, MethodLabel(method), r.status, took);
     if (config_.access_log) {
-      log::Fields fields{{"request_id", request_id},
-                         {"method", method},
-                         {"route", route},
-                         {"path", path},
-                         {"status", r.status},
-                         {"duration_ms", std::chrono::duration<double, std::milli>(took).count()}};
-      if (r.order_id > 0) fields["order_id"] = r.order_id;
-      if (!r.error.empty()) fields["error"] = r.error;
-      log::Info("http request", fields);
+      log::Info("http request",
+                {{"request_id", request_id},
+                 {"method", method},
+                 {"route", route},
+                 {"path", path},
+                 {"status", r.status},
+                 {"duration_ms", std::chrono::duration<double, std::milli>(took).count()},
+                 {"order_id", r.order_id > 0 ? log::Value(r.order_id) : log::Value::Omitted()},
+                 {"error", r.error.empty() ? log::Value::Omitted() : log::Value(r.error)}});
     }
     return true;
   }

@@ -16,8 +16,9 @@ using Fields = nlohmann::json;
 // text, an integer, a real or a bool, borrowed for the call (nothing is copied into a document).
 // A braced list whose values all fit takes this path (C++ prefers an initializer_list overload),
 // writing the fields in the order given; any other value makes the list a Fields object instead.
-// This path exists because it runs on every request: building a Fields object costs several
-// allocations per key, about 5 us per line, a tenth of order-api's CPU per gRPC call.
+// This path exists because it runs on every request: a Fields object costs allocations per key and a
+// dump. order-api's two lines per order took 7.7 us that way against 3.2 us from braced lists (one
+// thread writing to a file; before this path, with strftime per line, 9.3 us).
 class Value {
  public:
   enum class Kind { kText, kSigned, kUnsigned, kReal, kBool, kOmitted };

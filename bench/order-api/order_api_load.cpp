@@ -272,10 +272,10 @@ double Percentile(std::vector<double>& v, double p) {
 // pgbench variables for its parameters (customer, payment, product ids, quantities; 1-5 lines).
 std::string PgbenchScript(const Options& o) {
   std::string sql = rainbow::order::OrderStore::Statements().at("order_create");
-  auto replace = [&](const std::string& from, const std::string& to) {
-    const auto at = sql.find(from);
+  auto replace = [&](const std::string& from, const std::string& to) {  // every occurrence
+    auto at = sql.find(from);
     if (at == std::string::npos) throw std::runtime_error("statement has no " + from);
-    sql.replace(at, from.size(), to);
+    for (; at != std::string::npos; at = sql.find(from, at + to.size())) sql.replace(at, from.size(), to);
   };
   replace("$1", ":c");
   replace("$2", ":pay");

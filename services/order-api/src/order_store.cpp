@@ -14,13 +14,19 @@ namespace {
 // (which pgbench, running the same statement in the benchmark, would read as a variable).
 constexpr const char* kCreatedAtUtc = "(extract(epoch FROM o.created_at) * 1000000)::bigint";
 
-// Prices come from products; the discount from the product's own active promotion, else the active
-// global promotion with the lowest id. 'Percentage': price_treatment % of the price (rounded to cents);
-// 'Fixed Amount': price_treatment off each unit, never more than the price.
+// The order row is written only for a customer and a payment that exist and are not soft-deleted
+// (deleted_at set): otherwise nothing is written and the statement returns no row, which
+// ExplainMissingParty turns into a field error. Prices come from products; the discount from the
+// product's own active promotion, else the active global promotion with the lowest id. 'Percentage':
+// price_treatment % of the price (rounded to cents); 'Fixed Amount': price_treatment off each unit, never
+// more than the price.
 std::string CreateSql(bool with_key) {
   std::string sql = R"(
 WITH o AS (
-  INSERT INTO rainbow.orders (customer_id, payment_id) VALUES ($1, $2)
+  INSERT INTO rainbow.orders (customer_id, payment_id)
+  SELECT $1::bigint, $2::bigint
+  WHERE EXISTS (SELECT 1 FROM rainbow.customers c WHERE c.id = $1::bigint AND c.deleted_at IS NULL)
+    AND EXISTS (SELECT 1 FROM rainbow.payments pm WHERE pm.id = $2::bigint AND pm.deleted_at IS NULL)
   RETURNING id, customer_id, payment_id, status, created_at),
 input AS (
   SELECT l.product_id, l.quantity, l.line_no::int AS line_no
@@ -76,6 +82,7 @@ constexpr const char* kList = "order_list";
 constexpr const char* kListByCustomer = "order_list_by_customer";
 constexpr const char* kFindKey = "idempotency_find";
 constexpr const char* kMissingProducts = "order_missing_products";
+constexpr const char* kActiveParties = "order_active_parties";
 
 std::string IntArray(const std::vector<LineInput>& lines, bool products) {
   std::string out = "{";
@@ -151,6 +158,9 @@ std::map<std::string, std::string> OrderStore::Statements() {
       {kListByCustomer,
        SelectOrdersSql("o.customer_id = $3 AND o.id > $1 AND o.deleted_at IS NULL ORDER BY o.id LIMIT $2")},
       {kFindKey, "SELECT order_id, request_fingerprint FROM rainbow.idempotency_keys WHERE key = $1"},
+      {kActiveParties,
+       "SELECT EXISTS (SELECT 1 FROM rainbow.customers WHERE id = $1 AND deleted_at IS NULL), "
+       "EXISTS (SELECT 1 FROM rainbow.payments WHERE id = $2 AND deleted_at IS NULL)"},
       {kMissingProducts,
        "SELECT i.n - 1, i.id FROM unnest($1::bigint[]) WITH ORDINALITY AS i(id, n) "
        "WHERE NOT EXISTS (SELECT 1 FROM rainbow.products p WHERE p.id = i.id AND p.deleted_at IS NULL) "
@@ -178,6 +188,7 @@ Outcome<CreateResult> OrderStore::Create(const CreateOrderInput& input, const st
     }
     try {
       auto r = conn->ExecPrepared(keyed ? kCreateKeyed : kCreate, params);
+      if (r.rows() == 0) return ExplainMissingParty(*conn, input);
       auto orders = ReadOrders(r);
       if (orders.size() != 1 || orders[0].lines.size() != input.lines.size()) {
         return ApiError{ErrorCode::kInternal, "", "order was not written whole"};
@@ -207,6 +218,26 @@ Outcome<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrder
   auto orders = ReadOrders(r);
   if (orders.size() != 1) return ApiError{ErrorCode::kInternal, "", "order of an idempotency key is missing"};
   return CreateResult{std::move(orders[0]), true};
+}
+
+ApiError OrderStore::ExplainMissingParty(pg::Connection& conn, const CreateOrderInput& input) {
+  try {
+    auto r = conn.ExecPrepared(kActiveParties,
+                               {std::to_string(input.customer_id), std::to_string(input.payment_id)});
+    if (r.Text(0, 0) != "t") {
+      return {ErrorCode::kInvalidArgument, "customerId",
+              "customerId " + std::to_string(input.customer_id) + " does not exist"};
+    }
+    if (r.Text(0, 1) != "t") {
+      return {ErrorCode::kInvalidArgument, "payment_id",
+              "payment_id " + std::to_string(input.payment_id) + " does not exist"};
+    }
+  } catch (const pg::PgError& e) {
+    return FromPgError(e);
+  }
+  // Both were there a moment ago: one was deleted in between and is back, or the order was not written
+  // for a reason this check cannot see. Nothing was written either way.
+  return {ErrorCode::kUnavailable, "", "customer or payment changed during the request, retry"};
 }
 
 ApiError OrderStore::ExplainCreateFailure(pg::Connection& conn, const CreateOrderInput& input,

@@ -18,8 +18,8 @@ class OrderStore {
   // The prepared statements a pool serving this store must register.
   static std::map<std::string, std::string> Statements();
 
-  // Inputs are validated already. Unknown customer/payment/product become kInvalidArgument naming
-  // the field; a lost database connection kUnavailable.
+  // Inputs are validated already. Unknown or soft-deleted customer/payment/product become
+  // kInvalidArgument naming the field; a lost database connection kUnavailable.
   Outcome<CreateResult> Create(const CreateOrderInput& input, const std::string& fingerprint);
   Outcome<Order> Get(int64_t id);
   Outcome<OrderPage> List(const ListQuery& query);
@@ -27,6 +27,8 @@ class OrderStore {
  private:
   Outcome<CreateResult> Replay(pg::Connection& conn, const CreateOrderInput& input,
                                const std::string& fingerprint);
+  // The create statement wrote nothing: says which of customer and payment is missing or deleted.
+  ApiError ExplainMissingParty(pg::Connection& conn, const CreateOrderInput& input);
   ApiError ExplainCreateFailure(pg::Connection& conn, const CreateOrderInput& input, const pg::PgError& e);
 
   pg::Pool& pool_;

@@ -277,6 +277,75 @@ TEST_F(OrderApi, BadInputIsRejectedWithTheFieldAndWritesNothing) {
   EXPECT_EQ(Count("orderdetails"), lines_before) << "a rejected request wrote lines";
 }
 
+// A soft-deleted row (deleted_at set) is gone for the API: ordering for it is a 400 naming the field,
+// over REST (keyed or not) and gRPC alike, and writes nothing, not even the idempotency key.
+TEST_F(OrderApi, SoftDeletedCustomerPaymentOrProductIsUnknown) {
+  const int64_t customer = Db().Exec(
+                                   "INSERT INTO rainbow.customers (first_name, last_name, email, deleted_at) "
+                                   "VALUES ('Gone', 'Customer', 'gone-' || gen_random_uuid() || "
+                                   "'@example.com', now()) RETURNING id")
+                               .Int(0, 0);
+  const int64_t payment = Db().Exec(
+                                  "INSERT INTO rainbow.payments (name, type, deleted_at) VALUES ('gone', "
+                                  "'card', now()) RETURNING id")
+                              .Int(0, 0);
+  const int64_t product = Db().Exec(
+                                  "INSERT INTO rainbow.products (name, price, deleted_at) VALUES ('gone', "
+                                  "9.99, now()) RETURNING id")
+                              .Int(0, 0);
+  const int64_t orders_before = Count("orders");
+  const int64_t lines_before = Count("orderdetails");
+  const int64_t keys_before = Count("idempotency_keys");
+  struct Case {
+    int64_t customer, payment, product;
+    std::string field;
+  };
+  const std::vector<Case> cases = {{customer, 1, 1, "customerId"},
+                                   {1, payment, 1, "payment_id"},
+                                   {1, 1, product, "products[0].productId"},
+                                   {customer, payment, product, "customerId"}};
+  for (const auto& c : cases) {
+    const std::string body = Body(c.customer, c.payment, {{c.product, 1}});
+    for (const bool keyed : {false, true}) {
+      std::vector<std::string> headers;
+      if (keyed) headers.push_back("Idempotency-Key: deleted-" + std::to_string(::getpid()) + "-" + c.field);
+      auto r = Post(body, headers);
+      EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+      const auto j = json::parse(r.body);
+      EXPECT_EQ(j.value("field", ""), c.field) << body;
+      EXPECT_NE(j.value("error", "").find("does not exist"), std::string::npos) << r.body;
+    }
+    v1::CreateOrderRequest req;
+    req.set_customer_id(c.customer);
+    req.set_payment_id(c.payment);
+    auto* line = req.add_products();
+    line->set_product_id(c.product);
+    line->set_quantity(1);
+    grpc::ClientContext ctx;
+    v1::Order out;
+    const auto st = Grpc()->CreateOrder(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_EQ(st.error_details(), c.field);
+  }
+  EXPECT_EQ(Count("orders"), orders_before);
+  EXPECT_EQ(Count("orderdetails"), lines_before);
+  EXPECT_EQ(Count("idempotency_keys"), keys_before);
+  // Restored, the same customer and payment can order again.
+  Db().Exec("UPDATE rainbow.customers SET deleted_at = NULL WHERE id = $1", {std::to_string(customer)});
+  Db().Exec("UPDATE rainbow.payments SET deleted_at = NULL WHERE id = $1", {std::to_string(payment)});
+  auto again = Post(Body(customer, payment, {{1, 1}}));
+  EXPECT_EQ(again.status, 201) << again.body;
+  // Leave the sample data as the seed made it (other tests count it).
+  if (again.status == 201) {
+    const std::string id = std::to_string(json::parse(again.body)["id"].get<int64_t>());
+    Db().Exec("DELETE FROM rainbow.orderdetails WHERE order_id = $1", {id});
+    Db().Exec("DELETE FROM rainbow.orders WHERE id = $1", {id});
+  }
+  Db().Exec("DELETE FROM rainbow.customers WHERE id = $1", {std::to_string(customer)});
+  Db().Exec("DELETE FROM rainbow.payments WHERE id = $1", {std::to_string(payment)});
+  Db().Exec("DELETE FROM rainbow.products WHERE id = $1", {std::to_string(product)});
+}
+
 TEST_F(OrderApi, UnknownRoutesAndMethodsAreJsonErrors) {
   auto r = HttpCall("GET", service_->Url("/api/v2/orders"));
   EXPECT_EQ(r.status, 404);

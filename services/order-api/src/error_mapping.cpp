@@ -1,5 +1,7 @@
 #include "services/order-api/src/error_mapping.hpp"
 
+#include "rainbow/rpc_status.pb.h"
+
 namespace rainbow::order {
 
 int HttpStatus(ErrorCode code) {
@@ -34,8 +36,26 @@ grpc::StatusCode GrpcCode(ErrorCode code) {
   return grpc::StatusCode::INTERNAL;
 }
 
+std::string BadRequestDetails(grpc::StatusCode code, const std::string& message, const std::string& field) {
+  rpc::BadRequest bad;
+  auto* violation = bad.add_field_violations();
+  violation->set_field(field);
+  violation->set_description(message);
+  rpc::Status status;
+  status.set_code(static_cast<int32_t>(code));
+  status.set_message(message);
+  auto* any = status.add_details();
+  any->set_type_url(kBadRequestTypeUrl);
+  any->set_value(bad.SerializeAsString());
+  return status.SerializeAsString();
+}
+
 grpc::Status ToGrpcStatus(const ApiError& error) {
-  return grpc::Status(GrpcCode(error.code), error.message, error.field);
+  const auto code = GrpcCode(error.code);
+  // BadRequest is the detail for a bad argument; other codes name no field to a gRPC client.
+  if (code != grpc::StatusCode::INVALID_ARGUMENT || error.field.empty())
+    return grpc::Status(code, error.message);
+  return grpc::Status(code, error.message, BadRequestDetails(code, error.message, error.field));
 }
 
 }  // namespace rainbow::order

@@ -13,6 +13,7 @@
 
 #include "common/pg/connection.hpp"
 #include "rainbow/order_api.grpc.pb.h"
+#include "rainbow/rpc_status.pb.h"
 #include "services/order-api/src/migrations.hpp"
 #include "services/order-api/src/order_types.hpp"
 #include "tests/support/child_process.hpp"
@@ -28,6 +29,31 @@ using testing::ChildProcess;
 using testing::FreePort;
 using testing::HttpCall;
 using testing::StackEnv;
+
+// The field a gRPC error names, read the way any gRPC client reads the rich error model: the details
+// are a google.rpc.Status (same code and message) holding one google.rpc.BadRequest.
+std::string ViolatedField(const grpc::Status& st) {
+  const std::string& raw = st.error_details();
+  // Field 1 (code) as a varint, then field 2 (message): checked on the bytes, so the field numbers are
+  // not only taken from our own copy of the .proto.
+  EXPECT_GE(raw.size(), 3u);
+  if (raw.size() >= 3) {
+    EXPECT_EQ(raw.substr(0, 3), std::string({'\x08', static_cast<char>(st.error_code()), '\x12'}));
+  }
+  rpc::Status status;
+  if (!status.ParseFromString(raw)) return "<details are not a google.rpc.Status>";
+  EXPECT_EQ(status.code(), static_cast<int>(st.error_code()));
+  EXPECT_EQ(status.message(), st.error_message());
+  if (status.details_size() != 1)
+    return "<details hold " + std::to_string(status.details_size()) + " messages>";
+  if (status.details(0).type_url() != "type.googleapis.com/google.rpc.BadRequest")
+    return status.details(0).type_url();
+  rpc::BadRequest bad;
+  if (!bad.ParseFromString(status.details(0).value()) || bad.field_violations_size() != 1)
+    return "<bad BadRequest>";
+  EXPECT_EQ(bad.field_violations(0).description(), st.error_message());
+  return bad.field_violations(0).field();
+}
 
 std::string DsnFor(const std::string& db) {
   std::string dsn = StackEnv("PG_DSN");
@@ -325,7 +351,7 @@ TEST_F(OrderApi, SoftDeletedCustomerPaymentOrProductIsUnknown) {
     v1::Order out;
     const auto st = Grpc()->CreateOrder(&ctx, req, &out);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
-    EXPECT_EQ(st.error_details(), c.field);
+    EXPECT_EQ(ViolatedField(st), c.field);
   }
   EXPECT_EQ(Count("orders"), orders_before);
   EXPECT_EQ(Count("orderdetails"), lines_before);
@@ -344,6 +370,20 @@ TEST_F(OrderApi, SoftDeletedCustomerPaymentOrProductIsUnknown) {
   Db().Exec("DELETE FROM rainbow.customers WHERE id = $1", {std::to_string(customer)});
   Db().Exec("DELETE FROM rainbow.payments WHERE id = $1", {std::to_string(payment)});
   Db().Exec("DELETE FROM rainbow.products WHERE id = $1", {std::to_string(product)});
+}
+
+// A chunked body has no Content-Length to check up front: the limit applies while it is read.
+TEST_F(OrderApi, ChunkedBodiesAreLimitedWhileRead) {
+  const int64_t orders_before = Count("orders");
+  const std::string padded = std::string(R"({"customerId":1,"payment_id":1,"products":[)") +
+                             std::string(20000, ' ') + R"({"productId":1,"quantity":1}]})";
+  auto big = Post(padded, {"Transfer-Encoding: chunked"});
+  EXPECT_EQ(big.status, 413) << big.body;
+  EXPECT_EQ(json::parse(big.body).value("field", ""), "body");
+  EXPECT_EQ(Count("orders"), orders_before);
+  auto small = Post(Body(1, 1, {{1, 1}}), {"Transfer-Encoding: chunked"});
+  EXPECT_EQ(small.status, 201) << small.body;
+  EXPECT_EQ(Count("orders"), orders_before + 1);
 }
 
 TEST_F(OrderApi, UnknownRoutesAndMethodsAreJsonErrors) {
@@ -542,7 +582,9 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
     grpc::ClientContext ctx;
     v1::GetOrderRequest g;
     g.set_id(99999999);
-    EXPECT_EQ(stub->GetOrder(&ctx, g, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+    const auto st = stub->GetOrder(&ctx, g, &got);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(st.error_details(), "") << "only a field error carries details";
   }
   {
     grpc::ClientContext ctx;
@@ -550,7 +592,7 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
     bad.mutable_products(0)->set_quantity(0);
     const auto st = stub->CreateOrder(&ctx, bad, &got);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(st.error_details(), "products[0].quantity");
+    EXPECT_EQ(ViolatedField(st), "products[0].quantity");
   }
   {
     grpc::ClientContext ctx;
@@ -558,7 +600,7 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
     bad.set_customer_id(4242424);
     const auto st = stub->CreateOrder(&ctx, bad, &got);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(st.error_details(), "customerId");
+    EXPECT_EQ(ViolatedField(st), "customerId");
   }
   // Idempotency through the metadata header.
   const std::string key = "grpc-key-" + std::to_string(::getpid());

@@ -47,12 +47,15 @@ int Run(const order::OrderApiConfig& c) {
   order::OrderMetrics metrics(*registry);
   // Set once the schema was found complete; never reset (migrations are not undone under us).
   std::atomic<bool> migrated{false};
+  // Set at SIGTERM: not ready any more, so load balancers stop sending while requests drain.
+  std::atomic<bool> draining{false};
   pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements()});
   ops::AddScrapeHook([&] { metrics.ObservePool(pool.Stats()); });
 
   // Ready only when the database answers and every migration this binary knows is recorded there,
   // whether this replica applied them or another one did (ORDER_API_MIGRATE=false).
   ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&]() -> std::string {
+    if (draining) return "shutting down";
     try {
       auto conn = pool.Acquire();
       if (!migrated) {
@@ -85,7 +88,8 @@ int Run(const order::OrderApiConfig& c) {
 
   const auto sig = ops::WaitForTerminationSignal();
   log::Info("draining", {{"signal", *sig}});
-  rest.Stop();
+  draining = true;
+  rest.Stop(std::chrono::seconds(10));
   grpc.Shutdown(std::chrono::seconds(10));
   log::Info("stopped");
   return 0;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "common/logging/log.hpp"
@@ -123,6 +124,10 @@ class RestServer::Router final : public CivetHandler {
         pool_(pool),
         started_(std::chrono::steady_clock::now()) {}
 
+  // From now on requests are answered 503 without being routed; the ones already routed finish.
+  void BeginDrain() { draining_.store(true); }
+  int in_flight() const { return in_flight_.load(); }
+
   bool handleGet(CivetServer*, mg_connection* c) override { return Handle(c, "GET"); }
   bool handlePost(CivetServer*, mg_connection* c) override { return Handle(c, "POST"); }
   bool handlePut(CivetServer*, mg_connection* c) override { return Handle(c, "PUT"); }
@@ -168,8 +173,19 @@ class RestServer::Router final : public CivetHandler {
 
     std::string route = "unmatched";
     Response r;
+    // Counted before the drain flag is read (both seq_cst): Stop either sees this request or the
+    // request sees the flag.
+    in_flight_.fetch_add(1);
+    struct Leave {
+      std::atomic<int>& count;
+      ~Leave() { count.fetch_sub(1); }
+    } leave{in_flight_};
     try {
-      r = Route(conn, ri, method, path, request_id, route);
+      if (draining_.load()) {
+        r = Error(503, "shutting down; retry on another replica", request_id);
+      } else {
+        r = Route(conn, ri, method, path, request_id, route);
+      }
     } catch (const std::exception& e) {
       log::Error("request failed", {{"request_id", request_id}, {"error", e.what()}});
       r = Error(ApiError{ErrorCode::kInternal, "", "internal error"}, request_id);
@@ -313,6 +329,8 @@ class RestServer::Router final : public CivetHandler {
   OrderMetrics& metrics_;
   pg::Pool& pool_;
   std::chrono::steady_clock::time_point started_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<bool> draining_{false};
 };
 
 RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool) {
@@ -344,13 +362,22 @@ RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& m
   log::Info("rest server listening", {{"addr", host}, {"port", port_}});
 }
 
-RestServer::~RestServer() { Stop(); }
+RestServer::~RestServer() { Stop(std::chrono::milliseconds(0)); }
 
-void RestServer::Stop() {
-  if (server_) {
-    server_->close();  // stops accepting; waits for worker threads to finish their requests
-    server_.reset();
+void RestServer::Stop(std::chrono::milliseconds drain) {
+  if (!server_) return;
+  // civetweb's own stop drops every write from the moment it begins, so a request still in a
+  // handler would lose its answer (the order written, the client told nothing). Drain first.
+  router_->BeginDrain();
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  while (router_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (const int left = router_->in_flight(); left > 0) {
+    log::Warn("rest requests still running at the end of the drain", {{"requests", left}});
+  }
+  server_->close();  // stops accepting and joins the worker threads
+  server_.reset();
 }
 
 }  // namespace rainbow::order

@@ -24,7 +24,7 @@ struct RestConfig {
 //   GET /api/v1/orders/:id.
 // Every response is JSON; errors are {"error","field"?,"requestId"}. Each request gets an id (from
 // X-Request-Id when the client sends a sane one) echoed in the response and in the access log.
-// Owns its civetweb worker threads; the destructor stops accepting and waits for in-flight requests.
+// Owns its civetweb worker threads.
 class RestServer {
  public:
   RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool);
@@ -33,7 +33,9 @@ class RestServer {
   RestServer& operator=(const RestServer&) = delete;
 
   int port() const { return port_; }
-  void Stop();
+  // Graceful stop: new requests get 503 while the ones already being handled finish (up to `drain`),
+  // then the listener closes and the workers end. The destructor stops without draining.
+  void Stop(std::chrono::milliseconds drain);
 
  private:
   class Router;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -155,9 +156,10 @@ class OrderApi : public ::testing::Test {
     for (auto [p, q] : lines) products.push_back({{"productId", p}, {"quantity", q}});
     return json{{"customerId", customer}, {"payment_id", payment}, {"products", products}}.dump();
   }
-  std::unique_ptr<v1::OrderService::Stub> Grpc() {
-    return v1::OrderService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(service_->grpc),
-                                                         grpc::InsecureChannelCredentials()));
+  std::unique_ptr<v1::OrderService::Stub> Grpc(int port = 0) {
+    return v1::OrderService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port != 0 ? port : service_->grpc),
+                            grpc::InsecureChannelCredentials()));
   }
 
   // The pricing rule, implemented again independently of the service's SQL: the product's own
@@ -384,6 +386,91 @@ TEST_F(OrderApi, ChunkedBodiesAreLimitedWhileRead) {
   auto small = Post(Body(1, 1, {{1, 1}}), {"Transfer-Encoding: chunked"});
   EXPECT_EQ(small.status, 201) << small.body;
   EXPECT_EQ(Count("orders"), orders_before + 1);
+}
+
+// SIGTERM while creates are in flight: they are held inside the database by a lock this test takes, so
+// they are certainly accepted and unfinished when the signal comes. The service must keep running until
+// they finish, answer every one with success, and then exit 0; each answered order is in the database.
+TEST_F(OrderApi, SigtermDrainsRequestsInFlight) {
+  Service s = StartService(DsnFor(db_), {{"LOG_LEVEL", "info"}});
+  ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
+  pg::Connection locker(DsnFor(db_));
+  locker.Exec("BEGIN");
+  locker.Exec("LOCK TABLE rainbow.orders IN EXCLUSIVE MODE");  // creates wait; reads do not
+
+  std::mutex mu;
+  std::vector<int64_t> created;
+  std::vector<std::string> failures;
+  auto record = [&](bool ok, int64_t id, std::string what) {
+    std::lock_guard lock(mu);
+    if (ok) {
+      created.push_back(id);
+    } else {
+      failures.push_back(std::move(what));
+    }
+  };
+  constexpr int kRest = 3, kGrpc = 2;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kRest; ++i) {
+    clients.emplace_back([&, i] {
+      auto r = HttpCall("POST", s.Url("/api/v1/orders"), Body(1 + i, 1, {{1 + i, 1}, {11 + i, 2}}),
+                        {"Content-Type: application/json"});
+      record(r.status == 201, r.status == 201 ? json::parse(r.body)["id"].get<int64_t>() : 0,
+             "REST " + std::to_string(r.status) + ": " + r.body);
+    });
+  }
+  for (int i = 0; i < kGrpc; ++i) {
+    clients.emplace_back([&, i] {
+      v1::CreateOrderRequest req;
+      req.set_customer_id(20 + i);
+      req.set_payment_id(2);
+      for (int64_t product : {30 + i, 40 + i}) {
+        auto* line = req.add_products();
+        line->set_product_id(product);
+        line->set_quantity(1);
+      }
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+      v1::Order out;
+      const auto st = Grpc(s.grpc)->CreateOrder(&ctx, req, &out);
+      record(st.ok(), out.id(), "gRPC " + std::to_string(st.error_code()) + ": " + st.error_message());
+    });
+  }
+  // Wait until all of them are inside the database, blocked on the lock.
+  const std::string waiting_sql =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+  pg::Connection watcher(DsnFor(db_));
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (watcher.Exec(waiting_sql).Int(0, 0) < kRest + kGrpc && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(watcher.Exec(waiting_sql).Int(0, 0), kRest + kGrpc) << "the creates never reached the database";
+
+  s.process->Signal(SIGTERM);
+  EXPECT_FALSE(s.process->Wait(1500ms).has_value()) << "exited with requests in flight";
+  // Draining: a new request is turned away with 503 and writes nothing; the replica says it is not ready.
+  const int64_t orders_during_drain = Count("orders");
+  auto late =
+      HttpCall("POST", s.Url("/api/v1/orders"), Body(1, 1, {{1, 1}}), {"Content-Type: application/json"});
+  EXPECT_EQ(late.status, 503) << late.body;
+  EXPECT_NE(json::parse(late.body).value("error", "").find("shutting down"), std::string::npos) << late.body;
+  EXPECT_EQ(testing::HttpGet(s.OpsUrl("/readyz")).first, 503);
+  locker.Exec("COMMIT");
+  for (auto& t : clients) t.join();
+  const auto code = s.process->Wait(30s);
+  ASSERT_TRUE(code.has_value()) << "still running 30 s after SIGTERM";
+  EXPECT_EQ(*code, 0) << s.process->Stderr();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures.front();
+  EXPECT_EQ(created.size(), static_cast<size_t>(kRest + kGrpc));
+  EXPECT_EQ(Count("orders"), orders_during_drain + kRest + kGrpc) << "the turned-away request wrote an order";
+  for (int64_t id : created) {
+    auto lines =
+        Db().Exec("SELECT count(*) FROM rainbow.orderdetails WHERE order_id = $1", {std::to_string(id)});
+    EXPECT_EQ(lines.Int(0, 0), 2) << "order " << id << " was answered but is not in the database whole";
+  }
+  const std::string out = s.process->Stdout();
+  EXPECT_NE(out.find("\"msg\":\"draining\""), std::string::npos) << out.substr(0, 2000);
+  EXPECT_NE(out.find("\"msg\":\"stopped\""), std::string::npos);
 }
 
 TEST_F(OrderApi, UnknownRoutesAndMethodsAreJsonErrors) {

@@ -116,12 +116,19 @@ class JsonFormatter final : public spdlog::formatter {
 
 std::once_flag g_initialized;
 
+constexpr std::chrono::seconds kFlushInterval(1);  // spdlog flushes in whole seconds
+
 void InstallLogger(const std::string& service, spdlog::level::level_enum level) {
   auto logger = std::make_shared<spdlog::logger>(service, std::make_shared<spdlog::sinks::stdout_sink_mt>());
   logger->set_formatter(std::make_unique<JsonFormatter>(service));
   logger->set_level(level);
-  logger->flush_on(spdlog::level::trace);  // one line per event, visible at once (containers read stdout)
+  // Warnings and errors reach stdout at once, with every line before them; info and debug lines within
+  // kFlushInterval (stdio buffers them meanwhile). Flushing every line cost a write(2) per line made
+  // under the sink's mutex, so request threads queued on it: order-api spent about 0.04 ms more CPU per
+  // order and ran ~10% fewer orders per second than with logging off. glog buffers INFO the same way.
+  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+  spdlog::flush_every(kFlushInterval);
 }
 
 void Emit(spdlog::level::level_enum level, std::string_view msg, const Fields& fields) {

@@ -60,6 +60,7 @@ struct Field {
 
 // Sets the default spdlog logger to write one JSON object per line to stdout:
 // {"ts":"2026-11-21T18:15:00.123Z","level":"info","service":"order-api","msg":"...",<fields>}.
+// Warnings and errors are written at once; info and debug lines within a second (and at exit).
 // level: trace|debug|info|warn|error|critical|off. Throws std::invalid_argument for another value.
 // Call once from main before starting threads.
 void Init(const std::string& service, const std::string& level);

@@ -7,10 +7,10 @@
 // filled by the same ToProto. Only CreateOrder is served. Benchmark use only: it trusts its input.
 //   grpc_floor --dsn DSN --addr 127.0.0.1:PORT [--pool N]
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <iostream>
 
 #include "common/grpc/grpc_server.hpp"
+#include "common/ops/termination.hpp"
 #include "common/pg/pool.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/grpc_service.hpp"
@@ -51,11 +51,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
 
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any thread starts, so all inherit the mask
+  rainbow::ops::BlockTerminationSignals();  // before any thread starts, so all inherit the mask
 
   rainbow::pg::Pool pool({dsn, pool_size, std::chrono::milliseconds(5'000), OrderStore::Statements()});
   OrderStore store(pool);
@@ -64,8 +60,7 @@ int main(int argc, char** argv) {
   server.AddService(&service);
   server.Start();
   std::cout << "listening on port " << server.port() << std::endl;
-  int sig = 0;
-  sigwait(&stop, &sig);
+  rainbow::ops::WaitForTerminationSignal();
   server.Shutdown(std::chrono::seconds(1));
   return 0;
 }

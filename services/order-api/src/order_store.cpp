@@ -93,6 +93,16 @@ std::string IntArray(const std::vector<LineInput>& lines, bool products) {
   return out + "}";
 }
 
+ApiError UnknownCustomer(const CreateOrderInput& input) {
+  return {ErrorCode::kInvalidArgument, "customerId",
+          "customerId " + std::to_string(input.customer_id) + " does not exist"};
+}
+
+ApiError UnknownPayment(const CreateOrderInput& input) {
+  return {ErrorCode::kInvalidArgument, "payment_id",
+          "payment_id " + std::to_string(input.payment_id) + " does not exist"};
+}
+
 int64_t Cents(const pg::Result& r, int row, int col) {
   auto cents = ParseCents(r.Text(row, col));
   if (!cents)
@@ -224,14 +234,8 @@ ApiError OrderStore::ExplainMissingParty(pg::Connection& conn, const CreateOrder
   try {
     auto r = conn.ExecPrepared(kActiveParties,
                                {std::to_string(input.customer_id), std::to_string(input.payment_id)});
-    if (r.Text(0, 0) != "t") {
-      return {ErrorCode::kInvalidArgument, "customerId",
-              "customerId " + std::to_string(input.customer_id) + " does not exist"};
-    }
-    if (r.Text(0, 1) != "t") {
-      return {ErrorCode::kInvalidArgument, "payment_id",
-              "payment_id " + std::to_string(input.payment_id) + " does not exist"};
-    }
+    if (r.Text(0, 0) != "t") return UnknownCustomer(input);
+    if (r.Text(0, 1) != "t") return UnknownPayment(input);
   } catch (const pg::PgError& e) {
     return FromPgError(e);
   }
@@ -242,14 +246,8 @@ ApiError OrderStore::ExplainMissingParty(pg::Connection& conn, const CreateOrder
 
 ApiError OrderStore::ExplainCreateFailure(pg::Connection& conn, const CreateOrderInput& input,
                                           const pg::PgError& e) {
-  if (e.constraint() == "orders_customer_id_fkey") {
-    return {ErrorCode::kInvalidArgument, "customerId",
-            "customerId " + std::to_string(input.customer_id) + " does not exist"};
-  }
-  if (e.constraint() == "orders_payment_id_fkey") {
-    return {ErrorCode::kInvalidArgument, "payment_id",
-            "payment_id " + std::to_string(input.payment_id) + " does not exist"};
-  }
+  if (e.constraint() == "orders_customer_id_fkey") return UnknownCustomer(input);
+  if (e.constraint() == "orders_payment_id_fkey") return UnknownPayment(input);
   // An unknown product has no price: the line insert fails on price NOT NULL (or the product FK).
   if ((e.sqlstate() == "23502" && e.column() == "price") ||
       e.constraint() == "orderdetails_product_id_fkey") {

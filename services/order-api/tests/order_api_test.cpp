@@ -156,6 +156,19 @@ class OrderApi : public ::testing::Test {
     for (auto [p, q] : lines) products.push_back({{"productId", p}, {"quantity", q}});
     return json{{"customerId", customer}, {"payment_id", payment}, {"products", products}}.dump();
   }
+  // The gRPC twin of Body().
+  static v1::CreateOrderRequest GrpcBody(int64_t customer, int64_t payment,
+                                         const std::vector<std::pair<int64_t, int>>& lines) {
+    v1::CreateOrderRequest req;
+    req.set_customer_id(customer);
+    req.set_payment_id(payment);
+    for (auto [p, q] : lines) {
+      auto* line = req.add_products();
+      line->set_product_id(p);
+      line->set_quantity(q);
+    }
+    return req;
+  }
   std::unique_ptr<v1::OrderService::Stub> Grpc(int port = 0) {
     return v1::OrderService::NewStub(
         grpc::CreateChannel("127.0.0.1:" + std::to_string(port != 0 ? port : service_->grpc),
@@ -343,12 +356,7 @@ TEST_F(OrderApi, SoftDeletedCustomerPaymentOrProductIsUnknown) {
       EXPECT_EQ(j.value("field", ""), c.field) << body;
       EXPECT_NE(j.value("error", "").find("does not exist"), std::string::npos) << r.body;
     }
-    v1::CreateOrderRequest req;
-    req.set_customer_id(c.customer);
-    req.set_payment_id(c.payment);
-    auto* line = req.add_products();
-    line->set_product_id(c.product);
-    line->set_quantity(1);
+    const auto req = GrpcBody(c.customer, c.payment, {{c.product, 1}});
     grpc::ClientContext ctx;
     v1::Order out;
     const auto st = Grpc()->CreateOrder(&ctx, req, &out);
@@ -421,14 +429,7 @@ TEST_F(OrderApi, SigtermDrainsRequestsInFlight) {
   }
   for (int i = 0; i < kGrpc; ++i) {
     clients.emplace_back([&, i] {
-      v1::CreateOrderRequest req;
-      req.set_customer_id(20 + i);
-      req.set_payment_id(2);
-      for (int64_t product : {30 + i, 40 + i}) {
-        auto* line = req.add_products();
-        line->set_product_id(product);
-        line->set_quantity(1);
-      }
+      const auto req = GrpcBody(20 + i, 2, {{30 + i, 1}, {40 + i, 1}});
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + 30s);
       v1::Order out;
@@ -636,12 +637,7 @@ TEST_F(OrderApi, AFailureMidwayLeavesNothingBehind) {
 
 TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
   auto stub = Grpc();
-  v1::CreateOrderRequest req;
-  req.set_customer_id(5);
-  req.set_payment_id(3);
-  auto* line = req.add_products();
-  line->set_product_id(10);
-  line->set_quantity(2);
+  const auto req = GrpcBody(5, 3, {{10, 2}});
   v1::Order created;
   {
     grpc::ClientContext ctx;
@@ -751,12 +747,7 @@ TEST_F(OrderApi, MetricsCountWhatHappened) {
   ASSERT_EQ(HttpCall("GET", service_->Url("/api/v1/orders/999999999")).status, 404);
   {
     grpc::ClientContext ctx;
-    v1::CreateOrderRequest req;
-    req.set_customer_id(2);
-    req.set_payment_id(1);
-    auto* line = req.add_products();
-    line->set_product_id(3);
-    line->set_quantity(1);
+    const auto req = GrpcBody(2, 1, {{3, 1}});
     v1::Order out;
     ASSERT_TRUE(Grpc()->CreateOrder(&ctx, req, &out).ok());
   }

@@ -1,9 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/logging/log.hpp"
@@ -128,5 +136,90 @@ TEST(LogFormat, TimestampIsUtcWithMilliseconds) {
   for (const auto& line : lines) {
     const std::string ts = nlohmann::json::parse(line)["ts"];
     EXPECT_TRUE(std::regex_match(ts, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)"))) << ts;
+  }
+}
+
+namespace {
+
+// Points stdout (fd 1) at a fresh file while it lives; Written() reads that file without flushing
+// stdio, so a test sees only what the logger itself has handed to the kernel.
+class StdoutToFile {
+ public:
+  StdoutToFile() {
+    std::fflush(stdout);
+    char path[] = "/tmp/rainbow-log-test-XXXXXX";
+    const int fd = ::mkstemp(path);
+    path_ = path;
+    saved_ = ::dup(1);
+    ::dup2(fd, 1);
+    ::close(fd);
+  }
+  ~StdoutToFile() {
+    std::fflush(stdout);
+    ::dup2(saved_, 1);
+    ::close(saved_);
+    ::unlink(path_.c_str());
+  }
+  std::string Written() const {
+    std::ifstream in(path_);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+ private:
+  std::string path_;
+  int saved_ = -1;
+};
+
+}  // namespace
+
+// A warning (or error) reaches stdout at once, and every line logged before it with it, so a crash
+// right after a warning still leaves the story that led to it.
+TEST(LogDelivery, AWarningIsWrittenAtOnceWithEveryLineBeforeIt) {
+  rainbow::log::Init("svc", "info");
+  StdoutToFile out;
+  rainbow::log::Info("step one", {{"order_id", 1}});
+  rainbow::log::Warn("step two went wrong", {{"order_id", 1}});
+  const std::string written = out.Written();
+  const auto one = written.find("step one");
+  const auto two = written.find("step two went wrong");
+  ASSERT_NE(one, std::string::npos) << written;
+  ASSERT_NE(two, std::string::npos) << written;
+  EXPECT_LT(one, two);
+}
+
+// Info lines may wait in stdio's buffer, but no longer than the periodic flush (a second).
+TEST(LogDelivery, AnInfoLineIsWrittenWithinTheFlushInterval) {
+  rainbow::log::Init("svc", "info");
+  StdoutToFile out;
+  rainbow::log::Info("quiet moment", {{"order_id", 2}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (out.Written().find("quiet moment") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(out.Written().find("quiet moment"), std::string::npos);
+}
+
+// Lines from many threads at once come out whole, one per line, none lost, each thread's in its order.
+TEST(LogDelivery, ConcurrentLinesStayWholeAndInOrderPerThread) {
+  constexpr int kThreads = 8, kLines = 500;
+  const std::string padding(300, 'x');  // long lines cross stdio's buffer boundary often
+  const auto lines = CapturedLines([&] {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kLines; ++i) rainbow::log::Info("burst", {{"t", t}, {"i", i}, {"pad", padding}});
+      });
+    }
+    for (auto& th : threads) th.join();
+  });
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kThreads * kLines));
+  std::vector<int> next(kThreads, 0);
+  for (const auto& line : lines) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line.substr(0, 200);
+    const int t = j["t"], i = j["i"];
+    EXPECT_EQ(i, next[static_cast<size_t>(t)]++) << "thread " << t;
+    EXPECT_EQ(j["pad"], padding);
   }
 }

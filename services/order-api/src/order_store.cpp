@@ -222,7 +222,7 @@ Outcome<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrder
   if (found.rows() == 0) return ApiError{ErrorCode::kNotFound, "", "no such key"};
   if (found.Text(0, 1) != fingerprint) {
     return ApiError{ErrorCode::kIdempotencyConflict, "Idempotency-Key",
-                    "Idempotency-Key was already used for a different request"};
+                    "Idempotency-Key was already used for a different request", input.idempotency_key};
   }
   auto r = conn.ExecPrepared(kGet, {std::to_string(found.Int(0, 0))});
   auto orders = ReadOrders(r);
@@ -273,7 +273,8 @@ Outcome<Order> OrderStore::Get(int64_t id) {
     auto conn = pool_.Acquire();
     auto orders = ReadOrders(conn->ExecPrepared(kGet, {std::to_string(id)}));
     if (orders.empty())
-      return ApiError{ErrorCode::kNotFound, "id", "order " + std::to_string(id) + " not found"};
+      return ApiError{ErrorCode::kNotFound, "id", "order " + std::to_string(id) + " not found",
+                      std::to_string(id)};
     return std::move(orders[0]);
   } catch (const pg::PgError& e) {
     return FromPgError(e);

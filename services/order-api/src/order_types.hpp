@@ -74,6 +74,7 @@ struct ApiError {
   ErrorCode code = ErrorCode::kInternal;
   std::string field;  // e.g. "products[2].quantity"; empty when not about one field
   std::string message;
+  std::string subject = {};  // what it is about, by value: the order id not found, the key reused
 };
 
 template <typename T>

@@ -33,7 +33,9 @@ using testing::StackEnv;
 
 // The field a gRPC error names, read the way any gRPC client reads the rich error model: the details
 // are a google.rpc.Status (same code and message) holding one google.rpc.BadRequest.
-std::string ViolatedField(const grpc::Status& st) {
+// The one detail of st's google.rpc.Status (the grpc-status-details-bin trailer), which must have
+// type `type_url`; "" (and a test failure) when there is not exactly one.
+std::string OneDetail(const grpc::Status& st, const std::string& type_url) {
   const std::string& raw = st.error_details();
   // Field 1 (code) as a varint, then field 2 (message): checked on the bytes, so the field numbers are
   // not only taken from our own copy of the .proto.
@@ -42,18 +44,33 @@ std::string ViolatedField(const grpc::Status& st) {
     EXPECT_EQ(raw.substr(0, 3), std::string({'\x08', static_cast<char>(st.error_code()), '\x12'}));
   }
   rpc::Status status;
-  if (!status.ParseFromString(raw)) return "<details are not a google.rpc.Status>";
+  if (!status.ParseFromString(raw)) {
+    ADD_FAILURE() << "details are not a google.rpc.Status";
+    return "";
+  }
   EXPECT_EQ(status.code(), static_cast<int>(st.error_code()));
   EXPECT_EQ(status.message(), st.error_message());
-  if (status.details_size() != 1)
-    return "<details hold " + std::to_string(status.details_size()) + " messages>";
-  if (status.details(0).type_url() != "type.googleapis.com/google.rpc.BadRequest")
-    return status.details(0).type_url();
+  if (status.details_size() != 1) {
+    ADD_FAILURE() << "details hold " << status.details_size() << " messages";
+    return "";
+  }
+  EXPECT_EQ(status.details(0).type_url(), type_url);
+  return status.details(0).value();
+}
+
+// The field a google.rpc.BadRequest in st's details names.
+std::string ViolatedField(const grpc::Status& st) {
   rpc::BadRequest bad;
-  if (!bad.ParseFromString(status.details(0).value()) || bad.field_violations_size() != 1)
+  if (!bad.ParseFromString(OneDetail(st, "type.googleapis.com/google.rpc.BadRequest")) ||
+      bad.field_violations_size() != 1)
     return "<bad BadRequest>";
   EXPECT_EQ(bad.field_violations(0).description(), st.error_message());
   return bad.field_violations(0).field();
+}
+
+// A length-delimited field 1 holding `text`, as the bytes of a message starting with it must begin.
+std::string Field1(const std::string& text) {
+  return std::string(1, '\x0a') + static_cast<char>(text.size()) + text;
 }
 
 std::string DsnFor(const std::string& db) {
@@ -667,7 +684,15 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
     g.set_id(99999999);
     const auto st = stub->GetOrder(&ctx, g, &got);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
-    EXPECT_EQ(st.error_details(), "") << "only a field error carries details";
+    // google.rpc.ResourceInfo: the type and the id looked up.
+    const std::string detail = OneDetail(st, "type.googleapis.com/google.rpc.ResourceInfo");
+    const std::string type = "type.googleapis.com/rainbow.order.v1.Order";
+    EXPECT_EQ(detail.substr(0, type.size() + 2), Field1(type));
+    rpc::ResourceInfo info;
+    ASSERT_TRUE(info.ParseFromString(detail));
+    EXPECT_EQ(info.resource_type(), type);
+    EXPECT_EQ(info.resource_name(), "99999999");
+    EXPECT_EQ(info.description(), st.error_message());
   }
   {
     grpc::ClientContext ctx;
@@ -704,7 +729,17 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
     auto other = req;
     other.set_idempotency_key(key);
     other.mutable_products(0)->set_quantity(9);
-    EXPECT_EQ(stub->CreateOrder(&ctx, other, &b).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    const auto st = stub->CreateOrder(&ctx, other, &b);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    // google.rpc.PreconditionFailure: which precondition, and the key that was reused.
+    const std::string detail = OneDetail(st, "type.googleapis.com/google.rpc.PreconditionFailure");
+    rpc::PreconditionFailure failure;
+    ASSERT_TRUE(failure.ParseFromString(detail));
+    ASSERT_EQ(failure.violations_size(), 1);
+    EXPECT_EQ(detail.substr(2, 2 + 15), Field1("IDEMPOTENCY_KEY")) << "Violation.type is field 1";
+    EXPECT_EQ(failure.violations(0).type(), "IDEMPOTENCY_KEY");
+    EXPECT_EQ(failure.violations(0).subject(), key);
+    EXPECT_EQ(failure.violations(0).description(), st.error_message());
   }
   // Listing by customer with paging.
   v1::ListOrdersResponse page;

@@ -91,11 +91,16 @@ void AppendLine(std::string& line, std::string_view ts, std::string_view level, 
   }
 }
 
-class JsonFormatter final : public spdlog::formatter {
+// stdout through stdio's buffer. spdlog's own stdout sink fflush()es every line, so each line cost a
+// write(2) under its mutex and request threads queued on it. Here a line is built outside any lock (in
+// a buffer of the thread) and handed to fwrite, whose stream lock keeps lines whole and in order; stdio
+// writes the buffer when it fills (every few KB, or every line on a terminal), and flush() empties it.
+// The line is always our JSON, so spdlog's pattern and formatter settings do not apply.
+class BufferedJsonStdoutSink final : public spdlog::sinks::sink {
  public:
-  explicit JsonFormatter(std::string service) : service_(std::move(service)) {}
+  explicit BufferedJsonStdoutSink(std::string service) : service_(std::move(service)) {}
 
-  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+  void log(const spdlog::details::log_msg& msg) override {
     const auto level = spdlog::level::to_string_view(msg.level);
     thread_local std::string line;
     line.clear();
@@ -104,38 +109,14 @@ class JsonFormatter final : public spdlog::formatter {
                std::string_view(level.data(), level.size()), service_,
                std::string_view(msg.payload.data(), msg.payload.size()));
     line.push_back('\n');
-    dest.append(line.data(), line.data() + line.size());
-  }
-
-  std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<JsonFormatter>(service_);
-  }
-
- private:
-  std::string service_;
-};
-
-// stdout through stdio's buffer. spdlog's own stdout sink fflush()es every line, so each line cost a
-// write(2) under its mutex and request threads queued on it. Here a line is formatted outside any lock
-// and handed to fwrite, whose stream lock keeps lines whole and in order; stdio writes the buffer when
-// it fills (every few KB, or every line on a terminal), and flush() empties it.
-class BufferedStdoutSink final : public spdlog::sinks::sink {
- public:
-  void log(const spdlog::details::log_msg& msg) override {
-    thread_local spdlog::memory_buf_t line;
-    line.clear();
-    formatter_->format(msg, line);
     std::fwrite(line.data(), 1, line.size(), stdout);
   }
   void flush() override { std::fflush(stdout); }
-  void set_pattern(const std::string&) override {}  // the format is JSON, always
-  // Called once, before the logger is shared: log() reads formatter_ without a lock.
-  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
-    formatter_ = std::move(formatter);
-  }
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
 
  private:
-  std::unique_ptr<spdlog::formatter> formatter_;
+  const std::string service_;
 };
 
 std::once_flag g_initialized;
@@ -143,9 +124,7 @@ std::once_flag g_initialized;
 constexpr std::chrono::seconds kFlushInterval(1);  // spdlog flushes in whole seconds
 
 void InstallLogger(const std::string& service, spdlog::level::level_enum level) {
-  auto sink = std::make_shared<BufferedStdoutSink>();
-  sink->set_formatter(std::make_unique<JsonFormatter>(service));
-  auto logger = std::make_shared<spdlog::logger>(service, std::move(sink));
+  auto logger = std::make_shared<spdlog::logger>(service, std::make_shared<BufferedJsonStdoutSink>(service));
   logger->set_level(level);
   // Warnings and errors reach stdout at once, with every line before them; info and debug lines within
   // kFlushInterval, and at exit. A write(2) per line cost order-api about 0.03 ms more CPU per order

@@ -21,7 +21,16 @@ GrpcServer::~GrpcServer() {
   if (server_) Shutdown(std::chrono::milliseconds(0));
 }
 
-void GrpcServer::AddService(grpc::Service* service) { services_.push_back(service); }
+void GrpcServer::AddService(grpc::Service* service, std::string health_name) {
+  services_.push_back(service);
+  if (!health_name.empty()) health_names_.push_back(std::move(health_name));
+}
+
+void GrpcServer::ApplyServingLocked() {
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving_);  // "" and every name set before
+  for (const auto& name : health_names_) health->SetServingStatus(name, serving_);
+}
 
 void GrpcServer::Start() {
   // Both are process-wide switches read when a ServerBuilder builds; setting them twice is harmless.
@@ -36,20 +45,38 @@ void GrpcServer::Start() {
     builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, sync_max_pollers_);
   }
   for (auto* s : services_) builder.RegisterService(s);
+  std::lock_guard lock(health_mu_);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();
     throw std::runtime_error("cannot serve gRPC on " + addr_ + " (address in use or invalid)");
   }
-  server_->GetHealthCheckService()->SetServingStatus(true);
+  ApplyServingLocked();
   log::Info("grpc server listening", {{"addr", addr_}, {"port", port_}});
+}
+
+void GrpcServer::SetServing(bool serving) {
+  std::lock_guard lock(health_mu_);
+  if (!server_) {
+    serving_ = serving;
+    return;
+  }
+  if (serving_ == serving || shut_down_) return;
+  serving_ = serving;
+  ApplyServingLocked();
 }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds drain) {
   if (!server_) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  {
+    std::lock_guard lock(health_mu_);
+    shut_down_ = true;
+    serving_ = false;
+    ApplyServingLocked();
+  }
   server_->Shutdown(std::chrono::system_clock::now() + drain);
   server_->Wait();
+  std::lock_guard lock(health_mu_);
   server_.reset();
   log::Info("grpc server stopped", {{"addr", addr_}});
 }

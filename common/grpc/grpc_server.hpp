@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,18 +23,29 @@ class GrpcServer {
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
-  void AddService(grpc::Service* service);
+  // health_name: the service's full name (e.g. Stub::service_full_name()), so grpc.health.v1 answers
+  // for it too, not only for the whole server ("").
+  void AddService(grpc::Service* service, std::string health_name = "");
   // Throws std::runtime_error naming the address if it cannot be bound.
   void Start();
   // The bound port (useful with "127.0.0.1:0").
   int port() const { return port_; }
   void Shutdown(std::chrono::milliseconds drain);
+  // What grpc.health.v1 reports for every service (and ""): SERVING from Start on unless this said
+  // otherwise, before or after Start. Callable from any thread; Shutdown turns it NOT_SERVING for good.
+  void SetServing(bool serving);
 
  private:
+  void ApplyServingLocked();
+
   std::string addr_;
   int max_message_bytes_;
   int sync_max_pollers_;
   std::vector<grpc::Service*> services_;
+  std::vector<std::string> health_names_;
+  std::mutex health_mu_;  // serving_ and the health service against Start/Shutdown on another thread
+  bool serving_ = true;
+  bool shut_down_ = false;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

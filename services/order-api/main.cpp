@@ -1,7 +1,5 @@
 // order-api: wiring only (the logic is in src/). Starts the REST and gRPC servers over one
 // OrderService, applies the migrations first, serves /metrics /healthz /readyz, drains on SIGTERM.
-#include <atomic>
-
 #include "common/grpc/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
@@ -10,6 +8,7 @@
 #include "services/order-api/src/config.hpp"
 #include "services/order-api/src/grpc_service.hpp"
 #include "services/order-api/src/migrations.hpp"
+#include "services/order-api/src/readiness.hpp"
 #include "services/order-api/src/rest_server.hpp"
 
 #ifndef RAINBOW_VERSION
@@ -23,8 +22,9 @@ using namespace rainbow;
 constexpr const char* kMigrationHistory = "rainbow.schema_migrations";
 
 // Applies the migrations, retrying while the database is not reachable yet (containers start in any
-// order); a failing migration itself is fatal.
-void Migrate(const std::string& dsn) {
+// order); a failing migration itself is fatal. False when SIGTERM/SIGINT came while waiting: the
+// service stops then, instead of after the last retry.
+bool Migrate(const std::string& dsn) {
   retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
   for (;;) {
     try {
@@ -32,12 +32,15 @@ void Migrate(const std::string& dsn) {
       const auto applied =
           pg::ApplyMigrations(conn, kMigrationHistory, "rainbow.order-api.migrations", order::Migrations());
       log::Info("migrations applied", {{"applied", applied}, {"known", order::Migrations().size()}});
-      return;
+      return true;
     } catch (const pg::PgError& e) {
       if (e.kind() != pg::ErrorKind::kRetryable || !backoff.CanRetry()) throw;
       const auto delay = backoff.NextDelay();
       log::Warn("database not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
-      std::this_thread::sleep_for(delay);
+      if (const auto sig = ops::WaitForTerminationSignal(delay)) {
+        log::Info("stopped before start", {{"signal", *sig}});
+        return false;
+      }
     }
   }
 }
@@ -45,50 +48,39 @@ void Migrate(const std::string& dsn) {
 int Run(const order::OrderApiConfig& c) {
   auto registry = ops::MetricsRegistry();
   order::OrderMetrics metrics(*registry);
-  // Set once the schema was found complete; never reset (migrations are not undone under us).
-  std::atomic<bool> migrated{false};
-  // Set at SIGTERM: not ready any more, so load balancers stop sending while requests drain.
-  std::atomic<bool> draining{false};
   pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements()});
   ops::AddScrapeHook([&] { metrics.ObservePool(pool.Stats()); });
 
-  // Ready only when the database answers and every migration this binary knows is recorded there,
-  // whether this replica applied them or another one did (ORDER_API_MIGRATE=false).
-  ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&]() -> std::string {
-    if (draining) return "shutting down";
-    try {
-      auto conn = pool.Acquire();
-      if (!migrated) {
-        const auto pending = pg::PendingMigrations(*conn, kMigrationHistory, order::Migrations());
-        if (!pending.empty()) {
-          return "schema not migrated: " + std::to_string(pending.size()) +
-                 " migration(s) pending, from version " + std::to_string(pending.front());
-        }
-        migrated = true;
-      }
-      conn->Exec("SELECT 1");
-      return "";
-    } catch (const std::exception& e) {
-      return std::string("database: ") + e.what();
-    }
-  });
-  if (c.migrate) Migrate(c.pg_dsn);
+  // /healthz answers from here on (liveness), /readyz and gRPC health once the database answers, the
+  // schema is complete (whoever migrated it: ORDER_API_MIGRATE=false) and both servers listen.
+  order::Readiness readiness({c.pg_dsn, kMigrationHistory});
+  ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&] { return readiness.NotReadyReason(); });
+  if (c.migrate && !Migrate(c.pg_dsn)) return 0;
 
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
   order::OrderGrpcService grpc_service(service, metrics, c.access_log);
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
-  grpc.AddService(&grpc_service);
+  grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());
+  readiness.OnChange([&grpc](bool ready) { grpc.SetServing(ready); });
+  // Whichever way Run ends, the readiness thread lets go of grpc before grpc is destroyed.
+  struct Detach {
+    order::Readiness& readiness;
+    ~Detach() {
+      readiness.OnChange([](bool) {});
+    }
+  } detach{readiness};
   grpc.Start();
   order::RestServer rest({c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION},
-                         service, metrics, pool);
-  log::Info("order-api ready",
+                         service, metrics);
+  readiness.SetListening();
+  log::Info("order-api listening",
             {{"rest_port", rest.port()}, {"grpc_port", grpc.port()}, {"ops_port", ops_http.port()}});
 
   const auto sig = ops::WaitForTerminationSignal();
   log::Info("draining", {{"signal", *sig}});
-  draining = true;
+  readiness.SetDraining();
   rest.Stop(std::chrono::seconds(10));
   grpc.Shutdown(std::chrono::seconds(10));
   log::Info("stopped");

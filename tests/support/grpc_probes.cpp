@@ -17,6 +17,17 @@ bool HealthServing(const std::shared_ptr<grpc::Channel>& channel) {
          resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
+std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  const auto st = grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, &resp);
+  if (!st.ok()) return "call failed: " + std::to_string(st.error_code());
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
+}
+
 Reflected Reflect(const std::shared_ptr<grpc::Channel>& channel, const std::string& symbol) {
   namespace refl = rainbow::testing::reflection;
   Reflected out;

@@ -12,6 +12,10 @@ namespace rainbow::testing {
 // grpc.health.v1 Check of the whole server (empty service name): true when it answers SERVING.
 bool HealthServing(const std::shared_ptr<grpc::Channel>& channel);
 
+// What grpc.health.v1 Check says of `service` ("" = the server): "SERVING", "NOT_SERVING", ..., or
+// "call failed: <code>" when the call itself fails (5 s deadline).
+std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service = "");
+
 // Server reflection (v1alpha) over one stream: the service names the server lists, and the serialized
 // file descriptors it returns for `symbol` (empty when it knows none).
 struct Reflected {

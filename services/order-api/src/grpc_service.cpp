@@ -4,6 +4,7 @@
 
 #include "common/logging/log.hpp"
 #include "services/order-api/src/error_mapping.hpp"
+#include "services/order-api/src/request_id.hpp"
 
 namespace rainbow::order {
 namespace {
@@ -28,8 +29,8 @@ const char* CodeName(grpc::StatusCode code) {
 std::string RequestId(grpc::ServerContext* ctx) {
   const auto& md = ctx->client_metadata();
   auto it = md.find("x-request-id");
-  if (it != md.end() && it->second.size() <= 64) return std::string(it->second.data(), it->second.size());
-  return "grpc-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  return RequestIdOrNew(it == md.end() ? std::string_view()
+                                       : std::string_view(it->second.data(), it->second.size()));
 }
 
 // Times a call, records its outcome and writes its access log line (the gRPC twin of REST's).
@@ -93,10 +94,13 @@ grpc::Status OrderGrpcService::CreateOrder(grpc::ServerContext* ctx, const v1::C
   input.payment_id = req->payment_id();
   for (const auto& p : req->products()) input.lines.push_back({p.product_id(), p.quantity()});
   input.idempotency_key = req->idempotency_key();
-  if (input.idempotency_key.empty()) {
+  input.idempotency_key_given = !input.idempotency_key.empty();
+  if (!input.idempotency_key_given) {
     auto it = ctx->client_metadata().find("idempotency-key");
-    if (it != ctx->client_metadata().end())
+    if (it != ctx->client_metadata().end()) {
       input.idempotency_key.assign(it->second.data(), it->second.size());
+      input.idempotency_key_given = true;
+    }
   }
   auto created = service_.Create(input, call.request_id());
   if (auto* e = std::get_if<ApiError>(&created)) return call.Done(ToGrpcStatus(*e));

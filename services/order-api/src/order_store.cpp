@@ -78,6 +78,8 @@ ORDER BY o.id, d.line_no)";
 constexpr const char* kCreate = "order_create";
 constexpr const char* kCreateKeyed = "order_create_keyed";
 constexpr const char* kGet = "order_get";
+// A replay returns the order its key created even if it was soft-deleted since.
+constexpr const char* kGetForReplay = "order_get_for_replay";
 constexpr const char* kList = "order_list";
 constexpr const char* kListByCustomer = "order_list_by_customer";
 constexpr const char* kFindKey = "idempotency_find";
@@ -164,6 +166,7 @@ std::map<std::string, std::string> OrderStore::Statements() {
       {kCreate, CreateSql(false)},
       {kCreateKeyed, CreateSql(true)},
       {kGet, SelectOrdersSql("o.id = $1 AND o.deleted_at IS NULL")},
+      {kGetForReplay, SelectOrdersSql("o.id = $1")},
       {kList, SelectOrdersSql("o.id > $1 AND o.deleted_at IS NULL ORDER BY o.id LIMIT $2")},
       {kListByCustomer,
        SelectOrdersSql("o.customer_id = $3 AND o.id > $1 AND o.deleted_at IS NULL ORDER BY o.id LIMIT $2")},
@@ -224,7 +227,7 @@ Outcome<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrder
     return ApiError{ErrorCode::kIdempotencyConflict, "Idempotency-Key",
                     "Idempotency-Key was already used for a different request", input.idempotency_key};
   }
-  auto r = conn.ExecPrepared(kGet, {std::to_string(found.Int(0, 0))});
+  auto r = conn.ExecPrepared(kGetForReplay, {std::to_string(found.Int(0, 0))});
   auto orders = ReadOrders(r);
   if (orders.size() != 1) return ApiError{ErrorCode::kInternal, "", "order of an idempotency key is missing"};
   return CreateResult{std::move(orders[0]), true};

@@ -22,7 +22,8 @@ struct CreateOrderInput {
   int64_t customer_id = 0;
   int64_t payment_id = 0;
   std::vector<LineInput> lines;
-  std::string idempotency_key;  // empty: not idempotent
+  std::string idempotency_key;         // empty: not idempotent
+  bool idempotency_key_given = false;  // the client sent a key, maybe an empty one (a 400)
 };
 
 // Money is exact: integer cents (NUMERIC(12,2) in PostgreSQL), formatted "12.50" at the edges.

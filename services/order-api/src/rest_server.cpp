@@ -5,7 +5,6 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "common/ops/ops_http_server.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/order_json.hpp"
+#include "services/order-api/src/request_id.hpp"
 
 namespace rainbow::order {
 namespace {
@@ -45,29 +45,6 @@ const char* Reason(int status) {
     default:
       return status >= 500 ? "Internal Server Error" : "Error";
   }
-}
-
-// A client-sent request id is kept only if it is short and plain, so logs stay clean.
-bool SaneRequestId(const char* id) {
-  if (id == nullptr) return false;
-  const std::string_view v(id);
-  if (v.empty() || v.size() > 64) return false;
-  for (char c : v) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
-  }
-  return true;
-}
-
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  uint64_t v = rng();
-  for (auto& c : id) {
-    c = kHex[v & 0xF];
-    v >>= 4;
-  }
-  return id;
 }
 
 struct Response {
@@ -117,11 +94,10 @@ std::string MethodLabel(const std::string& method) {
 
 class RestServer::Router final : public CivetHandler {
  public:
-  Router(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool)
+  Router(RestConfig config, OrderService& service, OrderMetrics& metrics)
       : config_(std::move(config)),
         service_(service),
         metrics_(metrics),
-        pool_(pool),
         started_(std::chrono::steady_clock::now()) {}
 
   // From now on requests are answered 503 without being routed; the ones already routed finish.
@@ -167,7 +143,7 @@ class RestServer::Router final : public CivetHandler {
     const auto start = std::chrono::steady_clock::now();
     const mg_request_info* ri = mg_get_request_info(conn);
     const char* sent_id = mg_get_header(conn, "X-Request-Id");
-    const std::string request_id = SaneRequestId(sent_id) ? sent_id : NewRequestId();
+    const std::string request_id = RequestIdOrNew(sent_id ? std::string_view(sent_id) : std::string_view());
     std::string path = uri ? *uri : ri->local_uri != nullptr ? ri->local_uri : "/";
     while (path.size() > 1 && path.back() == '/') path.pop_back();
 
@@ -302,7 +278,10 @@ class RestServer::Router final : public CivetHandler {
     auto parsed = ParseCreateOrder(body);
     if (auto* e = std::get_if<ApiError>(&parsed)) return Error(*e, request_id);
     auto input = std::get<CreateOrderInput>(std::move(parsed));
-    if (const char* key = mg_get_header(conn, "Idempotency-Key")) input.idempotency_key = key;
+    if (const char* key = mg_get_header(conn, "Idempotency-Key")) {
+      input.idempotency_key = key;
+      input.idempotency_key_given = true;
+    }
     auto created = service_.Create(input, request_id);
     if (auto* e = std::get_if<ApiError>(&created)) return Error(*e, request_id);
     const auto& result = std::get<CreateResult>(created);
@@ -327,13 +306,12 @@ class RestServer::Router final : public CivetHandler {
   RestConfig config_;
   OrderService& service_;
   OrderMetrics& metrics_;
-  pg::Pool& pool_;
   std::chrono::steady_clock::time_point started_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
 };
 
-RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool) {
+RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics) {
   auto [host, port] = ops::SplitHostPort(config.addr, "ORDER_API_REST_ADDR");
   const std::vector<std::string> options = {"listening_ports",       host + ":" + std::to_string(port),
                                             "num_threads",           std::to_string(config.threads),
@@ -341,7 +319,7 @@ RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& m
                                             "keep_alive_timeout_ms", "15000",
                                             "tcp_nodelay",           "1",
                                             "request_timeout_ms",    "30000"};
-  router_ = std::make_unique<Router>(std::move(config), service, metrics, pool);
+  router_ = std::make_unique<Router>(std::move(config), service, metrics);
   CivetCallbacks callbacks;  // copied by civetweb
   callbacks.http_error = [](mg_connection* conn, int status, const char* message) {
     const auto* server = static_cast<const CivetServer*>(mg_get_user_data(mg_get_context(conn)));

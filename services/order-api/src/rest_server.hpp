@@ -27,7 +27,7 @@ struct RestConfig {
 // Owns its civetweb worker threads.
 class RestServer {
  public:
-  RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics, pg::Pool& pool);
+  RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics);
   ~RestServer();
   RestServer(const RestServer&) = delete;
   RestServer& operator=(const RestServer&) = delete;

@@ -1,5 +1,7 @@
 #include "services/order-api/src/validation.hpp"
 
+#include <algorithm>
+
 #include "common/crypto/sha256.hpp"
 
 namespace rainbow::order {
@@ -27,9 +29,16 @@ std::optional<ApiError> ValidateCreate(const CreateOrderInput& input, const Limi
                      at + ".quantity must be between 1 and " + std::to_string(limits.max_quantity));
     }
   }
-  if (input.idempotency_key.size() > limits.max_idempotency_key) {
-    return Invalid("Idempotency-Key", "Idempotency-Key may be at most " +
-                                          std::to_string(limits.max_idempotency_key) + " characters");
+  // Visible ASCII only: a key travels in an HTTP header, and bytes the database's encoding rejects
+  // would otherwise fail the insert as a server fault.
+  const auto& key = input.idempotency_key;
+  const bool visible_ascii =
+      std::all_of(key.begin(), key.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+  if ((input.idempotency_key_given || !key.empty()) &&
+      (key.empty() || key.size() > limits.max_idempotency_key || !visible_ascii)) {
+    return Invalid("Idempotency-Key", "Idempotency-Key must be 1 to " +
+                                          std::to_string(limits.max_idempotency_key) +
+                                          " visible ASCII characters");
   }
   return std::nullopt;
 }

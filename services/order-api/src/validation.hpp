@@ -14,8 +14,9 @@ struct Limits {
 };
 
 // Checks a create request before any SQL runs: ids positive, 1..max_lines lines, quantities in
-// 1..max_quantity, key length. The first problem found is returned, naming the field as the REST body
-// spells it (customerId, payment_id, products[i].productId, products[i].quantity).
+// 1..max_quantity, a key (when given) of 1..max_idempotency_key visible ASCII characters. The first problem
+// found is returned, naming the field as the REST body spells it (customerId, payment_id,
+// products[i].productId, products[i].quantity).
 std::optional<ApiError> ValidateCreate(const CreateOrderInput& input, const Limits& limits);
 std::optional<ApiError> ValidateList(const ListQuery& query, const Limits& limits);
 

@@ -106,16 +106,20 @@ Service StartService(const std::string& dsn, std::map<std::string, std::string> 
   return s;
 }
 
-// The first answer of /readyz once the ops endpoint answers at all (a loaded machine starts processes
-// slowly); status 0 when it never did within 20 s.
+// The first answer of /readyz after the service checked its database once (the ops endpoint answers
+// from start-up on; a loaded machine starts processes slowly); status 0 when none came within 20 s.
 std::pair<long, std::string> FirstReadyzAnswer(const Service& s) {
-  std::pair<long, std::string> ready{0, ""};
   const auto end = std::chrono::steady_clock::now() + 20s;
-  while (ready.first == 0 && std::chrono::steady_clock::now() < end) {
+  while (std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(100ms);
-    ready = testing::HttpGet(s.OpsUrl("/readyz"));
+    auto ready = testing::HttpGet(s.OpsUrl("/readyz"));
+    if (ready.first != 0 && ready.second.find("database not checked yet") == std::string::npos) return ready;
   }
-  return ready;
+  return {0, ""};
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(int port) {
+  return grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
 }
 
 bool WaitReady(const Service& s, std::chrono::seconds timeout) {
@@ -473,6 +477,7 @@ TEST_F(OrderApi, SigtermDrainsRequestsInFlight) {
   EXPECT_EQ(late.status, 503) << late.body;
   EXPECT_NE(json::parse(late.body).value("error", "").find("shutting down"), std::string::npos) << late.body;
   EXPECT_EQ(testing::HttpGet(s.OpsUrl("/readyz")).first, 503);
+  EXPECT_EQ(testing::HealthStatus(ChannelTo(s.grpc)), "NOT_SERVING");
   locker.Exec("COMMIT");
   for (auto& t : clients) t.join();
   const auto code = s.process->Wait(30s);
@@ -530,21 +535,56 @@ TEST_F(OrderApi, IdempotentRetryReturnsTheFirstResponseAndCreatesNothingNew) {
   auto first = Post(body, {key});
   ASSERT_EQ(first.status, 201) << first.body;
   const int64_t orders = Count("orders");
+  const int64_t lines = Count("orderdetails");
+  const int64_t keys = Count("idempotency_keys");
   auto second = Post(body, {key});
   EXPECT_EQ(second.status, 201);
   EXPECT_EQ(json::parse(second.body), json::parse(first.body));
   EXPECT_EQ(second.headers["idempotent-replayed"], "true");
-  EXPECT_EQ(Count("orders"), orders);
   auto other = Post(Body(11, 1, {{5, 9}}), {key});
   EXPECT_EQ(other.status, 422);
   EXPECT_EQ(json::parse(other.body)["field"], "Idempotency-Key");
+  // Still the first response once the order was soft-deleted (a plain GET no longer finds it).
+  const std::string id = std::to_string(json::parse(first.body)["id"].get<int64_t>());
+  Db().Exec("UPDATE rainbow.orders SET deleted_at = now() WHERE id = $1", {id});
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders/" + id)).status, 404);
+  auto third = Post(body, {key});
+  EXPECT_EQ(third.status, 201) << third.body;
+  EXPECT_EQ(json::parse(third.body), json::parse(first.body));
+  EXPECT_EQ(third.headers["idempotent-replayed"], "true");
   EXPECT_EQ(Count("orders"), orders);
+  EXPECT_EQ(Count("orderdetails"), lines);
+  EXPECT_EQ(Count("idempotency_keys"), keys);
+}
+
+// A key is 1-255 visible ASCII characters. Anything else is the client's mistake, a 400 naming the
+// header, never a 500 (bytes the database's UTF-8 rejects) nor a silently unkeyed create (empty).
+TEST_F(OrderApi, BadIdempotencyKeysAreRejectedAndWriteNothing) {
+  const int64_t orders = Count("orders");
+  const int64_t keys = Count("idempotency_keys");
+  const std::string body = Body(13, 1, {{5, 1}});
+  // curl sends "Name;" as a header with an empty value.
+  const std::vector<std::string> headers = {"Idempotency-Key;", "Idempotency-Key: \xff\xfe",
+                                            "Idempotency-Key: caf\xc3\xa9", "Idempotency-Key: two words",
+                                            "Idempotency-Key: " + std::string(256, 'k')};
+  for (const auto& header : headers) {
+    auto r = Post(body, {header});
+    EXPECT_EQ(r.status, 400) << header.substr(0, 40) << " -> " << r.body;
+    auto j = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j.value("field", ""), "Idempotency-Key") << header.substr(0, 40) << " -> " << r.body;
+  }
+  EXPECT_EQ(Count("orders"), orders);
+  EXPECT_EQ(Count("idempotency_keys"), keys);
+  auto longest = Post(body, {"Idempotency-Key: " + std::string(255, 'k')});
+  EXPECT_EQ(longest.status, 201) << longest.body;
 }
 
 TEST_F(OrderApi, ConcurrentRetriesWithOneKeyCreateOneOrder) {
   const std::string body = Body(12, 1, {{8, 1}});
   const std::string key = "Idempotency-Key: race-" + std::to_string(::getpid());
   const int64_t before = Count("orders");
+  const int64_t lines_before = Count("orderdetails");
+  const int64_t keys_before = Count("idempotency_keys");
   std::vector<std::thread> threads;
   std::vector<int64_t> ids(8, 0);
   for (int i = 0; i < 8; ++i) {
@@ -555,6 +595,8 @@ TEST_F(OrderApi, ConcurrentRetriesWithOneKeyCreateOneOrder) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(Count("orders"), before + 1);
+  EXPECT_EQ(Count("orderdetails"), lines_before + 1);
+  EXPECT_EQ(Count("idempotency_keys"), keys_before + 1);
   for (auto id : ids) EXPECT_EQ(id, ids[0]);
   EXPECT_GT(ids[0], 0);
 }
@@ -605,10 +647,14 @@ TEST_F(OrderApi, PaginationIsStableUnderConcurrentInserts) {
   std::set<int64_t> expected;
   for (int i = 0; i < existing.rows(); ++i) expected.insert(existing.Int(i, 0));
 
+  // Several writers, so orders also commit out of id order while the walk runs.
   std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    while (!stop) Post(Body(42, 1, {{4, 1}}));
-  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.emplace_back([&] {
+      while (!stop) Post(Body(42, 1, {{4, 1}}));
+    });
+  }
   std::vector<int64_t> seen;
   int64_t after = 0;
   for (int pages = 0; pages < 1000; ++pages) {
@@ -625,7 +671,7 @@ TEST_F(OrderApi, PaginationIsStableUnderConcurrentInserts) {
     if (seen.size() > expected.size() + 200) break;  // the writer outran us; enough evidence
   }
   stop = true;
-  writer.join();
+  for (auto& w : writers) w.join();
   std::set<int64_t> unique(seen.begin(), seen.end());
   EXPECT_EQ(unique.size(), seen.size()) << "an order appeared on two pages";
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
@@ -635,6 +681,49 @@ TEST_F(OrderApi, PaginationIsStableUnderConcurrentInserts) {
   EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?limit=5000")).status, 400);
   EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?after=x")).status, 400);
   EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?customerId=-2")).status, 400);
+}
+
+// Without a customer filter the list walks every live order, oldest first, over REST and gRPC alike.
+TEST_F(OrderApi, ListWithoutFilterWalksEveryOrder) {
+  ASSERT_EQ(Post(Body(1, 1, {{1, 1}})).status, 201);
+  ASSERT_EQ(Post(Body(2, 1, {{2, 1}})).status, 201);
+  auto live = Db().Exec("SELECT id FROM rainbow.orders WHERE deleted_at IS NULL ORDER BY id");
+  std::vector<int64_t> expected;
+  for (int i = 0; i < live.rows(); ++i) expected.push_back(live.Int(i, 0));
+
+  auto first = HttpCall("GET", service_->Url("/api/v1/orders"));  // the default page
+  ASSERT_EQ(first.status, 200) << first.body;
+  const auto page = json::parse(first.body);
+  ASSERT_EQ(page["orders"].size(), std::min<size_t>(50, expected.size()));
+  EXPECT_EQ(page["orders"][0]["id"], expected[0]);
+  EXPECT_FALSE(page["orders"][0]["products"].empty());
+
+  std::vector<int64_t> rest_seen;
+  int64_t after = 0;
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto r = HttpCall("GET", service_->Url("/api/v1/orders?limit=97&after=" + std::to_string(after)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = json::parse(r.body);
+    for (const auto& o : j["orders"]) rest_seen.push_back(o["id"].get<int64_t>());
+    if (j["nextAfter"].is_null()) break;
+    after = j["nextAfter"].get<int64_t>();
+  }
+  EXPECT_EQ(rest_seen, expected);
+
+  auto stub = Grpc();
+  std::vector<int64_t> grpc_seen;
+  v1::ListOrdersRequest req;
+  req.set_limit(97);
+  for (int pages = 0; pages < 1000; ++pages) {
+    grpc::ClientContext ctx;
+    v1::ListOrdersResponse resp;
+    const auto st = stub->ListOrders(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    for (const auto& o : resp.orders()) grpc_seen.push_back(o.id());
+    if (resp.next_after() == 0) break;
+    req.set_after(resp.next_after());
+  }
+  EXPECT_EQ(grpc_seen, expected);
 }
 
 TEST_F(OrderApi, AFailureMidwayLeavesNothingBehind) {
@@ -759,6 +848,109 @@ TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
     l.set_limit(100000);
     EXPECT_EQ(stub->ListOrders(&ctx, l, &page).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
+}
+
+// Every bad input REST rejects, gRPC rejects too: INVALID_ARGUMENT naming the same field, nothing written.
+TEST_F(OrderApi, GrpcRejectsBadInputNamingTheField) {
+  auto stub = Grpc();
+  const int64_t orders = Count("orders");
+  const int64_t keys = Count("idempotency_keys");
+  const auto ok = GrpcBody(6, 1, {{10, 1}});
+  struct CreateCase {
+    std::string what;
+    v1::CreateOrderRequest req;
+    std::string metadata_key;  // sent as idempotency-key metadata when not "-"
+    std::string field;
+  };
+  auto with = [&](auto change) {
+    auto r = ok;
+    change(r);
+    return r;
+  };
+  const std::vector<CreateCase> creates = {
+      {"no customer", with([](auto& r) { r.set_customer_id(0); }), "-", "customerId"},
+      {"negative payment", with([](auto& r) { r.set_payment_id(-1); }), "-", "payment_id"},
+      {"no lines", with([](auto& r) { r.clear_products(); }), "-", "products"},
+      {"negative quantity", with([](auto& r) { r.mutable_products(0)->set_quantity(-2); }), "-",
+       "products[0].quantity"},
+      {"huge quantity", with([](auto& r) { r.mutable_products(0)->set_quantity(2'000'000'000); }), "-",
+       "products[0].quantity"},
+      {"no product id", with([](auto& r) { r.mutable_products(0)->set_product_id(0); }), "-",
+       "products[0].productId"},
+      {"unknown payment", with([](auto& r) { r.set_payment_id(987654); }), "-", "payment_id"},
+      {"unknown product", with([](auto& r) {
+         auto unknown = r.products(0);
+         unknown.set_product_id(987654);
+         *r.add_products() = unknown;
+       }),
+       "-", "products[1].productId"},
+      {"key with a space", with([](auto& r) { r.set_idempotency_key("two words"); }), "-", "Idempotency-Key"},
+      {"key too long", with([](auto& r) { r.set_idempotency_key(std::string(256, 'k')); }), "-",
+       "Idempotency-Key"},
+      {"empty key metadata", ok, "", "Idempotency-Key"},
+  };
+  for (const auto& c : creates) {
+    grpc::ClientContext ctx;
+    if (c.metadata_key != "-") ctx.AddMetadata("idempotency-key", c.metadata_key);
+    v1::Order out;
+    const auto st = stub->CreateOrder(&ctx, c.req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.what << ": " << st.error_message();
+    EXPECT_EQ(ViolatedField(st), c.field) << c.what;
+  }
+  EXPECT_EQ(Count("orders"), orders);
+  EXPECT_EQ(Count("idempotency_keys"), keys);
+
+  for (int64_t id : {0, -5}) {
+    grpc::ClientContext ctx;
+    v1::GetOrderRequest g;
+    g.set_id(id);
+    v1::Order out;
+    const auto st = stub->GetOrder(&ctx, g, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
+    EXPECT_EQ(ViolatedField(st), "id") << id;
+  }
+  struct ListCase {
+    int64_t after, customer;
+    int32_t limit;
+    std::string field;
+  };
+  for (const auto& c :
+       std::vector<ListCase>{{-1, 0, 10, "after"}, {0, -2, 10, "customerId"}, {0, 0, -1, "limit"}}) {
+    grpc::ClientContext ctx;
+    v1::ListOrdersRequest l;
+    l.set_after(c.after);
+    l.set_customer_id(c.customer);
+    l.set_limit(c.limit);
+    v1::ListOrdersResponse out;
+    const auto st = stub->ListOrders(&ctx, l, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_EQ(ViolatedField(st), c.field);
+  }
+}
+
+// A retry through the request's idempotency_key field (not the metadata) is replayed: same order,
+// `idempotent-replayed` trailer, nothing new written.
+TEST_F(OrderApi, GrpcRetryThroughTheKeyFieldIsReplayed) {
+  auto stub = Grpc();
+  auto req = GrpcBody(8, 2, {{12, 1}, {13, 2}});
+  req.set_idempotency_key("grpc-field-" + std::to_string(::getpid()));
+  v1::Order first, second;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CreateOrder(&ctx, req, &first).ok());
+    EXPECT_EQ(ctx.GetServerTrailingMetadata().count("idempotent-replayed"), 0u);
+  }
+  const int64_t orders = Count("orders");
+  const int64_t lines = Count("orderdetails");
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->CreateOrder(&ctx, req, &second).ok());
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
+  const auto trailers = ctx.GetServerTrailingMetadata();
+  auto replayed = trailers.find("idempotent-replayed");
+  ASSERT_NE(replayed, trailers.end());
+  EXPECT_EQ(std::string(replayed->second.data(), replayed->second.size()), "true");
+  EXPECT_EQ(Count("orders"), orders);
+  EXPECT_EQ(Count("orderdetails"), lines);
 }
 
 // The value of one series in a Prometheus text page (`series` is the name with its labels as
@@ -963,10 +1155,16 @@ TEST(OrderApiStartup, NotReadyUntilTheSchemaIsMigrated) {
     EXPECT_EQ(ready.first, 503) << ready.second;
     EXPECT_NE(ready.second.find("schema not migrated"), std::string::npos) << ready.second;
     EXPECT_EQ(testing::HttpGet(follower.OpsUrl("/healthz")).first, 200);
+    // gRPC health says the same, for the server and for OrderService.
+    EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc)), "NOT_SERVING");
+    EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc), "rainbow.order.v1.OrderService"),
+              "NOT_SERVING");
 
     Service migrator = StartService(db.dsn());
     ASSERT_TRUE(WaitReady(migrator, 30s)) << migrator.process->Stderr();
     EXPECT_TRUE(WaitReady(follower, 10s)) << testing::HttpGet(follower.OpsUrl("/readyz")).second;
+    EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc)), "SERVING");
+    EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc), "rainbow.order.v1.OrderService"), "SERVING");
     pg::Connection conn(db.dsn());
     EXPECT_EQ(conn.Exec("SELECT count(*) FROM rainbow.schema_migrations").Int(0, 0),
               static_cast<int64_t>(Migrations().size()));
@@ -988,6 +1186,47 @@ TEST(OrderApiStartup, UnreachableDatabaseIsNotReady) {
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/readyz").first, 503);
   EXPECT_EQ(testing::HttpGet("http://127.0.0.1:" + std::to_string(s.ops) + "/healthz").first, 200);
+  // Start-up still waits for the database (it retries for about two minutes): SIGTERM ends the wait.
+  s.process->Signal(SIGTERM);
+  const auto code = s.process->Wait(10s);
+  ASSERT_TRUE(code.has_value()) << "SIGTERM did not stop a service waiting for its database";
+  EXPECT_EQ(*code, 0) << s.process->Stderr();
+}
+
+// Readiness does not queue for a pool connection: with the only one held by a create that waits on a
+// lock, /readyz and gRPC health still answer "ready" (the database does answer), and the held create
+// completes once the lock goes.
+TEST(OrderApiStartup, ReadinessDoesNotWaitForThePool) {
+  ScratchDatabase db("order_api_busy_pool_");
+  Service s = StartService(db.dsn(), {{"ORDER_API_PG_POOL_SIZE", "1"}});
+  ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
+  pg::Connection setup(db.dsn());
+  setup.Exec(
+      "INSERT INTO rainbow.customers (first_name, last_name, email) VALUES ('A', 'B', 'a@example.com');"
+      "INSERT INTO rainbow.payments (name, type) VALUES ('card', 'card');"
+      "INSERT INTO rainbow.products (name, price) VALUES ('p', 1.00)");
+  pg::Connection locker(db.dsn());
+  locker.Exec("BEGIN");
+  locker.Exec("LOCK TABLE rainbow.orders IN EXCLUSIVE MODE");
+  std::thread create([&] {
+    auto r = HttpCall("POST", s.Url("/api/v1/orders"),
+                      R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]})",
+                      {"Content-Type: application/json"});
+    EXPECT_EQ(r.status, 201) << r.body;
+  });
+  const std::string waiting_sql =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (setup.Exec(waiting_sql).Int(0, 0) < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(setup.Exec(waiting_sql).Int(0, 0), 1) << "the create never reached the database";
+  const auto ready = testing::HttpGet(s.OpsUrl("/readyz"));
+  EXPECT_EQ(ready.first, 200) << ready.second;
+  EXPECT_EQ(testing::HealthStatus(ChannelTo(s.grpc)), "SERVING");
+  locker.Exec("COMMIT");
+  create.join();
+  EXPECT_EQ(setup.Exec("SELECT count(*) FROM rainbow.orders").Int(0, 0), 1);
 }
 
 }  // namespace

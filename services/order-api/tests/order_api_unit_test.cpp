@@ -111,6 +111,20 @@ TEST(ValidateCreate, ChecksRangesAndCounts) {
   bad = ok;
   bad.idempotency_key = std::string(300, 'k');
   EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key");
+  // A key is 1..max visible ASCII characters; a key sent empty is a mistake, not "no key".
+  for (const std::string& key :
+       std::vector<std::string>{"caf\xc3\xa9", "\xff", "two words", "tab\tbed", "\x7f"}) {
+    bad.idempotency_key = key;
+    EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key") << key;
+  }
+  bad.idempotency_key = "";
+  bad.idempotency_key_given = true;
+  EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key");
+  bad.idempotency_key_given = false;
+  EXPECT_FALSE(ValidateCreate(bad, limits).has_value());
+  bad.idempotency_key = "!~" + std::string(253, 'k');
+  bad.idempotency_key_given = true;
+  EXPECT_FALSE(ValidateCreate(bad, limits).has_value());
 }
 
 TEST(RequestFingerprint, DiffersWhenTheRequestDiffers) {

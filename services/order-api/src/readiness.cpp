@@ -1,0 +1,114 @@
+#include "services/order-api/src/readiness.hpp"
+
+#include "common/logging/log.hpp"
+#include "common/pg/migrations.hpp"
+#include "services/order-api/src/migrations.hpp"
+
+namespace rainbow::order {
+
+Readiness::Readiness(Options options) : options_(std::move(options)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Readiness::~Readiness() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Readiness::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    std::string problem = CheckDatabase();
+    lock.lock();
+    database_problem_ = std::move(problem);
+    checked_ = true;
+    last_check_ = std::chrono::steady_clock::now();
+    lock.unlock();
+    Publish();
+    lock.lock();
+    wake_.wait_for(lock, options_.interval, [this] { return stop_; });
+  }
+}
+
+std::string Readiness::CheckDatabase() {
+  try {
+    if (!conn_ || !conn_->Healthy()) {
+      conn_.reset();
+      conn_ = std::make_unique<pg::Connection>(options_.dsn);
+      // A database that accepts the connection but hangs must not hang the check (see ReasonLocked).
+      conn_->Exec("SET statement_timeout = 2000");
+    }
+    if (!migrated_) {
+      const auto pending = pg::PendingMigrations(*conn_, options_.migration_history, Migrations());
+      if (!pending.empty()) {
+        return "schema not migrated: " + std::to_string(pending.size()) +
+               " migration(s) pending, from version " + std::to_string(pending.front());
+      }
+      migrated_ = true;
+    }
+    conn_->Exec("SELECT 1");
+    return "";
+  } catch (const std::exception& e) {
+    conn_.reset();
+    return std::string("database: ") + e.what();
+  }
+}
+
+std::string Readiness::ReasonLocked() const {
+  if (draining_) return "shutting down";
+  if (!checked_) return "starting: database not checked yet";
+  if (!database_problem_.empty()) return database_problem_;
+  // The checking thread is stuck (a connection attempt to a host that never answers): the last
+  // good result says nothing about now.
+  const auto age = std::chrono::steady_clock::now() - last_check_;
+  if (age > 3 * options_.interval + std::chrono::seconds(5)) {
+    return "database: no answer to the readiness check for " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) + " s";
+  }
+  if (!listening_) return "starting: servers not listening yet";
+  return "";
+}
+
+std::string Readiness::NotReadyReason() const {
+  std::lock_guard lock(mu_);
+  return ReasonLocked();
+}
+
+void Readiness::Publish() {
+  std::lock_guard publishing(publish_mu_);
+  const std::string reason = NotReadyReason();
+  const bool ready = reason.empty();
+  if (ready == published_ready_) return;
+  published_ready_ = ready;
+  log::Info(ready ? "ready" : "not ready", {{"reason", ready ? log::Value::Omitted() : log::Value(reason)}});
+  if (on_change_) on_change_(ready);
+}
+
+void Readiness::SetListening() {
+  {
+    std::lock_guard lock(mu_);
+    listening_ = true;
+  }
+  Publish();
+}
+
+void Readiness::SetDraining() {
+  {
+    std::lock_guard lock(mu_);
+    draining_ = true;
+  }
+  Publish();
+}
+
+void Readiness::OnChange(std::function<void(bool ready)> on_change) {
+  std::lock_guard publishing(publish_mu_);
+  on_change_ = std::move(on_change);
+  on_change_(published_ready_);
+}
+
+}  // namespace rainbow::order

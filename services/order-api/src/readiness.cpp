@@ -6,6 +6,14 @@
 
 namespace rainbow::order {
 
+std::string WithConnectTimeout(const std::string& dsn) {
+  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
+  if (dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0) {
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
+  }
+  return dsn + " connect_timeout=5";
+}
+
 Readiness::Readiness(Options options) : options_(std::move(options)) {
   thread_ = std::thread([this] { Loop(); });
 }
@@ -39,7 +47,7 @@ std::string Readiness::CheckDatabase() {
   try {
     if (!conn_ || !conn_->Healthy()) {
       conn_.reset();
-      conn_ = std::make_unique<pg::Connection>(options_.dsn);
+      conn_ = std::make_unique<pg::Connection>(WithConnectTimeout(options_.dsn));
       // A database that accepts the connection but hangs must not hang the check (see ReasonLocked).
       conn_->Exec("SET statement_timeout = 2000");
     }

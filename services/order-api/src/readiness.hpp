@@ -65,4 +65,8 @@ class Readiness {
   std::thread thread_;
 };
 
+// The DSN (key=value or URI form) with connect_timeout=5 unless it names one: a check must end even
+// when the database host drops packets (libpq would wait for TCP to give up), or shutdown would too.
+std::string WithConnectTimeout(const std::string& dsn);
+
 }  // namespace rainbow::order

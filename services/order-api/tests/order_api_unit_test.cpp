@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "services/order-api/src/order_json.hpp"
+#include "services/order-api/src/readiness.hpp"
+#include "services/order-api/src/request_id.hpp"
 #include "services/order-api/src/seed_loader.hpp"
 #include "services/order-api/src/validation.hpp"
 
@@ -160,6 +162,25 @@ TEST(CatalogColumn, MapsTheFeedHeaderToSnakeCase) {
   EXPECT_EQ(CatalogColumn("grossPrice_eur"), "gross_price_eur");
   EXPECT_EQ(CatalogColumn("b2bReadinessDate"), "b2b_readiness_date");
   EXPECT_EQ(CatalogColumn("countryOfOrigin"), "country_of_origin");
+}
+
+TEST(WithConnectTimeout, AddsOneInEitherDsnFormUnlessNamed) {
+  EXPECT_EQ(WithConnectTimeout("host=db dbname=x"), "host=db dbname=x connect_timeout=5");
+  EXPECT_EQ(WithConnectTimeout("postgresql://u@db/x"), "postgresql://u@db/x?connect_timeout=5");
+  EXPECT_EQ(WithConnectTimeout("postgres://u@db/x?sslmode=disable"),
+            "postgres://u@db/x?sslmode=disable&connect_timeout=5");
+  EXPECT_EQ(WithConnectTimeout("host=db connect_timeout=1"), "host=db connect_timeout=1");
+}
+
+TEST(RequestIdOrNew, KeepsPlainIdsOnly) {
+  EXPECT_EQ(RequestIdOrNew("abc-12_3.x"), "abc-12_3.x");
+  for (std::string_view bad : {"", "has space", "quote\"", "line\nbreak", "caf\xc3\xa9"}) {
+    const auto id = RequestIdOrNew(bad);
+    EXPECT_NE(id, bad);
+    EXPECT_EQ(id.size(), 16u) << id;
+  }
+  EXPECT_EQ(RequestIdOrNew(std::string(65, 'a')).size(), 16u);
+  EXPECT_EQ(RequestIdOrNew(std::string(64, 'a')), std::string(64, 'a'));
 }
 
 }  // namespace

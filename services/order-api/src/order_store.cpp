@@ -157,6 +157,12 @@ ApiError FromPgError(const pg::PgError& e) {
   if (e.kind() == pg::ErrorKind::kRetryable) {
     return {ErrorCode::kUnavailable, "", "database unavailable, retry later"};
   }
+  // Undefined table or schema: this replica runs before anyone migrated the database
+  // (ORDER_API_MIGRATE=false; /readyz says so too). Not a fault of the request, nor lasting.
+  if (e.sqlstate() == "42P01" || e.sqlstate() == "3F000") {
+    log::Warn("database schema missing", {{"error", e.what()}, {"sqlstate", e.sqlstate()}});
+    return {ErrorCode::kUnavailable, "", "database schema not migrated yet, retry later"};
+  }
   log::Error("database error", {{"error", e.what()}, {"sqlstate", e.sqlstate()}});
   return {ErrorCode::kInternal, "", "internal error"};
 }

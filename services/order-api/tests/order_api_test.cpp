@@ -1159,12 +1159,28 @@ TEST(OrderApiStartup, NotReadyUntilTheSchemaIsMigrated) {
     EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc)), "NOT_SERVING");
     EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc), "rainbow.order.v1.OrderService"),
               "NOT_SERVING");
+    // A request that comes anyway is told to retry (503 / UNAVAILABLE), not that the server broke.
+    const std::string body = R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]})";
+    auto early = HttpCall("POST", follower.Url("/api/v1/orders"), body, {"Content-Type: application/json"});
+    EXPECT_EQ(early.status, 503) << early.body;
+    EXPECT_NE(early.body.find("not migrated"), std::string::npos) << early.body;
+    EXPECT_EQ(HttpCall("GET", follower.Url("/api/v1/orders/1")).status, 503);
+    {
+      grpc::ClientContext ctx;
+      v1::GetOrderRequest req;
+      req.set_id(1);
+      v1::Order out;
+      auto stub = v1::OrderService::NewStub(ChannelTo(follower.grpc));
+      EXPECT_EQ(stub->GetOrder(&ctx, req, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+    }
 
     Service migrator = StartService(db.dsn());
     ASSERT_TRUE(WaitReady(migrator, 30s)) << migrator.process->Stderr();
     EXPECT_TRUE(WaitReady(follower, 10s)) << testing::HttpGet(follower.OpsUrl("/readyz")).second;
     EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc)), "SERVING");
     EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc), "rainbow.order.v1.OrderService"), "SERVING");
+    // The same connections serve once the schema is there.
+    EXPECT_EQ(HttpCall("GET", follower.Url("/api/v1/orders/1")).status, 404);
     pg::Connection conn(db.dsn());
     EXPECT_EQ(conn.Exec("SELECT count(*) FROM rainbow.schema_migrations").Int(0, 0),
               static_cast<int64_t>(Migrations().size()));

@@ -57,13 +57,9 @@ void GrpcServer::Start() {
 
 void GrpcServer::SetServing(bool serving) {
   std::lock_guard lock(health_mu_);
-  if (!server_) {
-    serving_ = serving;
-    return;
-  }
-  if (serving_ == serving || shut_down_) return;
+  if (shut_down_ || serving_ == serving) return;
   serving_ = serving;
-  ApplyServingLocked();
+  if (server_) ApplyServingLocked();  // else Start applies it
 }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds drain) {

@@ -122,6 +122,17 @@ std::shared_ptr<grpc::Channel> ChannelTo(int port) {
   return grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
 }
 
+// Waits (up to 20 s) until `n` sessions of the connection's database wait on a lock; returns how many do.
+int64_t WaitForLockWaiters(pg::Connection& conn, int64_t n) {
+  const std::string waiting_sql =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (conn.Exec(waiting_sql).Int(0, 0) < n && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  return conn.Exec(waiting_sql).Int(0, 0);
+}
+
 bool WaitReady(const Service& s, std::chrono::seconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
@@ -191,9 +202,7 @@ class OrderApi : public ::testing::Test {
     return req;
   }
   std::unique_ptr<v1::OrderService::Stub> Grpc(int port = 0) {
-    return v1::OrderService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port != 0 ? port : service_->grpc),
-                            grpc::InsecureChannelCredentials()));
+    return v1::OrderService::NewStub(ChannelTo(port != 0 ? port : service_->grpc));
   }
 
   // The pricing rule, implemented again independently of the service's SQL: the product's own
@@ -459,14 +468,9 @@ TEST_F(OrderApi, SigtermDrainsRequestsInFlight) {
     });
   }
   // Wait until all of them are inside the database, blocked on the lock.
-  const std::string waiting_sql =
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
   pg::Connection watcher(DsnFor(db_));
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (watcher.Exec(waiting_sql).Int(0, 0) < kRest + kGrpc && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_EQ(watcher.Exec(waiting_sql).Int(0, 0), kRest + kGrpc) << "the creates never reached the database";
+  ASSERT_EQ(WaitForLockWaiters(watcher, kRest + kGrpc), kRest + kGrpc)
+      << "the creates never reached the database";
 
   s.process->Signal(SIGTERM);
   EXPECT_FALSE(s.process->Wait(1500ms).has_value()) << "exited with requests in flight";
@@ -1029,8 +1033,7 @@ TEST_F(OrderApi, AccessLogsAreJsonLinesWithTheRequestId) {
     v1::GetOrderRequest req;
     req.set_id(999999999);
     v1::Order out;
-    auto stub = v1::OrderService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(s.grpc), grpc::InsecureChannelCredentials()));
+    auto stub = v1::OrderService::NewStub(ChannelTo(s.grpc));
     EXPECT_EQ(stub->GetOrder(&ctx, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
   }
   json rest_line, grpc_line;
@@ -1053,8 +1056,7 @@ TEST_F(OrderApi, AccessLogsAreJsonLinesWithTheRequestId) {
 
 // The gRPC port also answers the standard health protocol and lists OrderService by reflection.
 TEST_F(OrderApi, GrpcHealthAndReflection) {
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(service_->grpc), grpc::InsecureChannelCredentials());
+  auto channel = ChannelTo(service_->grpc);
   EXPECT_TRUE(testing::HealthServing(channel));
   const auto got = testing::Reflect(channel, "rainbow.order.v1.OrderService");
   EXPECT_TRUE(got.services.count("rainbow.order.v1.OrderService"));
@@ -1230,13 +1232,7 @@ TEST(OrderApiStartup, ReadinessDoesNotWaitForThePool) {
                       {"Content-Type: application/json"});
     EXPECT_EQ(r.status, 201) << r.body;
   });
-  const std::string waiting_sql =
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (setup.Exec(waiting_sql).Int(0, 0) < 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_EQ(setup.Exec(waiting_sql).Int(0, 0), 1) << "the create never reached the database";
+  ASSERT_EQ(WaitForLockWaiters(setup, 1), 1) << "the create never reached the database";
   const auto ready = testing::HttpGet(s.OpsUrl("/readyz"));
   EXPECT_EQ(ready.first, 200) << ready.second;
   EXPECT_EQ(testing::HealthStatus(ChannelTo(s.grpc)), "SERVING");

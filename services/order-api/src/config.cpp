@@ -17,6 +17,17 @@ OrderApiConfig LoadConfig(config::Env& env) {
       static_cast<int>(env.Int("ORDER_API_MAX_LINES", 100, 1, 10'000, "most lines per order"));
   c.limits.max_quantity =
       static_cast<int>(env.Int("ORDER_API_MAX_QUANTITY", 10'000, 1, 1'000'000, "largest quantity per line"));
+  // Totals are summed in int64 cents and a price is at most 10^12 cents (numeric(12, 2)), so one
+  // order may hold at most 9,000,000 units in all; a configuration allowing more is refused here,
+  // before a total could overflow.
+  constexpr int64_t kMostUnitsPerOrder = 9'000'000;
+  if (!env.describing() && int64_t{c.limits.max_lines} * c.limits.max_quantity > kMostUnitsPerOrder) {
+    throw config::ConfigError("ORDER_API_MAX_QUANTITY",
+                              "config: ORDER_API_MAX_LINES x ORDER_API_MAX_QUANTITY = " +
+                                  std::to_string(int64_t{c.limits.max_lines} * c.limits.max_quantity) +
+                                  " exceeds " + std::to_string(kMostUnitsPerOrder) +
+                                  " units per order (order totals would overflow)");
+  }
   return c;
 }
 

@@ -1,7 +1,9 @@
 #include "services/order-api/src/order_json.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -20,9 +22,77 @@ const char* TypeName(const json& v) {
   if (v.is_string()) return "a string";
   if (v.is_array()) return "an array";
   if (v.is_object()) return "an object";
-  if (v.is_number_float()) return "a non-integer number";
+  // nlohmann keeps 1.0, 1e2 and integers beyond 64 bits as floats.
+  if (v.is_number_float()) return "a number written with a fraction or an exponent";
   return "a number";
 }
+
+// Notes the first key that appears twice in one object (nlohmann keeps the last value silently; a
+// body another parser reads differently must not become an order) and where it is, as a field path
+// like products[0].quantity. Fed by the parser's callback, one event at a time.
+class DuplicateKeyFinder {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        frames_.push_back({false});
+        break;
+      case json::parse_event_t::array_start:
+        frames_.push_back({true});
+        break;
+      case json::parse_event_t::key: {
+        Frame& top = frames_.back();
+        const auto& key = parsed.get_ref<const std::string&>();
+        if (!duplicate_ && std::find(top.keys.begin(), top.keys.end(), key) != top.keys.end()) {
+          duplicate_ = PathTo(key);
+        }
+        top.keys.push_back(key);
+        top.key = key;
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        ElementDone();
+        break;
+      case json::parse_event_t::value:
+        ElementDone();
+        break;
+    }
+    return true;
+  }
+
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+ private:
+  struct Frame {
+    bool array;
+    size_t index = 0;               // arrays: the element being read
+    std::vector<std::string> keys;  // objects: the keys read so far
+    std::string key;                // objects: the member being read
+  };
+
+  void ElementDone() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+  }
+
+  // The path of `key` in the innermost object (frames_.back()).
+  std::string PathTo(const std::string& key) const {
+    std::string path;
+    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
+      const Frame& f = frames_[i];
+      if (f.array) {
+        path += "[" + std::to_string(f.index) + "]";
+      } else {
+        path += (path.empty() ? "" : ".") + f.key;
+      }
+    }
+    return path + (path.empty() ? "" : ".") + key;
+  }
+
+  std::vector<Frame> frames_;
+  std::optional<std::string> duplicate_;
+};
 
 // An integer field; `max` bounds it. Absent, null, wrong type or out of range → error naming it.
 std::optional<ApiError> ReadInt(const json& obj, const char* name, const std::string& field, int64_t max,
@@ -31,7 +101,7 @@ std::optional<ApiError> ReadInt(const json& obj, const char* name, const std::st
   if (it == obj.end()) return Invalid(field, field + " is required");
   if (it->is_number_unsigned()) {
     if (it->get<uint64_t>() > static_cast<uint64_t>(max)) {
-      return Invalid(field, field + " is too large (at most " + std::to_string(max) + ")");
+      return Invalid(field, field + " is too large");
     }
     out = static_cast<int64_t>(it->get<uint64_t>());
     return std::nullopt;
@@ -52,11 +122,15 @@ std::optional<ApiError> ReadInt(const json& obj, const char* name, const std::st
 
 Outcome<CreateOrderInput> ParseCreateOrder(std::string_view body) {
   json doc;
+  DuplicateKeyFinder duplicates;
   try {
-    doc = json::parse(body);
+    doc = json::parse(body, std::ref(duplicates));
   } catch (const json::parse_error& e) {
     // e.byte tells the position; the library's message names what it expected.
     return Invalid("body", std::string("malformed JSON: ") + e.what());
+  }
+  if (const auto& path = duplicates.duplicate()) {
+    return Invalid(*path, *path + " appears more than once");
   }
   if (!doc.is_object())
     return Invalid("body", std::string("body must be a JSON object, not ") + TypeName(doc));

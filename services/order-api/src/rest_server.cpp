@@ -2,7 +2,10 @@
 
 #include <CivetServer.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -65,14 +68,52 @@ Response Error(int status, const std::string& message, const std::string& reques
   return Response{status, ErrorToJson(e, request_id), {}, 0, message};
 }
 
-// A query parameter, or nullopt when absent.
-std::optional<std::string> QueryParam(const mg_request_info* ri, const char* name) {
-  if (ri->query_string == nullptr) return std::nullopt;
-  char buf[128];
-  const int n = mg_get_var(ri->query_string, std::strlen(ri->query_string), name, buf, sizeof(buf));
-  if (n == -1) return std::nullopt;
-  if (n < 0) return std::string(200, 'x');  // too long to be a valid number: fails parsing below
-  return std::string(buf, static_cast<size_t>(n));
+// The query string as name -> value. Every name must be one of `known` and appear once: a misspelled
+// filter (customer=5) must not quietly list every customer's orders, nor limit=5&limit=abc pass as 5.
+Outcome<std::map<std::string, std::string>> ParseQuery(const char* query,
+                                                       std::initializer_list<std::string_view> known) {
+  std::map<std::string, std::string> params;
+  std::string_view rest = query != nullptr ? query : "";
+  const auto decode = [](std::string_view raw) {
+    std::string out(raw.size() + 1, '\0');
+    const int n =
+        mg_url_decode(raw.data(), static_cast<int>(raw.size()), out.data(), static_cast<int>(out.size()), 1);
+    out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return out;
+  };
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (part.empty()) continue;
+    const auto eq = part.find('=');
+    std::string name = decode(part.substr(0, eq));
+    if (name.size() > 64) name = name.substr(0, 64) + "...";
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string names;
+      for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+      return ApiError{ErrorCode::kInvalidArgument, name,
+                      "unknown query parameter '" + name + "'; known: " + names};
+    }
+    std::string value = eq == std::string_view::npos ? std::string() : decode(part.substr(eq + 1));
+    if (!params.emplace(name, std::move(value)).second) {
+      return ApiError{ErrorCode::kInvalidArgument, name, name + " is given more than once"};
+    }
+  }
+  return params;
+}
+
+// Content-Type names JSON: application/json or a +json type, any case, parameters (charset) allowed.
+bool IsJsonMediaType(std::string_view type) {
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string_view suffix = "+json";
+  return lower == "application/json" ||
+         (lower.rfind("application/", 0) == 0 && lower.size() > 12 + suffix.size() &&
+          lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0);
 }
 
 // The methods CivetHandler has a hook for (the handle* overrides below).
@@ -214,8 +255,13 @@ class RestServer::Router final : public CivetHandler {
         return Error(404, "route not found: " + path, request_id);
       }
       if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
+      // The route answers 200 or 404 only (the seed's codes): a path that cannot name an order
+      // (abc, 0, -1, beyond int64) names none.
       auto id = ParseId(id_text);
-      if (!id || *id == 0) return Error(400, "id must be a positive integer", request_id, "id");
+      if (!id || *id == 0) {
+        const std::string shown = id_text.size() > 64 ? id_text.substr(0, 64) + "..." : id_text;
+        return Error(404, "order " + shown + " not found (ids are positive integers)", request_id, "id");
+      }
       auto got = service_.Get(*id);
       if (auto* e = std::get_if<ApiError>(&got)) return Error(*e, request_id);
       const auto& order = std::get<Order>(got);
@@ -231,22 +277,28 @@ class RestServer::Router final : public CivetHandler {
   }
 
   Response List(const mg_request_info* ri, const std::string& request_id) {
+    auto parsed = ParseQuery(ri->query_string, {"limit", "after", "customerId", "customer_id"});
+    if (auto* e = std::get_if<ApiError>(&parsed)) return Error(*e, request_id);
+    const auto& params = std::get<std::map<std::string, std::string>>(parsed);
     ListQuery q;
-    if (auto v = QueryParam(ri, "limit")) {
-      auto n = ParseId(*v);
+    if (auto it = params.find("limit"); it != params.end()) {
+      auto n = ParseId(it->second);
       if (!n || *n > 1'000'000)
         return Error(400, "limit must be an integer between 1 and 1000", request_id, "limit");
       q.limit = static_cast<int32_t>(*n);
     }
-    if (auto v = QueryParam(ri, "after")) {
-      auto n = ParseId(*v);
+    if (auto it = params.find("after"); it != params.end()) {
+      auto n = ParseId(it->second);
       if (!n) return Error(400, "after must be a non-negative order id", request_id, "after");
       q.after = *n;
     }
-    auto customer = QueryParam(ri, "customerId");
-    if (!customer) customer = QueryParam(ri, "customer_id");
-    if (customer) {
-      auto n = ParseId(*customer);
+    if (params.count("customerId") + params.count("customer_id") > 1) {
+      return Error(400, "give customerId or customer_id, not both", request_id, "customerId");
+    }
+    auto customer = params.find("customerId");
+    if (customer == params.end()) customer = params.find("customer_id");
+    if (customer != params.end()) {
+      auto n = ParseId(customer->second);
       if (!n || *n == 0) return Error(400, "customerId must be a positive integer", request_id, "customerId");
       q.customer_id = *n;
     }
@@ -261,7 +313,7 @@ class RestServer::Router final : public CivetHandler {
                    "body");
     }
     const char* type = mg_get_header(conn, "Content-Type");
-    if (type != nullptr && std::string_view(type).find("json") == std::string_view::npos) {
+    if (type != nullptr && !IsJsonMediaType(type)) {
       return Error(415, "Content-Type must be application/json", request_id, "Content-Type");
     }
     std::string body;

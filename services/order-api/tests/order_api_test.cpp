@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -290,13 +291,14 @@ TEST_F(OrderApi, CreateWritesTheOrderAndLinesWithPricesAndDiscounts) {
   EXPECT_EQ(json::parse(got.body), order);
 }
 
-TEST_F(OrderApi, GetUnknownIsNotFoundAndBadIdIsBadRequest) {
+// The route answers 200 or 404 (the seed's codes): a path that cannot name an order names none.
+TEST_F(OrderApi, GetAnIdThatNamesNoOrderIsNotFound) {
   auto missing = HttpCall("GET", service_->Url("/api/v1/orders/987654321"));
   EXPECT_EQ(missing.status, 404);
   EXPECT_FALSE(json::parse(missing.body)["error"].get<std::string>().empty());
   for (const char* bad : {"abc", "-1", "0", "1.5", "99999999999999999999"}) {
     auto r = HttpCall("GET", service_->Url(std::string("/api/v1/orders/") + bad));
-    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.status, 404) << bad;
     EXPECT_EQ(json::parse(r.body)["field"], "id") << bad;
   }
 }
@@ -333,6 +335,21 @@ TEST_F(OrderApi, BadInputIsRejectedWithTheFieldAndWritesNothing) {
        400, "products[1].productId"},
       {std::string(R"({"customerId":1,"payment_id":1,"products":[)") + std::string(5000, ' ') + "]}", 413,
        "body"},
+      // A key given twice (parsers disagree on which value wins), trailing garbage, a NUL byte, bytes
+      // that are not UTF-8, an integer written as a float.
+      {R"({"customerId":1,"payment_id":1,"customerId":2,"products":[{"productId":1,"quantity":1}]})", 400,
+       "customerId"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1,"quantity":5}]})", 400,
+       "products[0].quantity"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]} {})", 400, "body"},
+      {std::string(R"({"customerId":1,"payment_id":1,)") + std::string(1, '\0') +
+           R"("products":[{"productId":1,"quantity":1}]})",
+       400, "body"},
+      {"{\"customerId\":1,\"payment_id\":1,\"note\":\"\xc3\x28\",\"products\":[{\"productId\":1,\"quantity\":"
+       "1}]}",
+       400, "body"},
+      {R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":2.0}]})", 400,
+       "products[0].quantity"},
   };
   for (const auto& c : cases) {
     auto r = Post(c.body);
@@ -342,10 +359,20 @@ TEST_F(OrderApi, BadInputIsRejectedWithTheFieldAndWritesNothing) {
     EXPECT_EQ(j.value("field", ""), c.field) << c.body.substr(0, 120) << " -> " << r.body;
     EXPECT_FALSE(j.value("error", "").empty());
   }
-  auto text = HttpCall("POST", service_->Url("/api/v1/orders"), "customerId=1", {"Content-Type: text/plain"});
-  EXPECT_EQ(text.status, 415);
+  const std::string good = Body(1, 1, {{1, 1}});
+  for (const char* type :
+       {"text/plain", "application/jsonp", "text/json-ish", "application/x-www-form-urlencoded"}) {
+    auto r = HttpCall("POST", service_->Url("/api/v1/orders"), good, {std::string("Content-Type: ") + type});
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(json::parse(r.body).value("field", ""), "Content-Type") << type;
+  }
   EXPECT_EQ(Count("orders"), orders_before) << "a rejected request wrote an order";
   EXPECT_EQ(Count("orderdetails"), lines_before) << "a rejected request wrote lines";
+  // Media types are case-insensitive and may carry parameters; +json types are JSON too.
+  for (const char* type : {"Application/JSON; charset=utf-8", "application/vnd.rainbow+json"}) {
+    auto r = HttpCall("POST", service_->Url("/api/v1/orders"), good, {std::string("Content-Type: ") + type});
+    EXPECT_EQ(r.status, 201) << type << " -> " << r.body;
+  }
 }
 
 // A soft-deleted row (deleted_at set) is gone for the API: ordering for it is a 400 naming the field,
@@ -605,6 +632,7 @@ TEST_F(OrderApi, ConcurrentRetriesWithOneKeyCreateOneOrder) {
   EXPECT_GT(ids[0], 0);
 }
 
+// Half the writers go through REST, half through gRPC, at the same time.
 TEST_F(OrderApi, ConcurrentCreatesLoseAndDuplicateNothing) {
   const int64_t orders_before = Count("orders");
   const int64_t lines_before = Count("orderdetails");
@@ -616,20 +644,37 @@ TEST_F(OrderApi, ConcurrentCreatesLoseAndDuplicateNothing) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
+      auto stub = Grpc();
       for (int i = 0; i < kEach; ++i) {
         const int n = 1 + (t + i) % 5;
         std::vector<std::pair<int64_t, int>> lines;
         for (int l = 0; l < n; ++l) lines.push_back({1 + (t * 31 + i * 7 + l) % 700, 1 + l});
-        auto r = Post(Body(1 + (t * kEach + i) % 300, 1 + i % 6, lines));
-        if (r.status != 201) {
-          failures++;
-          continue;
+        const int64_t customer = 1 + (t * kEach + i) % 300, payment = 1 + i % 6;
+        int64_t id = 0;
+        int got_lines = 0;
+        if (t % 2 == 0) {
+          auto r = Post(Body(customer, payment, lines));
+          if (r.status != 201) {
+            failures++;
+            continue;
+          }
+          auto j = json::parse(r.body);
+          id = j["id"].get<int64_t>();
+          got_lines = static_cast<int>(j["products"].size());
+        } else {
+          grpc::ClientContext ctx;
+          v1::Order order;
+          if (!stub->CreateOrder(&ctx, GrpcBody(customer, payment, lines), &order).ok()) {
+            failures++;
+            continue;
+          }
+          id = order.id();
+          got_lines = order.lines_size();
         }
-        auto j = json::parse(r.body);
-        if (static_cast<int>(j["products"].size()) != n) failures++;
+        if (got_lines != n) failures++;
         lines_sent += n;
         std::lock_guard lock(mu);
-        ids.insert(j["id"].get<int64_t>());
+        ids.insert(id);
       }
     });
   }
@@ -645,6 +690,8 @@ TEST_F(OrderApi, ConcurrentCreatesLoseAndDuplicateNothing) {
   EXPECT_EQ(bad.Int(0, 0), 0);
 }
 
+// Walks customer 42's orders page by page over REST and over gRPC while REST and gRPC writers add
+// more: no order on two pages, none of those that existed before the walk skipped.
 TEST_F(OrderApi, PaginationIsStableUnderConcurrentInserts) {
   for (int i = 0; i < 30; ++i) ASSERT_EQ(Post(Body(42, 1, {{3, 1}})).status, 201);
   auto existing = Db().Exec("SELECT id FROM rainbow.orders WHERE customer_id = 42 ORDER BY id");
@@ -654,37 +701,89 @@ TEST_F(OrderApi, PaginationIsStableUnderConcurrentInserts) {
   // Several writers, so orders also commit out of id order while the walk runs.
   std::atomic<bool> stop{false};
   std::vector<std::thread> writers;
-  for (int w = 0; w < 3; ++w) {
-    writers.emplace_back([&] {
-      while (!stop) Post(Body(42, 1, {{4, 1}}));
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      auto stub = Grpc();
+      while (!stop) {
+        if (w % 2 == 0) {
+          Post(Body(42, 1, {{4, 1}}));
+        } else {
+          grpc::ClientContext ctx;
+          v1::Order order;
+          stub->CreateOrder(&ctx, GrpcBody(42, 1, {{5, 1}}), &order);
+        }
+      }
     });
   }
-  std::vector<int64_t> seen;
-  int64_t after = 0;
-  for (int pages = 0; pages < 1000; ++pages) {
+  // One page after `after`: the ids on it and the next cursor (0 at the end).
+  using Page = std::pair<std::vector<int64_t>, int64_t>;
+  const auto walk = [&](const std::function<Page(int64_t)>& page_after) {
+    std::vector<int64_t> seen;
+    int64_t after = 0;
+    for (int pages = 0; pages < 1000; ++pages) {
+      auto [ids, next] = page_after(after);
+      seen.insert(seen.end(), ids.begin(), ids.end());
+      if (next == 0) break;
+      after = next;
+      if (seen.size() > expected.size() + 200) break;  // the writers outran us; enough evidence
+    }
+    std::set<int64_t> unique(seen.begin(), seen.end());
+    EXPECT_EQ(unique.size(), seen.size()) << "an order appeared on two pages";
+    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+    for (auto id : expected) EXPECT_TRUE(unique.count(id)) << "order " << id << " was skipped";
+  };
+  walk([&](int64_t after) -> Page {
     auto r =
         HttpCall("GET", service_->Url("/api/v1/orders?customerId=42&limit=7&after=" + std::to_string(after)));
-    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.status, 200) << r.body;
     auto j = json::parse(r.body);
+    Page page{{}, j["nextAfter"].is_null() ? 0 : j["nextAfter"].get<int64_t>()};
     for (const auto& o : j["orders"]) {
       EXPECT_EQ(o["customerId"], 42);
-      seen.push_back(o["id"].get<int64_t>());
+      page.first.push_back(o["id"].get<int64_t>());
     }
-    if (j["nextAfter"].is_null()) break;
-    after = j["nextAfter"].get<int64_t>();
-    if (seen.size() > expected.size() + 200) break;  // the writer outran us; enough evidence
-  }
+    return page;
+  });
+  auto stub = Grpc();
+  walk([&](int64_t after) -> Page {
+    v1::ListOrdersRequest req;
+    req.set_customer_id(42);
+    req.set_limit(7);
+    req.set_after(after);
+    grpc::ClientContext ctx;
+    v1::ListOrdersResponse resp;
+    const auto st = stub->ListOrders(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    Page page{{}, resp.next_after()};
+    for (const auto& o : resp.orders()) {
+      EXPECT_EQ(o.customer_id(), 42);
+      page.first.push_back(o.id());
+    }
+    return page;
+  });
   stop = true;
   for (auto& w : writers) w.join();
-  std::set<int64_t> unique(seen.begin(), seen.end());
-  EXPECT_EQ(unique.size(), seen.size()) << "an order appeared on two pages";
-  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
-  for (auto id : expected) EXPECT_TRUE(unique.count(id)) << "order " << id << " was skipped";
-  // Bad cursors and limits are rejected.
-  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?limit=0")).status, 400);
-  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?limit=5000")).status, 400);
-  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?after=x")).status, 400);
-  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders?customerId=-2")).status, 400);
+  // Bad cursors, limits and parameters are rejected, naming the parameter: a misspelled filter must
+  // not list every customer's orders, a repeated one must not pass on its first value.
+  const std::vector<std::pair<std::string, std::string>> bad = {{"limit=0", "limit"},
+                                                                {"limit=5000", "limit"},
+                                                                {"limit=-1", "limit"},
+                                                                {"limit=5&limit=abc", "limit"},
+                                                                {"after=x", "after"},
+                                                                {"after=-1", "after"},
+                                                                {"customerId=-2", "customerId"},
+                                                                {"customer=5", "customer"},
+                                                                {"customerId=1&customer_id=2", "customerId"},
+                                                                {"customerId=1&customerId=1", "customerId"}};
+  for (const auto& [query, field] : bad) {
+    auto r = HttpCall("GET", service_->Url("/api/v1/orders?" + query));
+    EXPECT_EQ(r.status, 400) << query;
+    EXPECT_EQ(json::parse(r.body).value("field", ""), field) << query << " -> " << r.body;
+  }
+  // Percent-encoded names and values are decoded; an empty pair is nothing.
+  auto encoded = HttpCall("GET", service_->Url("/api/v1/orders?%63ustomerId=%34%32&&limit=3"));
+  ASSERT_EQ(encoded.status, 200) << encoded.body;
+  for (const auto& o : json::parse(encoded.body)["orders"]) EXPECT_EQ(o["customerId"], 42);
 }
 
 // Without a customer filter the list walks every live order, oldest first, over REST and gRPC alike.

@@ -1,8 +1,10 @@
 // order-api logic that needs no server: money, validation, the REST body codec, the feed's columns.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "services/order-api/src/config.hpp"
 #include "services/order-api/src/order_json.hpp"
 #include "services/order-api/src/readiness.hpp"
 #include "services/order-api/src/request_id.hpp"
@@ -81,6 +83,57 @@ TEST(ParseCreateOrder, NamesTheFieldOfEveryError) {
   EXPECT_EQ(
       ErrorOf(ParseCreateOrder(R"({"customerId":18446744073709551615,"payment_id":2,"products":[]})")).field,
       "customerId");
+}
+
+// nlohmann keeps the last of two equal keys; another parser may keep the first. Such a body is refused,
+// naming where the key repeats.
+TEST(ParseCreateOrder, RefusesAKeyGivenTwiceNamingWhere) {
+  const auto top =
+      ErrorOf(ParseCreateOrder(R"({"customerId":1,"payment_id":2,"customerId":3,"products":[]})"));
+  EXPECT_EQ(top.field, "customerId");
+  EXPECT_NE(top.message.find("more than once"), std::string::npos) << top.message;
+  EXPECT_EQ(
+      ErrorOf(ParseCreateOrder(R"({"customerId":1,"payment_id":2,"products":[{"productId":1,"quantity":1},)"
+                               R"({"productId":2,"quantity":1,"quantity":9}]})"))
+          .field,
+      "products[1].quantity");
+  // The same key in two different objects is no repeat, and neither is an unknown nested object's.
+  EXPECT_TRUE(std::holds_alternative<CreateOrderInput>(
+      ParseCreateOrder(R"({"customerId":1,"payment_id":2,"meta":{"a":[{"a":1},{"a":2}]},)"
+                       R"("products":[{"productId":1,"quantity":1},{"productId":2,"quantity":1}]})")));
+}
+
+TEST(ParseCreateOrder, RefusesWhatIsNotOneJsonObject) {
+  const std::string ok = R"({"customerId":1,"payment_id":2,"products":[{"productId":1,"quantity":1}]})";
+  for (const std::string& bad :
+       {ok + "x", ok + ok, ok.substr(0, 20) + std::string(1, '\0') + ok.substr(20),
+        std::string(R"({"customerId":1,"payment_id":2,"products":[],"n":"\xff"})"), std::string("")}) {
+    EXPECT_EQ(ErrorOf(ParseCreateOrder(bad)).field, "body") << bad;
+  }
+}
+
+TEST(ParseCreateOrder, SaysWhyAnIntegerWrittenAsAFloatIsRefused) {
+  for (const char* quantity : {"1.0", "1e2"}) {
+    const auto e = ErrorOf(ParseCreateOrder(std::string(R"({"customerId":1,"payment_id":2,"products":[)") +
+                                            R"({"productId":1,"quantity":)" + quantity + "}]}"));
+    EXPECT_EQ(e.field, "products[0].quantity");
+    EXPECT_NE(e.message.find("fraction or an exponent"), std::string::npos) << e.message;
+  }
+}
+
+TEST(OrderApiConfig, RefusesLimitsUnderWhichTotalsCouldOverflow) {
+  const auto load = [](std::map<std::string, std::string> vars) {
+    vars["PG_DSN"] = "host=127.0.0.1";
+    config::Env env([vars](const std::string& name) -> std::optional<std::string> {
+      auto it = vars.find(name);
+      return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+    });
+    return LoadConfig(env);
+  };
+  EXPECT_EQ(load({}).limits.max_lines * load({}).limits.max_quantity, 100 * 10'000);
+  EXPECT_NO_THROW(load({{"ORDER_API_MAX_LINES", "9"}, {"ORDER_API_MAX_QUANTITY", "1000000"}}));
+  EXPECT_THROW(load({{"ORDER_API_MAX_LINES", "10"}, {"ORDER_API_MAX_QUANTITY", "1000000"}}),
+               config::ConfigError);
 }
 
 TEST(ValidateCreate, ChecksRangesAndCounts) {

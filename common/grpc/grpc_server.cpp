@@ -18,7 +18,34 @@ GrpcServer::GrpcServer(std::string addr, int max_message_bytes, int sync_max_pol
 }
 
 GrpcServer::~GrpcServer() {
+  StopFollowing();
   if (server_) Shutdown(std::chrono::milliseconds(0));
+}
+
+void GrpcServer::FollowReadiness(std::function<std::string()> not_ready_reason,
+                                 std::chrono::milliseconds interval) {
+  StopFollowing();
+  stop_following_ = false;
+  follower_ = std::thread([this, reason = std::move(not_ready_reason), interval] {
+    std::unique_lock lock(follow_mu_);
+    while (!stop_following_) {
+      lock.unlock();
+      const std::string why = reason();
+      SetServing(why.empty());
+      lock.lock();
+      follow_cv_.wait_for(lock, interval, [this] { return stop_following_; });
+    }
+  });
+}
+
+void GrpcServer::StopFollowing() {
+  if (!follower_.joinable()) return;
+  {
+    std::lock_guard lock(follow_mu_);
+    stop_following_ = true;
+  }
+  follow_cv_.notify_all();
+  follower_.join();
 }
 
 void GrpcServer::AddService(grpc::Service* service, std::string health_name) {
@@ -63,6 +90,7 @@ void GrpcServer::SetServing(bool serving) {
 }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds drain) {
+  StopFollowing();
   if (!server_) return;
   {
     std::lock_guard lock(health_mu_);

@@ -3,9 +3,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace rainbow::grpc_boot {
@@ -34,9 +37,16 @@ class GrpcServer {
   // What grpc.health.v1 reports for every service (and ""): SERVING from Start on unless this said
   // otherwise, before or after Start. Callable from any thread; Shutdown turns it NOT_SERVING for good.
   void SetServing(bool serving);
+  // Makes grpc.health.v1 follow the service's readiness: `not_ready_reason` (what /readyz asks; empty
+  // = ready) is called every `interval` on a thread of its own, until Shutdown, and SetServing follows
+  // it. So a load balancer or client probing gRPC health stops sending calls when /readyz says 503.
+  // Liveness must then be /healthz: a dependency's outage is not a reason to restart the process.
+  void FollowReadiness(std::function<std::string()> not_ready_reason,
+                       std::chrono::milliseconds interval = std::chrono::seconds(1));
 
  private:
   void ApplyServingLocked();
+  void StopFollowing();
 
   std::string addr_;
   int max_message_bytes_;
@@ -48,6 +58,10 @@ class GrpcServer {
   bool shut_down_ = false;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::thread follower_;
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;
+  bool stop_following_ = false;
 };
 
 }  // namespace rainbow::grpc_boot

@@ -26,11 +26,12 @@ int main(int argc, char** argv) {
         auto registry = rainbow::ops::MetricsRegistry();
         rainbow::cdc::CdcMetrics metrics(*registry);
         rainbow::cdc::CdcEngine engine(cfg, RAINBOW_VERSION, metrics);
-        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry,
-                                         [&engine] { return engine.Ready(); });
+        const auto not_ready_reason = [&engine] { return engine.Ready(); };
+        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, not_ready_reason);
         rainbow::cdc::StatusService status(engine);
         rainbow::grpc_boot::GrpcServer grpc(cfg.common.grpc_addr);
-        grpc.AddService(&status);
+        grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
+        grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
         grpc.Start();
         rainbow::log::Info("ready",
                            {{"grpc_port", grpc.port()}, {"http_port", http.port()}, {"slot", cfg.slot}});

@@ -50,12 +50,14 @@ int Run(const conv::ConverterConfig& c) {
     }
   });
 
-  rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, [&]() -> std::string {
+  const auto not_ready_reason = [&]() -> std::string {
     return wake_ready ? std::string() : std::string("files.state consumer starting");
-  });
+  };
+  rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, not_ready_reason);
   conv::ConverterServiceImpl service(c, s3, metrics);
   rainbow::grpc_boot::GrpcServer grpc(c.common.grpc_addr);
-  grpc.AddService(&service);
+  grpc.AddService(&service, conv::v1::ConverterService::service_full_name());
+  grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
   grpc.Start();
   pool.Start();
   log::Info("ready", {{"grpc_port", grpc.port()},

@@ -172,17 +172,19 @@ int Run(const TrackerConfig& c) {
     consumer.Close();
   });
 
-  rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, [&]() -> std::string {
+  const auto not_ready_reason = [&]() -> std::string {
     if (!consumer_ready) return "files.events consumer starting";
     if (!redis_ok) return "redis not reachable";
     return {};
-  });
+  };
+  rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, not_ready_reason);
   state::FileStateServiceImpl service(store, metrics, c.default_lease);
   // The transitions are on gRPC's callback API (no thread held per call); the sync pollers serve only
   // Get, List and Stats.
   rainbow::grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024,
                                       static_cast<int>(c.grpc_max_pollers));
-  grpc.AddService(&service);
+  grpc.AddService(&service, rainbow::files::v1::FileStateService::service_full_name());
+  grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
   grpc.Start();
   log::Info("ready", {{"grpc_port", grpc.port()}, {"http_port", http.port()}, {"prefix", c.store.prefix}});
 

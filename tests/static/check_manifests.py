@@ -63,6 +63,12 @@ for res in base["resources"]:
         check(c.get("securityContext", {}).get("readOnlyRootFilesystem") is True, f"k8s {res}: writable root")
         check("limits" in c.get("resources", {}) and "requests" in c.get("resources", {}), f"k8s {res}: resources")
         check("readinessProbe" in c and "livenessProbe" in c, f"k8s {res}: probes")
+        # gRPC health follows readiness in every service, so liveness on it would restart pods whenever
+        # a dependency is down: liveness is /healthz, readiness /readyz.
+        live = c.get("livenessProbe", {}).get("httpGet", {})
+        check(live.get("path") == "/healthz", f"k8s {res}: liveness must be httpGet /healthz, not {c.get('livenessProbe')}")
+        ready = c.get("readinessProbe", {}).get("httpGet", {})
+        check(ready.get("path") == "/readyz", f"k8s {res}: readiness must be httpGet /readyz")
         for port in c.get("ports", []):
             check(isinstance(port.get("containerPort"), int), f"k8s {res}: bad port {port}")
     check(name in services, f"compose: no service {name} for k8s {res}")

@@ -5,6 +5,7 @@
 #include <prometheus/counter.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "common/grpc/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
@@ -18,6 +19,7 @@ struct ProbeConfig {
   rainbow::ops::CommonConfig common;
   std::string token;
   std::chrono::milliseconds drain{};
+  std::string not_ready_file;
 };
 
 // Answers GetStatus with fixed values: the probe needs one real service for reflection to list.
@@ -40,6 +42,8 @@ int main(int argc, char** argv) {
         c.common = rainbow::ops::LoadCommonConfig(env, "127.0.0.1:50059", "127.0.0.1:8089");
         c.token = env.RequireSecret("PROBE_TOKEN", "a required secret, to test config errors");
         c.drain = env.Duration("PROBE_DRAIN", std::chrono::milliseconds(2'000), "graceful drain time");
+        c.not_ready_file =
+            env.String("PROBE_NOT_READY_FILE", "", "not ready (as a dependency down) while this file exists");
         return c;
       },
       [](const ProbeConfig& c) {
@@ -50,10 +54,16 @@ int main(int argc, char** argv) {
                            .Register(*registry)
                            .Add({});
         starts.Increment();
-        rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, [] { return std::string(); });
+        const auto not_ready_reason = [&c]() -> std::string {
+          std::error_code ec;
+          const bool down = !c.not_ready_file.empty() && std::filesystem::exists(c.not_ready_file, ec);
+          return down ? "dependency down (" + c.not_ready_file + " exists)" : "";
+        };
+        rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, not_ready_reason);
         ProbeStatusService status;
         rainbow::grpc_boot::GrpcServer grpc(c.common.grpc_addr);
-        grpc.AddService(&status);
+        grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
+        grpc.FollowReadiness(not_ready_reason, std::chrono::milliseconds(100));
         grpc.Start();
         rainbow::log::Info("ready", {{"grpc_port", grpc.port()}, {"http_port", http.port()}});
         const auto sig = rainbow::ops::WaitForTerminationSignal();

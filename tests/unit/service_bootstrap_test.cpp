@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/child_process.hpp"
@@ -26,6 +29,7 @@ class ProbeServer : public ::testing::Test {
                                                 {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
                                                 {"PROBE_TOKEN", "t0ken"},
                                                 {"PROBE_DRAIN", "1s"},
+                                                {"PROBE_NOT_READY_FILE", not_ready_file_},
                                             });
     channel_ =
         grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
@@ -33,6 +37,19 @@ class ProbeServer : public ::testing::Test {
         << "probe server did not come up; stderr: " << child_->Stderr() << " stdout: " << child_->Stdout();
   }
 
+  ~ProbeServer() override { std::filesystem::remove(not_ready_file_); }
+
+  // Polls until gRPC health of `service` says `want` (the probe re-reads readiness every 100 ms).
+  bool HealthBecomes(const std::string& service, const std::string& want) {
+    for (int i = 0; i < 100; ++i) {
+      if (HealthStatus(channel_, service) == want) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  std::string not_ready_file_ = ::testing::TempDir() + "/probe-not-ready-" + std::to_string(::getpid()) +
+                                "-" + std::to_string(FreePort());
   int grpc_port_ = 0;
   int http_port_ = 0;
   std::unique_ptr<ChildProcess> child_;
@@ -58,6 +75,24 @@ TEST_F(ProbeServer, ServesMetricsThatPromtoolAccepts) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/healthz").first, 200);
   EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz").first, 200);
+}
+
+// gRPC health follows readiness, for the server and for each registered service: a client or load
+// balancer probing gRPC learns what /readyz says, and /healthz (liveness) stays 200 throughout.
+TEST_F(ProbeServer, GrpcHealthFollowsReadiness) {
+  const std::string service = "rainbow.cdc.v1.CdcStatusService";
+  const std::string http = "http://127.0.0.1:" + std::to_string(http_port_);
+  ASSERT_TRUE(HealthBecomes("", "SERVING"));
+  EXPECT_EQ(HealthStatus(channel_, service), "SERVING");
+  { std::ofstream(not_ready_file_) << "down"; }
+  EXPECT_TRUE(HealthBecomes("", "NOT_SERVING"));
+  EXPECT_TRUE(HealthBecomes(service, "NOT_SERVING"));
+  EXPECT_EQ(HttpGet(http + "/readyz").first, 503);
+  EXPECT_EQ(HttpGet(http + "/healthz").first, 200);
+  std::filesystem::remove(not_ready_file_);
+  EXPECT_TRUE(HealthBecomes("", "SERVING"));
+  EXPECT_TRUE(HealthBecomes(service, "SERVING"));
+  EXPECT_EQ(HttpGet(http + "/readyz").first, 200);
 }
 
 TEST_F(ProbeServer, SigtermDrainsAndExitsZero) {

@@ -17,6 +17,7 @@
 #include "common/pg/connection.hpp"
 #include "rainbow/cdc_producer.grpc.pb.h"
 #include "tests/support/child_process.hpp"
+#include "tests/support/grpc_probes.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::cdc {
@@ -119,7 +120,18 @@ class CdcTest : public ::testing::Test {
     while (std::chrono::steady_clock::now() < end) {
       auto [status, body] =
           rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz");
-      if (status == 200) return;
+      if (status == 200) {
+        // gRPC health follows /readyz (re-read once a second), for the server and the service.
+        auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
+                                           grpc::InsecureChannelCredentials());
+        std::string health;
+        for (int i = 0; i < 50 && health != "SERVING"; ++i) {
+          if (i > 0) std::this_thread::sleep_for(100ms);
+          health = rainbow::testing::HealthStatus(channel, "rainbow.cdc.v1.CdcStatusService");
+        }
+        EXPECT_EQ(health, "SERVING");
+        return;
+      }
       std::this_thread::sleep_for(100ms);
     }
     FAIL() << "cdc-producer not ready; stdout:\n" << service_->Stdout();

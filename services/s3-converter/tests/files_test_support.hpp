@@ -18,6 +18,7 @@
 #include "common/s3/client.hpp"
 #include "rainbow/state_tracker.grpc.pb.h"
 #include "tests/support/child_process.hpp"
+#include "tests/support/grpc_probes.hpp"
 #include "tests/support/s3_stack_env.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -56,6 +57,18 @@ struct Service {
       std::this_thread::sleep_for(100ms);
     }
     return false;
+  }
+  // What gRPC health says of `service` ("" = the server) once it says `want`, or after 5 s: it
+  // follows /readyz, re-read once a second.
+  std::string WaitGrpcHealth(const std::string& service, const std::string& want = "SERVING") {
+    auto channel = grpc::CreateChannel(grpc_addr(), grpc::InsecureChannelCredentials());
+    std::string got;
+    for (int i = 0; i < 50; ++i) {
+      got = testing::HealthStatus(channel, service);
+      if (got == want) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return got;
   }
   std::string Metrics() {
     return testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port) + "/metrics").second;

@@ -1,5 +1,7 @@
 // order-api: wiring only (the logic is in src/). Starts the REST and gRPC servers over one
 // OrderService, applies the migrations first, serves /metrics /healthz /readyz, drains on SIGTERM.
+#include <thread>
+
 #include "common/grpc/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
@@ -81,8 +83,11 @@ int Run(const order::OrderApiConfig& c) {
   const auto sig = ops::WaitForTerminationSignal();
   log::Info("draining", {{"signal", *sig}});
   readiness.SetDraining();
+  // Both drain at once: gRPC stops taking calls (GOAWAY, port closed) while REST answers 503, and each
+  // gives its calls in flight up to 10 s to finish.
+  std::thread grpc_drain([&grpc] { grpc.Shutdown(std::chrono::seconds(10)); });
   rest.Stop(std::chrono::seconds(10));
-  grpc.Shutdown(std::chrono::seconds(10));
+  grpc_drain.join();
   log::Info("stopped");
   return 0;
 }

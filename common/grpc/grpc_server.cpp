@@ -26,14 +26,23 @@ void GrpcServer::FollowReadiness(std::function<std::string()> not_ready_reason,
                                  std::chrono::milliseconds interval) {
   StopFollowing();
   stop_following_ = false;
-  follower_ = std::thread([this, reason = std::move(not_ready_reason), interval] {
+  // Asked once here too, so a server started right after this call does not say SERVING before its
+  // first check. A check that throws counts as not ready.
+  const auto check = [this, reason = std::move(not_ready_reason)] {
+    try {
+      SetServing(reason().empty());
+    } catch (const std::exception& e) {
+      SetServing(false);
+      log::Warn("readiness check failed", {{"error", e.what()}});
+    }
+  };
+  check();
+  follower_ = std::thread([this, check, interval] {
     std::unique_lock lock(follow_mu_);
-    while (!stop_following_) {
+    while (!follow_cv_.wait_for(lock, interval, [this] { return stop_following_; })) {
       lock.unlock();
-      const std::string why = reason();
-      SetServing(why.empty());
+      check();
       lock.lock();
-      follow_cv_.wait_for(lock, interval, [this] { return stop_following_; });
     }
   });
 }

@@ -16,7 +16,7 @@ namespace rainbow::grpc_boot {
 // The gRPC side of every service: health checking protocol (grpc.health.v1) and server reflection on,
 // services registered by the caller (not owned; they must outlive the server). Shutdown drains: the
 // health status turns NOT_SERVING, new calls are refused, in-flight calls get `drain` to finish and are
-// then cancelled. Start/Shutdown from one thread (main); the server itself is thread-safe.
+// then cancelled. Start from main, then Shutdown once, from any one thread; the rest is thread-safe.
 class GrpcServer {
  public:
   // sync_max_pollers: threads polling for new calls (gRPC's default is 2, which makes the sync server

@@ -85,9 +85,9 @@ int Run(const order::OrderApiConfig& c) {
   readiness.SetDraining();
   // Both drain at once: gRPC stops taking calls (GOAWAY, port closed) while REST answers 503, and each
   // gives its calls in flight up to 10 s to finish.
-  std::thread grpc_drain([&grpc] { grpc.Shutdown(std::chrono::seconds(10)); });
+  // (A jthread: joined whichever way this scope ends.)
+  std::jthread grpc_drain([&grpc] { grpc.Shutdown(std::chrono::seconds(10)); });
   rest.Stop(std::chrono::seconds(10));
-  grpc_drain.join();
   log::Info("stopped");
   return 0;
 }

@@ -121,7 +121,8 @@ class CdcTest : public ::testing::Test {
       auto [status, body] =
           rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz");
       if (status == 200) {
-        // gRPC health follows /readyz (re-read once a second), for the server and the service.
+        // gRPC health answers for the service by name, SERVING once /readyz is 200 (re-read once a
+        // second; the turn to NOT_SERVING is tested with state-tracker and the probe server).
         auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
                                            grpc::InsecureChannelCredentials());
         std::string health;

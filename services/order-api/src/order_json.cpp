@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 namespace rainbow::order {
 namespace {
@@ -27,67 +27,68 @@ const char* TypeName(const json& v) {
   return "a number";
 }
 
-// Notes the first key that appears twice in one object (nlohmann keeps the last value silently; a
+// Finds the first key that appears twice in one object (nlohmann keeps the last value silently; a
 // body another parser reads differently must not become an order) and where it is, as a field path
-// like products[0].quantity. Fed by the parser's callback, one event at a time.
-class DuplicateKeyFinder {
+// like products[0].quantity. A SAX pass of its own: nlohmann's parse callback rescans the parent
+// container whenever an object ends, which makes a body of many small objects quadratic.
+class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
  public:
-  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        frames_.push_back({false});
-        break;
-      case json::parse_event_t::array_start:
-        frames_.push_back({true});
-        break;
-      case json::parse_event_t::key: {
-        Frame& top = frames_.back();
-        const auto& key = parsed.get_ref<const std::string&>();
-        if (!duplicate_ && std::find(top.keys.begin(), top.keys.end(), key) != top.keys.end()) {
-          duplicate_ = PathTo(key);
-        }
-        top.keys.push_back(key);
-        top.key = key;
-        break;
-      }
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        frames_.pop_back();
-        ElementDone();
-        break;
-      case json::parse_event_t::value:
-        ElementDone();
-        break;
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+  bool null() override { return Element(); }
+  bool boolean(bool) override { return Element(); }
+  bool number_integer(number_integer_t) override { return Element(); }
+  bool number_unsigned(number_unsigned_t) override { return Element(); }
+  bool number_float(number_float_t, const string_t&) override { return Element(); }
+  bool string(string_t&) override { return Element(); }
+  bool binary(binary_t&) override { return Element(); }
+  bool start_object(std::size_t) override { return Open(false); }
+  bool start_array(std::size_t) override { return Open(true); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& key) override {
+    Frame& top = frames_.back();
+    if (!top.keys.insert(key).second) {
+      duplicate_ = PathTo(key);
+      return false;  // one is enough: stop here
     }
+    top.key = key;
     return true;
   }
-
-  const std::optional<std::string>& duplicate() const { return duplicate_; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;  // the plain parse reports it
+  }
 
  private:
   struct Frame {
     bool array;
-    size_t index = 0;               // arrays: the element being read
-    std::vector<std::string> keys;  // objects: the keys read so far
-    std::string key;                // objects: the member being read
+    std::size_t index = 0;                 // arrays: the element being read
+    std::unordered_set<std::string> keys;  // objects: the keys read so far
+    std::string key;                       // objects: the member being read
   };
 
-  void ElementDone() {
+  bool Open(bool array) {
+    frames_.push_back({array});
+    return true;
+  }
+  bool Close() {
+    frames_.pop_back();
+    return Element();
+  }
+  bool Element() {
     if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+    return true;
   }
 
-  // The path of `key` in the innermost object (frames_.back()).
+  // The path of `key` in the innermost object (frames_.back()); names cut at 64 bytes.
   std::string PathTo(const std::string& key) const {
+    const auto name = [](const std::string& k) { return k.size() > 64 ? k.substr(0, 64) + "..." : k; };
     std::string path;
-    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
+    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
       const Frame& f = frames_[i];
-      if (f.array) {
-        path += "[" + std::to_string(f.index) + "]";
-      } else {
-        path += (path.empty() ? "" : ".") + f.key;
-      }
+      path += f.array ? "[" + std::to_string(f.index) + "]" : (path.empty() ? "" : ".") + name(f.key);
     }
-    return path + (path.empty() ? "" : ".") + key;
+    return path + (path.empty() ? "" : ".") + name(key);
   }
 
   std::vector<Frame> frames_;
@@ -122,13 +123,14 @@ std::optional<ApiError> ReadInt(const json& obj, const char* name, const std::st
 
 Outcome<CreateOrderInput> ParseCreateOrder(std::string_view body) {
   json doc;
-  DuplicateKeyFinder duplicates;
   try {
-    doc = json::parse(body, std::ref(duplicates));
+    doc = json::parse(body);
   } catch (const json::parse_error& e) {
     // e.byte tells the position; the library's message names what it expected.
     return Invalid("body", std::string("malformed JSON: ") + e.what());
   }
+  DuplicateKeyFinder duplicates;
+  json::sax_parse(body, &duplicates);
   if (const auto& path = duplicates.duplicate()) {
     return Invalid(*path, *path + " appears more than once");
   }

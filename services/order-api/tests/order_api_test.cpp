@@ -123,6 +123,20 @@ std::shared_ptr<grpc::Channel> ChannelTo(int port) {
   return grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
 }
 
+// DROP DATABASE ... WITH (FORCE), retried: it may not terminate an autovacuum worker that happens to
+// be in the database (not a backend of our role), which leaves within moments.
+void DropDatabase(pg::Connection& admin, const std::string& name) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+      return;
+    } catch (const pg::PgError&) {
+      if (attempt == 20) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+}
+
 // Waits (up to 20 s) until `n` sessions of the connection's database wait on a lock; returns how many do.
 int64_t WaitForLockWaiters(pg::Connection& conn, int64_t n) {
   const std::string waiting_sql =
@@ -168,7 +182,7 @@ class OrderApi : public ::testing::Test {
       service_ = nullptr;
     }
     pg::Connection admin(StackEnv("PG_DSN"));
-    admin.Exec("DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+    DropDatabase(admin, db_);
   }
 
   static pg::Connection& Db() {
@@ -1214,7 +1228,7 @@ struct ScratchDatabase {
   }
   ~ScratchDatabase() {
     try {
-      admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+      DropDatabase(admin, name);
     } catch (const std::exception& e) {
       ADD_FAILURE() << "could not drop " << name << ": " << e.what();
     }

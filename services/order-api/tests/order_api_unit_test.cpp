@@ -103,6 +103,18 @@ TEST(ParseCreateOrder, RefusesAKeyGivenTwiceNamingWhere) {
                        R"("products":[{"productId":1,"quantity":1},{"productId":2,"quantity":1}]})")));
 }
 
+// A body of many small objects: the repeat at the end is found and placed (x[20000].a), and an
+// over-long key is cut in the answer.
+TEST(ParseCreateOrder, FindsARepeatAfterManyObjectsAndCutsLongKeys) {
+  std::string body = R"({"customerId":1,"payment_id":2,"products":[],"x":[)";
+  for (int i = 0; i < 20000; ++i) body += "{},";
+  body += R"({"a":1,"a":2}]})";
+  EXPECT_EQ(ErrorOf(ParseCreateOrder(body)).field, "x[20000].a");
+  const std::string long_key(5000, 'k');
+  const auto e = ErrorOf(ParseCreateOrder(R"({")" + long_key + R"(":1,")" + long_key + R"(":2})"));
+  EXPECT_EQ(e.field, std::string(64, 'k') + "...");
+}
+
 TEST(ParseCreateOrder, RefusesWhatIsNotOneJsonObject) {
   const std::string ok = R"({"customerId":1,"payment_id":2,"products":[{"productId":1,"quantity":1}]})";
   for (const std::string& bad :

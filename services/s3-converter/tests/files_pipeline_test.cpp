@@ -127,7 +127,8 @@ TEST(FilesPipeline, UploadBecomesVerifiedXmlAndCompleted) {
   converter_env["CONVERTER_POLL_INTERVAL"] = "300s";
   Service converter(RAINBOW_CONVERTER_BIN, converter_env);
   ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
-  // Ready: gRPC health says so too, for the server and for each service by name.
+  // Ready: gRPC health says so too, for the server and for each service by name (registered under
+  // its name; that it turns NOT_SERVING with readiness is state-tracker's and the probe's test).
   EXPECT_EQ(tracker.WaitGrpcHealth(""), "SERVING");
   EXPECT_EQ(tracker.WaitGrpcHealth("rainbow.files.v1.FileStateService"), "SERVING");
   EXPECT_EQ(converter.WaitGrpcHealth("rainbow.converter.v1.ConverterService"), "SERVING");

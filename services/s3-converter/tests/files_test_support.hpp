@@ -59,9 +59,11 @@ struct Service {
     return false;
   }
   // What gRPC health says of `service` ("" = the server) once it says `want`, or after 5 s: it
-  // follows /readyz, re-read once a second.
+  // follows /readyz, re-read once a second. Waits up to 30 s for the port first (a call before it
+  // listens would put the channel into reconnect backoff).
   std::string WaitGrpcHealth(const std::string& service, const std::string& want = "SERVING") {
     auto channel = grpc::CreateChannel(grpc_addr(), grpc::InsecureChannelCredentials());
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() + 30s)) return "not listening";
     std::string got;
     for (int i = 0; i < 50; ++i) {
       got = testing::HealthStatus(channel, service);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 
 #include "common/kafka/producer.hpp"
 #include "services/s3-converter/tests/files_test_support.hpp"
@@ -135,6 +136,37 @@ TEST(StateTrackerService, NotificationRegistersAndTransitionsArePublished) {
   t.service->process->Signal(SIGTERM);
   EXPECT_EQ(t.service->process->Wait(30s), 0);
   s3c.DeleteObject(s3::BucketName("raw"), s3::ObjectKey(key));
+}
+
+// Redis away: /readyz is 503 and gRPC health NOT_SERVING (so clients and load balancers stay off),
+// while /healthz stays 200 (liveness: no restart for a dependency's outage). A Redis started on that
+// port later turns both back.
+TEST(StateTrackerService, GrpcHealthFollowsRedisReachability) {
+  const int redis_port = testing::FreePort();
+  auto env = SharedEnv();
+  env["REDIS_URL"] = "redis://127.0.0.1:" + std::to_string(redis_port) + "/0";
+  env["STATE_REDIS_PREFIX"] = UniqueName("health:{files}") + ":";
+  env["STATE_CONSUMER_GROUP"] = UniqueName("tracker-health");
+  env["STATE_SWEEP_INTERVAL"] = "200ms";
+  Service svc(RAINBOW_TRACKER_BIN, env);
+  const std::string ops = "http://127.0.0.1:" + std::to_string(svc.http_port);
+  const std::string name = "rainbow.files.v1.FileStateService";
+  EXPECT_EQ(svc.WaitGrpcHealth("", "NOT_SERVING"), "NOT_SERVING") << svc.Logs();
+  EXPECT_EQ(svc.WaitGrpcHealth(name, "NOT_SERVING"), "NOT_SERVING");
+  EXPECT_EQ(testing::HttpGet(ops + "/readyz").first, 503);
+  EXPECT_EQ(testing::HttpGet(ops + "/healthz").first, 200);
+
+  const std::string dir = ::testing::TempDir() + "/" + UniqueName("health-redis");
+  std::filesystem::create_directories(dir);
+  testing::ChildProcess redis("/usr/bin/redis-server",
+                              {"--bind", "127.0.0.1", "--port", std::to_string(redis_port), "--save", "",
+                               "--appendonly", "no", "--dir", dir},
+                              {});
+  ASSERT_TRUE(svc.WaitReady(30s)) << svc.Logs() << redis.Stdout();
+  EXPECT_EQ(svc.WaitGrpcHealth(""), "SERVING");
+  EXPECT_EQ(svc.WaitGrpcHealth(name), "SERVING");
+  redis.Signal(SIGTERM);
+  redis.Wait(10s);
 }
 
 TEST(StateTrackerService, PoisonMessagesGoToTheDlqAndConsumptionContinues) {

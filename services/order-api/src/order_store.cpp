@@ -124,7 +124,8 @@ std::string FormatMicros(int64_t micros) {
   return std::string(buf, n) + "." + std::string(6 - frac.size(), '0') + frac + "Z";
 }
 
-// Folds the one-row-per-line result into orders, in result order.
+}  // namespace
+
 std::vector<Order> ReadOrders(const pg::Result& r) {
   std::vector<Order> orders;
   for (int row = 0; row < r.rows(); ++row) {
@@ -150,8 +151,6 @@ std::vector<Order> ReadOrders(const pg::Result& r) {
   }
   return orders;
 }
-
-}  // namespace
 
 ApiError FromPgError(const pg::PgError& e) {
   if (e.kind() == pg::ErrorKind::kRetryable) {

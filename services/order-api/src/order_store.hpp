@@ -34,6 +34,10 @@ class OrderStore {
   pg::Pool& pool_;
 };
 
+// Folds a one-row-per-line order query result (the shape of every order statement) into orders, in
+// result order.
+std::vector<Order> ReadOrders(const pg::Result& r);
+
 // Maps a database error with no better explanation to an API error (unavailable or internal).
 ApiError FromPgError(const pg::PgError& e);
 

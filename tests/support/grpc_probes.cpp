@@ -4,6 +4,8 @@
 #include <grpcpp/impl/codegen/rpc_method.h>
 #include <grpcpp/impl/codegen/sync_stream.h>
 
+#include <thread>
+
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "rainbow_testing/reflection_wire.pb.h"
 
@@ -26,6 +28,17 @@ std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const st
   const auto st = grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, &resp);
   if (!st.ok()) return "call failed: " + std::to_string(st.error_code());
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
+}
+
+std::string HealthStatusOnceIs(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                               const std::string& want, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string got = HealthStatus(channel, service);
+  while (got != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    got = HealthStatus(channel, service);
+  }
+  return got;
 }
 
 Reflected Reflect(const std::shared_ptr<grpc::Channel>& channel, const std::string& symbol) {

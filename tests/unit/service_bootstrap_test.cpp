@@ -39,13 +39,9 @@ class ProbeServer : public ::testing::Test {
 
   ~ProbeServer() override { std::filesystem::remove(not_ready_file_); }
 
-  // Polls until gRPC health of `service` says `want` (the probe re-reads readiness every 100 ms).
+  // Whether gRPC health of `service` comes to say `want` (the probe re-reads readiness every 100 ms).
   bool HealthBecomes(const std::string& service, const std::string& want) {
-    for (int i = 0; i < 100; ++i) {
-      if (HealthStatus(channel_, service) == want) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
+    return HealthStatusOnceIs(channel_, service, want) == want;
   }
 
   std::string not_ready_file_ = ::testing::TempDir() + "/probe-not-ready-" + std::to_string(::getpid()) +

@@ -125,12 +125,8 @@ class CdcTest : public ::testing::Test {
         // second; the turn to NOT_SERVING is tested with state-tracker and the probe server).
         auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
                                            grpc::InsecureChannelCredentials());
-        std::string health;
-        for (int i = 0; i < 50 && health != "SERVING"; ++i) {
-          if (i > 0) std::this_thread::sleep_for(100ms);
-          health = rainbow::testing::HealthStatus(channel, "rainbow.cdc.v1.CdcStatusService");
-        }
-        EXPECT_EQ(health, "SERVING");
+        EXPECT_EQ(rainbow::testing::HealthStatusOnceIs(channel, "rainbow.cdc.v1.CdcStatusService", "SERVING"),
+                  "SERVING");
         return;
       }
       std::this_thread::sleep_for(100ms);

@@ -64,13 +64,7 @@ struct Service {
   std::string WaitGrpcHealth(const std::string& service, const std::string& want = "SERVING") {
     auto channel = grpc::CreateChannel(grpc_addr(), grpc::InsecureChannelCredentials());
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + 30s)) return "not listening";
-    std::string got;
-    for (int i = 0; i < 50; ++i) {
-      got = testing::HealthStatus(channel, service);
-      if (got == want) break;
-      std::this_thread::sleep_for(100ms);
-    }
-    return got;
+    return testing::HealthStatusOnceIs(channel, service, want);
   }
   std::string Metrics() {
     return testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port) + "/metrics").second;

@@ -15,12 +15,12 @@
 #include <iostream>
 #include <thread>
 
-#include "bench/order-api/pg_event_loop.hpp"
 #include "common/ops/termination.hpp"
 #include "common/pg/connection.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/grpc_service.hpp"
 #include "services/order-api/src/order_store.hpp"
+#include "services/order-api/src/pg_event_loop.hpp"
 
 namespace {
 
@@ -45,11 +45,12 @@ std::string IntArray(const v1::CreateOrderRequest& req, bool product_ids) {
   return out + "}";
 }
 
-rainbow::bench::PgEventLoop::Job JobFor(Call* call) {
-  rainbow::bench::PgEventLoop::Job job;
+PgEventLoop::Job JobFor(Call* call) {
+  PgEventLoop::Job job;
+  job.statement = "order_create";
   job.params = {std::to_string(call->req.customer_id()), std::to_string(call->req.payment_id()),
                 IntArray(call->req, true), IntArray(call->req, false)};
-  job.done = [call](PGresult* r) {
+  job.done = [call](PGresult* r, bool) {
     if (r == nullptr || PQresultStatus(r) != PGRES_TUPLES_OK) {
       const std::string error = r != nullptr ? PQresultErrorMessage(r) : "database connection failed";
       if (r != nullptr) PQclear(r);
@@ -96,8 +97,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   grpc::CompletionQueue finished;
-  rainbow::bench::PgEventLoop loop(dsn, pool_size, "order_create",
-                                   OrderStore::Statements().at("order_create"));
+  PgEventLoop loop(dsn, pool_size, {{"order_create", OrderStore::Statements().at("order_create")}},
+                   "grpc-floor-loop");
+  while (loop.stats().up < pool_size) {  // connections open on a thread of their own
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   loop.Start([&finished] {
     void* tag = nullptr;
     bool ok = false;
@@ -121,7 +125,8 @@ int main(int argc, char** argv) {
         continue;
       }
       await_call();
-      loop.Submit(JobFor(call));
+      auto job = JobFor(call);
+      if (!loop.Submit(job)) job.done(nullptr, false);  // no connection up (yet)
     }
   });
   std::cout << "listening on port " << port << std::endl;

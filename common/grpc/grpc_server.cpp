@@ -62,6 +62,8 @@ void GrpcServer::AddService(grpc::Service* service, std::string health_name) {
   if (!health_name.empty()) health_names_.push_back(std::move(health_name));
 }
 
+void GrpcServer::AddAsyncPart(AsyncPart* part) { async_parts_.push_back(part); }
+
 void GrpcServer::ApplyServingLocked() {
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(serving_);  // "" and every name set before
@@ -81,13 +83,20 @@ void GrpcServer::Start() {
     builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, sync_max_pollers_);
   }
   for (auto* s : services_) builder.RegisterService(s);
+  for (size_t i = 0; i < async_parts_.size(); ++i) arrival_queues_.push_back(builder.AddCompletionQueue());
   std::lock_guard lock(health_mu_);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();
+    for (auto& queue : arrival_queues_) queue->Shutdown();
+    arrival_queues_.clear();
     throw std::runtime_error("cannot serve gRPC on " + addr_ + " (address in use or invalid)");
   }
   ApplyServingLocked();
+  for (size_t i = 0; i < async_parts_.size(); ++i) {
+    async_threads_.emplace_back(
+        [part = async_parts_[i], queue = arrival_queues_[i].get()] { part->Serve(queue); });
+  }
   log::Info("grpc server listening", {{"addr", addr_}, {"port", port_}});
 }
 
@@ -108,9 +117,16 @@ void GrpcServer::Shutdown(std::chrono::milliseconds drain) {
     ApplyServingLocked();
   }
   server_->Shutdown(std::chrono::system_clock::now() + drain);
+  // grpc++'s order: queues are shut down after the server, and drained (Serve) before they go.
+  for (auto* part : async_parts_) part->StopAsking();
+  for (auto& queue : arrival_queues_) queue->Shutdown();
+  for (auto& t : async_threads_) t.join();
+  async_threads_.clear();
+  for (auto* part : async_parts_) part->FinishAll();
   server_->Wait();
   std::lock_guard lock(health_mu_);
   server_.reset();
+  arrival_queues_.clear();
   log::Info("grpc server stopped", {{"addr", addr_}});
 }
 

@@ -13,6 +13,25 @@
 
 namespace rainbow::grpc_boot {
 
+// A method a service serves on grpc++'s completion-queue API instead of a sync handler (for a call
+// that waits on I/O without holding a thread). GrpcServer gives it a completion queue for new calls
+// and a thread, and stops it in the order grpc++ requires.
+class AsyncPart {
+ public:
+  virtual ~AsyncPart() = default;
+  // Runs on a thread of its own from Start on: asks for calls on `arrivals` and takes them until
+  // arrivals->Next says the queue is shut down, then returns.
+  virtual void Serve(grpc::ServerCompletionQueue* arrivals) = 0;
+  // Called once during Shutdown, after the server stopped taking calls and before `arrivals` is shut
+  // down: from its return on, Serve must not ask for calls any more (grpc++ aborts on a request made
+  // on a queue that is shut down); it goes on taking what is queued.
+  virtual void StopAsking() = 0;
+  // Called once during Shutdown, after the server stopped (in-flight calls had their drain time, the
+  // rest are cancelled) and Serve returned, before the server is destroyed: every call this
+  // part still holds must be finished by the time this returns.
+  virtual void FinishAll() = 0;
+};
+
 // The gRPC side of every service: health checking protocol (grpc.health.v1) and server reflection on,
 // services registered by the caller (not owned; they must outlive the server). Shutdown drains: the
 // health status turns NOT_SERVING, new calls are refused, in-flight calls get `drain` to finish and are
@@ -29,6 +48,9 @@ class GrpcServer {
   // health_name: the service's full name (e.g. Stub::service_full_name()), so grpc.health.v1 answers
   // for it too, not only for the whole server ("").
   void AddService(grpc::Service* service, std::string health_name = "");
+  // Before Start: `part` serves the async methods of a service added with AddService (not owned; it
+  // must outlive the server).
+  void AddAsyncPart(AsyncPart* part);
   // Throws std::runtime_error naming the address if it cannot be bound.
   void Start();
   // The bound port (useful with "127.0.0.1:0").
@@ -56,6 +78,9 @@ class GrpcServer {
   std::mutex health_mu_;  // serving_ and the health service against Start/Shutdown on another thread
   bool serving_ = true;
   bool shut_down_ = false;
+  std::vector<AsyncPart*> async_parts_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> arrival_queues_;  // one per async part
+  std::vector<std::thread> async_threads_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::thread follower_;

@@ -94,28 +94,31 @@ Connection::~Connection() {
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
-Result Connection::Check(pg_result* res, const std::string& what) {
-  const auto status = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
-    return Result(res);
-  }
+PgError ResultError(const pg_result* res, const pg_conn* conn, const std::string& what) {
   std::string sqlstate;
   std::string message;
   std::string constraint;
   std::string column;
   if (res != nullptr) {
-    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (state != nullptr) sqlstate = state;
+    if (const char* c = PQresultErrorField(res, PG_DIAG_SQLSTATE)) sqlstate = c;
     if (const char* c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) constraint = c;
     if (const char* c = PQresultErrorField(res, PG_DIAG_COLUMN_NAME)) column = c;
     message = PQresultErrorMessage(res);
-    PQclear(res);
-  } else {
-    message = PQerrorMessage(conn_);
+  } else if (conn != nullptr) {
+    message = PQerrorMessage(conn);
   }
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  if (PQstatus(conn_) != CONNECTION_OK && sqlstate.empty()) sqlstate = "08006";
-  throw PgError("pg: " + what + ": " + message, sqlstate, ClassifySqlState(sqlstate), constraint, column);
+  if ((conn == nullptr || PQstatus(conn) != CONNECTION_OK) && sqlstate.empty()) sqlstate = "08006";
+  return PgError("pg: " + what + ": " + message, sqlstate, ClassifySqlState(sqlstate), constraint, column);
+}
+
+Result Connection::Check(pg_result* res, const std::string& what) {
+  const auto status = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+    return Result(res);
+  }
+  const Result owned(res);  // freed after the error is read from it
+  throw ResultError(res, conn_, what);
 }
 
 Result Connection::Exec(const std::string& sql) { return Check(PQexec(conn_, sql.c_str()), "query"); }

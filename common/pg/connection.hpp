@@ -49,6 +49,11 @@ class PgError : public std::runtime_error {
 
 ErrorKind ClassifySqlState(std::string_view sqlstate);
 
+// The error a failed statement's result carries (SQLSTATE, constraint, column), as Connection throws
+// it; for code that runs statements on a raw libpq connection (the non-blocking create loop). `conn`
+// supplies the message when `res` is null; both may be null.
+PgError ResultError(const pg_result* res, const pg_conn* conn, const std::string& what);
+
 // Owns one PGresult. Values are text-format; accessors throw PgError on type mismatches.
 class Result {
  public:

@@ -8,6 +8,7 @@
 #include "common/ops/service_main.hpp"
 #include "common/retry/backoff.hpp"
 #include "services/order-api/src/config.hpp"
+#include "services/order-api/src/grpc_create_async.hpp"
 #include "services/order-api/src/grpc_service.hpp"
 #include "services/order-api/src/migrations.hpp"
 #include "services/order-api/src/readiness.hpp"
@@ -62,9 +63,12 @@ int Run(const order::OrderApiConfig& c) {
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
   order::OrderGrpcService grpc_service(service, metrics, c.access_log);
+  order::AsyncCreateOrder async_create(grpc_service, service, metrics,
+                                       {c.pg_dsn, c.create_loop_connections, 4, c.access_log});
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());
+  grpc.AddAsyncPart(&async_create);
   readiness.OnChange([&grpc](bool ready) { grpc.SetServing(ready); });
   // Whichever way Run ends, the readiness thread lets go of grpc before grpc is destroyed.
   struct Detach {

@@ -8,6 +8,10 @@ OrderApiConfig LoadConfig(config::Env& env) {
   c.pg_dsn = env.RequireSecret("PG_DSN", "libpq connection string of the OLTP database");
   c.rest_addr = env.String("ORDER_API_REST_ADDR", "127.0.0.1:8080", "REST listen address host:port");
   c.pool_size = static_cast<int>(env.Int("ORDER_API_PG_POOL_SIZE", 16, 1, 512, "PostgreSQL connections"));
+  c.create_loop_connections =
+      static_cast<int>(env.Int("ORDER_API_CREATE_LOOP_CONNECTIONS", c.pool_size, 1, 512,
+                               "PostgreSQL connections of gRPC CreateOrder's event loop, besides the pool "
+                               "(default: the pool's size)"));
   c.rest_threads = static_cast<int>(env.Int("ORDER_API_REST_THREADS", 16, 1, 1024, "REST worker threads"));
   c.max_body_bytes = static_cast<size_t>(
       env.Int("ORDER_API_MAX_BODY_BYTES", 64 * 1024, 256, 16 * 1024 * 1024, "largest POST body"));

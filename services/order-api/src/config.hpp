@@ -13,6 +13,7 @@ struct OrderApiConfig {
   std::string pg_dsn;
   std::string rest_addr;
   int pool_size = 16;
+  int create_loop_connections = 16;  // gRPC CreateOrder's event loop; defaults to pool_size
   int rest_threads = 16;
   size_t max_body_bytes = 64 * 1024;
   bool access_log = true;

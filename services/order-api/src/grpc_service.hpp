@@ -7,15 +7,15 @@
 namespace rainbow::order {
 
 // OrderService over gRPC: the same implementation as REST, errors mapped in error_mapping.cpp.
-// The idempotency key comes from the request field, or the `idempotency-key` metadata.
-class OrderGrpcService final : public rainbow::order::v1::OrderService::Service {
+// GetOrder and ListOrders are served here; CreateOrder, the hot path, on the completion-queue API by
+// AsyncCreateOrder (grpc_create_async.hpp), which asks this service for its calls.
+class OrderGrpcService final
+    : public rainbow::order::v1::OrderService::WithAsyncMethod_CreateOrder<v1::OrderService::Service> {
  public:
   // access_log: one JSON line per call (ORDER_API_ACCESS_LOG, as for REST).
   OrderGrpcService(OrderService& service, OrderMetrics& metrics, bool access_log)
       : service_(service), metrics_(metrics), access_log_(access_log) {}
 
-  grpc::Status CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
-                           v1::Order* out) override;
   grpc::Status GetOrder(grpc::ServerContext* ctx, const v1::GetOrderRequest* req, v1::Order* out) override;
   grpc::Status ListOrders(grpc::ServerContext* ctx, const v1::ListOrdersRequest* req,
                           v1::ListOrdersResponse* out) override;
@@ -27,5 +27,7 @@ class OrderGrpcService final : public rainbow::order::v1::OrderService::Service 
 };
 
 void ToProto(const Order& order, v1::Order* out);
+// The idempotency key comes from the request field, or else the `idempotency-key` metadata.
+CreateOrderInput CreateInputFrom(const v1::CreateOrderRequest& req, const grpc::ServerContext& ctx);
 
 }  // namespace rainbow::order

@@ -63,6 +63,19 @@ OrderMetrics::OrderMetrics(prometheus::Registry& registry)
                         .Name("order_api_db_pool_waiting_requests")
                         .Help("Requests waiting for a PostgreSQL connection.")
                         .Register(registry)
+                        .Add({})),
+      loop_connections_(prometheus::BuildGauge()
+                            .Name("order_api_create_loop_connections")
+                            .Help("Connections of gRPC CreateOrder's event loop: all (size), connected (up), "
+                                  "running a statement (busy).")
+                            .Register(registry)),
+      loop_size_(loop_connections_.Add({{"state", "size"}})),
+      loop_up_(loop_connections_.Add({{"state", "up"}})),
+      loop_busy_(loop_connections_.Add({{"state", "busy"}})),
+      loop_waiting_(prometheus::BuildGauge()
+                        .Name("order_api_create_loop_waiting_statements")
+                        .Help("Create statements waiting for a connection of the event loop.")
+                        .Register(registry)
                         .Add({})) {}
 
 void OrderMetrics::ObserveHttp(const std::string& route, const std::string& method, int status,
@@ -103,6 +116,13 @@ void OrderMetrics::ObservePool(const pg::PoolStats& stats) {
   pool_open_.Set(stats.open);
   pool_in_use_.Set(stats.in_use);
   pool_waiting_.Set(stats.waiting);
+}
+
+void OrderMetrics::ObserveCreateLoop(int size, int up, int busy, int waiting) {
+  loop_size_.Set(size);
+  loop_up_.Set(up);
+  loop_busy_.Set(busy);
+  loop_waiting_.Set(waiting);
 }
 
 }  // namespace rainbow::order

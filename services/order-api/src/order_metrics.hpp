@@ -26,6 +26,8 @@ class OrderMetrics {
   void ObserveGrpc(const std::string& method, const std::string& code, std::chrono::nanoseconds took);
   // Copies the pool's state into gauges (called at scrape time and after each request).
   void ObservePool(const pg::PoolStats& stats);
+  // The same for gRPC CreateOrder's event loop (its own connections, PgEventLoop::Stats).
+  void ObserveCreateLoop(int size, int up, int busy, int waiting);
 
   prometheus::Counter* orders_created;
   prometheus::Counter* order_lines_created;
@@ -40,6 +42,11 @@ class OrderMetrics {
   prometheus::Gauge& pool_open_;
   prometheus::Gauge& pool_in_use_;
   prometheus::Gauge& pool_waiting_;
+  prometheus::Family<prometheus::Gauge>& loop_connections_;
+  prometheus::Gauge& loop_size_;
+  prometheus::Gauge& loop_up_;
+  prometheus::Gauge& loop_busy_;
+  prometheus::Gauge& loop_waiting_;
 
   // Family::Add hashes the label set under the family's lock on every call; the few children a
   // service uses are looked up once and kept (label sets are bounded by construction).

@@ -9,6 +9,16 @@ Outcome<CreateResult> OrderService::Create(const CreateOrderInput& input, const 
   // The fingerprint (a SHA-256 of the request) only matters for a keyed request.
   auto result =
       store_.Create(input, input.idempotency_key.empty() ? std::string() : RequestFingerprint(input));
+  RecordCreate(input, result, request_id);
+  return result;
+}
+
+std::optional<ApiError> OrderService::ValidateCreateInput(const CreateOrderInput& input) const {
+  return ValidateCreate(input, limits_);
+}
+
+void OrderService::RecordCreate(const CreateOrderInput& input, const Outcome<CreateResult>& result,
+                                const std::string& request_id) {
   if (auto* created = std::get_if<CreateResult>(&result)) {
     if (created->replayed) {
       metrics_.idempotent_replays->Increment();
@@ -25,7 +35,6 @@ Outcome<CreateResult> OrderService::Create(const CreateOrderInput& input, const 
                                   {"request_id", request_id}});
     }
   }
-  return result;
 }
 
 Outcome<Order> OrderService::Get(int64_t id) {

@@ -186,6 +186,32 @@ std::map<std::string, std::string> OrderStore::Statements() {
   };
 }
 
+const char* OrderStore::CreateStatement(bool keyed) { return keyed ? kCreateKeyed : kCreate; }
+
+std::vector<std::string> OrderStore::CreateParams(const CreateOrderInput& input,
+                                                  const std::string& fingerprint) {
+  std::vector<std::string> params{std::to_string(input.customer_id), std::to_string(input.payment_id),
+                                  IntArray(input.lines, true), IntArray(input.lines, false)};
+  if (!input.idempotency_key.empty()) {
+    params.push_back(input.idempotency_key);
+    params.push_back(fingerprint);
+  }
+  return params;
+}
+
+std::optional<Outcome<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input) {
+  if (r.rows() == 0) return std::nullopt;
+  try {
+    auto orders = ReadOrders(r);
+    if (orders.size() != 1 || orders[0].lines.size() != input.lines.size()) {
+      return ApiError{ErrorCode::kInternal, "", "order was not written whole"};
+    }
+    return CreateResult{std::move(orders[0]), false};
+  } catch (const pg::PgError& e) {
+    return FromPgError(e);
+  }
+}
+
 Outcome<CreateResult> OrderStore::Create(const CreateOrderInput& input, const std::string& fingerprint) {
   try {
     auto conn = pool_.Acquire();
@@ -198,30 +224,44 @@ Outcome<CreateResult> OrderStore::Create(const CreateOrderInput& input, const st
         return replay;
       }
     }
-    pg::Params params{std::to_string(input.customer_id), std::to_string(input.payment_id),
-                      IntArray(input.lines, true), IntArray(input.lines, false)};
-    if (keyed) {
-      params.push_back(input.idempotency_key);
-      params.push_back(fingerprint);
-    }
+    const auto params = CreateParams(input, fingerprint);
     try {
-      auto r = conn->ExecPrepared(keyed ? kCreateKeyed : kCreate, params);
-      if (r.rows() == 0) return ExplainMissingParty(*conn, input);
-      auto orders = ReadOrders(r);
-      if (orders.size() != 1 || orders[0].lines.size() != input.lines.size()) {
-        return ApiError{ErrorCode::kInternal, "", "order was not written whole"};
-      }
-      return CreateResult{std::move(orders[0]), false};
+      auto r = conn->ExecPrepared(CreateStatement(keyed), pg::Params(params.begin(), params.end()));
+      if (auto created = ReadCreated(r, input)) return std::move(*created);
+      return AfterFailedCreateOn(*conn, input, fingerprint, nullptr);
     } catch (const pg::PgError& e) {
-      if (keyed && e.sqlstate() == "23505" && e.constraint() == "idempotency_keys_pkey") {
-        // Another request with this key committed first: nothing of ours was written.
-        return Replay(*conn, input, fingerprint);
-      }
-      return ExplainCreateFailure(*conn, input, e);
+      return AfterFailedCreateOn(*conn, input, fingerprint, &e);
     }
   } catch (const pg::PgError& e) {
     return FromPgError(e);
   }
+}
+
+Outcome<CreateResult> OrderStore::AfterFailedCreate(const CreateOrderInput& input,
+                                                    const std::string& fingerprint,
+                                                    const pg::PgError* error) {
+  try {
+    auto conn = pool_.Acquire();
+    return AfterFailedCreateOn(*conn, input, fingerprint, error);
+  } catch (const pg::PgError& e) {
+    return FromPgError(e);
+  }
+}
+
+Outcome<CreateResult> OrderStore::AfterFailedCreateOn(pg::Connection& conn, const CreateOrderInput& input,
+                                                      const std::string& fingerprint,
+                                                      const pg::PgError* error) {
+  if (error == nullptr) return ExplainMissingParty(conn, input);
+  if (!input.idempotency_key.empty() && error->sqlstate() == "23505" &&
+      error->constraint() == "idempotency_keys_pkey") {
+    // Another request with this key committed first: nothing of ours was written.
+    try {
+      return Replay(conn, input, fingerprint);
+    } catch (const pg::PgError& e) {
+      return FromPgError(e);
+    }
+  }
+  return ExplainCreateFailure(conn, input, *error);
 }
 
 Outcome<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrderInput& input,

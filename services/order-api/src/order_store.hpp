@@ -1,7 +1,9 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/pg/pool.hpp"
 #include "services/order-api/src/order_types.hpp"
@@ -24,7 +26,18 @@ class OrderStore {
   Outcome<Order> Get(int64_t id);
   Outcome<OrderPage> List(const ListQuery& query);
 
+  // Create in parts, for a caller that runs the create statement itself (gRPC's event loop): the
+  // statement's name and parameters; then ReadCreated on its answer; and when that has no order, this
+  // explains the failure (`error`, or null when the statement wrote nothing) on a pooled connection
+  // exactly as Create would, replaying a key another request stored first.
+  static const char* CreateStatement(bool keyed);
+  static std::vector<std::string> CreateParams(const CreateOrderInput& input, const std::string& fingerprint);
+  Outcome<CreateResult> AfterFailedCreate(const CreateOrderInput& input, const std::string& fingerprint,
+                                          const pg::PgError* error);
+
  private:
+  Outcome<CreateResult> AfterFailedCreateOn(pg::Connection& conn, const CreateOrderInput& input,
+                                            const std::string& fingerprint, const pg::PgError* error);
   Outcome<CreateResult> Replay(pg::Connection& conn, const CreateOrderInput& input,
                                const std::string& fingerprint);
   // The create statement wrote nothing: says which of customer and payment is missing or deleted.
@@ -37,6 +50,10 @@ class OrderStore {
 // Folds a one-row-per-line order query result (the shape of every order statement) into orders, in
 // result order.
 std::vector<Order> ReadOrders(const pg::Result& r);
+
+// A successful create statement's answer: the order it wrote, or kInternal when that is not whole.
+// Empty when it returned no row (it wrote nothing: AfterFailedCreate says why).
+std::optional<Outcome<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input);
 
 // Maps a database error with no better explanation to an API error (unavailable or internal).
 ApiError FromPgError(const pg::PgError& e);

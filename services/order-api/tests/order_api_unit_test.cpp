@@ -1,15 +1,20 @@
 // order-api logic that needs no server: money, validation, the REST body codec, the feed's columns.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "services/order-api/src/config.hpp"
 #include "services/order-api/src/order_json.hpp"
+#include "services/order-api/src/pg_event_loop.hpp"
 #include "services/order-api/src/readiness.hpp"
 #include "services/order-api/src/request_id.hpp"
 #include "services/order-api/src/seed_loader.hpp"
 #include "services/order-api/src/validation.hpp"
+#include "services/order-api/src/work_queue.hpp"
 
 namespace rainbow::order {
 namespace {
@@ -246,6 +251,43 @@ TEST(RequestIdOrNew, KeepsPlainIdsOnly) {
   }
   EXPECT_EQ(RequestIdOrNew(std::string(65, 'a')).size(), 16u);
   EXPECT_EQ(RequestIdOrNew(std::string(64, 'a')), std::string(64, 'a'));
+}
+
+TEST(WorkQueue, RunsEveryTaskPostedBeforeStopAndInlineAfter) {
+  std::atomic<int> ran{0};
+  WorkQueue queue(2);
+  for (int i = 0; i < 100; ++i) {
+    queue.Post([&] {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      ++ran;
+    });
+  }
+  queue.Stop();  // runs what is queued before the threads end
+  EXPECT_EQ(ran.load(), 100);
+  const auto caller = std::this_thread::get_id();
+  std::thread::id ran_on;
+  queue.Post([&] { ran_on = std::this_thread::get_id(); });
+  EXPECT_EQ(ran_on, caller);
+  queue.Stop();  // idempotent
+}
+
+// No connection can be opened (nothing listens on port 1): jobs are refused, for the caller to run
+// its blocking way, and Stop does not wait for the reconnect attempts.
+TEST(PgEventLoop, RefusesJobsWhileNoConnectionIsUp) {
+  PgEventLoop loop("host=127.0.0.1 port=1 dbname=none connect_timeout=1", 2, {{"s", "SELECT 1"}}, "unit");
+  loop.Start(nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  bool called = false;
+  PgEventLoop::Job job{"s", {}, [&](PGresult*, bool) { called = true; }};
+  EXPECT_FALSE(loop.Submit(job));
+  EXPECT_FALSE(called);
+  ASSERT_TRUE(job.done) << "a refused job must stay with the caller";
+  const auto stats = loop.stats();
+  EXPECT_EQ(stats.size, 2);
+  EXPECT_EQ(stats.up, 0);
+  const auto start = std::chrono::steady_clock::now();
+  loop.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
 }  // namespace

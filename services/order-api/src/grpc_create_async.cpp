@@ -1,0 +1,158 @@
+#include "services/order-api/src/grpc_create_async.hpp"
+
+#include "common/logging/log.hpp"
+#include "services/order-api/src/error_mapping.hpp"
+#include "services/order-api/src/grpc_call_scope.hpp"
+
+namespace rainbow::order {
+
+// One CreateOrder call; its address is the tag of both its arrival and its finish.
+struct AsyncCreateOrder::Call {
+  grpc::ServerContext ctx;
+  v1::CreateOrderRequest req;
+  v1::Order resp;
+  grpc::ServerAsyncResponseWriter<v1::Order> responder{&ctx};
+  std::optional<CallScope> scope;  // from arrival on
+  CreateOrderInput input;
+  std::string fingerprint;  // keyed requests only
+};
+
+AsyncCreateOrder::AsyncCreateOrder(OrderGrpcService& grpc_service, OrderService& orders,
+                                   OrderMetrics& metrics, AsyncCreateConfig config)
+    : grpc_service_(grpc_service),
+      orders_(orders),
+      metrics_(metrics),
+      config_(std::move(config)),
+      loop_(config_.dsn, config_.connections,
+            {{OrderStore::CreateStatement(false),
+              OrderStore::Statements().at(OrderStore::CreateStatement(false))},
+             {OrderStore::CreateStatement(true),
+              OrderStore::Statements().at(OrderStore::CreateStatement(true))}},
+            "order-api-create-loop"),
+      blocking_(config_.blocking_threads) {
+  loop_.Start([this] { AfterBatch(); });
+}
+
+AsyncCreateOrder::~AsyncCreateOrder() { FinishAll(); }
+
+void AsyncCreateOrder::AfterBatch() {
+  FreeFinished();
+  // The loop's gauges are set from here, ten times a second (a scrape hook would outlive this).
+  const auto now = std::chrono::steady_clock::now();
+  if (now - stats_observed_ >= std::chrono::milliseconds(100)) {
+    stats_observed_ = now;
+    const auto s = loop_.stats();
+    metrics_.ObserveCreateLoop(s.size, s.up, s.busy, s.waiting);
+  }
+}
+
+void AsyncCreateOrder::FreeFinished() {
+  void* tag = nullptr;
+  bool ok = false;
+  while (finished_.AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC)) ==
+         grpc::CompletionQueue::GOT_EVENT) {
+    delete static_cast<Call*>(tag);
+  }
+}
+
+void AsyncCreateOrder::StopAsking() {
+  std::lock_guard lock(asking_mu_);
+  asking_ = false;
+}
+
+void AsyncCreateOrder::Await(grpc::ServerCompletionQueue* arrivals) {
+  std::lock_guard lock(asking_mu_);
+  if (!asking_) return;
+  auto* call = new Call;
+  grpc_service_.RequestCreateOrder(&call->ctx, &call->req, &call->responder, &finished_, arrivals, call);
+}
+
+void AsyncCreateOrder::Serve(grpc::ServerCompletionQueue* arrivals) {
+  // Enough calls asked for ahead that a burst as large as the loop's connections never waits on this
+  // thread to ask for more.
+  for (int i = 0; i < 2 * config_.connections; ++i) Await(arrivals);
+  void* tag = nullptr;
+  bool ok = false;
+  while (arrivals->Next(&tag, &ok)) {
+    auto* call = static_cast<Call*>(tag);
+    if (!ok) {  // shutting down: the call asked for never came
+      delete call;
+      continue;
+    }
+    Await(arrivals);
+    Take(call);
+  }
+}
+
+void AsyncCreateOrder::Take(Call* call) {
+  call->scope.emplace(metrics_, config_.access_log, "CreateOrder", call->ctx);
+  call->input = CreateInputFrom(call->req, call->ctx);
+  if (auto error = orders_.ValidateCreateInput(call->input)) {
+    Complete(call, *error);
+    return;
+  }
+  const bool keyed = !call->input.idempotency_key.empty();
+  if (keyed) call->fingerprint = RequestFingerprint(call->input);
+  PgEventLoop::Job job{OrderStore::CreateStatement(keyed),
+                       OrderStore::CreateParams(call->input, call->fingerprint),
+                       [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }};
+  if (!loop_.Submit(job)) CreateBlocking(call);
+}
+
+// On the loop's thread: only the common answer (the order) is handled here, the rest elsewhere.
+void AsyncCreateOrder::OnResult(Call* call, PGresult* result, bool sent) {
+  if (!sent) {  // the statement never ran: the blocking path runs it
+    CreateBlocking(call);
+    return;
+  }
+  if (result == nullptr) {
+    log::Warn("order create outcome unknown, connection lost",
+              {{"request_id", call->scope->request_id()}, {"customer_id", call->input.customer_id}});
+    Complete(call, ApiError{ErrorCode::kUnavailable, "", "database unavailable, retry later"});
+    return;
+  }
+  const pg::Result answer(result);
+  if (PQresultStatus(result) == PGRES_TUPLES_OK) {
+    if (auto created = ReadCreated(answer, call->input)) {
+      Complete(call, *created);
+      return;
+    }
+    blocking_.Post([this, call] {
+      Complete(call, orders_.store().AfterFailedCreate(call->input, call->fingerprint, nullptr));
+    });
+    return;
+  }
+  auto error = std::make_shared<pg::PgError>(pg::ResultError(result, nullptr, "create order"));
+  blocking_.Post([this, call, error] {
+    Complete(call, orders_.store().AfterFailedCreate(call->input, call->fingerprint, error.get()));
+  });
+}
+
+void AsyncCreateOrder::CreateBlocking(Call* call) {
+  blocking_.Post([this, call] { Complete(call, orders_.store().Create(call->input, call->fingerprint)); });
+}
+
+void AsyncCreateOrder::Complete(Call* call, const Outcome<CreateResult>& outcome) {
+  orders_.RecordCreate(call->input, outcome, call->scope->request_id());
+  if (const auto* error = std::get_if<ApiError>(&outcome)) {
+    call->responder.FinishWithError(call->scope->Done(ToGrpcStatus(*error)), call);
+    return;
+  }
+  const auto& result = std::get<CreateResult>(outcome);
+  if (result.replayed) call->ctx.AddTrailingMetadata("idempotent-replayed", "true");
+  ToProto(result.order, &call->resp);
+  call->responder.Finish(call->resp, call->scope->Done(grpc::Status::OK, result.order.id), call);
+}
+
+void AsyncCreateOrder::FinishAll() {
+  if (finished_all_) return;
+  finished_all_ = true;
+  loop_.Stop();      // statements in flight are UNAVAILABLE; queued ones go to the blocking path
+  blocking_.Stop();  // which runs them, and every explanation posted, to the end
+  finished_.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (finished_.Next(&tag, &ok)) delete static_cast<Call*>(tag);
+}
+
+}  // namespace rainbow::order

@@ -1,8 +1,11 @@
 #include "services/order-api/src/grpc_create_async.hpp"
 
+#include <map>
+
 #include "common/logging/log.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/grpc_call_scope.hpp"
+#include "services/order-api/src/readiness.hpp"
 
 namespace rainbow::order {
 
@@ -17,17 +20,27 @@ struct AsyncCreateOrder::Call {
   std::string fingerprint;  // keyed requests only
 };
 
+namespace {
+
+// The two statements the loop runs (a create with and without an idempotency key), as the pool has them.
+std::map<std::string, std::string> CreateStatements() {
+  const auto all = OrderStore::Statements();
+  std::map<std::string, std::string> create;
+  for (const bool keyed : {false, true})
+    create.emplace(OrderStore::CreateStatement(keyed), all.at(OrderStore::CreateStatement(keyed)));
+  return create;
+}
+
+}  // namespace
+
 AsyncCreateOrder::AsyncCreateOrder(OrderGrpcService& grpc_service, OrderService& orders,
                                    OrderMetrics& metrics, AsyncCreateConfig config)
     : grpc_service_(grpc_service),
       orders_(orders),
       metrics_(metrics),
       config_(std::move(config)),
-      loop_(config_.dsn, config_.connections,
-            {{OrderStore::CreateStatement(false),
-              OrderStore::Statements().at(OrderStore::CreateStatement(false))},
-             {OrderStore::CreateStatement(true),
-              OrderStore::Statements().at(OrderStore::CreateStatement(true))}},
+      // The readiness check's connect timeout: a reconnect must end even when the host drops packets.
+      loop_(WithConnectTimeout(config_.dsn), config_.connections, CreateStatements(),
             "order-api-create-loop"),
       blocking_(config_.blocking_threads) {
   loop_.Start([this] { AfterBatch(); });
@@ -122,9 +135,8 @@ void AsyncCreateOrder::OnResult(Call* call, PGresult* result, bool sent) {
     });
     return;
   }
-  auto error = std::make_shared<pg::PgError>(pg::ResultError(result, nullptr, "create order"));
-  blocking_.Post([this, call, error] {
-    Complete(call, orders_.store().AfterFailedCreate(call->input, call->fingerprint, error.get()));
+  blocking_.Post([this, call, error = pg::ResultError(result, nullptr, "create order")] {
+    Complete(call, orders_.store().AfterFailedCreate(call->input, call->fingerprint, &error));
   });
 }
 

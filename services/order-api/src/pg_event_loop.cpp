@@ -231,9 +231,9 @@ void PgEventLoop::Run() {
 
 bool PgEventLoop::Connect(Conn* c) {
   if (c->pg) PQfinish(c->pg);
-  // Keywords before dbname are defaults: the DSN (expanded from dbname) overrides them.
-  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-  const char* values[] = {"5", application_name_.c_str(), dsn_.c_str(), nullptr};
+  // A keyword before dbname is a default: the DSN (expanded from dbname) overrides it.
+  const char* keys[] = {"fallback_application_name", "dbname", nullptr};
+  const char* values[] = {application_name_.c_str(), dsn_.c_str(), nullptr};
   c->pg = PQconnectdbParams(keys, values, 1);
   if (PQstatus(c->pg) != CONNECTION_OK) {
     log::Warn("create loop cannot connect", {{"error", LastError(c->pg)}});

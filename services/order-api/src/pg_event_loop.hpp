@@ -40,6 +40,7 @@ class PgEventLoop {
     int waiting = 0;  // jobs queued for a connection
   };
 
+  // dsn: should bound its connect time (connect_timeout): Stop waits for a reconnect in progress.
   // fallback_application_name: what pg_stat_activity shows for these connections unless the DSN says.
   PgEventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
               std::string fallback_application_name);

@@ -3,9 +3,10 @@
 // waits on PostgreSQL: one thread takes new CreateOrder calls from the completion queue and sends
 // their statement on a non-blocking libpq connection (PgEventLoop); the loop thread fills the reply
 // with the same ToProto and finishes the call, then drains finished calls from a queue nobody blocks
-// on, so no gRPC thread is woken for them. Health and reflection are on, as every service needs them.
+// on, so no gRPC thread is woken for them. Health and reflection are on, as every service needs them
+// (--no-health: an A/B without the default health service).
 // Only CreateOrder is served. Benchmark use only: it trusts its input.
-//   grpc_floor_loop --dsn DSN --addr 127.0.0.1:PORT [--pool N]
+//   grpc_floor_loop --dsn DSN --addr 127.0.0.1:PORT [--pool N] [--no-health]
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -78,11 +79,14 @@ int main(int argc, char** argv) {
   app.add_option("--dsn", dsn, "PostgreSQL DSN (a seeded order-api database)")->required();
   app.add_option("--addr", addr, "gRPC listen address, host:port")->required();
   app.add_option("--pool", pool_size, "database connections")->check(CLI::Range(1, 256));
+  bool health = true;
+  app.add_flag("!--no-health", health,
+               "without grpc++'s default health service (an A/B: its callback API adds two polling threads)");
   CLI11_PARSE(app, argc, argv);
 
   rainbow::ops::BlockTerminationSignals();  // before any thread starts, so all inherit the mask
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as common/grpc does
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(health);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   AsyncCreate service;

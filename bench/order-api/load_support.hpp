@@ -22,7 +22,8 @@ struct Options {
   std::string grpc_addr = "127.0.0.1:50051";
   int concurrency = 8;
   int threads = 2;
-  int grpc_connections = 1 << 30;  // grpc++ client only; capped to the concurrency: one per client
+  int grpc_connections =
+      1 << 30;  // capped to the concurrency: one per client (HTTP/2 streams share the rest)
   double seconds = 10;
   int customers = 2000;
   int products = 5000;

@@ -165,8 +165,14 @@ void GrpcLeanThread(const Options& o, int thread, const std::function<void()>& r
     }
   }
   std::vector<size_t> next(clients.size(), 0);
+  // --grpc-connections N: the thread's clients share its part of N connections as HTTP/2 streams.
+  const int shared = std::max(1, o.grpc_connections / o.threads);
+  const int connections = std::min(static_cast<int>(clients.size()), shared);
+  if (clients.size() % static_cast<size_t>(connections) != 0) {
+    throw std::runtime_error("--grpc-connections must split each thread's clients evenly");
+  }
   rainbow::bench::GrpcH2Load load(
-      host, port, static_cast<int>(clients.size()), 1,
+      host, port, connections, static_cast<int>(clients.size()) / connections,
       [&](int slot, rainbow::bench::UnaryRequest& req) {
         const auto i = static_cast<size_t>(slot);
         req.path = "/rainbow.order.v1.OrderService/CreateOrder";
@@ -319,7 +325,8 @@ int main(int argc, char** argv) {
   app.add_option("--grpc-client", o.grpc_client,
                  "nghttp2 (lean: HTTP/2 framing only, like pgbench's libpq) or grpc++ (the C++ gRPC library)")
       ->check(CLI::IsMember({"nghttp2", "grpc++"}));
-  app.add_option("--grpc-connections", o.grpc_connections, "HTTP/2 connections the grpc++ clients share")
+  app.add_option("--grpc-connections", o.grpc_connections,
+                 "HTTP/2 connections the gRPC clients share (default: one per client)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--seconds,-T", o.seconds, "duration")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--customers", o.customers, "customer ids are drawn from 1..N");

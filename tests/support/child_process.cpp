@@ -5,13 +5,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -29,6 +31,12 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+// In a forked child before exec: tell the parent why, and end.
+[[noreturn]] void ExitReporting(int fd, int error) {
+  (void)!::write(fd, &error, sizeof(error));
+  ::_exit(127);
+}
+
 }  // namespace
 
 ChildProcess::ChildProcess(const std::string& path, const std::vector<std::string>& args,
@@ -36,18 +44,6 @@ ChildProcess::ChildProcess(const std::string& path, const std::vector<std::strin
   const std::string base = "/tmp/" + UniqueName("child");
   out_path_ = base + ".out";
   err_path_ = base + ".err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // The test runner may block signals; the child starts with a clean mask and default handlers.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-
   std::vector<std::string> argv_s{path};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -61,10 +57,37 @@ ChildProcess::ChildProcess(const std::string& path, const std::vector<std::strin
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, path.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("cannot start " + path);
+  // Why the child could not start comes back through a pipe that closes on a successful exec.
+  int exec_error[2];
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) throw std::runtime_error("cannot start " + path + ": pipe");
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    // Between fork and exec only async-signal-safe calls: the test process has threads.
+    // A test that crashes must not leave its servers behind (they hold database connections and
+    // ports): the child dies with the thread that started it, which is the test's.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ExitReporting(exec_error[1], errno);
+    if (::getppid() != parent) ExitReporting(exec_error[1], ESRCH);
+    // The test runner may block signals; the child starts with a clean mask.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ExitReporting(exec_error[1], errno);
+    ::execve(path.c_str(), argv.data(), envp.data());
+    ExitReporting(exec_error[1], errno);
+  }
+  ::close(exec_error[1]);
+  int error = 0;
+  const bool exec_failed = pid_ > 0 && ::read(exec_error[0], &error, sizeof(error)) == sizeof(error);
+  ::close(exec_error[0]);
+  if (pid_ < 0) throw std::runtime_error("cannot start " + path + ": fork failed");
+  if (exec_failed) {
+    ::waitpid(pid_, nullptr, 0);
+    reaped_ = true;
+    throw std::runtime_error("cannot start " + path + ": " + std::strerror(error));
+  }
 }
 
 ChildProcess::~ChildProcess() {

@@ -11,7 +11,9 @@
 namespace rainbow::testing {
 
 // A child process started by a test, with stdout/stderr captured to files. The destructor kills it
-// (SIGKILL, by its pid) if the test did not wait for it.
+// (SIGKILL, by its pid) if the test did not wait for it; if the test process dies first (a crash, an
+// ASan abort), the kernel kills it (PR_SET_PDEATHSIG). That signal follows the *thread* that started
+// the child: start children from the test's own thread, not from a helper thread that ends early.
 class ChildProcess {
  public:
   // env: the variables the child gets (nothing is inherited but PATH and HOME).

@@ -22,8 +22,8 @@ struct Options {
   std::string grpc_addr = "127.0.0.1:50051";
   int concurrency = 8;
   int threads = 2;
-  int grpc_connections =
-      1 << 30;  // capped to the concurrency: one per client (HTTP/2 streams share the rest)
+  // HTTP/2 connections the gRPC clients share; capped to the concurrency (one per client, the default).
+  int grpc_connections = 1 << 30;
   double seconds = 10;
   int customers = 2000;
   int products = 5000;

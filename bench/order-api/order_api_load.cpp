@@ -325,8 +325,10 @@ int main(int argc, char** argv) {
   app.add_option("--grpc-client", o.grpc_client,
                  "nghttp2 (lean: HTTP/2 framing only, like pgbench's libpq) or grpc++ (the C++ gRPC library)")
       ->check(CLI::IsMember({"nghttp2", "grpc++"}));
-  app.add_option("--grpc-connections", o.grpc_connections,
-                 "HTTP/2 connections the gRPC clients share (default: one per client)")
+  app.add_option(
+         "--grpc-connections", o.grpc_connections,
+         "HTTP/2 connections the gRPC clients share (default: one per client; the lean client gives each "
+         "thread N / threads of them, at least one)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--seconds,-T", o.seconds, "duration")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--customers", o.customers, "customer ids are drawn from 1..N");

@@ -96,17 +96,15 @@ int main(int argc, char** argv) {
       }
     }
     Probe probe{o};
-    std::vector<int> in_flight(conns.size(), 0);
     const auto start = std::chrono::steady_clock::now();
     const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double>(o.seconds));
-    for (size_t i = 0; i < conns.size(); ++i) {
-      for (int d = 0; d < depth; ++d) probe.Send(conns[i]);
-      in_flight[i] = depth;
+    for (PGconn* pg : conns) {
+      for (int d = 0; d < depth; ++d) probe.Send(pg);
     }
     std::vector<pollfd> fds(conns.size());
-    int total = connections * depth;
-    while (total > 0) {
+    int in_flight = connections * depth;
+    while (in_flight > 0) {
       for (size_t i = 0; i < conns.size(); ++i) {
         const int unsent = PQflush(conns[i]);
         if (unsent < 0) throw std::runtime_error(PQerrorMessage(conns[i]));
@@ -118,9 +116,8 @@ int main(int argc, char** argv) {
         if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
         const int completed = probe.Read(conns[i]);
         probe.orders += completed;
-        in_flight[i] -= completed;
-        total -= completed;
-        for (int k = 0; k < completed && more; ++k, ++in_flight[i], ++total) probe.Send(conns[i]);
+        in_flight -= completed;
+        for (int k = 0; k < completed && more; ++k, ++in_flight) probe.Send(conns[i]);
       }
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,6 +14,36 @@ std::optional<std::string> ConsumedMessage::HeaderValue(const std::string& wante
   return std::nullopt;
 }
 
+// Applies the group's partition changes (eager protocol: a whole new assignment each time), asking
+// ConsumerConfig's hooks where to start.
+class Consumer::Rebalancer : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalancer(const ConsumerConfig& config) : config_(config) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    std::vector<TopicPartition> names;
+    for (const auto* p : partitions) names.emplace_back(p->topic(), p->partition());
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      std::map<TopicPartition, int64_t> starts;
+      if (config_.on_assign) starts = config_.on_assign(names);
+      for (auto* p : partitions) {
+        const auto it = starts.find({p->topic(), p->partition()});
+        if (it != starts.end()) p->set_offset(it->second);
+      }
+      const auto a = consumer->assign(partitions);
+      if (a != RdKafka::ERR_NO_ERROR)
+        log::Error("kafka consumer: assign failed", {{"error", RdKafka::err2str(a)}});
+    } else {
+      if (config_.on_revoke) config_.on_revoke(names);
+      consumer->unassign();
+    }
+  }
+
+ private:
+  const ConsumerConfig& config_;
+};
+
 Consumer::Consumer(ConsumerConfig config) : config_(std::move(config)) {
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", config_.brokers},
@@ -30,6 +60,11 @@ Consumer::Consumer(ConsumerConfig config) : config_(std::move(config)) {
   for (const auto& [k, v] : config_.properties) props[k] = v;
   auto conf = MakeConf(props);
   std::string err;
+  if (config_.on_assign || config_.on_revoke) {
+    rebalancer_ = std::make_unique<Rebalancer>(config_);
+    if (conf->set("rebalance_cb", rebalancer_.get(), err) != RdKafka::Conf::CONF_OK)
+      throw KafkaError("kafka consumer: rebalance_cb: " + err, "config", false);
+  }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) throw KafkaError("kafka consumer: cannot create: " + err, "create", false);
   if (config_.tail) {
@@ -151,6 +186,37 @@ std::optional<int64_t> Consumer::Committed(const std::string& topic, int32_t par
   }
   if (offset < 0) return std::nullopt;
   return offset;
+}
+
+void Consumer::Seek(const TopicPartition& partition, int64_t offset) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(partition.first, partition.second, offset));
+  const auto err = consumer_->seek(*tp, 10'000);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    throw KafkaError("kafka seek " + partition.first + "/" + std::to_string(partition.second) + ": " +
+                         RdKafka::err2str(err),
+                     ErrorCodeName(err), IsRetriable(err));
+  }
+}
+
+std::vector<TopicPartition> Consumer::Assignment() {
+  std::vector<RdKafka::TopicPartition*> parts;
+  const auto err = consumer_->assignment(parts);
+  std::vector<TopicPartition> out;
+  for (const auto* p : parts) out.emplace_back(p->topic(), p->partition());
+  RdKafka::TopicPartition::destroy(parts);
+  if (err != RdKafka::ERR_NO_ERROR)
+    throw KafkaError("kafka assignment: " + RdKafka::err2str(err), ErrorCodeName(err), IsRetriable(err));
+  return out;
+}
+
+std::optional<int64_t> Consumer::CachedEndOffset(const TopicPartition& partition) {
+  int64_t low = 0, high = 0;
+  if (consumer_->get_watermark_offsets(partition.first, partition.second, &low, &high) !=
+          RdKafka::ERR_NO_ERROR ||
+      high < 0)
+    return std::nullopt;
+  return high;
 }
 
 }  // namespace rainbow::kafka

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,13 @@ struct ConsumerConfig {
   // seen, however long the history. Nothing is committed (Commit must not be called).
   bool tail = false;
   std::map<std::string, std::string> properties;
+  // Group mode only, both called from Poll on the polling thread. on_assign gets the partitions the
+  // group just gave this member and returns where to start each one (a partition left out starts at
+  // the group's committed offset, else at offset_reset): for a consumer that keeps its offsets
+  // elsewhere (e.g. in the same database transaction as its output). on_revoke gets the partitions
+  // taken away, before another member can start on them.
+  std::function<std::map<TopicPartition, int64_t>(const std::vector<TopicPartition>&)> on_assign;
+  std::function<void(const std::vector<TopicPartition>&)> on_revoke;
 };
 
 // A group consumer with manual commits only (enable.auto.commit=false): an offset is committed after
@@ -47,12 +55,20 @@ class Consumer {
   void Commit(const std::map<std::pair<std::string, int32_t>, int64_t>& next_offsets);
   // The committed next-offset of a partition of this group, or nullopt if none.
   std::optional<int64_t> Committed(const std::string& topic, int32_t partition);
+  // Moves an assigned partition's position: its next Poll returns `offset` first.
+  void Seek(const TopicPartition& partition, int64_t offset);
+  // The partitions assigned to this member now.
+  std::vector<TopicPartition> Assignment();
+  // The partition's end offset as last seen by the client (no broker round trip); nullopt if unknown.
+  std::optional<int64_t> CachedEndOffset(const TopicPartition& partition);
   void Close();
 
  private:
+  class Rebalancer;
   void AssignAtEnd();
 
   ConsumerConfig config_;
+  std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   bool closed_ = false;
 };

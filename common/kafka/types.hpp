@@ -4,9 +4,13 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rainbow::kafka {
+
+// (topic, partition)
+using TopicPartition = std::pair<std::string, int32_t>;
 
 struct Header {
   std::string key;

@@ -19,6 +19,7 @@
 #include "common/pg/connection.hpp"
 #include "common/redis/client.hpp"
 #include "common/s3/client.hpp"
+#include "rainbow/loader.grpc.pb.h"
 #include "rainbow/order_api.grpc.pb.h"
 #include "rainbow/state_tracker.grpc.pb.h"
 
@@ -28,10 +29,32 @@
 #include "tests/support/child_process.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <zlib.h>
 
 namespace {
 
 using namespace std::chrono_literals;
+
+std::string Gunzip(const std::string& z) {
+  z_stream s{};
+  if (inflateInit2(&s, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
+  std::string out;
+  char buf[65536];
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
+  s.avail_in = static_cast<uInt>(z.size());
+  for (int rc = Z_OK; rc != Z_STREAM_END;) {
+    s.next_out = reinterpret_cast<Bytef*>(buf);
+    s.avail_out = sizeof(buf);
+    rc = inflate(&s, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&s);
+      throw std::runtime_error("lake object is not gzip");
+    }
+    out.append(buf, sizeof(buf) - s.avail_out);
+  }
+  inflateEnd(&s);
+  return out;
+}
 
 struct SmokeConfig {
   std::string pg_dsn;
@@ -42,6 +65,7 @@ struct SmokeConfig {
   std::string order_api_url;
   std::string order_api_grpc;
   std::string state_grpc;
+  std::string loader_grpc;
   std::string sample_json;
 };
 
@@ -202,6 +226,100 @@ void CheckCdc(const SmokeConfig& c, const std::string& run) {
   }
 }
 
+// Flow A, last hops: the loader puts the orders just created into warehouse.fact_sales and the lake
+// (gzip JSON lines under lake/orders/date=.../), and its Reconcile finds zero difference between the
+// source and the warehouse (counts, total sales, sales per day).
+void CheckLoader(const SmokeConfig& c, const std::string& run) {
+  if (g_created_orders.empty()) throw std::runtime_error("no orders were created before");
+  std::string ids;
+  for (auto id : g_created_orders) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  rainbow::pg::Connection conn(c.pg_dsn);
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  int64_t orders_in_facts = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      orders_in_facts =
+          conn.Exec("SELECT count(DISTINCT order_id) FROM warehouse.fact_sales WHERE order_id IN (" + ids +
+                    ")")
+              .Int(0, 0);
+    } catch (const rainbow::pg::PgError&) {
+      orders_in_facts = 0;  // the loader may not have created the schema yet
+    }
+    if (orders_in_facts == static_cast<int64_t>(g_created_orders.size())) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  if (orders_in_facts != static_cast<int64_t>(g_created_orders.size()))
+    throw std::runtime_error("orders " + ids + " not all in warehouse.fact_sales within 120 s");
+  for (auto id : g_created_orders) {
+    const auto r = conn.Exec(
+        "SELECT count(*), sum(extended_sales_amount)::text, bool_and(product_key IS NOT NULL AND "
+        "customer_key IS NOT "
+        "NULL) FROM warehouse.fact_sales WHERE order_id = $1",
+        {std::to_string(id)});
+    rainbow::log::Info("order in fact_sales", {{"order_id", id},
+                                               {"fact_rows", r.Int(0, 0)},
+                                               {"extended_sales_amount", std::string(r.Text(0, 1))},
+                                               {"keys_resolved", r.Text(0, 2) == "t"},
+                                               {"run", run}});
+  }
+  // The lake: each order's change event in an object of lake/orders/ (written within the flush interval).
+  rainbow::s3::S3Client s3(c.s3);
+  std::set<int64_t> waiting(g_created_orders.begin(), g_created_orders.end());
+  const auto lake_deadline = std::chrono::steady_clock::now() + 60s;
+  while (!waiting.empty() && std::chrono::steady_clock::now() < lake_deadline) {
+    rainbow::s3::ListOptions o;
+    o.prefix = "orders/";
+    for (;;) {
+      const auto page = s3.ListObjectsV2(rainbow::s3::BucketName("lake"), o);
+      for (const auto& obj : page.objects) {
+        const auto body = s3.GetObject(rainbow::s3::BucketName("lake"), rainbow::s3::ObjectKey(obj.key));
+        const auto text = Gunzip(body);
+        for (auto it = waiting.begin(); it != waiting.end();) {
+          if (text.find("\"id\":" + std::to_string(*it) + ",") != std::string::npos) {
+            rainbow::log::Info("order in lake",
+                               {{"order_id", *it}, {"object", "lake/" + obj.key}, {"run", run}});
+            it = waiting.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      if (page.next_continuation_token.empty()) break;
+      o.continuation_token = page.next_continuation_token;
+    }
+    if (!waiting.empty()) std::this_thread::sleep_for(1s);
+  }
+  if (!waiting.empty())
+    throw std::runtime_error(std::to_string(waiting.size()) + " order(s) not in the lake within 60 s");
+  // Reconcile through the loader's gRPC API, until the loader has caught up with the source.
+  auto stub = rainbow::loader::v1::LoaderService::NewStub(
+      grpc::CreateChannel(c.loader_grpc, grpc::InsecureChannelCredentials()));
+  rainbow::loader::v1::ReconcileResponse rec;
+  const auto rec_deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < rec_deadline) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+    rec.Clear();
+    const auto st = stub->Reconcile(&ctx, {}, &rec);
+    if (!st.ok()) throw std::runtime_error("loader Reconcile: " + st.error_message());
+    if (rec.matches()) break;
+    std::this_thread::sleep_for(1s);
+  }
+  for (const auto& check : rec.checks()) {
+    if (check.name().rfind("sales 2", 0) == 0 && check.matches()) continue;  // one line per day is a lot
+    rainbow::log::Info("reconcile", {{"check", check.name()},
+                                     {"source", check.source()},
+                                     {"warehouse", check.warehouse()},
+                                     {"matches", check.matches()},
+                                     {"run", run}});
+  }
+  if (!rec.matches())
+    throw std::runtime_error("Reconcile found differences between the source and the warehouse");
+  rainbow::log::Info("reconcile: zero difference", {{"source_sales", rec.source_sales_amount()},
+                                                    {"warehouse_sales", rec.warehouse_sales_amount()},
+                                                    {"run", run}});
+}
+
 // Flow B: the seed's sample JSON dropped into `raw` is registered (bucket notification -> state-tracker),
 // converted by s3-converter, COMPLETED, and its XML in `converted` has the SHA-256 the tracker recorded.
 void CheckFiles(const SmokeConfig& c, const std::string& run) {
@@ -276,6 +394,7 @@ int main(int argc, char** argv) {
         c.order_api_url = env.String("ORDER_API_URL", "http://127.0.0.1:8080", "order-api REST base URL");
         c.order_api_grpc = env.String("ORDER_API_GRPC", "127.0.0.1:50051", "order-api gRPC address");
         c.state_grpc = env.String("STATE_GRPC", "127.0.0.1:50053", "state-tracker gRPC address");
+        c.loader_grpc = env.String("LOADER_GRPC", "127.0.0.1:50055", "loader gRPC address");
         c.sample_json = env.String("MAIN_JOB_SAMPLE_JSON", SAMPLE_JSON, "JSON file dropped into bucket raw");
         return c;
       },
@@ -290,6 +409,7 @@ int main(int argc, char** argv) {
         if (!infra_only) {
           steps.push_back({"orders (order-api REST + gRPC)", CheckOrders});
           steps.push_back({"cdc (orders -> cdc-producer -> Kafka rainbow.public.orders)", CheckCdc});
+          steps.push_back({"loader (Kafka -> warehouse fact_sales + lake; Reconcile)", CheckLoader});
           steps.push_back({"files (raw -> state-tracker -> s3-converter -> converted)", CheckFiles});
         }
         for (const auto& [name, step] : steps) {

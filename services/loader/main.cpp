@@ -1,0 +1,118 @@
+// loader: wiring only (the logic is in src/). The warehouse sink and the lake sink each run on a
+// thread of their own with their own consumer group; /readyz and gRPC health follow the warehouse
+// sink; SIGTERM finishes and commits the batch in flight, then exits 0.
+#include <thread>
+
+#include "common/grpc/grpc_server.hpp"
+#include "common/kafka/producer.hpp"
+#include "common/logging/log.hpp"
+#include "common/ops/metrics.hpp"
+#include "common/ops/ops_http_server.hpp"
+#include "common/ops/service_main.hpp"
+#include "common/pg/migrations.hpp"
+#include "common/retry/backoff.hpp"
+#include "services/loader/src/config.hpp"
+#include "services/loader/src/grpc_service.hpp"
+#include "services/loader/src/lake_loop.hpp"
+#include "services/loader/src/metrics.hpp"
+#include "services/loader/src/migrations.hpp"
+#include "services/loader/src/warehouse_loop.hpp"
+
+#ifndef RAINBOW_VERSION
+#define RAINBOW_VERSION "dev"
+#endif
+
+namespace {
+
+using namespace rainbow;
+
+// Applies the migrations, retrying while the database is not reachable yet; false on SIGTERM.
+bool Migrate(const std::string& dsn) {
+  retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
+  for (;;) {
+    try {
+      pg::Connection conn(dsn);
+      const auto applied = pg::ApplyMigrations(conn, loader::kMigrationHistory, "rainbow.loader.migrations",
+                                               loader::Migrations());
+      log::Info("migrations applied", {{"applied", applied}, {"known", loader::Migrations().size()}});
+      return true;
+    } catch (const pg::PgError& e) {
+      if (e.kind() != pg::ErrorKind::kRetryable || !backoff.CanRetry()) throw;
+      const auto delay = backoff.NextDelay();
+      log::Warn("warehouse not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
+      if (const auto sig = ops::WaitForTerminationSignal(delay)) return false;
+    }
+  }
+}
+
+int Run(const loader::LoaderConfig& c) {
+  auto registry = ops::MetricsRegistry();
+  loader::LoaderMetrics metrics(*registry);
+  loader::LoaderStatus status;
+  const auto not_ready = [&]() -> std::string {
+    return status.Get().warehouse_ok ? ""
+                                     : "warehouse sink has not committed since its last failure or start";
+  };
+  ops::OpsHttpServer ops_http(c.common.http_addr, registry, not_ready);
+  if (c.migrate && !Migrate(c.warehouse_dsn)) return 0;
+
+  kafka::Producer dlq({c.kafka_brokers, "loader-dlq"});
+  std::unique_ptr<s3::S3Client> s3;
+  if (c.lake.enabled) {
+    s3 = std::make_unique<s3::S3Client>(c.s3);
+    s3->CreateBucket(s3::BucketName(c.lake.bucket));
+  }
+  // Ready once the warehouse answers; a batch's failure turns it not ready until the next commit.
+  status.Committed({}, 0, 0, 0, 0, 0);
+
+  std::jthread warehouse_thread([&](std::stop_token stop) {
+    loader::WarehouseLoop loop(c, dlq, metrics, status);
+    while (!stop.stop_requested()) loop.RunOnce(stop);
+    loop.Close();
+  });
+  std::jthread lake_thread;
+  if (s3) {
+    lake_thread = std::jthread([&](std::stop_token stop) {
+      loader::LakeLoop loop(c, *s3, metrics, status);
+      while (!stop.stop_requested()) {
+        try {
+          loop.RunOnce(stop);
+        } catch (const std::exception& e) {
+          status.Error("lake", e.what());
+          log::Warn("lake sink failed, retrying", {{"error", e.what()}});
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+      }
+      loop.Close();
+    });
+  }
+
+  loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema);
+  grpc_boot::GrpcServer grpc(c.common.grpc_addr);
+  grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
+  grpc.FollowReadiness(not_ready);
+  grpc.Start();
+  log::Info("loader listening", {{"grpc_port", grpc.port()},
+                                 {"ops_port", ops_http.port()},
+                                 {"topics", c.topic_pattern},
+                                 {"lake", c.lake.enabled}});
+
+  const auto sig = ops::WaitForTerminationSignal();
+  log::Info("draining", {{"signal", sig.value_or(0)}});
+  warehouse_thread.request_stop();
+  lake_thread.request_stop();
+  warehouse_thread.join();
+  if (lake_thread.joinable()) lake_thread.join();
+  grpc.Shutdown(c.drain);
+  dlq.Flush(std::chrono::seconds(5));
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return ops::RunService<loader::LoaderConfig>(
+      {"loader", RAINBOW_VERSION, "change events into the warehouse (SCD2 star schema) and the S3 lake"},
+      argc, argv, loader::LoadConfig, Run);
+}

@@ -1,0 +1,48 @@
+#include "services/loader/src/config.hpp"
+
+namespace rainbow::loader {
+
+using namespace std::chrono_literals;
+
+LoaderConfig LoadConfig(config::Env& env) {
+  LoaderConfig c;
+  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50055", "127.0.0.1:8085");
+  c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
+  c.source_dsn = env.RequireSecret("PG_DSN", "libpq connection string of the source (OLTP) database");
+  c.warehouse_dsn =
+      env.String("LOADER_WAREHOUSE_DSN", "", "libpq connection string of the warehouse (default: PG_DSN)");
+  if (c.warehouse_dsn.empty()) c.warehouse_dsn = c.source_dsn;
+  c.source_schema = env.String("LOADER_SOURCE_SCHEMA", "rainbow", "schema of the source tables (Reconcile)");
+  c.topic_pattern =
+      env.String("LOADER_TOPIC_PATTERN", "^rainbow\\.public\\.[a-z_][a-z0-9_]*$",
+                 "regex of the change-event topics to load (new matching topics are picked up)");
+  if (!env.describing() && (c.topic_pattern.empty() || c.topic_pattern[0] != '^'))
+    throw config::ConfigError("LOADER_TOPIC_PATTERN",
+                              "config: LOADER_TOPIC_PATTERN must be a regex starting with '^'");
+  c.group = env.String("LOADER_GROUP", "loader", "Kafka consumer group of the warehouse sink");
+  c.batch.max_events = env.Int("LOADER_BATCH_EVENTS", 5'000, 1, 1'000'000, "most events per warehouse batch");
+  c.batch.max_bytes = env.Int("LOADER_BATCH_BYTES", 16 * 1024 * 1024, 1024, 1024LL * 1024 * 1024,
+                              "most bytes per warehouse batch");
+  c.batch.max_wait =
+      env.Duration("LOADER_BATCH_WAIT", 200ms, "longest a batch waits to fill before it is written");
+  c.migrate = env.Bool("LOADER_MIGRATE", true, "apply the warehouse migrations at start");
+  c.dlq_replication = static_cast<int>(env.Int(
+      "LOADER_DLQ_REPLICATION", 1, 1, 16, "replication factor of <topic>.dlq topics the loader creates"));
+  c.drain = env.Duration("LOADER_DRAIN", 10s, "on SIGTERM, the longest wait for the batch in flight");
+  c.lake.enabled = env.Bool("LOADER_LAKE", true, "write every event to the S3 lake");
+  c.lake.bucket = env.String("LOADER_LAKE_BUCKET", "lake", "S3 bucket of the lake");
+  c.lake.group = env.String("LOADER_LAKE_GROUP", "loader-lake", "Kafka consumer group of the lake sink");
+  c.lake.window = env.Int("LOADER_LAKE_WINDOW", 10'000, 10, 10'000'000,
+                          "offsets per lake object (per partition); a window is rewritten until full");
+  c.lake.flush_interval =
+      env.Duration("LOADER_LAKE_FLUSH_INTERVAL", 5s, "how often an unfinished lake window is written");
+  if (c.lake.enabled || env.describing()) {
+    c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint of the lake, e.g. http://127.0.0.1:9000");
+    c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
+    c.s3.access_key = env.RequireSecret("S3_ACCESS_KEY", "S3 access key");
+    c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+  }
+  return c;
+}
+
+}  // namespace rainbow::loader

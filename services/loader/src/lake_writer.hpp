@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rainbow::loader {
+
+// One lake object: `<table>/date=YYYY-MM-DD/<topic>-<partition>-<window start>.json.gz`. Windows are
+// fixed ranges of offsets of one partition, so the name depends only on where the events are, never on
+// when they were flushed: a replay after a crash rewrites the same objects with the same lines.
+std::string LakeObjectKey(const std::string& table, const std::string& date, const std::string& topic,
+                          int32_t partition, int64_t window_start);
+
+// "YYYY-MM-DD" (UTC) of epoch milliseconds.
+std::string UtcDate(int64_t ts_ms);
+
+// gzip of `data` with a fixed header (no name, mtime 0): the same lines give the same bytes.
+std::string Gzip(const std::string& data);
+
+// The events of one partition's current window, grouped by the date their object belongs to.
+struct LakeWindow {
+  int64_t start = -1;
+  int64_t events = 0;
+  std::map<std::string, std::map<std::string, std::string>> lines;  // table -> date -> JSON lines
+  bool dirty = false;                                               // lines added since the last write
+};
+
+}  // namespace rainbow::loader

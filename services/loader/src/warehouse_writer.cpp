@@ -1,0 +1,243 @@
+#include "services/loader/src/warehouse_writer.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <unordered_map>
+
+#include "services/loader/src/dimensions.hpp"
+#include "services/loader/src/facts.hpp"
+
+namespace rainbow::loader {
+namespace {
+
+// The meta columns every staging table starts with (migrations/001_warehouse.sql).
+constexpr const char* kMetaColumns[] = {"_key",   "_op",        "_lsn",   "_source_ts",
+                                        "_topic", "_partition", "_offset"};
+// What Debezium writes for an unchanged TOASTed value it could not read: keep the stored one.
+constexpr const char* kUnavailable = "__debezium_unavailable_value";
+// Serializes the model step (dimensions and facts) across loaders; any constant unique to it.
+constexpr int64_t kModelLock = 0x7261696e626f77;  // "rainbow"
+
+std::string Staging(const std::string& table) { return "warehouse.stg_" + table; }
+std::string Temp(const std::string& table) { return "loader_tmp_" + table; }
+
+}  // namespace
+
+std::string IsoUtc(int64_t ts_ms) {
+  const std::time_t secs = static_cast<std::time_t>(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
+  const int64_t millis = ts_ms - static_cast<int64_t>(secs) * 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03d+00", static_cast<int>(millis));
+  return buf;
+}
+
+namespace {
+
+struct TableBatch {
+  std::string table;
+  std::vector<const ChangeEvent*> events;  // after the last truncate, tombstones left out
+  bool truncated = false;
+  std::set<std::string> columns;
+  int rounds = 0;
+  std::vector<int> round_of;  // per event: the how-manieth event of its key in this batch
+};
+
+}  // namespace
+
+void AppendCopyText(std::string& out, const std::string& value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+void WarehouseWriter::LoadColumns() {
+  columns_.clear();
+  const auto r = conn_.Exec(
+      "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'warehouse' "
+      "AND table_name LIKE 'stg\\_%'");
+  for (int i = 0; i < r.rows(); ++i)
+    columns_[std::string(r.Text(i, 0).substr(4))].insert(std::string(r.Text(i, 1)));
+  columns_loaded_ = true;
+}
+
+void WarehouseWriter::EnsureStaging(const std::string& table, const std::set<std::string>& columns) {
+  auto& known = columns_[table];
+  if (known.empty()) {
+    conn_.Exec(
+        "CREATE TABLE IF NOT EXISTS " + Staging(table) +
+        " (_key text PRIMARY KEY, _op char(1) NOT NULL, _lsn bigint, _source_ts timestamptz, _topic text, "
+        "_partition integer, _offset bigint, _loaded_at timestamptz NOT NULL DEFAULT now())");
+    for (const char* m : kMetaColumns) known.insert(m);
+    known.insert("_loaded_at");
+  }
+  for (const auto& c : columns) {
+    if (known.contains(c)) continue;
+    conn_.Exec("ALTER TABLE " + Staging(table) + " ADD COLUMN IF NOT EXISTS " + c + " text");
+    known.insert(c);
+  }
+}
+
+ApplyCounts WarehouseWriter::Apply(const std::vector<const ChangeEvent*>& events) {
+  try {
+    return ApplyLocked(events);
+  } catch (...) {
+    columns_loaded_ = false;  // an ALTER may be rolled back with the transaction
+    throw;
+  }
+}
+
+ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& events) {
+  if (!columns_loaded_) LoadColumns();
+  ApplyCounts counts;
+  // Group by table in arrival order; a truncate drops what came before it.
+  std::vector<TableBatch> tables;
+  std::unordered_map<std::string, size_t> index;
+  for (const ChangeEvent* e : events) {
+    counts.events[{e->table, e->op}]++;
+    if (e->op == 'x') continue;
+    auto [it, fresh] = index.try_emplace(e->table, tables.size());
+    if (fresh) tables.push_back({e->table});
+    TableBatch& t = tables[it->second];
+    if (e->op == 't') {
+      t.events.clear();
+      t.truncated = true;
+      continue;
+    }
+    t.events.push_back(e);
+  }
+
+  TouchedIds touched;
+  bool facts_truncated = false;
+  std::vector<std::string> temps;
+  for (TableBatch& t : tables) {
+    for (const ChangeEvent* e : t.events) {
+      for (const auto& [name, value] : e->row) t.columns.insert(name);
+    }
+    EnsureStaging(t.table, t.columns);
+    if (t.truncated) {
+      conn_.Exec("DELETE FROM " + Staging(t.table));
+      if (t.table == "orders" || t.table == "orderdetails") facts_truncated = true;
+    }
+    if (t.events.empty()) continue;
+    std::unordered_map<std::string, int> seen;
+    for (const ChangeEvent* e : t.events) {
+      const int round = ++seen[e->key];
+      t.round_of.push_back(round);
+      t.rounds = std::max(t.rounds, round);
+    }
+
+    // COPY the batch into a temporary table shaped like staging, plus its order and round.
+    const std::string tmp = Temp(t.table);
+    conn_.Exec("CREATE TEMP TABLE " + tmp + " (LIKE " + Staging(t.table) +
+               " INCLUDING DEFAULTS, _seq integer, _round integer) ON COMMIT DROP");
+    temps.push_back(tmp);
+    std::vector<std::string> data_columns(t.columns.begin(), t.columns.end());
+    std::string copy_sql =
+        "COPY " + tmp + " (_key, _op, _lsn, _source_ts, _topic, _partition, _offset, _seq, _round";
+    for (const auto& c : data_columns) copy_sql += ", " + c;
+    copy_sql += ") FROM STDIN";
+    size_t next = 0;
+    std::unordered_map<std::string, size_t> column_index;
+    for (size_t i = 0; i < data_columns.size(); ++i) column_index[data_columns[i]] = i;
+    std::vector<const std::optional<std::string>*> values(data_columns.size());
+    conn_.CopyFrom(copy_sql, [&](std::string& chunk) {
+      chunk.clear();
+      for (; next < t.events.size() && chunk.size() < 256 * 1024; ++next) {
+        const ChangeEvent& e = *t.events[next];
+        AppendCopyText(chunk, e.key);
+        chunk += '\t';
+        chunk += e.op;
+        chunk += '\t';
+        chunk += e.lsn ? std::to_string(*e.lsn) : "\\N";
+        chunk += '\t' + IsoUtc(e.source_ts_ms) + '\t';
+        AppendCopyText(chunk, e.topic);
+        chunk += '\t' + std::to_string(e.partition) + '\t' + std::to_string(e.offset) + '\t' +
+                 std::to_string(next) + '\t' + std::to_string(t.round_of[next]);
+        std::fill(values.begin(), values.end(), nullptr);
+        for (const auto& [name, value] : e.row) values[column_index[name]] = &value;
+        for (const auto* v : values) {
+          chunk += '\t';
+          if (v == nullptr || !v->has_value()) {
+            chunk += "\\N";
+          } else {
+            AppendCopyText(chunk, **v);
+          }
+        }
+        chunk += '\n';
+      }
+      return !chunk.empty();
+    });
+
+    // Merge into staging: the last event per key decides.
+    const auto& all_columns = columns_[t.table];
+    std::string cols, sets;
+    for (const auto& c : all_columns) {
+      if (c == "_loaded_at") continue;
+      cols += (cols.empty() ? "" : ", ") + c;
+      if (c == "_key") continue;
+      const std::string stg = "stg_" + t.table;
+      sets += (sets.empty() ? "" : ", ") + c + " = ";
+      sets += c.starts_with('_') ? "EXCLUDED." + c
+                                 : "CASE WHEN EXCLUDED." + c + " = '" + kUnavailable + "' THEN " + stg + "." +
+                                       c + " ELSE EXCLUDED." + c + " END";
+    }
+    const std::string last = "(SELECT DISTINCT ON (_key) * FROM " + tmp + " ORDER BY _key, _seq DESC)";
+    conn_.Exec("DELETE FROM " + Staging(t.table) + " s USING " + last +
+               " l WHERE s._key = l._key AND l._op = 'd'");
+    conn_.Exec("INSERT INTO " + Staging(t.table) + " AS stg_" + t.table + " (" + cols + ") SELECT " + cols +
+               " FROM " + last + " l WHERE l._op <> 'd' ON CONFLICT (_key) DO UPDATE SET " + sets +
+               ", _loaded_at = now()");
+  }
+
+  // The model: dimensions, then facts, one loader at a time.
+  conn_.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kModelLock) + ")");
+  if (facts_truncated) conn_.Exec(DeleteAllFactsStatement());
+  for (const TableBatch& t : tables) {
+    if (t.events.empty()) continue;
+    const std::string ids = "SELECT id::bigint FROM " + Temp(t.table);
+    if (const Dimension* d = DimensionOf(t.table)) {
+      for (int r = 1; r <= t.rounds; ++r) {
+        for (const auto& sql : Scd2Statements(
+                 *d, "(SELECT * FROM " + Temp(t.table) + " WHERE _round = " + std::to_string(r) + ")"))
+          conn_.Exec(sql);
+      }
+      if (t.table == "customers") touched.customers = ids;
+      if (t.table == "payments") touched.payments = ids;
+      if (t.table == "sellers") touched.sellers = ids;
+      if (t.table == "promotions") touched.promotions = ids;
+      if (t.table == "products") touched.products = ids;
+    }
+    if (t.table == "orders") touched.orders.push_back(ids);
+    if (t.table == "orderdetails") touched.orders.push_back("SELECT order_id::bigint FROM " + Temp(t.table));
+  }
+  for (const auto& sql : FactStatements(touched)) {
+    const auto r = conn_.Exec(sql);
+    if (sql.starts_with("INSERT INTO warehouse.fact_sales")) counts.fact_rows += r.Affected();
+  }
+  // Several Apply calls may share one transaction (one per message when isolating a poison message).
+  std::string drop = "DROP TABLE IF EXISTS touched_orders, fact_input";
+  for (const auto& tmp : temps) drop += ", " + tmp;
+  conn_.Exec(drop);
+  return counts;
+}
+
+}  // namespace rainbow::loader

@@ -1,6 +1,11 @@
-// loader-admin: operator commands that need no running loader.
-//   loader-admin reconcile [--wait SECONDS]   source vs warehouse; exit 0 on zero difference, 1 otherwise
-// Connections from PG_DSN (source) and LOADER_WAREHOUSE_DSN (default: PG_DSN).
+// loader-admin: operator commands that need no running loader (cron, CI, a shell).
+//   loader-admin reconcile [--wait SECONDS]          source vs warehouse; exit 0 on zero difference, 1
+//   otherwise loader-admin backfill --from YYYY-MM-DD --to YYYY-MM-DD
+//                                                    rebuild dimensions and those days' facts from staging
+//   loader-admin backfill --from-lake [--bucket lake] recompute the warehouse from the lake alone (an empty,
+//                                                    freshly migrated warehouse: migrations are applied)
+// Connections from PG_DSN (source) and LOADER_WAREHOUSE_DSN (default: PG_DSN); the lake from S3_ENDPOINT,
+// S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY. Exit 2 on bad usage or config, 3 when a server fails.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -8,10 +13,24 @@
 #include <iostream>
 #include <thread>
 
+#include "common/pg/migrations.hpp"
+#include "common/s3/client.hpp"
+#include "services/loader/src/backfill.hpp"
+#include "services/loader/src/migrations.hpp"
 #include "services/loader/src/reconcile.hpp"
 
+namespace {
+
+std::string Env(const char* name, const std::string& fallback = "") {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"loader-admin: operator commands of the loader (env: PG_DSN, LOADER_WAREHOUSE_DSN)"};
+  using namespace rainbow;
+  CLI::App app{"loader-admin: operator commands of the loader (env: PG_DSN, LOADER_WAREHOUSE_DSN, S3_*)"};
   app.require_subcommand(1);
   auto* reconcile =
       app.add_subcommand("reconcile", "compare the source with the warehouse; exit 1 on a difference");
@@ -20,28 +39,61 @@ int main(int argc, char** argv) {
   reconcile->add_option("--wait", wait_s,
                         "keep comparing for up to this many seconds until equal (loader catching up)");
   reconcile->add_option("--source-schema", schema, "schema of the source tables");
+  auto* backfill = app.add_subcommand("backfill", "rebuild from staging for a date range, or from the lake");
+  std::string from, to, bucket = "lake";
+  bool from_lake = false;
+  backfill->add_option("--from", from, "first order date (UTC), YYYY-MM-DD");
+  backfill->add_option("--to", to, "last order date (UTC), YYYY-MM-DD");
+  backfill->add_flag("--from-lake", from_lake, "recompute the whole warehouse from the lake");
+  backfill->add_option("--bucket", bucket, "the lake's bucket");
   CLI11_PARSE(app, argc, argv);
 
-  const char* source_dsn = std::getenv("PG_DSN");
-  if (source_dsn == nullptr || *source_dsn == '\0') {
+  const std::string source_dsn = Env("PG_DSN");
+  if (source_dsn.empty()) {
     std::cerr << "loader-admin: PG_DSN is not set\n";
     return 2;
   }
-  const char* warehouse_env = std::getenv("LOADER_WAREHOUSE_DSN");
-  const std::string warehouse_dsn =
-      warehouse_env != nullptr && *warehouse_env != '\0' ? warehouse_env : source_dsn;
+  const std::string warehouse_dsn = Env("LOADER_WAREHOUSE_DSN", source_dsn);
   try {
-    rainbow::pg::Connection source(source_dsn);
-    rainbow::pg::Connection warehouse(warehouse_dsn);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
-    for (;;) {
-      const auto report = rainbow::loader::Reconcile(source, warehouse, schema);
-      if (report.matches || std::chrono::steady_clock::now() >= until) {
-        std::cout << rainbow::loader::FormatReport(report);
-        return report.matches ? 0 : 1;
+    if (reconcile->parsed()) {
+      pg::Connection source(source_dsn);
+      pg::Connection warehouse(warehouse_dsn);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+      for (;;) {
+        const auto report = loader::Reconcile(source, warehouse, schema);
+        if (report.matches || std::chrono::steady_clock::now() >= until) {
+          std::cout << loader::FormatReport(report);
+          return report.matches ? 0 : 1;
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
       }
-      std::this_thread::sleep_for(std::chrono::seconds(1));
     }
+    pg::Connection warehouse(warehouse_dsn);
+    loader::BackfillResult r;
+    if (from_lake) {
+      s3::S3Config c;
+      c.endpoint = Env("S3_ENDPOINT");
+      c.region = Env("S3_REGION", "us-east-1");
+      c.access_key = Env("S3_ACCESS_KEY");
+      c.secret_key = Env("S3_SECRET_KEY");
+      if (c.endpoint.empty()) {
+        std::cerr << "loader-admin: S3_ENDPOINT is not set\n";
+        return 2;
+      }
+      pg::ApplyMigrations(warehouse, loader::kMigrationHistory, "rainbow.loader.migrations",
+                          loader::Migrations());
+      s3::S3Client s3(c);
+      r = loader::RecomputeFromLake(warehouse, s3, bucket);
+    } else {
+      if (from.empty() || to.empty()) {
+        std::cerr << "loader-admin backfill: give --from and --to, or --from-lake\n";
+        return 2;
+      }
+      r = loader::BackfillFromStaging(warehouse, from, to);
+    }
+    std::cout << "backfill: " << r.events << " events, " << r.objects << " lake objects, " << r.fact_rows
+              << " fact rows written\n";
+    return 0;
   } catch (const std::exception& e) {
     std::cerr << "loader-admin: " << e.what() << "\n";
     return 3;

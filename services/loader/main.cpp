@@ -87,7 +87,8 @@ int Run(const loader::LoaderConfig& c) {
     });
   }
 
-  loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema);
+  loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema,
+                                    c.lake.enabled ? std::optional(c.s3) : std::nullopt, c.lake.bucket);
   grpc_boot::GrpcServer grpc(c.common.grpc_addr);
   grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
   grpc.FollowReadiness(not_ready);

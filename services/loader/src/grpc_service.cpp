@@ -1,6 +1,8 @@
 #include "services/loader/src/grpc_service.hpp"
 
 #include "common/pg/connection.hpp"
+#include "services/loader/src/backfill.hpp"
+#include "services/loader/src/model_types.hpp"
 #include "services/loader/src/reconcile.hpp"
 
 namespace rainbow::loader {
@@ -54,6 +56,44 @@ grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::Reconc
     return {
         e.kind() == pg::ErrorKind::kRetryable ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL,
         std::string("reconcile: ") + e.what()};
+  }
+}
+
+grpc::Status LoaderGrpcService::Backfill(grpc::ServerContext*, const v1::BackfillRequest* request,
+                                         v1::BackfillResponse* out) {
+  try {
+    pg::Connection warehouse(warehouse_dsn_);
+    BackfillResult r;
+    if (request->from_lake()) {
+      if (!lake_)
+        return {grpc::StatusCode::FAILED_PRECONDITION, "backfill: the lake sink is off (LOADER_LAKE=false)"};
+      const auto rows = warehouse.Exec(
+          "SELECT (SELECT count(*) FROM warehouse.fact_sales) + (SELECT count(*) FROM "
+          "warehouse.dim_products) + "
+          "(SELECT count(*) FROM warehouse.dim_customers)");
+      if (rows.Int(0, 0) != 0)
+        return {grpc::StatusCode::FAILED_PRECONDITION,
+                "backfill from the lake: the warehouse is not empty (recompute into a freshly migrated one)"};
+      s3::S3Client s3(*lake_);
+      r = RecomputeFromLake(warehouse, s3, lake_bucket_);
+    } else {
+      if (!IsValidLiteral("timestamptz", request->from_date()) ||
+          !IsValidLiteral("timestamptz", request->to_date()) || request->from_date().size() != 10 ||
+          request->to_date().size() != 10 || request->from_date() > request->to_date())
+        return {grpc::StatusCode::INVALID_ARGUMENT,
+                "backfill: from_date and to_date must be YYYY-MM-DD with from_date <= to_date"};
+      r = BackfillFromStaging(warehouse, request->from_date(), request->to_date());
+    }
+    out->set_events(r.events);
+    out->set_objects(r.objects);
+    out->set_fact_rows(r.fact_rows);
+    return grpc::Status::OK;
+  } catch (const pg::PgError& e) {
+    return {
+        e.kind() == pg::ErrorKind::kRetryable ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL,
+        std::string("backfill: ") + e.what()};
+  } catch (const std::exception& e) {
+    return {grpc::StatusCode::INTERNAL, std::string("backfill: ") + e.what()};
   }
 }
 

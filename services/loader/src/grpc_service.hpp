@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include <optional>
+
+#include "common/s3/types.hpp"
 #include "rainbow/loader.grpc.pb.h"
 #include "services/loader/src/status.hpp"
 
@@ -11,23 +14,30 @@ namespace rainbow::loader {
 // call: it is an operator's command, not a hot path). The status must outlive it. Thread-safe.
 class LoaderGrpcService final : public v1::LoaderService::Service {
  public:
+  // lake: where Backfill from the lake reads (nullopt: the lake sink is off, and so is that backfill).
   LoaderGrpcService(const LoaderStatus& status, std::string source_dsn, std::string warehouse_dsn,
-                    std::string source_schema)
+                    std::string source_schema, std::optional<s3::S3Config> lake, std::string lake_bucket)
       : status_(status),
         source_dsn_(std::move(source_dsn)),
         warehouse_dsn_(std::move(warehouse_dsn)),
-        source_schema_(std::move(source_schema)) {}
+        source_schema_(std::move(source_schema)),
+        lake_(std::move(lake)),
+        lake_bucket_(std::move(lake_bucket)) {}
 
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::Status* response) override;
   grpc::Status Reconcile(grpc::ServerContext* context, const v1::ReconcileRequest* request,
                          v1::ReconcileResponse* response) override;
+  grpc::Status Backfill(grpc::ServerContext* context, const v1::BackfillRequest* request,
+                        v1::BackfillResponse* response) override;
 
  private:
   const LoaderStatus& status_;
   const std::string source_dsn_;
   const std::string warehouse_dsn_;
   const std::string source_schema_;
+  const std::optional<s3::S3Config> lake_;
+  const std::string lake_bucket_;
 };
 
 }  // namespace rainbow::loader

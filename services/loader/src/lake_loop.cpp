@@ -105,8 +105,7 @@ void LakeLoop::Add(const kafka::ConsumedMessage& m, std::stop_token stop) {
     return;
   }
   auto& out = w.lines[*table][UtcDate(ts_ms)];
-  out += m.value->find('\n') == std::string::npos ? *m.value : event.dump();
-  out += '\n';
+  AppendLakeLine(out, m, event);
   ++w.events;
   w.dirty = true;
 }

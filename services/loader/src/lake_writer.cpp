@@ -15,6 +15,31 @@ std::string LakeObjectKey(const std::string& table, const std::string& date, con
   return table + "/date=" + date + "/" + topic + "-" + std::to_string(partition) + "-" + window + ".json.gz";
 }
 
+void AppendLakeLine(std::string& out, const kafka::ConsumedMessage& m, const nlohmann::json& event) {
+  nlohmann::json key;
+  if (m.key) {
+    key = nlohmann::json::parse(*m.key, nullptr, false);
+    if (key.is_discarded()) key = *m.key;  // not JSON: kept as a string
+    if (key.is_object() && key.size() == 2 && key.contains("schema") && key.contains("payload"))
+      key = nlohmann::json(key["payload"]);
+  }
+  const nlohmann::json line = {
+      {"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"key", key}, {"event", event}};
+  out += line.dump();
+  out += '\n';
+}
+
+kafka::ConsumedMessage ParseLakeLine(std::string_view line) {
+  const auto j = nlohmann::json::parse(line);
+  kafka::ConsumedMessage m;
+  m.topic = j.at("topic").get<std::string>();
+  m.partition = j.at("partition").get<int32_t>();
+  m.offset = j.at("offset").get<int64_t>();
+  if (!j.at("key").is_null()) m.key = j["key"].is_string() ? j["key"].get<std::string>() : j["key"].dump();
+  m.value = j.at("event").dump();
+  return m;
+}
+
 std::string UtcDate(int64_t ts_ms) {
   const std::time_t secs = static_cast<std::time_t>(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
   std::tm tm{};

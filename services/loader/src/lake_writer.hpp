@@ -2,8 +2,12 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/kafka/types.hpp"
 
 namespace rainbow::loader {
 
@@ -12,6 +16,15 @@ namespace rainbow::loader {
 // when they were flushed: a replay after a crash rewrites the same objects with the same lines.
 std::string LakeObjectKey(const std::string& table, const std::string& date, const std::string& topic,
                           int32_t partition, int64_t window_start);
+
+// One lake line (JSON, then '\n'): the event with where it came from, so the lake alone can rebuild
+// the warehouse in the original order and with the original keys:
+//   {"topic":…,"partition":…,"offset":…,"key":<the Kafka key as JSON, or null>,"event":<the value>}
+// `event` is the value as parsed (unwrapped from {"schema","payload"} when it was wrapped).
+void AppendLakeLine(std::string& out, const kafka::ConsumedMessage& m, const nlohmann::json& event);
+
+// A lake line back as the message it was written from (value = the event, serialized).
+kafka::ConsumedMessage ParseLakeLine(std::string_view line);
 
 // "YYYY-MM-DD" (UTC) of epoch milliseconds.
 std::string UtcDate(int64_t ts_ms);

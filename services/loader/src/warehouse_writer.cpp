@@ -16,8 +16,6 @@ constexpr const char* kMetaColumns[] = {"_key",   "_op",        "_lsn",   "_sour
                                         "_topic", "_partition", "_offset"};
 // What Debezium writes for an unchanged TOASTed value it could not read: keep the stored one.
 constexpr const char* kUnavailable = "__debezium_unavailable_value";
-// Serializes the model step (dimensions and facts) across loaders; any constant unique to it.
-constexpr int64_t kModelLock = 0x7261696e626f77;  // "rainbow"
 
 std::string Staging(const std::string& table) { return "warehouse.stg_" + table; }
 std::string Temp(const std::string& table) { return "loader_tmp_" + table; }
@@ -209,7 +207,7 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
   }
 
   // The model: dimensions, then facts, one loader at a time.
-  conn_.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kModelLock) + ")");
+  conn_.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kModelLockId) + ")");
   if (facts_truncated) conn_.Exec(DeleteAllFactsStatement());
   for (const TableBatch& t : tables) {
     if (t.events.empty()) continue;

@@ -11,6 +11,10 @@
 
 namespace rainbow::loader {
 
+// The transaction-level advisory lock that serializes the model step (dimensions and facts) across
+// loaders and backfills; any constant unique to it.
+inline constexpr int64_t kModelLockId = 0x7261696e626f77;  // "rainbow"
+
 // Rows written by one Apply, by table and operation, for metrics.
 struct ApplyCounts {
   std::map<std::pair<std::string, char>, int64_t> events;  // (table, op) -> events

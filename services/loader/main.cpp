@@ -62,8 +62,8 @@ int Run(const loader::LoaderConfig& c) {
     s3 = std::make_unique<s3::S3Client>(c.s3);
     s3->CreateBucket(s3::BucketName(c.lake.bucket));
   }
-  // Ready once the warehouse answers; a batch's failure turns it not ready until the next commit.
-  status.Committed({}, 0, 0, 0, 0, 0);
+  // Ready once migrated (the warehouse answered); a failed batch turns it not ready until the next commit.
+  status.WarehouseOk();
 
   std::jthread warehouse_thread([&](std::stop_token stop) {
     loader::WarehouseLoop loop(c, dlq, metrics, status);

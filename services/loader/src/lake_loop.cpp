@@ -47,7 +47,7 @@ bool LakeLoop::Write(const kafka::TopicPartition& p, LakeWindow& w, std::stop_to
           s3_.PutObject(s3::BucketName(config_.lake.bucket),
                         s3::ObjectKey(LakeObjectKey(table, date, p.first, p.second, w.start)), body,
                         {"application/gzip"});
-          metrics_.LakeObject(0, static_cast<double>(body.size()));
+          metrics_.LakeObject(static_cast<double>(body.size()));
         }
       }
       w.dirty = false;
@@ -79,7 +79,7 @@ void LakeLoop::Add(const kafka::ConsumedMessage& m, std::stop_token stop) {
     if (w.start >= 0 && w.events > 0) {
       // The previous window is complete: write it a last time, then commit past it.
       if (!Write(p, w, stop)) return;
-      metrics_.LakeObject(static_cast<double>(w.events), 0);
+      metrics_.LakeWindowDone(static_cast<double>(w.events));
       status_.LakeWritten(w.events);
       try {
         consumer_->Commit(std::map<kafka::TopicPartition, int64_t>{{p, start}});

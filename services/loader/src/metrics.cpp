@@ -82,9 +82,8 @@ void LoaderMetrics::Lag(const std::string& topic, int32_t partition, double lag)
   lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}}).Set(lag);
 }
 
-void LoaderMetrics::LakeObject(double events, double bytes) {
+void LoaderMetrics::LakeObject(double bytes) {
   lake_objects_.Increment();
-  lake_events_.Increment(events);
   lake_bytes_.Increment(bytes);
 }
 

@@ -23,7 +23,8 @@ class LoaderMetrics {
   void Freshness(double seconds) { freshness_.Observe(seconds); }
   void FactRows(double n) { fact_rows_.Increment(n); }
   void Lag(const std::string& topic, int32_t partition, double lag);
-  void LakeObject(double events, double bytes);
+  void LakeObject(double bytes);
+  void LakeWindowDone(double events) { lake_events_.Increment(events); }
   void SinkUp(const std::string& sink, bool up);
 
  private:

@@ -50,6 +50,11 @@ void LoaderStatus::LakeWritten(int64_t events) {
   s_.lake_ok = true;
 }
 
+void LoaderStatus::WarehouseOk() {
+  std::lock_guard lock(mu_);
+  s_.warehouse_ok = true;
+}
+
 LoaderStatus::Snapshot LoaderStatus::Get() const {
   std::lock_guard lock(mu_);
   return s_;

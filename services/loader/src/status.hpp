@@ -41,6 +41,7 @@ class LoaderStatus {
   void Revoked(const kafka::TopicPartition& p);
   void Error(const std::string& sink, const std::string& error);
   void LakeWritten(int64_t events);
+  void WarehouseOk();
   Snapshot Get() const;
 
  private:

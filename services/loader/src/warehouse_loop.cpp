@@ -216,8 +216,19 @@ WarehouseLoop::Attempt WarehouseLoop::Write(std::vector<ChangeEvent>& events,
   for (const auto& [p, range] : ranges) next[p] = range.second;
   status_.Committed(next, static_cast<int64_t>(events.size()), counts.fact_rows,
                     static_cast<int64_t>(poison.size()), seconds, max_fresh);
-  log::Debug("batch committed",
-             {{"events", pending_.size()}, {"facts", counts.fact_rows}, {"seconds", seconds}});
+  // The orders this batch touched, so one order can be followed from order-api to its fact rows.
+  std::set<int64_t> order_ids;
+  for (const auto& e : events) {
+    if (e.table != "orders" && e.table != "orderdetails") continue;
+    for (const auto& [name, value] : e.row) {
+      if (value && name == (e.table == "orders" ? "id" : "order_id")) order_ids.insert(std::stoll(*value));
+    }
+  }
+  log::Info("batch committed", {{"events", pending_.size()},
+                                {"fact_rows", counts.fact_rows},
+                                {"dead_lettered", poison.size()},
+                                {"seconds", seconds},
+                                {"order_ids", std::vector<int64_t>(order_ids.begin(), order_ids.end())}});
   // Also in Kafka, for lag tools; the warehouse's copy is the one that counts.
   try {
     consumer_->Commit(next);

@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "services/loader/src/change_event.hpp"
@@ -58,6 +59,7 @@ BackfillResult BackfillFromStaging(pg::Connection& warehouse, const std::string&
   BackfillResult result;
   pg::Transaction tx(warehouse);
   warehouse.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kModelLockId) + ")");
+  warehouse.Exec(ModelTempTablesStatement());
   for (const auto& d : Dimensions()) {
     const std::string rows = "(SELECT * FROM warehouse.stg_" + d.source_table + ")";
     result.events += warehouse.Exec("SELECT count(*) FROM warehouse.stg_" + d.source_table).Int(0, 0);
@@ -67,17 +69,18 @@ BackfillResult BackfillFromStaging(pg::Connection& warehouse, const std::string&
       "DELETE FROM warehouse.fact_sales WHERE date_key BETWEEN to_char($1::date, 'YYYYMMDD')::integer "
       "AND to_char($2::date, 'YYYYMMDD')::integer",
       {from, to});
-  TouchedIds touched;
-  // Dates as DESIGN.md's dim_dates has them: the order's UTC day.
-  touched.orders.push_back(
-      "SELECT id::bigint FROM warehouse.stg_orders WHERE (created_at::timestamptz AT TIME ZONE "
-      "'UTC')::date BETWEEN '" +
-      from + "'::date AND '" + to + "'::date");
-  for (const auto& sql : FactStatements(touched)) {
+  // Dates as dim_dates has them: the order's UTC day.
+  for (const auto& sql :
+       FactStatements({"SELECT id::bigint FROM warehouse.stg_orders WHERE (created_at::timestamptz "
+                       "AT TIME ZONE 'UTC')::date BETWEEN '" +
+                       from + "'::date AND '" + to + "'::date"})) {
     const auto r = warehouse.Exec(sql);
     if (sql.starts_with("INSERT INTO warehouse.fact_sales")) result.fact_rows += r.Affected();
   }
-  warehouse.Exec("DROP TABLE IF EXISTS touched_orders, fact_input");
+  std::set<std::string> changed;
+  const auto dims = warehouse.Exec(std::string("SELECT DISTINCT dim FROM ") + kChangedMembers);
+  for (int i = 0; i < dims.rows(); ++i) changed.insert(std::string(dims.Text(i, 0)));
+  for (const auto& sql : ReresolveStatements(changed)) warehouse.Exec(sql);
   tx.Commit();
   return result;
 }

@@ -25,6 +25,9 @@ LoaderConfig LoadConfig(config::Env& env) {
                               "most bytes per warehouse batch");
   c.batch.max_wait =
       env.Duration("LOADER_BATCH_WAIT", 200ms, "longest a batch waits to fill before it is written");
+  c.model =
+      env.Bool("LOADER_MODEL", true,
+               "build dimensions and fact_sales (false: staging mirrors only, e.g. to feed another tool)");
   c.migrate = env.Bool("LOADER_MIGRATE", true, "apply the warehouse migrations at start");
   c.dlq_replication = static_cast<int>(env.Int(
       "LOADER_DLQ_REPLICATION", 1, 1, 16, "replication factor of <topic>.dlq topics the loader creates"));

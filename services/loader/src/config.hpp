@@ -35,6 +35,7 @@ struct LoaderConfig {
   std::string group = "loader";
   BatchLimits batch;
   bool migrate = true;
+  bool model = true;  // false: staging only (no dimensions or facts)
   int dlq_replication = 1;
   s3::S3Config s3;
   LakeConfig lake;

@@ -94,13 +94,19 @@ std::vector<std::string> Scd2Statements(const Dimension& d, const std::string& c
     attr_values += ", " + Cast("c", a);
   }
   std::vector<std::string> out;
-  // 1. The member arrived: fill in the inferred row in place (its key stays, so do the facts on it).
-  out.push_back("UPDATE " + t + " d SET " + Assignments(d, false) + ", is_inferred = false FROM " + changes +
-                " c WHERE " + match + " AND d.is_inferred AND c._op <> 'd'");
+  // Members whose facts must be resolved again are noted in loader_changed_members (see header).
+  const auto noting = [&](const std::string& update) {
+    return "WITH changed AS (" + update + " RETURNING d." + nk + ") INSERT INTO " + kChangedMembers +
+           " SELECT '" + d.table + "', " + nk + " FROM changed";
+  };
+  // 1. The member arrived: fill in the inferred row in place (its key stays; facts may now learn more
+  //    from it, e.g. a product's seller).
+  out.push_back(noting("UPDATE " + t + " d SET " + Assignments(d, false) + ", is_inferred = false FROM " +
+                       changes + " c WHERE " + match + " AND d.is_inferred AND c._op <> 'd'"));
   // 2. A tracked attribute changed: close the current version at the change's commit time.
-  out.push_back("UPDATE " + t +
-                " d SET valid_to = greatest(c._source_ts, d.valid_from), is_current = false FROM " + changes +
-                " c WHERE " + match + " AND c._op <> 'd' AND " + Differs(d, true));
+  out.push_back(noting("UPDATE " + t +
+                       " d SET valid_to = greatest(c._source_ts, d.valid_from), is_current = false FROM " +
+                       changes + " c WHERE " + match + " AND c._op <> 'd' AND " + Differs(d, true)));
   // 3. No current version (new member, or the one just closed): open one.
   out.push_back(
       "INSERT INTO " + t + " (" + nk + attr_list + ", valid_from, valid_to, is_current) SELECT c.id::bigint" +
@@ -118,6 +124,11 @@ std::vector<std::string> Scd2Statements(const Dimension& d, const std::string& c
                 " d SET valid_to = greatest(c._source_ts, d.valid_from), is_current = false, " +
                 "is_deleted = true FROM " + changes + " c WHERE " + match + " AND c._op = 'd'");
   return out;
+}
+
+std::string ModelTempTablesStatement() {
+  return std::string("CREATE TEMP TABLE IF NOT EXISTS ") + kChangedMembers +
+         " (dim text NOT NULL, id bigint NOT NULL) ON COMMIT DROP";
 }
 
 std::string InferredMembersStatement(const Dimension& d, const std::string& keys_sql) {

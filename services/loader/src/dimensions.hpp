@@ -29,6 +29,11 @@ const std::vector<Dimension>& Dimensions();
 // The dimension fed by a source table, or nullptr.
 const Dimension* DimensionOf(const std::string& source_table);
 
+// A temporary table (dim text, id bigint) of the members whose versions a batch changed in a way facts
+// must follow (a new version, an inferred member filled in); created by ModelTempTablesStatement.
+inline constexpr const char* kChangedMembers = "loader_changed_members";
+std::string ModelTempTablesStatement();
+
 // The statements applying one round of changes to `d`: `changes` names a relation holding at most one
 // change per key (columns of the staging table, all text, plus _op and _source_ts), applied in order:
 //   1. an inferred current row gets the member's real attributes in place;

@@ -1,27 +1,28 @@
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
 namespace rainbow::loader {
 
-// The natural ids a batch touched, as queries yielding one bigint column each (empty = none), from
-// which the fact statements pick the order lines to (re)build and the facts whose keys to re-resolve.
-struct TouchedIds {
-  std::vector<std::string> orders;  // order ids whose header or lines changed
-  std::string customers, payments, sellers, promotions, products;
-};
-
-// The statements that bring fact_sales up to date for `touched`, in order:
+// The statements that bring fact_sales up to date for the orders a batch touched: `orders` are queries
+// yielding one bigint column each (order ids whose header or lines changed), in order:
+//   - the touched orders' lines that have their header are read from staging (a line without its
+//     header waits in staging: the header's arrival touches its order);
 //   - facts of touched orders whose line or header is no longer in staging are deleted;
 //   - dim_dates gets every new order date;
 //   - inferred members are created for ids the lines reference and no dimension holds yet;
-//   - the touched orders' lines that have their header are upserted (a line without its header waits
-//     in staging: the header's arrival touches its order);
-//   - every dimension key of the touched facts, and of the facts referencing a touched member, is
-//     resolved as of the order's time (the version with valid_from <= order_ts < valid_to, else the
-//     member's latest version).
-std::vector<std::string> FactStatements(const TouchedIds& touched);
+//   - the lines are upserted with every dimension key resolved as of the order's time (the latest
+//     version with valid_from <= order_ts: versions chain without gaps from 1900-01-01 on, so that is
+//     the version valid then, or after a delete the member's last one); the seller comes with the
+//     product version.
+std::vector<std::string> FactStatements(const std::vector<std::string>& orders);
+
+// The statements that re-resolve the keys of the facts referencing members a batch gave a new version
+// or filled in (dimension tables named in `changed_dims`, members listed in loader_changed_members):
+// one UPDATE per dimension, each driven by its indexed natural-id column.
+std::vector<std::string> ReresolveStatements(const std::set<std::string>& changed_dims);
 
 // Deletes every fact (a truncate of orders or orderdetails in the source).
 std::string DeleteAllFactsStatement();

@@ -13,6 +13,7 @@ namespace rainbow::loader {
 LakeLoop::LakeLoop(const LoaderConfig& config, s3::S3Client& s3, LoaderMetrics& metrics, LoaderStatus& status)
     : config_(config), s3_(s3), metrics_(metrics), status_(status) {
   kafka::ConsumerConfig cc{config.kafka_brokers, config.lake.group, {config.topic_pattern}, "loader-lake"};
+  cc.properties["queued.max.messages.kbytes"] = "16384";
   // An unfinished window of a partition taken away is re-read by its next owner from the window start.
   cc.on_revoke = [this](const std::vector<kafka::TopicPartition>& parts) {
     for (const auto& p : parts) windows_.erase(p);

@@ -24,12 +24,13 @@ LoaderMetrics::LoaderMetrics(prometheus::Registry& registry)
                          .Name("loader_batch_seconds")
                          .Help("Time to write and commit one batch, by sink")
                          .Register(registry)),
-      freshness_(prometheus::BuildHistogram()
-                     .Name("loader_freshness_seconds")
-                     .Help("Source commit (source.ts_ms) to warehouse commit, per event")
-                     .Register(registry)
-                     .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30,
-                                                                      60, 300})),
+      freshness_(
+          prometheus::BuildHistogram()
+              .Name("loader_freshness_seconds")
+              .Help("Source commit (source.ts_ms) to warehouse commit, per event")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
+                                                               0.5, 0.75, 1, 1.5, 2, 5, 10, 30, 60, 300})),
       fact_rows_(prometheus::BuildCounter()
                      .Name("loader_fact_rows_total")
                      .Help("fact_sales rows inserted or updated")

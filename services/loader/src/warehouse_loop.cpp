@@ -36,6 +36,8 @@ WarehouseLoop::WarehouseLoop(const LoaderConfig& config, kafka::Producer& dlq, L
                              LoaderStatus& status)
     : config_(config), dlq_(dlq), metrics_(metrics), status_(status) {
   kafka::ConsumerConfig cc{config.kafka_brokers, config.group, {config.topic_pattern}, "loader"};
+  // librdkafka prefetches up to 64 MB by default; a few batches ahead is enough.
+  cc.properties["queued.max.messages.kbytes"] = "16384";
   cc.on_assign = [this](const std::vector<kafka::TopicPartition>& parts) { return StartOffsets(parts); };
   cc.on_revoke = [this](const std::vector<kafka::TopicPartition>& parts) {
     // Messages of partitions taken away are not ours to write any more.
@@ -60,7 +62,10 @@ pg::Connection& WarehouseLoop::Db() {
     writer_.reset();
     db_.reset();
     db_ = std::make_unique<pg::Connection>(config_.warehouse_dsn);
-    writer_ = std::make_unique<WarehouseWriter>(*db_);
+    // A commit lost in a database crash takes its offsets with it, so the batch is simply read again:
+    // waiting for the WAL flush would buy nothing here.
+    db_->Exec("SET synchronous_commit = off");
+    writer_ = std::make_unique<WarehouseWriter>(*db_, config_.model);
   }
   return *db_;
 }

@@ -123,7 +123,6 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
     t.events.push_back(e);
   }
 
-  TouchedIds touched;
   bool facts_truncated = false;
   std::vector<std::string> temps;
   for (TableBatch& t : tables) {
@@ -198,44 +197,58 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
                                  : "CASE WHEN EXCLUDED." + c + " = '" + kUnavailable + "' THEN " + stg + "." +
                                        c + " ELSE EXCLUDED." + c + " END";
     }
-    const std::string last = "(SELECT DISTINCT ON (_key) * FROM " + tmp + " ORDER BY _key, _seq DESC)";
-    conn_.Exec("DELETE FROM " + Staging(t.table) + " s USING " + last +
-               " l WHERE s._key = l._key AND l._op = 'd'");
+    // With one event per key (the common case) the temporary table is already "the last event per key".
+    const std::string last =
+        t.rounds == 1 ? tmp : "(SELECT DISTINCT ON (_key) * FROM " + tmp + " ORDER BY _key, _seq DESC)";
+    const bool deletes =
+        std::any_of(t.events.begin(), t.events.end(), [](const ChangeEvent* e) { return e->op == 'd'; });
+    if (deletes) {
+      conn_.Exec("DELETE FROM " + Staging(t.table) + " s USING " + last +
+                 " l WHERE s._key = l._key AND l._op = 'd'");
+    }
     conn_.Exec("INSERT INTO " + Staging(t.table) + " AS stg_" + t.table + " (" + cols + ") SELECT " + cols +
                " FROM " + last + " l WHERE l._op <> 'd' ON CONFLICT (_key) DO UPDATE SET " + sets +
                ", _loaded_at = now()");
   }
 
   // The model: dimensions, then facts, one loader at a time.
+  if (!model_) {
+    DropTemps(temps);
+    return counts;
+  }
   conn_.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kModelLockId) + ")");
+  conn_.Exec(ModelTempTablesStatement());
   if (facts_truncated) conn_.Exec(DeleteAllFactsStatement());
+  std::vector<std::string> orders;
   for (const TableBatch& t : tables) {
     if (t.events.empty()) continue;
-    const std::string ids = "SELECT id::bigint FROM " + Temp(t.table);
     if (const Dimension* d = DimensionOf(t.table)) {
       for (int r = 1; r <= t.rounds; ++r) {
         for (const auto& sql : Scd2Statements(
                  *d, "(SELECT * FROM " + Temp(t.table) + " WHERE _round = " + std::to_string(r) + ")"))
           conn_.Exec(sql);
       }
-      if (t.table == "customers") touched.customers = ids;
-      if (t.table == "payments") touched.payments = ids;
-      if (t.table == "sellers") touched.sellers = ids;
-      if (t.table == "promotions") touched.promotions = ids;
-      if (t.table == "products") touched.products = ids;
     }
-    if (t.table == "orders") touched.orders.push_back(ids);
-    if (t.table == "orderdetails") touched.orders.push_back("SELECT order_id::bigint FROM " + Temp(t.table));
+    if (t.table == "orders") orders.push_back("SELECT id::bigint FROM " + Temp(t.table));
+    if (t.table == "orderdetails") orders.push_back("SELECT order_id::bigint FROM " + Temp(t.table));
   }
-  for (const auto& sql : FactStatements(touched)) {
+  for (const auto& sql : FactStatements(orders)) {
     const auto r = conn_.Exec(sql);
     if (sql.starts_with("INSERT INTO warehouse.fact_sales")) counts.fact_rows += r.Affected();
   }
+  std::set<std::string> changed;
+  const auto dims = conn_.Exec(std::string("SELECT DISTINCT dim FROM ") + kChangedMembers);
+  for (int i = 0; i < dims.rows(); ++i) changed.insert(std::string(dims.Text(i, 0)));
+  for (const auto& sql : ReresolveStatements(changed)) conn_.Exec(sql);
+  DropTemps(temps);
+  return counts;
+}
+
+void WarehouseWriter::DropTemps(const std::vector<std::string>& temps) {
   // Several Apply calls may share one transaction (one per message when isolating a poison message).
-  std::string drop = "DROP TABLE IF EXISTS touched_orders, fact_input";
+  std::string drop = std::string("DROP TABLE IF EXISTS touched_orders, fact_input, ") + kChangedMembers;
   for (const auto& tmp : temps) drop += ", " + tmp;
   conn_.Exec(drop);
-  return counts;
 }
 
 }  // namespace rainbow::loader

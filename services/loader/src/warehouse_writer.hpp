@@ -32,7 +32,8 @@ struct ApplyCounts {
 // Owns a cache of staging columns; one thread at a time, like the connection it uses.
 class WarehouseWriter {
  public:
-  explicit WarehouseWriter(pg::Connection& conn) : conn_(conn) {}
+  // model: false writes staging only (no dimensions, dim_dates or facts).
+  explicit WarehouseWriter(pg::Connection& conn, bool model = true) : conn_(conn), model_(model) {}
 
   // Throws PgError; on any error the caller must roll back (and the column cache is forgotten).
   ApplyCounts Apply(const std::vector<const ChangeEvent*>& events);
@@ -42,8 +43,10 @@ class WarehouseWriter {
   // Creates the staging table and adds columns it lacks (a column added in the source).
   void EnsureStaging(const std::string& table, const std::set<std::string>& columns);
   void LoadColumns();
+  void DropTemps(const std::vector<std::string>& temps);
 
   pg::Connection& conn_;
+  const bool model_;
   bool columns_loaded_ = false;
   std::map<std::string, std::set<std::string>> columns_;  // staging table -> columns
 };

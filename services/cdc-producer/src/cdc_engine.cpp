@@ -47,6 +47,14 @@ constexpr const char* kPrimaryKeySql =
     "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
     "ANY(i.indkey) "
     "WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY a.attnum";
+// What the Connect schema needs beyond the Relation message: nullability, default, type name, enum labels.
+constexpr const char* kColumnCatalogSql =
+    "SELECT a.attname, NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), t.typname, "
+    "CASE WHEN t.typtype = 'e' THEN (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) "
+    "FROM pg_enum e WHERE e.enumtypid = t.oid) END "
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+    "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped";
 constexpr const char* kPublishedTablesSql =
     "SELECT c.oid::bigint, n.nspname, c.relname, c.relreplident FROM pg_publication_tables pt "
     "JOIN pg_namespace n ON n.nspname = pt.schemaname "
@@ -291,6 +299,19 @@ std::shared_ptr<TableInfo> CdcEngine::LoadRelation(Session& s, uint32_t oid, con
       if (info->columns[i].identity_key) info->key_columns.push_back(i);
     }
   }
+  // The catalog as it is now (as Debezium reads it at a Relation message): nullability and defaults.
+  auto cat = s.meta->Exec(kColumnCatalogSql, {std::to_string(oid)});
+  for (int r = 0; r < cat.rows(); ++r) {
+    for (auto& c : info->columns) {
+      if (c.name != cat.Text(r, 0)) continue;
+      c.optional = cat.Text(r, 1) == "t";
+      if (!cat.IsNull(r, 2)) c.default_expr = std::string(cat.Text(r, 2));
+      c.type_name = std::string(cat.Text(r, 3));
+      if (!cat.IsNull(r, 4)) c.enum_labels = std::string(cat.Text(r, 4));
+    }
+  }
+  for (size_t i : info->key_columns) info->columns[i].optional = false;
+  AttachSchemas(*info, builder_.settings());
   return info;
 }
 
@@ -385,9 +406,9 @@ void CdcEngine::RunSession() {
   s.meta = std::make_unique<pg::Connection>(config_.pg_dsn);
   s.meta->Exec(kSessionSettings);
   s.database = std::string(s.meta->Exec("SELECT current_database()").Text(0, 0));
-  builder_ =
-      EventBuilder(EnvelopeSettings{version_, server_name_, s.database, "__debezium_unavailable_value"},
-                   config_.tombstones);
+  builder_ = EventBuilder(EnvelopeSettings{version_, server_name_, s.database, "__debezium_unavailable_value",
+                                           config_.key_format, config_.value_format, config_.decimal_mode},
+                          config_.tombstones);
   PrepareCatalog(*s.meta);
   const std::string state_table = QuoteIdent(config_.state_schema) + ".state";
 
@@ -486,25 +507,47 @@ void CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn co
             {{"slot", config_.slot}, {"tables", tables.rows()}, {"lsn", consistent_point.ToString()}});
   s.batch = s.tracker->Open();
 
-  // One record is held back so the last one of the whole snapshot can say "snapshot":"last".
-  // A flag beside a plain record, not std::optional: GCC 12 -O2 reports a false maybe-uninitialized
-  // for an optional of this record's strings.
-  ChangeRecord held;
-  bool holding = false;
-  std::string held_label;
+  // One row is held back, its event not yet built, so that its snapshot marker can say whether it is the
+  // last of its table or of the whole snapshot. Debezium's markers (json-schemas): "first" (first row of
+  // the snapshot), "first_in_data_collection", "last_in_data_collection", "last" (last row of the
+  // snapshot), "true"; the historical `json` format says only "first", "true" and "last".
+  struct Held {
+    std::shared_ptr<TableInfo> info;
+    std::vector<std::optional<std::string>> row;  // owns the text (a Tuple only views it)
+    int64_t now_us = 0;
+    bool first_in_snapshot = false;
+    bool first_in_table = false;
+    std::string label;
+  };
+  const bool debezium_markers = config_.value_format == WireFormat::kJsonSchemas;
+  std::optional<Held> held;
   uint64_t rows_total = 0;
-  auto release = [&](bool last) {
-    if (!holding) return;
-    if (last && held.value) {
-      const auto pos = held.value->rfind("\"snapshot\":\"");
-      if (pos != std::string::npos) {
-        const auto start = pos + 12;
-        const auto end = held.value->find('"', start);
-        held.value->replace(start, end - start, "last");
-      }
+  auto release = [&](bool last_in_table, bool last_in_snapshot) {
+    if (!held) return;
+    ChangeContext ctx;
+    ctx.lsn = consistent_point;
+    ctx.source_ts_us = held->now_us;
+    ctx.now_us = held->now_us;
+    if (last_in_snapshot) {
+      ctx.snapshot = "last";
+    } else if (held->first_in_snapshot) {
+      ctx.snapshot = "first";
+    } else if (debezium_markers && last_in_table) {
+      ctx.snapshot = "last_in_data_collection";
+    } else if (debezium_markers && held->first_in_table) {
+      ctx.snapshot = "first_in_data_collection";
+    } else {
+      ctx.snapshot = "true";
     }
-    Produce(s, held, held_label);
-    holding = false;
+    Tuple tuple(held->row.size());
+    for (size_t c = 0; c < held->row.size(); ++c) {
+      if (held->row[c]) tuple[c] = {TupleValue::Kind::kText, *held->row[c]};
+    }
+    s.scratch.clear();
+    builder_.Insert(*held->info, tuple, 'r', ctx, s.scratch);
+    Produce(s, s.scratch.front(), held->label);
+    s.scratch.clear();
+    held.reset();
   };
 
   for (int t = 0; t < tables.rows(); ++t) {
@@ -519,8 +562,9 @@ void CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn co
                          static_cast<int32_t>(cols.Int(c, 2)), false});
       select += (c ? ", " : "") + QuoteIdent(std::string(cols.Text(c, 0)));
     }
-    auto info = LoadRelation(s, oid, schema, table, tables.Text(t, 3).empty() ? 'd' : tables.Text(t, 3)[0],
-                             std::move(columns));
+    std::shared_ptr<TableInfo> info =
+        LoadRelation(s, oid, schema, table, tables.Text(t, 3).empty() ? 'd' : tables.Text(t, 3)[0],
+                     std::move(columns));
     const std::string label = schema + "." + table;
     if (select.empty()) select = "NULL";
     snap.Exec("DECLARE cdc_snapshot NO SCROLL CURSOR FOR SELECT " + select + " FROM " + QuoteIdent(schema) +
@@ -533,27 +577,13 @@ void CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn co
       auto rows = snap.Exec("FETCH " + std::to_string(config_.snapshot_fetch_rows) + " FROM cdc_snapshot");
       if (rows.rows() == 0) break;
       const int64_t now = UnixNowMicros();
-      Tuple tuple(info->columns.size());
       for (int r = 0; r < rows.rows(); ++r) {
+        release(false, false);
+        std::vector<std::optional<std::string>> row(info->columns.size());
         for (size_t c = 0; c < info->columns.size(); ++c) {
-          if (rows.IsNull(r, static_cast<int>(c))) {
-            tuple[c] = {TupleValue::Kind::kNull, {}};
-          } else {
-            tuple[c] = {TupleValue::Kind::kText, rows.Text(r, static_cast<int>(c))};
-          }
+          if (!rows.IsNull(r, static_cast<int>(c))) row[c] = std::string(rows.Text(r, static_cast<int>(c)));
         }
-        ChangeContext ctx;
-        ctx.lsn = consistent_point;
-        ctx.source_ts_us = now;
-        ctx.now_us = now;
-        ctx.snapshot = rows_total == 0 ? "first" : "true";
-        s.scratch.clear();
-        builder_.Insert(*info, tuple, 'r', ctx, s.scratch);
-        release(false);
-        held = std::move(s.scratch.front());
-        holding = true;
-        s.scratch.clear();
-        held_label = label;
+        held = Held{info, std::move(row), now, rows_total == 0, table_rows == 0, label};
         ++rows_total;
         ++table_rows;
         metrics_.snapshot_rows.Increment();
@@ -562,11 +592,12 @@ void CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn co
       status_.snapshot_rows = rows_total;
     }
     snap.Exec("CLOSE cdc_snapshot");
+    if (held && t + 1 < tables.rows()) release(true, false);
     log::Info("snapshot table done", {{"table", label}, {"rows", table_rows}});
     std::lock_guard lock(mu_);
     status_.snapshot_tables_done = static_cast<uint32_t>(t + 1);
   }
-  release(true);
+  release(true, true);
   snap.Exec("COMMIT");
   s.tracker->Close(s.batch, consistent_point);
   WaitDelivered(s, config_.kafka_message_timeout + std::chrono::seconds(5));

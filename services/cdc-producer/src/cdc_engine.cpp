@@ -562,9 +562,8 @@ void CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn co
                          static_cast<int32_t>(cols.Int(c, 2)), false});
       select += (c ? ", " : "") + QuoteIdent(std::string(cols.Text(c, 0)));
     }
-    std::shared_ptr<TableInfo> info =
-        LoadRelation(s, oid, schema, table, tables.Text(t, 3).empty() ? 'd' : tables.Text(t, 3)[0],
-                     std::move(columns));
+    std::shared_ptr<TableInfo> info = LoadRelation(
+        s, oid, schema, table, tables.Text(t, 3).empty() ? 'd' : tables.Text(t, 3)[0], std::move(columns));
     const std::string label = schema + "." + table;
     if (select.empty()) select = "NULL";
     snap.Exec("DECLARE cdc_snapshot NO SCROLL CURSOR FOR SELECT " + select + " FROM " + QuoteIdent(schema) +
@@ -705,7 +704,8 @@ void CdcEngine::HandleXLogData(Session& s, Lsn wal_start, std::span<const uint8_
           if (!s.in_txn) throw EventError("Commit outside a transaction");
           s.tracker->Close(s.batch, m.end_lsn);
           s.in_txn = false;
-          s.last_commit_lsn = m.commit_lsn;
+          // source.sequence[0], as Debezium: the stream position of the last Commit (its end LSN).
+          s.last_commit_lsn = wal_start;
           if (m.commit_lsn > replay_high_) replay_high_ = m.commit_lsn;
         } else if constexpr (std::is_same_v<T, RelationMessage>) {
           std::vector<ColumnInfo> cols;
@@ -738,8 +738,12 @@ void CdcEngine::HandleXLogData(Session& s, Lsn wal_start, std::span<const uint8_
             emit(t);
           }
         } else if constexpr (std::is_same_v<T, LogicalMessage>) {
-          // Our heartbeat (non-transactional): a position with nothing to deliver.
-          if (!m.transactional && !s.in_txn) s.tracker->AddIdlePosition(std::max(m.lsn, wal_start));
+          // Our heartbeat (non-transactional): a position with nothing to deliver. Debezium counts a
+          // non-transactional message as a commit position (source.sequence[0]); so do we.
+          if (!m.transactional && !s.in_txn) {
+            s.tracker->AddIdlePosition(std::max(m.lsn, wal_start));
+            s.last_commit_lsn = wal_start;
+          }
         } else {
           // Origin and Type messages carry nothing we emit (custom types are written as strings).
         }

@@ -69,10 +69,12 @@ CdcConfig LoadConfig(config::Env& env) {
   c.snapshot_fetch_rows = static_cast<int>(env.Int("CDC_SNAPSHOT_FETCH_ROWS", c.snapshot_fetch_rows, 1,
                                                    1'000'000, "rows per snapshot cursor FETCH"));
   auto format = [&](const char* var, const char* what) {
-    const auto f = env.Choice(var, "json-schemas", {"json", "json-schemas"},
-                              std::string(what) + ": json-schemas = Kafka Connect JsonConverter with "
-                              "schemas.enable=true ({\"schema\",\"payload\"}, Debezium's default); json = "
-                              "schemas.enable=false (the bare payload)");
+    const auto f =
+        env.Choice(var, "json-schemas", {"json", "json-schemas"},
+                   std::string(what) +
+                       ": json-schemas = Kafka Connect JsonConverter with "
+                       "schemas.enable=true ({\"schema\",\"payload\"}, Debezium's default); json = "
+                       "schemas.enable=false (the bare payload)");
     return f == "json" ? WireFormat::kJson : WireFormat::kJsonSchemas;
   };
   c.key_format = format("CDC_KEY_FORMAT", "record keys");

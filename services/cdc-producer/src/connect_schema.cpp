@@ -280,24 +280,25 @@ std::string EnvelopeSchema(const TableInfo& t, const std::string& server_name, D
   std::string s = "{\"type\":\"struct\",\"fields\":[";
   s += value + ",\"field\":\"before\"},";
   s += value + ",\"field\":\"after\"},";
-  s += R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"version"},)"
-       R"({"type":"string","optional":false,"field":"connector"},)"
-       R"({"type":"string","optional":false,"field":"name"},{"type":"int64","optional":false,"field":"ts_ms"},)"
-       R"({"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":)"
-       R"("true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},)"
-       R"("default":"false","field":"snapshot"},{"type":"string","optional":false,"field":"db"},)"
-       R"({"type":"string","optional":true,"field":"sequence"},{"type":"int64","optional":true,"field":"ts_us"},)"
-       R"({"type":"int64","optional":true,"field":"ts_ns"},{"type":"string","optional":false,"field":"schema"},)"
-       R"({"type":"string","optional":false,"field":"table"},{"type":"int64","optional":true,"field":"txId"},)"
-       R"({"type":"int64","optional":true,"field":"lsn"},{"type":"int64","optional":true,"field":"xmin"}],)"
-       R"("optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"},)"
-       R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},)"
-       R"({"type":"int64","optional":false,"field":"total_order"},)"
-       R"({"type":"int64","optional":false,"field":"data_collection_order"}],"optional":true,)"
-       R"("name":"event.block","version":1,"field":"transaction"},)"
-       R"({"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},)"
-       R"({"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"}],)"
-       R"("optional":false,"name":)";
+  s +=
+      R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"version"},)"
+      R"({"type":"string","optional":false,"field":"connector"},)"
+      R"({"type":"string","optional":false,"field":"name"},{"type":"int64","optional":false,"field":"ts_ms"},)"
+      R"({"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":)"
+      R"("true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},)"
+      R"("default":"false","field":"snapshot"},{"type":"string","optional":false,"field":"db"},)"
+      R"({"type":"string","optional":true,"field":"sequence"},{"type":"int64","optional":true,"field":"ts_us"},)"
+      R"({"type":"int64","optional":true,"field":"ts_ns"},{"type":"string","optional":false,"field":"schema"},)"
+      R"({"type":"string","optional":false,"field":"table"},{"type":"int64","optional":true,"field":"txId"},)"
+      R"({"type":"int64","optional":true,"field":"lsn"},{"type":"int64","optional":true,"field":"xmin"}],)"
+      R"("optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"},)"
+      R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},)"
+      R"({"type":"int64","optional":false,"field":"total_order"},)"
+      R"({"type":"int64","optional":false,"field":"data_collection_order"}],"optional":true,)"
+      R"("name":"event.block","version":1,"field":"transaction"},)"
+      R"({"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},)"
+      R"({"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"}],)"
+      R"("optional":false,"name":)";
   AppendJsonString(s, prefix + ".Envelope");
   return s + ",\"version\":2}";
 }

@@ -61,7 +61,8 @@ void AttachSchemas(TableInfo& t, const EnvelopeSettings& settings) {
   t.key_schema.clear();
   t.envelope_schema.clear();
   if (settings.value_format == WireFormat::kJsonSchemas || settings.key_format == WireFormat::kJsonSchemas) {
-    for (size_t i = 0; i < t.columns.size(); ++i) t.defaults[i] = ColumnDefaultJson(t.columns[i], settings.decimal_mode);
+    for (size_t i = 0; i < t.columns.size(); ++i)
+      t.defaults[i] = ColumnDefaultJson(t.columns[i], settings.decimal_mode);
   }
   if (settings.key_format == WireFormat::kJsonSchemas)
     t.key_schema = KeySchema(t, settings.server_name, settings.decimal_mode);
@@ -91,8 +92,8 @@ std::optional<std::string> EventBuilder::Key(const TableInfo& t, const Tuple& ro
     first = false;
     AppendJsonString(key, t.columns[i].name);
     key.push_back(':');
-    AppendValue(key, t.columns[i], row[i], nullptr, settings_.unavailable_value, wrapped ? &settings_ : nullptr,
-                wrapped && i < t.defaults.size() ? &t.defaults[i] : nullptr);
+    AppendValue(key, t.columns[i], row[i], nullptr, settings_.unavailable_value,
+                wrapped ? &settings_ : nullptr, wrapped && i < t.defaults.size() ? &t.defaults[i] : nullptr);
   }
   key.push_back('}');
   if (wrapped) key.push_back('}');

@@ -17,7 +17,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -534,6 +536,174 @@ TEST_F(DebeziumTest, SameEventsAsDebeziumInEveryWireFormat) {
   }
   std::cout << "compared " << compared << " records; Debezium up with its snapshots after " << debezium_up_s
             << " s, all done after " << total_s << " s\n";
+}
+
+// The migrations of order-api (001 + 002 + 003), with the schema renamed to the test's own.
+std::string OrderApiSchemaSql(const std::string& schema) {
+  std::string all;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(ORDER_API_MIGRATIONS_DIR)) {
+    if (e.path().extension() == ".sql") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    all += ss.str() + "\n";
+  }
+  auto word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+  std::string out;
+  for (size_t i = 0; i < all.size();) {
+    if ((i == 0 || !word(all[i - 1])) && all.compare(i, 7, "rainbow") == 0 &&
+        (i + 7 == all.size() || !word(all[i + 7]))) {
+      out += schema;
+      i += 7;
+    } else {
+      out += all[i++];
+    }
+  }
+  return out;
+}
+
+TEST_F(DebeziumTest, JdbcSinkMirrorsTheOrderTablesExactly) {
+  const std::string s = name_ + ".";
+  Sql(OrderApiSchemaSql(name_));
+  const std::string replica = name_ + "_replica";
+  Sql("CREATE SCHEMA " + replica);
+  // Rows before the start (snapshot) ...
+  auto seed = [&](int from, int to) {
+    const std::string range =
+        " FROM generate_series(" + std::to_string(from) + ", " + std::to_string(to) + ") i";
+    Sql("INSERT INTO " + s +
+        "customers (id, first_name, last_name, email) SELECT i, 'F' || i, 'O''L' || i, "
+        "'c' || i || '@x.org'" +
+        range);
+    Sql("INSERT INTO " + s + "payments (id, name, type) SELECT i, 'pay ' || i, 'card'" + range);
+    Sql("INSERT INTO " + s +
+        "sellers (id, name, link, is_best_store) SELECT i, 'seller ' || i, "
+        "CASE WHEN i % 2 = 0 THEN 'https://s/' || i END, i % 3 = 0" +
+        range);
+    Sql("INSERT INTO " + s + "categories (id, name, description) SELECT i, 'cat ' || i, NULL" + range);
+    Sql("INSERT INTO " + s + "brands (id, name) SELECT i, 'brand ' || i" + range);
+    Sql("INSERT INTO " + s +
+        "promotions (id, name, type, price_treatment, coupon_type, is_global, promo_begin, "
+        "promo_end) SELECT i, 'promo ' || i, 'seasonal', 10.5 + i % 50, CASE WHEN i % 2 = 0 THEN "
+        "'Percentage' "
+        "ELSE 'Fixed Amount' END, i % 2 = 1, '2024-01-01 00:00:00.123456+00', '2024-12-31 23:59:59+00'" +
+        range);
+    Sql("INSERT INTO " + s +
+        "products (id, name, price, original_price, rating_average, review_count, category_id, "
+        "seller_id, brand_id, promotion_id) SELECT i, 'product ' || i, 19.99 + i, 25.00 + i, 4.25, i, i, i, "
+        "i, "
+        "CASE WHEN i % 2 = 0 THEN i END" +
+        range);
+    Sql("INSERT INTO " + s + "inventories (product_id, quantity) SELECT i, 100 + i" + range);
+    Sql("INSERT INTO " + s + "orders (id, customer_id, payment_id) SELECT i, i, i" + range);
+    Sql("INSERT INTO " + s +
+        "orderdetails (order_id, line_no, product_id, quantity, price, promotion_id, "
+        "discount_unit_price) SELECT i, l, i, l, 19.99 + i, CASE WHEN i % 2 = 0 THEN i END, 1.25" +
+        range + ", generate_series(1, 3) l");
+    Sql("INSERT INTO " + s +
+        "idempotency_keys (key, request_fingerprint, order_id) SELECT 'k' || i, "
+        "md5(i::text), i" +
+        range);
+    Sql("INSERT INTO " + s +
+        "product_catalog (ean, style_number, brand_code, price_eur, b2b_readiness_date, "
+        "fabric_composition) SELECT 'ean' || i, 'st' || i, i, 9.95 * i, '2025-03-04 05:06:07+01', "
+        "'{\"cotton\": 100}'" +
+        range);
+  };
+  seed(1, 20);
+
+  const auto started = Clock::now();
+  // cdc-producer with its defaults (json-schemas keys and values, decimal string), as a user runs it.
+  auto& ours = StartOurs(name_ + "_ours", name_ + ".public", {});
+  const std::string plugins = RunFetch(JDBC_SINK_FETCH_SCRIPT);
+  const auto pg = ParseDsn(dsn_);
+  auto get = [&](const char* k, const char* d) { return pg.count(k) ? pg.at(k) : std::string(d); };
+  std::ostringstream sink;
+  sink << "connector.class=io.debezium.connector.jdbc.JdbcSinkConnector\ntasks.max=1\n"
+       << "topics.regex=" << name_ << "\\\\.public\\\\..*\n"
+       << "connection.url=jdbc:postgresql://" << get("host", "127.0.0.1") << ":" << get("port", "5432") << "/"
+       << get("dbname", "rainbow") << "\n"
+       << "connection.username=" << get("user", "rainbow") << "\nconnection.password=" << get("password", "")
+       << "\n"
+       << "insert.mode=upsert\nprimary.key.mode=record_key\ndelete.enabled=true\nschema.evolution=basic\n"
+       << "collection.name.format=" << replica << ".${source.table}\n"
+       << "consumer.override.auto.offset.reset=earliest\n";
+  auto& connect = StartConnect("sink", {{name_ + "_sink", sink.str()}}, plugins);
+
+  // ... and changes while both run: updates (prices, statuses, a NULL set and cleared), deletes, inserts.
+  std::this_thread::sleep_for(2s);
+  Sql("UPDATE " + s +
+      "products SET price = price * 2, original_price = NULL, updated_at = now() WHERE id % 3 = 0");
+  Sql("UPDATE " + s + "orders SET status = 'PAID', deleted_at = '2025-01-01 00:00:00+00' WHERE id % 4 = 0");
+  Sql("UPDATE " + s + "sellers SET link = 'https://new/' || id WHERE link IS NULL");
+  Sql("UPDATE " + s + "inventories SET quantity = quantity - 1");
+  Sql("DELETE FROM " + s + "orderdetails WHERE line_no = 3 AND order_id % 2 = 0");
+  Sql("DELETE FROM " + s + "idempotency_keys WHERE order_id > 15");
+  Sql("UPDATE " + s + "orderdetails SET quantity = quantity + 10 WHERE line_no = 1");
+  Sql("UPDATE " + s + "product_catalog SET price_eur = NULL, color = 'red' WHERE brand_code < 5");
+  seed(21, 30);
+  Sql("DELETE FROM " + s + "inventories WHERE product_id = 30");
+
+  const std::vector<std::string> tables{"customers", "payments",     "sellers",          "categories",
+                                        "brands",    "promotions",   "products",         "inventories",
+                                        "orders",    "orderdetails", "idempotency_keys", "product_catalog"};
+  pg::Connection c(dsn_);
+  c.Exec("SET TimeZone = 'UTC'");
+  // Table by table, column by column, rows ordered by the primary key, values as text.
+  auto compare = [&](std::vector<std::string>& differences) {
+    differences.clear();
+    for (const auto& t : tables) {
+      auto pk = c.Exec(
+          "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
+          "a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary "
+          "ORDER BY a.attnum",
+          {s + t});
+      std::string order;
+      for (int r = 0; r < pk.rows(); ++r) order += (r ? ", " : "") + std::string(pk.Text(r, 0));
+      auto cols = c.Exec(
+          "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND "
+          "NOT attisdropped ORDER BY attnum",
+          {s + t});
+      if (c.Exec("SELECT to_regclass($1) IS NULL", {replica + "." + t}).Text(0, 0) == "t") {
+        differences.push_back(t + ": no replica table yet");
+        continue;
+      }
+      for (int k = 0; k < cols.rows(); ++k) {
+        const std::string col(cols.Text(k, 0));
+        const std::string q = "SELECT COALESCE(string_agg(COALESCE(\"" + col +
+                              "\"::text, '<null>'), '|' ORDER BY " + order + "), '') FROM ";
+        try {
+          const std::string a(c.Exec(q + s + t).Text(0, 0));
+          const std::string b(c.Exec(q + replica + "." + t).Text(0, 0));
+          if (a != b) {
+            differences.push_back(t + "." + col + ": source [" + a.substr(0, 300) + "] replica [" +
+                                  b.substr(0, 300) + "]");
+          }
+        } catch (const std::exception& e) {
+          differences.push_back(t + "." + col + ": " + e.what());
+        }
+      }
+    }
+  };
+  std::vector<std::string> differences;
+  const auto end = Clock::now() + 240s;
+  for (;;) {
+    compare(differences);
+    if (differences.empty() || Clock::now() > end || connect.Wait(0ms).has_value() ||
+        ours.Wait(0ms).has_value())
+      break;
+    std::this_thread::sleep_for(2s);
+  }
+  std::string all;
+  for (const auto& d : differences) all += "\n  " + d;
+  EXPECT_TRUE(differences.empty()) << "replica differs from the source:" << all << "\nKafka Connect output:\n"
+                                   << connect.Stdout().substr(0, 30000) << connect.Stderr().substr(0, 30000);
+  std::cout << "replica equal to the source (" << tables.size() << " tables) after "
+            << std::chrono::duration<double>(Clock::now() - started).count() << " s\n";
 }
 
 }  // namespace

@@ -248,6 +248,47 @@ std::optional<std::string> ColumnDefaultJson(const ColumnInfo& c, DecimalMode mo
   return out;
 }
 
+std::optional<std::string> NotNullFallbackJson(const ColumnInfo& c, DecimalMode mode) {
+  switch (c.type_oid) {
+    case oid::kBool:
+      return "false";
+    case oid::kInt2:
+    case oid::kInt4:
+    case oid::kInt8:
+    case oid::kOid:
+    case oid::kDate:
+    case oid::kTime:
+    case oid::kTimestamp:
+    case oid::kInterval:
+      return "0";
+    case oid::kFloat4:
+    case oid::kFloat8:
+      return "0.0";
+    case oid::kNumeric:
+    case oid::kMoney: {
+      const int scale = c.type_oid == oid::kMoney ? kMoneyFractionDigits : NumericScale(c.type_modifier);
+      if (scale < 0) return std::nullopt;
+      const std::string zero = scale > 0 ? "0." + std::string(static_cast<size_t>(scale), '0') : "0";
+      std::string out;
+      AppendTextValue(out, oid::kNumeric, c.type_oid == oid::kMoney ? -1 : c.type_modifier, zero, mode);
+      if (c.type_oid == oid::kMoney && mode == DecimalMode::kPrecise) out = "\"AA==\"";
+      return out;
+    }
+    case oid::kTimestamptz:
+      return "\"1970-01-01T00:00:00Z\"";
+    case oid::kTimetz:
+      return "\"00:00:00Z\"";
+    case oid::kText:
+    case oid::kVarchar:
+    case oid::kBpchar:
+    case oid::kName:
+    case oid::kBytea:
+      return "\"\"";
+    default:
+      return std::nullopt;
+  }
+}
+
 std::string KeySchema(const TableInfo& t, const std::string& server_name, DecimalMode mode) {
   if (t.key_columns.empty()) return {};
   std::string s = "{\"type\":\"struct\",\"fields\":[";

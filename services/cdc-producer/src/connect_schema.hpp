@@ -30,6 +30,11 @@ std::string ColumnSchemaOpen(const ColumnInfo& c, DecimalMode mode, bool optiona
 // Debezium gives no default (no default, NULL, a type without a default mapper).
 std::optional<std::string> ColumnDefaultJson(const ColumnInfo& c, DecimalMode mode);
 
+// What Debezium writes for a null in a NOT NULL column without a default (a DEFAULT-identity delete's
+// `before` has nulls outside the key): its converters' fallback, the type's zero (0, false, "", "AA==",
+// "1970-01-01T00:00:00Z"); nullopt where we do not know it (null is written).
+std::optional<std::string> NotNullFallbackJson(const ColumnInfo& c, DecimalMode mode);
+
 // `<server>.<schema>.<table>.Key` struct of the key columns; empty when the table has no key.
 std::string KeySchema(const TableInfo& t, const std::string& server_name, DecimalMode mode);
 // `<server>.<schema>.<table>.Envelope` with before/after (`...Value`), source, transaction, op, ts_*.

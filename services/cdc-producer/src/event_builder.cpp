@@ -61,8 +61,11 @@ void AttachSchemas(TableInfo& t, const EnvelopeSettings& settings) {
   t.key_schema.clear();
   t.envelope_schema.clear();
   if (settings.value_format == WireFormat::kJsonSchemas || settings.key_format == WireFormat::kJsonSchemas) {
-    for (size_t i = 0; i < t.columns.size(); ++i)
-      t.defaults[i] = ColumnDefaultJson(t.columns[i], settings.decimal_mode);
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      const auto& c = t.columns[i];
+      t.defaults[i] = ColumnDefaultJson(c, settings.decimal_mode);
+      if (!t.defaults[i] && !c.optional) t.defaults[i] = NotNullFallbackJson(c, settings.decimal_mode);
+    }
   }
   if (settings.key_format == WireFormat::kJsonSchemas)
     t.key_schema = KeySchema(t, settings.server_name, settings.decimal_mode);

@@ -38,7 +38,8 @@ struct TableInfo {
   // json-schemas format: the Connect schemas of key and value, built once per relation.
   std::string key_schema;       // empty = no key
   std::string envelope_schema;  // empty in the json format
-  // Per column: the schema's default as JSON (JsonConverter writes it in place of a null value).
+  // Per column, for a null: the schema's default as JSON (JsonConverter writes it in place of a null), or
+  // for a NOT NULL column without one Debezium's fallback (NotNullFallbackJson).
   std::vector<std::optional<std::string>> defaults;
 };
 

@@ -345,6 +345,13 @@ void ExpectSameStreams(const std::string& what, const std::vector<Record>& dbz,
     } else if (dbz[i].value) {
       json dv = Normalize(*dbz[i].value, legacy_json);
       json ov = Normalize(*ours[i].value, legacy_json);
+      if (legacy_json && dv["op"] == "d" && dv["before"].is_object() && ov["before"].is_object()) {
+        // A DEFAULT-identity delete's before-image: Debezium writes a default or its converter's zero in
+        // NOT NULL columns outside the key, the json format the null it received (README).
+        for (auto it = ov["before"].begin(); it != ov["before"].end(); ++it) {
+          if (it.value().is_null() && dv["before"].contains(it.key())) it.value() = dv["before"][it.key()];
+        }
+      }
       if (legacy_json && dv.contains("before")) {
         // JsonConverter writes a nullable column's default in place of a null, even without schemas;
         // the json format writes the null (README "Wire formats").
@@ -397,9 +404,11 @@ TEST_F(DebeziumTest, SameEventsAsDebeziumInEveryWireFormat) {
       "c_jsonb jsonb, c_xml xml, c_inet inet, c_mood " +
       s + "mood, c_oid oid)");
   Sql("CREATE TABLE " + s + "kv (k int, j int, v text, PRIMARY KEY (k, j))");
-  Sql("CREATE TABLE " + s + "docs (id int PRIMARY KEY, body text, n int)");          // FULL, TOASTed body
-  Sql("CREATE TABLE " + s + "docs_default (id int PRIMARY KEY, body text, n int)");  // DEFAULT identity
-  Sql("CREATE TABLE " + s + "nokey (a int, b text)");                                // no key: null Kafka key
+  Sql("CREATE TABLE " + s + "docs (id int PRIMARY KEY, body text, n int)");  // FULL, TOASTed body
+  Sql("CREATE TABLE " + s +
+      "docs_default (id int PRIMARY KEY, body text, n int, tag text NOT NULL DEFAULT 'x', "
+      "num numeric(6,2) NOT NULL, at timestamptz NOT NULL DEFAULT now())");  // DEFAULT identity
+  Sql("CREATE TABLE " + s + "nokey (a int, b text)");                        // no key: null Kafka key
   for (const char* t : {"all_types", "kv", "docs", "nokey"})
     Sql("ALTER TABLE " + s + t + " REPLICA IDENTITY FULL");
   const std::set<std::string> nullable_defaults{"c_int4n", "c_added"};
@@ -421,7 +430,7 @@ TEST_F(DebeziumTest, SameEventsAsDebeziumInEveryWireFormat) {
   Sql("INSERT INTO " + s + "all_types (c_tstz) VALUES ('2024-01-02 03:04:05+00')");
   Sql("INSERT INTO " + s + "kv VALUES (1, 1, 'one'), (2, 1, 'two')");
   Sql("INSERT INTO " + s + "docs VALUES (1, " + big + ", 0)");
-  Sql("INSERT INTO " + s + "docs_default VALUES (1, " + big + ", 0)");
+  Sql("INSERT INTO " + s + "docs_default VALUES (1, " + big + ", 0, 'y', 1.5)");
   Sql("INSERT INTO " + s + "nokey VALUES (1, 'x')");
   const size_t snapshot_rows = 7;
   const std::string publication = name_ + "_dbz";

@@ -299,6 +299,8 @@ class DebeziumTest : public ::testing::Test {
     return o.str();
   }
 
+  void MirrorWithJdbcSink(const std::string& decimal);
+
   std::string dsn_, brokers_, name_, dir_;
   std::vector<std::unique_ptr<ChildProcess>> processes_;
 };
@@ -575,7 +577,8 @@ std::string OrderApiSchemaSql(const std::string& schema) {
   return out;
 }
 
-TEST_F(DebeziumTest, JdbcSinkMirrorsTheOrderTablesExactly) {
+// decimal: CDC_DECIMAL_HANDLING_MODE ("" = the service's default).
+void DebeziumTest::MirrorWithJdbcSink(const std::string& decimal) {
   const std::string s = name_ + ".";
   Sql(OrderApiSchemaSql(name_));
   const std::string replica = name_ + "_replica";
@@ -626,8 +629,10 @@ TEST_F(DebeziumTest, JdbcSinkMirrorsTheOrderTablesExactly) {
   seed(1, 20);
 
   const auto started = Clock::now();
-  // cdc-producer with its defaults (json-schemas keys and values, decimal string), as a user runs it.
-  auto& ours = StartOurs(name_ + "_ours", name_ + ".public", {});
+  // cdc-producer with its defaults (json-schemas keys and values), as a user runs it.
+  std::map<std::string, std::string> env;
+  if (!decimal.empty()) env["CDC_DECIMAL_HANDLING_MODE"] = decimal;
+  auto& ours = StartOurs(name_ + "_ours", name_ + ".public", env);
   const std::string plugins = RunFetch(JDBC_SINK_FETCH_SCRIPT);
   const auto pg = ParseDsn(dsn_);
   auto get = [&](const char* k, const char* d) { return pg.count(k) ? pg.at(k) : std::string(d); };
@@ -711,9 +716,24 @@ TEST_F(DebeziumTest, JdbcSinkMirrorsTheOrderTablesExactly) {
   for (const auto& d : differences) all += "\n  " + d;
   EXPECT_TRUE(differences.empty()) << "replica differs from the source:" << all << "\nKafka Connect output:\n"
                                    << connect.Stdout().substr(0, 30000) << connect.Stderr().substr(0, 30000);
-  std::cout << "replica equal to the source (" << tables.size() << " tables) after "
+  // The sink typed the replica's columns from the Connect schemas.
+  auto type = c.Exec(
+      "SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND "
+      "table_name = 'products' AND column_name = 'price'",
+      {replica});
+  if (type.rows() == 1) {
+    EXPECT_EQ(type.Text(0, 0), decimal == "precise" ? "numeric" : "text");
+  }
+  std::cout << "replica equal to the source (" << tables.size() << " tables, decimal "
+            << (decimal.empty() ? "default" : decimal) << ") after "
             << std::chrono::duration<double>(Clock::now() - started).count() << " s\n";
 }
+
+// The service's defaults: numeric as strings, so the sink creates text columns for them.
+TEST_F(DebeziumTest, JdbcSinkMirrorsTheOrderTablesExactly) { MirrorWithJdbcSink(""); }
+
+// Debezium's own default decimal mode: Connect Decimals, numeric columns in the replica.
+TEST_F(DebeziumTest, JdbcSinkMirrorsTheOrderTablesWithPreciseDecimals) { MirrorWithJdbcSink("precise"); }
 
 }  // namespace
 }  // namespace rainbow::cdc

@@ -7,27 +7,45 @@
 namespace rainbow::cdc {
 namespace {
 
-// A schema's opening part: `{"type":T,"optional":O[,"name":N,"version":V][,"doc":D][,"parameters":P]`.
-std::string Open(std::string_view type, bool optional, std::string_view name = {}, int version = 0,
-                 std::string_view parameters = {}, std::string_view doc = {}) {
+// A schema's opening part: `{"type":T[,"fields":[…]],"optional":O[,"name":N,"version":V][,"doc":D]
+// [,"parameters":P]`, in JsonConverter's order; the caller appends `"default"`/`"field"` and closes it.
+struct SchemaParts {
+  std::string_view name;
+  int version = 0;
+  std::string_view parameters;  // a JSON object
+  std::string_view doc;
+  std::string_view fields;  // struct members, a JSON array
+};
+
+std::string Open(std::string_view type, bool optional, const SchemaParts& p = {}) {
   std::string s = "{\"type\":\"";
   s += type;
-  s += "\",\"optional\":";
+  s += "\"";
+  if (!p.fields.empty()) {
+    s += ",\"fields\":";
+    s += p.fields;
+  }
+  s += ",\"optional\":";
   s += optional ? "true" : "false";
-  if (!name.empty()) {
+  if (!p.name.empty()) {
     s += ",\"name\":";
-    AppendJsonString(s, name);
+    AppendJsonString(s, p.name);
   }
-  if (version > 0) s += ",\"version\":" + std::to_string(version);
-  if (!doc.empty()) {
+  if (p.version > 0) s += ",\"version\":" + std::to_string(p.version);
+  if (!p.doc.empty()) {
     s += ",\"doc\":";
-    AppendJsonString(s, doc);
+    AppendJsonString(s, p.doc);
   }
-  if (!parameters.empty()) {
+  if (!p.parameters.empty()) {
     s += ",\"parameters\":";
-    s += parameters;
+    s += p.parameters;
   }
   return s;
+}
+
+std::string Open(std::string_view type, bool optional, std::string_view name, int version = 1,
+                 std::string_view parameters = {}) {
+  return Open(type, optional, SchemaParts{name, version, parameters, {}, {}});
 }
 
 std::string Field(std::string open, std::string_view field) {
@@ -121,11 +139,13 @@ std::string ColumnSchemaOpen(const ColumnInfo& c, DecimalMode mode, bool optiona
       }
       const int scale = NumericScale(c.type_modifier);
       if (scale < 0) {
-        return Open("struct", optional, "io.debezium.data.VariableScaleDecimal", 1, {},
-                    "Variable scaled decimal")
-            .replace(0, std::string("{\"type\":\"struct\"").size(),
-                     "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":"
-                     "\"scale\"},{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}]");
+        return Open("struct", optional,
+                    SchemaParts{"io.debezium.data.VariableScaleDecimal",
+                                1,
+                                {},
+                                "Variable scaled decimal",
+                                R"([{"type":"int32","optional":false,"field":"scale"},)"
+                                R"({"type":"bytes","optional":false,"field":"value"}])"});
       }
       return Open("bytes", optional, "org.apache.kafka.connect.data.Decimal", 1,
                   DecimalParameters(scale, NumericPrecision(c.type_modifier)));

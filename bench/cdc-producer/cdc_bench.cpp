@@ -199,6 +199,8 @@ std::unique_ptr<ChildProcess> StartOurs(const Options& o, const std::string& nam
               {"CDC_TOPIC_PREFIX", prefix},
               {"CDC_TOPIC_PARTITIONS", std::to_string(o.partitions)},
               {"CDC_SNAPSHOT_MODE", "never"},
+              {"CDC_KEY_FORMAT", "json"},  // as Debezium's JsonConverter below (schemas.enable=false)
+              {"CDC_VALUE_FORMAT", "json"},
               {"CDC_STATE_SCHEMA", name},
               {"GRPC_ADDR", "127.0.0.1:0"},
               {"HTTP_ADDR", "127.0.0.1:0"},

@@ -1,8 +1,6 @@
 // cdc-producer: PostgreSQL logical replication (pgoutput) -> Kafka, Debezium-compatible events.
 // Wiring only: the logic is in src/ (cdc_producer_lib).
 #include <chrono>
-#include <future>
-#include <thread>
 
 #include "common/grpc/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
@@ -10,6 +8,7 @@
 #include "common/ops/service_main.hpp"
 #include "services/cdc-producer/src/cdc_engine.hpp"
 #include "services/cdc-producer/src/config.hpp"
+#include "services/cdc-producer/src/engine_runner.hpp"
 #include "services/cdc-producer/src/status_service.hpp"
 
 #ifndef RAINBOW_VERSION
@@ -36,16 +35,8 @@ int main(int argc, char** argv) {
         rainbow::log::Info("ready",
                            {{"grpc_port", grpc.port()}, {"http_port", http.port()}, {"slot", cfg.slot}});
 
-        auto result = std::async(std::launch::async, [&engine] { return engine.Run(); });
-        // Wait for a signal, or for the engine to stop by itself (malformed stream).
-        while (result.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-          if (const auto sig = rainbow::ops::WaitForTerminationSignal(std::chrono::milliseconds(200))) {
-            rainbow::log::Info("draining", {{"signal", *sig}});
-            engine.RequestStop();
-            break;
-          }
-        }
-        const int code = result.get();
+        const int code = rainbow::cdc::RunUntilSignal(
+            engine, [](std::chrono::milliseconds t) { return rainbow::ops::WaitForTerminationSignal(t); });
         grpc.Shutdown(std::chrono::milliseconds(2'000));
         return code;
       });

@@ -208,6 +208,9 @@ void CheckCdc(const SmokeConfig& c, const std::string& run) {
     if (!m || !m->key || !m->value) continue;
     auto key = nlohmann::json::parse(*m->key, nullptr, false);
     auto value = nlohmann::json::parse(*m->value, nullptr, false);
+    // cdc-producer's default wire form is Kafka Connect's {"schema":…,"payload":…} (CDC_VALUE_FORMAT).
+    if (key.is_object() && key.contains("payload")) key = key["payload"];
+    if (value.is_object() && value.contains("payload")) value = value["payload"];
     if (key.is_discarded() || value.is_discarded() || !key.contains("id")) continue;
     const int64_t id = key["id"].get<int64_t>();
     if (!waiting.count(id) || value.value("op", "") != "c") continue;

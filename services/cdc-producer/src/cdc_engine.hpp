@@ -67,10 +67,13 @@ class CdcEngine {
 
  private:
   struct Session;
-  void RunSession();
+  // Why a session returned (errors are exceptions, classified in Run).
+  enum class SessionEnd { kStopped, kStoppedInSnapshot };
+  SessionEnd RunSession();
   void PrepareCatalog(pg::Connection& meta);
-  void RunSnapshot(Session& s, const std::string& snapshot_name, Lsn consistent_point);
-  void Stream(Session& s);
+  // False when a stop was requested before the snapshot completed.
+  bool RunSnapshot(Session& s, const std::string& snapshot_name, Lsn consistent_point);
+  SessionEnd Stream(Session& s);
   void HandleXLogData(Session& s, Lsn wal_start, std::span<const uint8_t> payload);
   std::shared_ptr<TableInfo> LoadRelation(Session& s, uint32_t oid, const std::string& schema,
                                           const std::string& table, char identity,

@@ -68,6 +68,23 @@ CdcConfig LoadConfig(config::Env& env) {
                                        : SnapshotMode::kInitial;
   c.snapshot_fetch_rows = static_cast<int>(env.Int("CDC_SNAPSHOT_FETCH_ROWS", c.snapshot_fetch_rows, 1,
                                                    1'000'000, "rows per snapshot cursor FETCH"));
+  auto format = [&](const char* var, const char* what) {
+    const auto f =
+        env.Choice(var, "json-schemas", {"json", "json-schemas"},
+                   std::string(what) +
+                       ": json-schemas = Kafka Connect JsonConverter with "
+                       "schemas.enable=true ({\"schema\",\"payload\"}, Debezium's default); json = "
+                       "schemas.enable=false (the bare payload)");
+    return f == "json" ? WireFormat::kJson : WireFormat::kJsonSchemas;
+  };
+  c.key_format = format("CDC_KEY_FORMAT", "record keys");
+  c.value_format = format("CDC_VALUE_FORMAT", "record values");
+  const auto decimal = env.Choice("CDC_DECIMAL_HANDLING_MODE", "string", {"precise", "string", "double"},
+                                  "numeric/money as Debezium's decimal.handling.mode: string (\"12.50\"), "
+                                  "precise (Connect Decimal, base64), double (a JSON number)");
+  c.decimal_mode = decimal == "precise"  ? DecimalMode::kPrecise
+                   : decimal == "double" ? DecimalMode::kDouble
+                                         : DecimalMode::kString;
   c.tombstones = env.Bool("CDC_TOMBSTONES", true, "emit a tombstone (null value) after each delete");
   c.truncate_events = env.Bool("CDC_TRUNCATE_EVENTS", true, "emit op \"t\" events for TRUNCATE");
   c.heartbeat_interval = env.Duration("CDC_HEARTBEAT_INTERVAL", c.heartbeat_interval,

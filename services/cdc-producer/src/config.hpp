@@ -7,6 +7,7 @@
 
 #include "common/config/env.hpp"
 #include "common/ops/service_main.hpp"
+#include "services/cdc-producer/src/event_builder.hpp"
 
 namespace rainbow::cdc {
 
@@ -27,6 +28,9 @@ struct CdcConfig {
   int topic_replication = 1;
   SnapshotMode snapshot_mode = SnapshotMode::kInitial;
   int snapshot_fetch_rows = 10'000;
+  WireFormat key_format = WireFormat::kJsonSchemas;    // CDC_KEY_FORMAT
+  WireFormat value_format = WireFormat::kJsonSchemas;  // CDC_VALUE_FORMAT
+  DecimalMode decimal_mode = DecimalMode::kString;     // CDC_DECIMAL_HANDLING_MODE
   bool tombstones = true;
   bool truncate_events = true;
   std::chrono::milliseconds heartbeat_interval{10'000};

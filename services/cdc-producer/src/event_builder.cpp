@@ -1,12 +1,16 @@
 #include "services/cdc-producer/src/event_builder.hpp"
 
+#include "services/cdc-producer/src/connect_schema.hpp"
 #include "services/cdc-producer/src/value_format.hpp"
 
 namespace rainbow::cdc {
 namespace {
 
+// exact: Debezium's value forms for the json-schemas format (decimal mode, timestamptz width, a null
+// replaced by the schema default as JsonConverter does); otherwise the historical `json` forms.
 void AppendValue(std::string& out, const ColumnInfo& c, const TupleValue& v, const TupleValue* fallback,
-                 const std::string& unavailable) {
+                 const std::string& unavailable, const EnvelopeSettings* exact = nullptr,
+                 const std::optional<std::string>* default_json = nullptr) {
   const TupleValue* use = &v;
   if (v.kind == TupleValue::Kind::kUnchanged && fallback != nullptr &&
       fallback->kind != TupleValue::Kind::kUnchanged) {
@@ -14,7 +18,11 @@ void AppendValue(std::string& out, const ColumnInfo& c, const TupleValue& v, con
   }
   switch (use->kind) {
     case TupleValue::Kind::kNull:
-      out += "null";
+      if (exact != nullptr && default_json != nullptr && *default_json) {
+        out += **default_json;
+      } else {
+        out += "null";
+      }
       return;
     case TupleValue::Kind::kUnchanged:
       AppendJsonString(out, unavailable);
@@ -24,7 +32,11 @@ void AppendValue(std::string& out, const ColumnInfo& c, const TupleValue& v, con
       AppendJsonString(out, use->data);
       return;
     case TupleValue::Kind::kText:
-      AppendTextValue(out, c.type_oid, c.type_modifier, use->data);
+      if (exact != nullptr) {
+        AppendExactValue(out, c, use->data, exact->decimal_mode);
+      } else {
+        AppendTextValue(out, c.type_oid, c.type_modifier, use->data);
+      }
       return;
   }
 }
@@ -44,6 +56,23 @@ bool SameKey(const TableInfo& t, char old_kind, const Tuple& a, const Tuple& b) 
 
 }  // namespace
 
+void AttachSchemas(TableInfo& t, const EnvelopeSettings& settings) {
+  t.defaults.assign(t.columns.size(), std::nullopt);
+  t.key_schema.clear();
+  t.envelope_schema.clear();
+  if (settings.value_format == WireFormat::kJsonSchemas || settings.key_format == WireFormat::kJsonSchemas) {
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      const auto& c = t.columns[i];
+      t.defaults[i] = ColumnDefaultJson(c, settings.decimal_mode);
+      if (!t.defaults[i] && !c.optional) t.defaults[i] = NotNullFallbackJson(c, settings.decimal_mode);
+    }
+  }
+  if (settings.key_format == WireFormat::kJsonSchemas)
+    t.key_schema = KeySchema(t, settings.server_name, settings.decimal_mode);
+  if (settings.value_format == WireFormat::kJsonSchemas)
+    t.envelope_schema = EnvelopeSchema(t, settings.server_name, settings.decimal_mode);
+}
+
 EventBuilder::EventBuilder(EnvelopeSettings settings, bool tombstones)
     : settings_(std::move(settings)), tombstones_(tombstones) {}
 
@@ -56,16 +85,21 @@ void EventBuilder::CheckArity(const TableInfo& t, const Tuple& row) const {
 
 std::optional<std::string> EventBuilder::Key(const TableInfo& t, const Tuple& row) const {
   if (t.key_columns.empty()) return std::nullopt;
-  std::string key = "{";
+  const bool wrapped = settings_.key_format == WireFormat::kJsonSchemas;
+  std::string key;
+  if (wrapped) key = "{\"schema\":" + t.key_schema + ",\"payload\":";
+  key.push_back('{');
   bool first = true;
   for (size_t i : t.key_columns) {
     if (!first) key.push_back(',');
     first = false;
     AppendJsonString(key, t.columns[i].name);
     key.push_back(':');
-    AppendValue(key, t.columns[i], row[i], nullptr, settings_.unavailable_value);
+    AppendValue(key, t.columns[i], row[i], nullptr, settings_.unavailable_value,
+                wrapped ? &settings_ : nullptr, wrapped && i < t.defaults.size() ? &t.defaults[i] : nullptr);
   }
   key.push_back('}');
+  if (wrapped) key.push_back('}');
   return key;
 }
 
@@ -76,16 +110,21 @@ void EventBuilder::AppendRow(std::string& out, const TableInfo& t, const Tuple& 
     if (i > 0) out.push_back(',');
     AppendJsonString(out, t.columns[i].name);
     out.push_back(':');
+    const bool exact = settings_.value_format == WireFormat::kJsonSchemas;
     AppendValue(out, t.columns[i], row[i], fallback != nullptr ? &(*fallback)[i] : nullptr,
-                settings_.unavailable_value);
+                settings_.unavailable_value, exact ? &settings_ : nullptr,
+                exact && i < t.defaults.size() ? &t.defaults[i] : nullptr);
   }
   out.push_back('}');
 }
 
 std::string EventBuilder::Envelope(const TableInfo& t, const std::string* before, const std::string* after,
                                    char op, const ChangeContext& ctx) const {
+  const bool wrapped = settings_.value_format == WireFormat::kJsonSchemas;
   std::string v;
-  v.reserve(256 + (before ? before->size() : 0) + (after ? after->size() : 0));
+  v.reserve(256 + (before ? before->size() : 0) + (after ? after->size() : 0) +
+            (wrapped ? t.envelope_schema.size() + 32 : 0));
+  if (wrapped) v += "{\"schema\":" + t.envelope_schema + ",\"payload\":";
   v += "{\"before\":";
   v += before ? *before : "null";
   v += ",\"after\":";
@@ -116,12 +155,13 @@ std::string EventBuilder::Envelope(const TableInfo& t, const std::string* before
   v += ",\"txId\":";
   v += ctx.xid ? std::to_string(*ctx.xid) : "null";
   v += ",\"lsn\":" + std::to_string(ctx.lsn.value());
-  v += ",\"xmin\":null},\"op\":\"";
+  // JsonConverter writes a struct's fields in schema order: there `transaction` comes before `op`.
+  v += wrapped ? ",\"xmin\":null},\"transaction\":null,\"op\":\"" : ",\"xmin\":null},\"op\":\"";
   v.push_back(op);
   v += "\",\"ts_ms\":" + std::to_string(ctx.now_us / 1000);
   v += ",\"ts_us\":" + std::to_string(ctx.now_us);
   v += ",\"ts_ns\":" + std::to_string(ctx.now_us * 1000);
-  v += ",\"transaction\":null}";
+  v += wrapped ? "}}" : ",\"transaction\":null}";
   return v;
 }
 

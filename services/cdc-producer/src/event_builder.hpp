@@ -8,6 +8,7 @@
 
 #include "services/cdc-producer/src/lsn.hpp"
 #include "services/cdc-producer/src/pgoutput_decoder.hpp"
+#include "services/cdc-producer/src/value_format.hpp"
 
 // Debezium-compatible change events (JsonConverter, schemas.enable=false) from decoded rows. Pure: the
 // same builder serves the snapshot (rows read with SELECT, text format) and the stream (pgoutput tuples).
@@ -18,6 +19,11 @@ struct ColumnInfo {
   uint32_t type_oid = 0;
   int32_t type_modifier = -1;
   bool identity_key = false;  // part of the replica identity (pgoutput Relation flag)
+  // From the catalog (pg_attribute, pg_attrdef, pg_type), for the Connect schema:
+  bool optional = true;                     // not NOT NULL
+  std::optional<std::string> default_expr;  // pg_get_expr of the column default
+  std::string type_name;                    // pg_type.typname (int8, varchar, mood, ...)
+  std::optional<std::string> enum_labels;   // "a,b,c" for an enum type
 };
 
 // What we know about one captured table, from a Relation message or the catalog.
@@ -29,13 +35,30 @@ struct TableInfo {
   std::vector<ColumnInfo> columns;
   std::vector<size_t> key_columns;  // indexes of the primary key columns; empty = no key (null Kafka key)
   std::string topic;                // <prefix>.<table>
+  // json-schemas format: the Connect schemas of key and value, built once per relation.
+  std::string key_schema;       // empty = no key
+  std::string envelope_schema;  // empty in the json format
+  // Per column, for a null: the schema's default as JSON (JsonConverter writes it in place of a null), or
+  // for a NOT NULL column without one Debezium's fallback (NotNullFallbackJson).
+  std::vector<std::optional<std::string>> defaults;
 };
+
+// Fills key_schema, envelope_schema and defaults of `t` for the settings' formats (no-op for json).
+struct EnvelopeSettings;
+void AttachSchemas(TableInfo& t, const EnvelopeSettings& settings);
+
+// How records are written: Kafka Connect JsonConverter with schemas.enable=false (`json`: the bare
+// payload) or true (`json-schemas`: {"schema":…,"payload":…}).
+enum class WireFormat { kJson, kJsonSchemas };
 
 struct EnvelopeSettings {
   std::string version;                                             // source.version
   std::string server_name;                                         // source.name (Debezium's topic.prefix)
   std::string database;                                            // source.db
   std::string unavailable_value = "__debezium_unavailable_value";  // unchanged TOASTed values
+  WireFormat key_format = WireFormat::kJson;
+  WireFormat value_format = WireFormat::kJson;
+  DecimalMode decimal_mode = DecimalMode::kString;
 };
 
 // Where and when one change happened.
@@ -81,6 +104,8 @@ class EventBuilder {
 
   // The Kafka key {"pk":...} of a row, or nullopt for a table without a primary key.
   std::optional<std::string> Key(const TableInfo& t, const Tuple& row) const;
+
+  const EnvelopeSettings& settings() const { return settings_; }
 
  private:
   void AppendRow(std::string& out, const TableInfo& t, const Tuple& row, const Tuple* fallback) const;

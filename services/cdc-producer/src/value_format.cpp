@@ -1,7 +1,11 @@
 #include "services/cdc-producer/src/value_format.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <vector>
 
 namespace rainbow::cdc {
 namespace {
@@ -303,7 +307,9 @@ bool ParseIntervalMicros(std::string_view text, int64_t& micros) {
   return true;
 }
 
-std::string FormatIsoUtc(int64_t epoch_micros) {
+std::string FormatIsoUtc(int64_t epoch_micros) { return FormatIsoUtc(epoch_micros, 0); }
+
+std::string FormatIsoUtc(int64_t epoch_micros, int fraction_width) {
   int64_t days = epoch_micros / 86'400'000'000LL;
   int64_t rem = epoch_micros % 86'400'000'000LL;
   if (rem < 0) {
@@ -320,7 +326,11 @@ std::string FormatIsoUtc(int64_t epoch_micros) {
                         m, d, static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
                         static_cast<long long>(secs % 60));
   std::string out(buf, static_cast<size_t>(n));
-  if (frac != 0) {
+  if (fraction_width > 0) {
+    char f[16];
+    std::snprintf(f, sizeof(f), "%06lld000", static_cast<long long>(frac));
+    out += "." + std::string(f, static_cast<size_t>(std::min(fraction_width, 9)));
+  } else if (frac != 0) {
     char f[8];
     std::snprintf(f, sizeof(f), "%06lld", static_cast<long long>(frac));
     std::string fs(f);
@@ -348,6 +358,11 @@ std::string HexByteaToBase64(std::string_view text, bool& ok) {
     if (hi < 0 || lo < 0) return {};
     bytes.push_back(static_cast<char>(hi * 16 + lo));
   }
+  ok = true;
+  return Base64(bytes);
+}
+
+std::string Base64(std::string_view bytes) {
   static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
@@ -368,8 +383,138 @@ std::string HexByteaToBase64(std::string_view text, bool& ok) {
     out.push_back(i + 1 < bytes.size() ? kB64[(v >> 6) & 63] : '=');
     out.push_back('=');
   }
-  ok = true;
   return out;
+}
+
+int NumericScale(int32_t type_modifier) {
+  if (type_modifier < 4) return -1;  // numeric without precision/scale
+  return (type_modifier - 4) & 0xffff;
+}
+
+int NumericPrecision(int32_t type_modifier) {
+  if (type_modifier < 4) return -1;
+  return ((type_modifier - 4) >> 16) & 0xffff;
+}
+
+std::string MoneyToDecimal(std::string_view text) {
+  std::string out;
+  bool negative = false;
+  for (char c : text) {
+    if (c == '-' || c == '(') negative = true;
+    if ((c >= '0' && c <= '9') || c == '.') out.push_back(c);
+  }
+  return negative ? "-" + out : out;
+}
+
+bool DecimalToBase64(std::string_view text, int scale, std::string& b64, int& scale_out) {
+  bool negative = false;
+  size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  std::string digits;
+  int frac = 0;
+  bool point = false, any = false;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '.' && !point) {
+      point = true;
+    } else if (c >= '0' && c <= '9') {
+      digits.push_back(c);
+      any = true;
+      if (point) ++frac;
+    } else {
+      return false;  // NaN, Infinity, exponent forms
+    }
+  }
+  if (!any) return false;
+  if (scale >= 0) {
+    if (frac > scale) {
+      digits.resize(digits.size() - static_cast<size_t>(frac - scale));  // never happens for numeric(p,s)
+    } else {
+      digits.append(static_cast<size_t>(scale - frac), '0');
+    }
+    scale_out = scale;
+  } else {
+    scale_out = frac;
+  }
+  // Decimal digits -> big-endian magnitude bytes (repeated division by 256).
+  std::string mag;
+  std::vector<int> num;
+  for (char c : digits) {
+    if (!num.empty() || c != '0') num.push_back(c - '0');
+  }
+  while (!num.empty()) {
+    std::vector<int> q;
+    int rem = 0;
+    for (int d : num) {
+      rem = rem * 10 + d;
+      const int qd = rem / 256;
+      rem %= 256;
+      if (!q.empty() || qd != 0) q.push_back(qd);
+    }
+    mag.insert(mag.begin(), static_cast<char>(rem));
+    num = std::move(q);
+  }
+  std::string bytes;
+  if (mag.empty()) {
+    bytes.assign(1, '\0');
+  } else if (!negative) {
+    bytes = mag;
+    if (static_cast<uint8_t>(bytes[0]) & 0x80) bytes.insert(bytes.begin(), '\0');
+  } else {
+    bytes = mag;
+    int carry = 1;
+    for (size_t k = bytes.size(); k-- > 0;) {
+      const int v = (~static_cast<uint8_t>(bytes[k]) & 0xff) + carry;
+      bytes[k] = static_cast<char>(v & 0xff);
+      carry = v >> 8;
+    }
+    if (!(static_cast<uint8_t>(bytes[0]) & 0x80)) bytes.insert(bytes.begin(), '\xff');
+  }
+  b64 = Base64(bytes);
+  return true;
+}
+
+void AppendTextValue(std::string& out, uint32_t type_oid, int32_t type_modifier, std::string_view text,
+                     DecimalMode mode) {
+  if (type_oid != oid::kNumeric && type_oid != oid::kMoney) {
+    AppendTextValue(out, type_oid, type_modifier, text);
+    return;
+  }
+  const std::string decimal = type_oid == oid::kMoney ? MoneyToDecimal(text) : std::string(text);
+  const int scale = type_oid == oid::kMoney ? kMoneyFractionDigits : NumericScale(type_modifier);
+  switch (mode) {
+    case DecimalMode::kString:
+      AppendTextValue(out, type_oid, type_modifier, text);
+      return;
+    case DecimalMode::kDouble:
+      if (IsJsonNumber(decimal)) {
+        double d = std::strtod(decimal.c_str(), nullptr);
+        char buf[40];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+        std::string num(buf, end);
+        if (num.find_first_of(".eE") == std::string::npos) num += ".0";
+        out += num;
+        return;
+      }
+      break;
+    case DecimalMode::kPrecise: {
+      std::string b64;
+      int scale_out = 0;
+      if (DecimalToBase64(decimal, scale, b64, scale_out)) {
+        if (scale < 0) {
+          out += "{\"scale\":" + std::to_string(scale_out) + ",\"value\":";
+          AppendJsonString(out, b64);
+          out.push_back('}');
+        } else {
+          AppendJsonString(out, b64);
+        }
+        return;
+      }
+      out += "null";  // NaN, Infinity: Debezium has no Decimal for them
+      return;
+    }
+  }
+  AppendJsonString(out, decimal);
 }
 
 void AppendTextValue(std::string& out, uint32_t type_oid, int32_t type_modifier, std::string_view text) {
@@ -460,8 +605,11 @@ void AppendTextValue(std::string& out, uint32_t type_oid, int32_t type_modifier,
       }
       break;
     }
+    case oid::kMoney:
+      AppendJsonString(out, MoneyToDecimal(text));
+      return;
     default:
-      break;  // numeric (decimal.handling.mode=string), money, text, uuid, json, enums, ...: strings
+      break;  // numeric (decimal.handling.mode=string), text, uuid, json, enums, ...: strings
   }
   AppendJsonString(out, text);
 }

@@ -108,6 +108,10 @@ class CdcTest : public ::testing::Test {
         {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
         {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
         {"LOG_LEVEL", "info"},
+        // These tests read the bare payload; the json-schemas form is checked against Debezium itself
+        // (cdc_debezium_test.cpp).
+        {"CDC_KEY_FORMAT", "json"},
+        {"CDC_VALUE_FORMAT", "json"},
     };
     for (auto& [k, v] : extra) env[k] = v;
     service_ = std::make_unique<ChildProcess>(CDC_PRODUCER_BIN, std::vector<std::string>{}, env);

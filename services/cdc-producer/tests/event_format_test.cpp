@@ -3,6 +3,7 @@
 
 #include "services/cdc-producer/src/ack_tracker.hpp"
 #include "services/cdc-producer/src/config.hpp"
+#include "services/cdc-producer/src/connect_schema.hpp"
 #include "services/cdc-producer/src/event_builder.hpp"
 #include "services/cdc-producer/src/value_format.hpp"
 
@@ -50,6 +51,77 @@ TEST(ValueFormat, TypesAsDebeziumJsonConverter) {
   EXPECT_EQ(Json(oid::kTimestamp, "9999999-01-01 00:00:00"), "\"9999999-01-01 00:00:00\"");
   EXPECT_EQ(Json(oid::kInterval, "999999999 years"), "\"999999999 years\"");
   EXPECT_EQ(Json(oid::kDate, "0044-03-15 BC"), "\"0044-03-15 BC\"");
+}
+
+// Values checked against Debezium 3.3's own output (the differential test runs the full matrix).
+TEST(ValueFormat, DecimalModes) {
+  auto v = [](uint32_t type, const std::string& text, int32_t typmod, DecimalMode mode) {
+    std::string out;
+    AppendTextValue(out, type, typmod, text, mode);
+    return out;
+  };
+  const int32_t n12_2 = (12 << 16 | 2) + 4, n3_2 = (3 << 16 | 2) + 4;
+  EXPECT_EQ(v(oid::kNumeric, "12.50", n12_2, DecimalMode::kPrecise), "\"BOI=\"");
+  EXPECT_EQ(v(oid::kNumeric, "-1.23", n3_2, DecimalMode::kPrecise), "\"hQ==\"");
+  EXPECT_EQ(v(oid::kNumeric, "0.00", n12_2, DecimalMode::kPrecise), "\"AA==\"");
+  EXPECT_EQ(v(oid::kNumeric, "1.28", n3_2, DecimalMode::kPrecise), "\"AIA=\"");   // 128: sign byte added
+  EXPECT_EQ(v(oid::kNumeric, "-1.29", n3_2, DecimalMode::kPrecise), "\"/38=\"");  // -129: 0xff7f
+  EXPECT_EQ(v(oid::kNumeric, "3.14159", -1, DecimalMode::kPrecise), R"({"scale":5,"value":"BMsv"})");
+  EXPECT_EQ(v(oid::kNumeric, "NaN", -1, DecimalMode::kPrecise), "null");
+  EXPECT_EQ(v(oid::kNumeric, "12.50", n12_2, DecimalMode::kString), "\"12.50\"");
+  EXPECT_EQ(v(oid::kNumeric, "12.50", n12_2, DecimalMode::kDouble), "12.5");
+  EXPECT_EQ(v(oid::kNumeric, "3.00", n12_2, DecimalMode::kDouble), "3.0");
+  EXPECT_EQ(v(oid::kMoney, "-$1,234.50", -1, DecimalMode::kPrecise), "\"/h3G\"");
+  EXPECT_EQ(v(oid::kMoney, "-$1,234.50", -1, DecimalMode::kString), "\"-1234.50\"");
+  EXPECT_EQ(FormatIsoUtc(1'704'164'645'500'000, 6), "2024-01-02T03:04:05.500000Z");
+  EXPECT_EQ(FormatIsoUtc(0, 6), "1970-01-01T00:00:00.000000Z");
+}
+
+TEST(ConnectSchema, ColumnsDefaultsAndEnvelope) {
+  ColumnInfo id{"id", oid::kInt8, -1, true};
+  id.optional = false;
+  id.default_expr = "nextval('s.orders_id_seq'::regclass)";
+  EXPECT_EQ(ColumnSchemaOpen(id, DecimalMode::kString, false), R"({"type":"int64","optional":false)");
+  EXPECT_EQ(ColumnDefaultJson(id, DecimalMode::kString), "0");
+  ColumnInfo status{"status", oid::kText, -1, false};
+  status.default_expr = "'CREATED'::text";
+  EXPECT_EQ(ColumnDefaultJson(status, DecimalMode::kString), "\"CREATED\"");
+  ColumnInfo made{"made", oid::kTimestamptz, -1, false};
+  made.default_expr = "now()";
+  EXPECT_EQ(ColumnDefaultJson(made, DecimalMode::kString), "\"1970-01-01T00:00:00.000000Z\"");
+  ColumnInfo price{"price", oid::kNumeric, (12 << 16 | 2) + 4, false};
+  price.default_expr = "0";
+  EXPECT_EQ(ColumnDefaultJson(price, DecimalMode::kPrecise), "\"AA==\"");
+  EXPECT_EQ(ColumnDefaultJson(price, DecimalMode::kString), "\"0.00\"");
+  EXPECT_EQ(ColumnSchemaOpen(price, DecimalMode::kPrecise, true),
+            R"({"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,)"
+            R"("parameters":{"scale":"2","connect.decimal.precision":"12"})");
+  ColumnInfo flag{"flag", oid::kBool, -1, false};
+  flag.default_expr = "false";
+  EXPECT_EQ(ColumnDefaultJson(flag, DecimalMode::kString), "false");
+  ColumnInfo mood{"mood", 99999, -1, false};
+  mood.enum_labels = "sad,ok";
+  EXPECT_EQ(ColumnSchemaOpen(mood, DecimalMode::kString, true),
+            R"({"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,)"
+            R"("parameters":{"allowed":"sad,ok"})");
+
+  TableInfo t;
+  t.schema = "rainbow";
+  t.table = "orders";
+  t.columns = {id, status};
+  t.key_columns = {0};
+  const auto key = nlohmann::json::parse(KeySchema(t, "rainbow", DecimalMode::kString));
+  EXPECT_EQ(key["name"], "rainbow.rainbow.orders.Key");
+  EXPECT_EQ(key["fields"][0],
+            nlohmann::json::parse(R"({"type":"int64","optional":false,"default":0,"field":"id"})"));
+  const auto env = nlohmann::json::parse(EnvelopeSchema(t, "rainbow", DecimalMode::kString));
+  EXPECT_EQ(env["name"], "rainbow.rainbow.orders.Envelope");
+  EXPECT_EQ(env["version"], 2);
+  EXPECT_EQ(env["fields"][0]["name"], "rainbow.rainbow.orders.Value");
+  EXPECT_EQ(env["fields"][0]["field"], "before");
+  EXPECT_EQ(env["fields"][2]["name"], "io.debezium.connector.postgresql.Source");
+  EXPECT_EQ(env["fields"][3]["field"], "transaction");
+  EXPECT_EQ(env["fields"][4]["field"], "op");
 }
 
 TableInfo Orders() {
@@ -219,6 +291,31 @@ TEST(Config, ListsAndValidation) {
     return it == vars.end() ? std::nullopt : std::optional(it->second);
   });
   EXPECT_THROW(LoadConfig(env2), config::ConfigError);
+}
+
+TEST(EventBuilder, JsonSchemasWrapsKeyAndValue) {
+  EnvelopeSettings settings{"0.1.0", "rainbow", "rainbow"};
+  settings.key_format = WireFormat::kJsonSchemas;
+  settings.value_format = WireFormat::kJsonSchemas;
+  TableInfo t;
+  t.schema = "rainbow";
+  t.table = "orders";
+  t.topic = "rainbow.public.orders";
+  t.columns = {{"id", oid::kInt8, -1, true}, {"qty", oid::kInt4, -1, false}};
+  t.columns[0].optional = false;
+  t.columns[1].default_expr = "7";  // nullable with a default: JsonConverter writes the default for a null
+  t.key_columns = {0};
+  AttachSchemas(t, settings);
+  std::vector<ChangeRecord> out;
+  EventBuilder(settings, true).Insert(t, {T("5"), N()}, 'c', Ctx(), out);
+  ASSERT_EQ(out.size(), 1u);
+  const auto k = nlohmann::json::parse(*out[0].key);
+  EXPECT_EQ(k["payload"], nlohmann::json::parse(R"({"id":5})"));
+  EXPECT_EQ(k["schema"]["name"], "rainbow.rainbow.orders.Key");
+  EXPECT_EQ(out[0].value->find("\"transaction\":null,\"op\":\"c\"") != std::string::npos, true);
+  const auto v = nlohmann::json::parse(*out[0].value);
+  EXPECT_EQ(v["payload"]["after"], nlohmann::json::parse(R"({"id":5,"qty":7})"));
+  EXPECT_EQ(v["schema"]["name"], "rainbow.rainbow.orders.Envelope");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ find_package(civetweb CONFIG REQUIRED)
 find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(ZLIB REQUIRED)  # the loader's gzip lake objects
+find_package(simdjson CONFIG REQUIRED)  # the loader's event parsing (on-demand: the schema part is skipped)
 find_package(PostgreSQL REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(pugixml CONFIG REQUIRED)

@@ -5,6 +5,8 @@
 //   jdbc      the Debezium JDBC sink connector on Kafka Connect standalone (upsert mode) mirroring the
 //             same topics into the same PostgreSQL (needs --jdbc-libs, and the topics with schemas)
 //   copy      the floor: COPY of the same rows, as text, into tables shaped like staging
+//   upsert    the floor of a mirror that must upsert (updates, replays): COPY into a temporary table,
+//             then one INSERT ... ON CONFLICT DO UPDATE per table, as the loader's staging merge does
 // Each drains the same topics into a database of its own; events/s = events / time from the first to
 // the last committed row (the processes' start-up excluded), plus CPU and peak RSS of the process.
 // Then a freshness run: cdc-producer streaming and the loader (model) live while a writer commits
@@ -41,8 +43,9 @@ struct Options {
   std::string dsn;
   std::string brokers;
   std::string format = "json";  // CDC_VALUE_FORMAT / CDC_KEY_FORMAT of the pre-filled topics
-  std::string jdbc_libs;        // Kafka Connect + the Debezium JDBC sink plugin's jars
-  std::vector<std::string> contenders{"staging", "model", "copy", "jdbc"};
+  std::string connect_libs;     // Kafka Connect's jars (bench/cdc-producer/fetch-debezium.sh)
+  std::string jdbc_plugins;  // the JDBC sink plugin (services/cdc-producer/tests/debezium/fetch-jdbc-sink.sh)
+  std::vector<std::string> contenders{"staging", "model", "copy", "upsert", "jdbc"};
   int orders = 30'000;
   int partitions = 3;
   int rate = 1'000;  // freshness run: order lines per second
@@ -233,8 +236,9 @@ const std::vector<std::string> kTables = {"customers", "payments", "sellers",   
                                           "products",  "orders",   "orderdetails"};
 
 // The floor: the rows as text, COPYed into tables shaped like staging (text columns plus a key).
-Result CopyFloor(const std::string& source_dsn, const std::string& schema, const std::string& target_dsn) {
-  Result r{"copy"};
+Result CopyFloor(const std::string& source_dsn, const std::string& schema, const std::string& target_dsn,
+                 bool upsert) {
+  Result r{upsert ? "upsert" : "copy"};
   rainbow::pg::Connection source(source_dsn);
   rainbow::pg::Connection target(target_dsn);
   std::map<std::string, std::string> data;
@@ -270,16 +274,33 @@ Result CopyFloor(const std::string& source_dsn, const std::string& schema, const
   const auto started = Clock::now();
   for (const auto& t : kTables) {
     bool sent = false;
-    target.CopyFrom("COPY stg_" + t + " FROM STDIN", [&](std::string& chunk) {
+    const auto send = [&](std::string& chunk) {
       if (sent) return false;
       chunk = data[t];
       sent = true;
       return true;
-    });
+    };
+    if (!upsert) {
+      target.CopyFrom("COPY stg_" + t + " FROM STDIN", send);
+      continue;
+    }
+    rainbow::pg::Transaction tx(target);
+    target.Exec("CREATE TEMP TABLE tmp_" + t + " (LIKE stg_" + t + ") ON COMMIT DROP");
+    target.CopyFrom("COPY tmp_" + t + " FROM STDIN", send);
+    const auto cols = target.Exec(
+        "SELECT string_agg(column_name || ' = EXCLUDED.' || column_name, ', ') FROM "
+        "information_schema.columns WHERE table_name = $1 AND column_name <> '_key' "
+        "AND table_schema = 'public'",
+        {"stg_" + t});
+    target.Exec("INSERT INTO stg_" + t + " SELECT * FROM tmp_" + t + " ON CONFLICT (_key) DO UPDATE SET " +
+                std::string(cols.Text(0, 0)));
+    tx.Commit();
   }
   r.seconds = r.total_seconds = Since(started);
   r.events = rows;
-  r.note = "write side only, one COPY per table, one client thread";
+  r.note = upsert
+               ? "write side only, COPY to a temp table + INSERT ON CONFLICT per table, one transaction each"
+               : "write side only, one COPY per table, one client thread";
   return r;
 }
 
@@ -299,6 +320,7 @@ std::unique_ptr<ChildProcess> StartJdbcSink(const Options& o, const std::string&
   }
   const auto get = [&](const char* k, const char* d) { return pg.count(k) ? pg.at(k) : std::string(d); };
   const bool schemas = o.format == "json-schemas";
+  std::filesystem::create_directories(dir + "/no-plugins");
   std::ofstream(dir + "/worker.properties")
       << "bootstrap.servers=" << o.brokers << "\n"
       << "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
@@ -306,16 +328,19 @@ std::unique_ptr<ChildProcess> StartJdbcSink(const Options& o, const std::string&
       << "key.converter.schemas.enable=" << (schemas ? "true" : "false") << "\n"
       << "value.converter.schemas.enable=" << (schemas ? "true" : "false") << "\n"
       << "offset.storage.file.filename=" << dir << "/offsets.dat\n"
-      << "offset.flush.interval.ms=1000\nlisteners=http://127.0.0.1:0\nplugin.path=\n"
-      << "consumer.max.poll.records=5000\nconsumer.auto.offset.reset=earliest\n";
+      << "offset.flush.interval.ms=1000\nlisteners=http://127.0.0.1:" << rainbow::testing::FreePort() << "\n"
+      << "plugin.path=" << o.jdbc_plugins << "\n";
+  // Its fastest documented settings: batch.size with the matching max.poll.records, the unnest insert,
+  // the reduction buffer (one row per key per batch).
   std::ofstream(dir + "/connector.properties")
       << "name=jdbc-sink\nconnector.class=io.debezium.connector.jdbc.JdbcSinkConnector\ntasks.max=1\n"
-      << "topics.regex=" << std::regex_replace(prefix, std::regex("\\."), "\\.") << "\\..*\n"
+      << "topics.regex=" << std::regex_replace(prefix, std::regex("\\."), "\\\\.") << "\\\\..*\n"
       << "connection.url=jdbc:postgresql://" << get("host", "127.0.0.1") << ":" << get("port", "5432") << "/"
       << dsn_db << "\nconnection.username=" << get("user", "rainbow")
       << "\nconnection.password=" << get("password", "")
       << "\ninsert.mode=upsert\ndelete.enabled=true\nprimary.key.mode=record_key\nschema.evolution=basic\n"
-      << "table.name.format=${source.table}\nbatch.size=5000\ndialect.postgres.unnest.insert.enabled=true\n"
+      << "collection.name.format=${source.table}\nbatch.size=5000\nconsumer.override.max.poll.records=5000\n"
+      << "consumer.override.auto.offset.reset=earliest\ndialect.postgres.unnest.insert.enabled=true\n"
       << "use.reduction.buffer=true\n";
   std::ofstream(dir + "/log4j2.properties") << "rootLogger.level=WARN\nrootLogger.appenderRef.out.ref=out\n"
                                                "appender.out.type=Console\nappender.out.name=out\n"
@@ -324,7 +349,7 @@ std::unique_ptr<ChildProcess> StartJdbcSink(const Options& o, const std::string&
   return std::make_unique<ChildProcess>(
       "/usr/bin/env",
       std::vector<std::string>{"java", "-Xmx1g", "-Dlog4j2.configurationFile=" + dir + "/log4j2.properties",
-                               "-cp", o.jdbc_libs + "/*", "org.apache.kafka.connect.cli.ConnectStandalone",
+                               "-cp", o.connect_libs + "/*", "org.apache.kafka.connect.cli.ConnectStandalone",
                                dir + "/worker.properties", dir + "/connector.properties"},
       BaseEnv());
 }
@@ -381,9 +406,13 @@ int main(int argc, char** argv) {
   app.add_option("--format", o.format,
                  "wire format of the pre-filled topics: json or json-schemas (the JDBC sink "
                  "needs json-schemas)");
-  app.add_option("--jdbc-libs", o.jdbc_libs,
-                 "directory of Kafka Connect + Debezium JDBC sink jars (omit: no jdbc)");
-  app.add_option("--contenders", o.contenders, "subset of staging,model,copy,jdbc")->delimiter(',');
+  app.add_option("--connect-libs", o.connect_libs,
+                 "Kafka Connect's jars (bench/cdc-producer/fetch-debezium.sh)");
+  app.add_option(
+      "--jdbc-plugins", o.jdbc_plugins,
+      "the JDBC sink's plugin dir (services/cdc-producer/tests/debezium/fetch-jdbc-sink.sh); without "
+      "both: no jdbc contender");
+  app.add_option("--contenders", o.contenders, "subset of staging,model,copy,upsert,jdbc")->delimiter(',');
   app.add_option("--rate", o.rate, "freshness run: order lines per second");
   app.add_option("--seconds", o.seconds, "freshness run: duration");
   app.add_flag("!--no-freshness", o.freshness, "skip the freshness run");
@@ -449,10 +478,10 @@ int main(int argc, char** argv) {
           r.note += "facts " + std::to_string(Count(wh, "SELECT count(*) FROM warehouse.fact_sales"));
         Stop(*loader);
         results.push_back(r);
-      } else if (c == "copy") {
-        results.push_back(CopyFloor(src, "s", database(c)));
+      } else if (c == "copy" || c == "upsert") {
+        results.push_back(CopyFloor(src, "s", database(c), c == "upsert"));
       } else if (c == "jdbc") {
-        if (o.jdbc_libs.empty()) continue;
+        if (o.connect_libs.empty() || o.jdbc_plugins.empty()) continue;
         const auto target = database(c);
         const std::string db = target.substr(target.rfind('=') + 1);
         Result r{c};
@@ -479,6 +508,10 @@ int main(int argc, char** argv) {
     if (staging > 0 && copy > 0)
       std::printf("ratio staging-only / COPY floor: %.2fx (target >= 0.5x)\n", staging / copy);
     if (model > 0 && copy > 0) std::printf("ratio whole model / COPY floor: %.2fx\n", model / copy);
+    const double upsert = Rate(results, "upsert");
+    if (staging > 0 && upsert > 0)
+      std::printf("ratio staging-only / upsert floor: %.2fx (the bound for a mirror that upserts)\n",
+                  staging / upsert);
     if (staging > 0 && jdbc > 0)
       std::printf("ratio staging-only / JDBC sink: %.2fx (target >= 5x)\n", staging / jdbc);
     if (model > 0 && jdbc > 0) std::printf("ratio whole model / JDBC sink: %.2fx\n", model / jdbc);
@@ -491,8 +524,18 @@ int main(int argc, char** argv) {
       auto cdc = StartCdc(o, src, "s", run + "_live", live_prefix, "never");
       const int http = rainbow::testing::FreePort();
       auto loader = StartLoader(o, src, wh, live_prefix, run + "-fresh", true, http);
-      std::this_thread::sleep_for(5s);  // both up and streaming
+      std::this_thread::sleep_for(5s);  // cdc-producer's slot exists: later commits are streamed
+      // Warm-up: one order through the whole path, so the topics exist and the loader's group holds them
+      // (a topic created later is found at the next metadata refresh, seconds later) before timing.
       rainbow::pg::Connection writer(src);
+      writer.Exec(
+          "BEGIN; INSERT INTO s.orders (id, customer_id, payment_id) VALUES (9999999, 1, 1); INSERT INTO "
+          "s.orderdetails (order_id, line_no, product_id, quantity, price) VALUES (9999999, 1, 1, 1, 2.50); "
+          "COMMIT");
+      Result warm{"warm-up"};
+      if (!WaitCount([&] { return Count(wh, "SELECT count(*) FROM warehouse.fact_sales"); }, 1, loader.get(),
+                     Clock::now(), warm, 120s))
+        throw std::runtime_error("freshness warm-up: " + warm.note);
       const int orders_per_s = std::max(1, o.rate / 2);
       const auto started = Clock::now();
       int64_t id = 10'000'000;
@@ -507,7 +550,7 @@ int main(int argc, char** argv) {
         }
         std::this_thread::sleep_for(1ms);
       }
-      const int64_t lines = 2 * (id - 10'000'000);
+      const int64_t lines = 2 * (id - 10'000'000) + 1;
       Result r{"fresh"};
       WaitCount([&] { return Count(wh, "SELECT count(*) FROM warehouse.fact_sales"); }, lines, loader.get(),
                 started, r, 120s);

@@ -1,7 +1,5 @@
 #include "services/loader/src/lake_loop.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <thread>
 
 #include "common/logging/log.hpp"
@@ -91,22 +89,16 @@ void LakeLoop::Add(const kafka::ConsumedMessage& m, std::stop_token stop) {
     }
     w = LakeWindow{start};
   }
-  if (!m.value) return;  // a tombstone
-  const auto table = TableOfTopic(m.topic);
-  const auto doc = nlohmann::json::parse(*m.value, nullptr, false);
-  const auto& event =
-      doc.is_object() && doc.contains("payload") && doc.contains("schema") ? doc["payload"] : doc;
-  int64_t ts_ms = -1;
-  if (event.is_object() && event.contains("source") && event["source"].is_object() &&
-      event["source"].contains("ts_ms") && event["source"]["ts_ms"].is_number_integer())
-    ts_ms = event["source"]["ts_ms"].get<int64_t>();
-  if (!table || ts_ms < 0) {
-    log::Warn("lake: not a change event, skipped (the warehouse sink dead-letters it)",
-              {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}});
-    return;
+  const auto line = LakeLineOf(m);
+  if (!line) {
+    if (m.value)
+      log::Warn("lake: not a change event, skipped (the warehouse sink dead-letters it)",
+                {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}});
+    return;  // tombstones carry no event
   }
-  auto& out = w.lines[*table][UtcDate(ts_ms)];
-  AppendLakeLine(out, m, event);
+  const auto table = TableOfTopic(m.topic);
+  if (!table) return;
+  w.lines[*table][UtcDate(line->ts_ms)] += line->line;
   ++w.events;
   w.dirty = true;
 }

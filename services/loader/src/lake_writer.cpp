@@ -1,6 +1,9 @@
 #include "services/loader/src/lake_writer.hpp"
 
+#include <simdjson.h>
 #include <zlib.h>
+
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <ctime>
@@ -15,18 +18,33 @@ std::string LakeObjectKey(const std::string& table, const std::string& date, con
   return table + "/date=" + date + "/" + topic + "-" + std::to_string(partition) + "-" + window + ".json.gz";
 }
 
-void AppendLakeLine(std::string& out, const kafka::ConsumedMessage& m, const nlohmann::json& event) {
-  nlohmann::json key;
+std::optional<LakeLine> LakeLineOf(const kafka::ConsumedMessage& m) {
+  if (!m.value) return std::nullopt;
+  thread_local simdjson::dom::parser parser;
+  const auto unwrapped = [](simdjson::dom::element doc) {
+    simdjson::dom::element payload;
+    if (doc.is_object() && simdjson::dom::object(doc).size() == 2 &&
+        doc["schema"].error() == simdjson::SUCCESS && doc["payload"].get(payload) == simdjson::SUCCESS)
+      return payload;
+    return doc;
+  };
+  std::string key = "null";
   if (m.key) {
-    key = nlohmann::json::parse(*m.key, nullptr, false);
-    if (key.is_discarded()) key = *m.key;  // not JSON: kept as a string
-    if (key.is_object() && key.size() == 2 && key.contains("schema") && key.contains("payload"))
-      key = nlohmann::json(key["payload"]);
+    simdjson::dom::element doc;
+    key = parser.parse(*m.key).get(doc) == simdjson::SUCCESS
+              ? simdjson::minify(unwrapped(doc))
+              : nlohmann::json(*m.key).dump();  // kept as a string
   }
-  const nlohmann::json line = {
-      {"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"key", key}, {"event", event}};
-  out += line.dump();
-  out += '\n';
+  simdjson::dom::element doc;
+  if (parser.parse(*m.value).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  const auto event = unwrapped(doc);
+  int64_t ts_ms = 0;
+  if (event["source"]["ts_ms"].get(ts_ms) != simdjson::SUCCESS) return std::nullopt;
+  LakeLine out{ts_ms, {}};
+  out.line = "{\"topic\":" + nlohmann::json(m.topic).dump() +
+             ",\"partition\":" + std::to_string(m.partition) + ",\"offset\":" + std::to_string(m.offset) +
+             ",\"key\":" + key + ",\"event\":" + simdjson::minify(event) + "}\n";
+  return out;
 }
 
 kafka::ConsumedMessage ParseLakeLine(std::string_view line) {

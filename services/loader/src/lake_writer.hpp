@@ -2,7 +2,7 @@
 
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +20,13 @@ std::string LakeObjectKey(const std::string& table, const std::string& date, con
 // One lake line (JSON, then '\n'): the event with where it came from, so the lake alone can rebuild
 // the warehouse in the original order and with the original keys:
 //   {"topic":…,"partition":…,"offset":…,"key":<the Kafka key as JSON, or null>,"event":<the value>}
-// `event` is the value as parsed (unwrapped from {"schema","payload"} when it was wrapped).
-void AppendLakeLine(std::string& out, const kafka::ConsumedMessage& m, const nlohmann::json& event);
+// Key and event are unwrapped from {"schema","payload"} when they were wrapped. nullopt for a message
+// that is not a change event (no source.ts_ms; the warehouse sink dead-letters it) and for tombstones.
+struct LakeLine {
+  int64_t ts_ms = 0;  // source.ts_ms: which date's object the line belongs to
+  std::string line;
+};
+std::optional<LakeLine> LakeLineOf(const kafka::ConsumedMessage& m);
 
 // A lake line back as the message it was written from (value = the event, serialized).
 kafka::ConsumedMessage ParseLakeLine(std::string_view line);

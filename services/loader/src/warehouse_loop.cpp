@@ -36,8 +36,10 @@ WarehouseLoop::WarehouseLoop(const LoaderConfig& config, kafka::Producer& dlq, L
                              LoaderStatus& status)
     : config_(config), dlq_(dlq), metrics_(metrics), status_(status) {
   kafka::ConsumerConfig cc{config.kafka_brokers, config.group, {config.topic_pattern}, "loader"};
-  // librdkafka prefetches up to 64 MB by default; a few batches ahead is enough.
-  cc.properties["queued.max.messages.kbytes"] = "16384";
+  // When the prefetch queue is full, librdkafka's fetcher pauses for fetch.error.backoff.ms (500 ms):
+  // with Debezium's schemas on every message (~4 KB) a 16 MB batch fills it, so the loader would stall
+  // between batches. A short backoff keeps the fetcher a batch ahead.
+  cc.properties["fetch.error.backoff.ms"] = "20";
   cc.on_assign = [this](const std::vector<kafka::TopicPartition>& parts) { return StartOffsets(parts); };
   cc.on_revoke = [this](const std::vector<kafka::TopicPartition>& parts) {
     // Messages of partitions taken away are not ours to write any more.

@@ -5,6 +5,7 @@
 //   jdbc      the Debezium JDBC sink connector on Kafka Connect standalone (upsert mode) mirroring the
 //             same topics into the same PostgreSQL (needs --jdbc-libs, and the topics with schemas)
 //   copy      the floor: COPY of the same rows, as text, into tables shaped like staging
+//   consume   the floor of reading the topics: librdkafka consuming every message, nothing else
 //   upsert    the floor of a mirror that must upsert (updates, replays): COPY into a temporary table,
 //             then one INSERT ... ON CONFLICT DO UPDATE per table, as the loader's staging merge does
 // Each drains the same topics into a database of its own; events/s = events / time from the first to
@@ -30,6 +31,7 @@
 
 #include "bench/common/proc_stats.hpp"
 #include "common/kafka/admin.hpp"
+#include "common/kafka/consumer.hpp"
 #include "common/pg/connection.hpp"
 #include "tests/support/child_process.hpp"
 
@@ -45,7 +47,7 @@ struct Options {
   std::string format = "json";  // CDC_VALUE_FORMAT / CDC_KEY_FORMAT of the pre-filled topics
   std::string connect_libs;     // Kafka Connect's jars (bench/cdc-producer/fetch-debezium.sh)
   std::string jdbc_plugins;  // the JDBC sink plugin (services/cdc-producer/tests/debezium/fetch-jdbc-sink.sh)
-  std::vector<std::string> contenders{"staging", "model", "copy", "upsert", "jdbc"};
+  std::vector<std::string> contenders{"staging", "model", "consume", "copy", "upsert", "jdbc"};
   int orders = 30'000;
   int partitions = 3;
   int rate = 1'000;  // freshness run: order lines per second
@@ -478,6 +480,27 @@ int main(int argc, char** argv) {
           r.note += "facts " + std::to_string(Count(wh, "SELECT count(*) FROM warehouse.fact_sales"));
         Stop(*loader);
         results.push_back(r);
+      } else if (c == "consume") {
+        // The same group consumer the loader uses (common/kafka), messages read and dropped.
+        Result r{c};
+        rainbow::kafka::ConsumerConfig cc{o.brokers, run + "-consume",
+                                          {"^" + std::regex_replace(prefix, std::regex("\\."), "\\.") + "\\.[a-z_]+$"},
+                                          "loader-bench"};
+        cc.properties["fetch.error.backoff.ms"] = "20";
+        rainbow::kafka::Consumer consumer(cc);
+        int64_t n = 0;
+        std::optional<Clock::time_point> first;
+        const auto end = Clock::now() + 300s;
+        while (n < rows && Clock::now() < end) {
+          if (consumer.Poll(100ms)) {
+            if (!first) first = Clock::now();
+            ++n;
+          }
+        }
+        r.events = n;
+        r.seconds = r.total_seconds = first ? Since(*first) : 0;
+        r.note = "reading only, one thread";
+        results.push_back(r);
       } else if (c == "copy" || c == "upsert") {
         results.push_back(CopyFloor(src, "s", database(c), c == "upsert"));
       } else if (c == "jdbc") {
@@ -508,7 +531,13 @@ int main(int argc, char** argv) {
     if (staging > 0 && copy > 0)
       std::printf("ratio staging-only / COPY floor: %.2fx (target >= 0.5x)\n", staging / copy);
     if (model > 0 && copy > 0) std::printf("ratio whole model / COPY floor: %.2fx\n", model / copy);
-    const double upsert = Rate(results, "upsert");
+    const double upsert = Rate(results, "upsert"), consume = Rate(results, "consume");
+    if (upsert > 0 && consume > 0) {
+      const double serial = 1 / (1 / upsert + 1 / consume);
+      std::printf("bound for a mirror that reads, then upserts, one batch after the other: %.0f events/s; "
+                  "staging-only at %.2fx of it\n",
+                  serial, staging / serial);
+    }
     if (staging > 0 && upsert > 0)
       std::printf("ratio staging-only / upsert floor: %.2fx (the bound for a mirror that upserts)\n",
                   staging / upsert);

@@ -483,9 +483,11 @@ int main(int argc, char** argv) {
       } else if (c == "consume") {
         // The same group consumer the loader uses (common/kafka), messages read and dropped.
         Result r{c};
-        rainbow::kafka::ConsumerConfig cc{o.brokers, run + "-consume",
-                                          {"^" + std::regex_replace(prefix, std::regex("\\."), "\\.") + "\\.[a-z_]+$"},
-                                          "loader-bench"};
+        rainbow::kafka::ConsumerConfig cc{
+            o.brokers,
+            run + "-consume",
+            {"^" + std::regex_replace(prefix, std::regex("\\."), "\\.") + "\\.[a-z_]+$"},
+            "loader-bench"};
         cc.properties["fetch.error.backoff.ms"] = "20";
         rainbow::kafka::Consumer consumer(cc);
         int64_t n = 0;
@@ -534,9 +536,10 @@ int main(int argc, char** argv) {
     const double upsert = Rate(results, "upsert"), consume = Rate(results, "consume");
     if (upsert > 0 && consume > 0) {
       const double serial = 1 / (1 / upsert + 1 / consume);
-      std::printf("bound for a mirror that reads, then upserts, one batch after the other: %.0f events/s; "
-                  "staging-only at %.2fx of it\n",
-                  serial, staging / serial);
+      std::printf(
+          "bound for a mirror that reads, then upserts, one batch after the other: %.0f events/s; "
+          "staging-only at %.2fx of it\n",
+          serial, staging / serial);
     }
     if (staging > 0 && upsert > 0)
       std::printf("ratio staging-only / upsert floor: %.2fx (the bound for a mirror that upserts)\n",

@@ -2,6 +2,7 @@
 // child process (so kill -9 and SIGTERM are the real thing). Each test has its own topics (prefix),
 // consumer groups, lake bucket and warehouse database; events are Debezium-shaped change events
 // produced here, as cdc-producer writes them.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <zlib.h>
@@ -16,6 +17,7 @@
 #include "common/kafka/producer.hpp"
 #include "common/pg/connection.hpp"
 #include "common/s3/client.hpp"
+#include "rainbow/loader.grpc.pb.h"
 #include "tests/support/child_process.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -127,6 +129,8 @@ class LoaderTest : public ::testing::Test {
   }
 
   std::map<std::string, std::string> LoaderEnv() {
+    grpc_port_ = rainbow::testing::FreePort();
+    http_port_ = rainbow::testing::FreePort();
     return {{"KAFKA_BROKERS", brokers_},
             {"PG_DSN", dsn_},
             {"LOADER_TOPIC_PATTERN", "^" + name_ + "\\.public\\.[a-z_]+$"},
@@ -140,8 +144,8 @@ class LoaderTest : public ::testing::Test {
             {"S3_REGION", StackEnv("S3_REGION")},
             {"S3_ACCESS_KEY", StackEnv("S3_ACCESS_KEY")},
             {"S3_SECRET_KEY", StackEnv("S3_SECRET_KEY")},
-            {"GRPC_ADDR", "127.0.0.1:" + std::to_string(rainbow::testing::FreePort())},
-            {"HTTP_ADDR", "127.0.0.1:" + std::to_string(rainbow::testing::FreePort())},
+            {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
+            {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
             {"LOG_LEVEL", "info"}};
   }
 
@@ -234,7 +238,13 @@ class LoaderTest : public ::testing::Test {
          t);
   }
 
+  std::unique_ptr<v1::LoaderService::Stub> Stub() {
+    return v1::LoaderService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials()));
+  }
+
   std::string base_dsn_, dsn_, brokers_, name_, prefix_, bucket_;
+  int grpc_port_ = 0, http_port_ = 0;  // of the loader started last
   int64_t lsn_ = 1000;
   std::atomic<int> delivery_failures_{0};
   std::unique_ptr<s3::S3Client> s3_;
@@ -276,6 +286,52 @@ TEST_F(LoaderTest, EveryOperationReachesStagingDimensionsAndFacts) {
   EXPECT_EQ(Query("SELECT status FROM warehouse.stg_orders WHERE id = '10'"), "PAID");
   EXPECT_EQ(Query("SELECT count(*) FROM warehouse.stg_orderdetails"), "1");
   WaitFor("SELECT count(*) FROM warehouse.stg_product_catalog", "0");
+  // GetStatus, /metrics and /readyz say what happened.
+  {
+    v1::Status status;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    ASSERT_TRUE(Stub()->GetStatus(&ctx, {}, &status).ok());
+    EXPECT_GE(status.events_loaded(), 13u);
+    EXPECT_GE(status.fact_rows(), 2u);
+    EXPECT_TRUE(status.warehouse_ok());
+    EXPECT_GT(status.last_batch_unix_ms(), 0);
+    bool orders_seen = false;
+    for (const auto& p : status.progress()) {
+      if (p.topic() == Topic("orders")) orders_seen = p.committed_offset() >= 2;
+    }
+    EXPECT_TRUE(orders_seen) << status.DebugString();
+    const auto [code, metrics] =
+        rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/metrics");
+    EXPECT_EQ(code, 200);
+    EXPECT_NE(metrics.find("loader_events_total{op=\"u\",table=\"orders\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("loader_freshness_seconds_count"), std::string::npos);
+    EXPECT_NE(metrics.find("loader_fact_rows_total"), std::string::npos);
+    EXPECT_EQ(rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz").first,
+              200);
+  }
+  // Backfill over gRPC: a bad range is refused, a lake recompute into a warehouse with rows too, a range
+  // from staging rebuilds (and changes nothing).
+  {
+    v1::BackfillRequest bad;
+    bad.set_from_date("2024-13-99x");
+    bad.set_to_date("2024-01-01");
+    v1::BackfillResponse out;
+    grpc::ClientContext c1;
+    EXPECT_EQ(Stub()->Backfill(&c1, bad, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    v1::BackfillRequest lake;
+    lake.set_from_lake(true);
+    grpc::ClientContext c2;
+    EXPECT_EQ(Stub()->Backfill(&c2, lake, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    v1::BackfillRequest range;
+    range.set_from_date("2024-01-01");
+    range.set_to_date("2024-01-01");
+    grpc::ClientContext c3;
+    ASSERT_TRUE(Stub()->Backfill(&c3, range, &out).ok());
+    EXPECT_EQ(out.fact_rows(), 1);
+    EXPECT_EQ(Query("SELECT count(*) || '/' || sum(extended_sales_amount) FROM warehouse.fact_sales"),
+              "1/62.50");
+  }
   // A deleted member: its current version closes.
   Emit("payments", 'd', {{"id", 1}}, {{"id", 1}, {"name", "card"}, {"type", "credit"}}, kT0 + 3000);
   Flush();

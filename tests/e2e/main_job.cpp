@@ -22,6 +22,7 @@
 #include "rainbow/loader.grpc.pb.h"
 #include "rainbow/order_api.grpc.pb.h"
 #include "rainbow/state_tracker.grpc.pb.h"
+#include "services/loader/src/lake_writer.hpp"
 
 #include <fstream>
 #include <set>
@@ -29,32 +30,10 @@
 #include "tests/support/child_process.hpp"
 
 #include <grpcpp/grpcpp.h>
-#include <zlib.h>
 
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string Gunzip(const std::string& z) {
-  z_stream s{};
-  if (inflateInit2(&s, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
-  std::string out;
-  char buf[65536];
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
-  s.avail_in = static_cast<uInt>(z.size());
-  for (int rc = Z_OK; rc != Z_STREAM_END;) {
-    s.next_out = reinterpret_cast<Bytef*>(buf);
-    s.avail_out = sizeof(buf);
-    rc = inflate(&s, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&s);
-      throw std::runtime_error("lake object is not gzip");
-    }
-    out.append(buf, sizeof(buf) - s.avail_out);
-  }
-  inflateEnd(&s);
-  return out;
-}
 
 struct SmokeConfig {
   std::string pg_dsn;
@@ -276,7 +255,7 @@ void CheckLoader(const SmokeConfig& c, const std::string& run) {
       const auto page = s3.ListObjectsV2(rainbow::s3::BucketName("lake"), o);
       for (const auto& obj : page.objects) {
         const auto body = s3.GetObject(rainbow::s3::BucketName("lake"), rainbow::s3::ObjectKey(obj.key));
-        const auto text = Gunzip(body);
+        const auto text = rainbow::loader::Gunzip(body);
         for (auto it = waiting.begin(); it != waiting.end();) {
           if (text.find("\"id\":" + std::to_string(*it) + ",") != std::string::npos) {
             rainbow::log::Info("order in lake",

@@ -86,4 +86,25 @@ std::string Gzip(const std::string& data) {
   return out;
 }
 
+std::string Gunzip(const std::string& z) {
+  z_stream s{};
+  if (inflateInit2(&s, 15 + 16) != Z_OK) throw std::runtime_error("gunzip: inflateInit2 failed");
+  std::string out;
+  char buf[65536];
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
+  s.avail_in = static_cast<uInt>(z.size());
+  for (int rc = Z_OK; rc != Z_STREAM_END;) {
+    s.next_out = reinterpret_cast<Bytef*>(buf);
+    s.avail_out = sizeof(buf);
+    rc = inflate(&s, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&s);
+      throw std::runtime_error("gunzip: not a gzip object");
+    }
+    out.append(buf, sizeof(buf) - s.avail_out);
+  }
+  inflateEnd(&s);
+  return out;
+}
+
 }  // namespace rainbow::loader

@@ -36,6 +36,8 @@ std::string UtcDate(int64_t ts_ms);
 
 // gzip of `data` with a fixed header (no name, mtime 0): the same lines give the same bytes.
 std::string Gzip(const std::string& data);
+// The bytes a gzip stream holds; throws std::runtime_error when it is not one.
+std::string Gunzip(const std::string& gz);
 
 // The events of one partition's current window, grouped by the date their object belongs to.
 struct LakeWindow {

@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
@@ -18,6 +17,7 @@
 #include "common/pg/connection.hpp"
 #include "common/s3/client.hpp"
 #include "rainbow/loader.grpc.pb.h"
+#include "services/loader/src/lake_writer.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -35,25 +35,6 @@ std::string Identifier(const std::string& prefix) {
     if (c == '-') c = '_';
   }
   return s;
-}
-
-std::string Gunzip(const std::string& z) {
-  z_stream s{};
-  inflateInit2(&s, 15 + 16);
-  std::string out;
-  char buf[65536];
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
-  s.avail_in = static_cast<uInt>(z.size());
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    s.next_out = reinterpret_cast<Bytef*>(buf);
-    s.avail_out = sizeof(buf);
-    rc = inflate(&s, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) break;
-    out.append(buf, sizeof(buf) - s.avail_out);
-  }
-  inflateEnd(&s);
-  return out;
 }
 
 class LoaderTest : public ::testing::Test {

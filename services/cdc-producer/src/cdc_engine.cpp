@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/kafka/admin.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "common/logging/log.hpp"
 #include "common/pg/connection.hpp"
 #include "common/retry/backoff.hpp"
@@ -37,6 +38,9 @@ kafka::Producer& CdcEngine::producer() {
     // Java clients' partitioner: a key lands on the partition Debezium (Kafka Connect) would choose.
     pc.properties["partitioner"] = "murmur2_random";
     pc.properties["queue.buffering.max.messages"] = "500000";
+    // Room for the largest event allowed (Produce checks CDC_MAX_MESSAGE_BYTES itself, with its policy).
+    pc.properties["message.max.bytes"] =
+        std::to_string(std::max<int64_t>(1'000'000, config_.max_message_bytes + 65'536));
     producer_ = std::make_unique<kafka::Producer>(pc);
   }
   return *producer_;
@@ -82,6 +86,9 @@ int CdcEngine::Run() {
       log::Error("inconsistent replication stream: stopping; the slot was not advanced past it",
                  {{"error", e.what()}, {"slot", config_.slot}});
       return kExitProtocolError;
+    } catch (const OversizedEventError& e) {
+      SetError(std::string("oversized event: ") + e.what());
+      log::Error("oversized event: the session stops before it; retrying", {{"error", e.what()}});
     } catch (const KafkaSessionError& e) {
       metrics_.reconnects_kafka.Increment();
       SetError(std::string("kafka: ") + e.what());
@@ -155,8 +162,37 @@ void CdcEngine::EnsureTopicOnce(const std::string& topic) {
 }
 
 void CdcEngine::Produce(Session& s, ChangeRecord& record, const std::string& table_label) {
-  EnsureTopicOnce(record.topic);
   kafka::OutgoingMessage msg;
+  const size_t size = (record.key ? record.key->size() : 0) + (record.value ? record.value->size() : 0);
+  if (static_cast<int64_t>(size) > config_.max_message_bytes) {
+    const std::string what = "event of table " + table_label + " at LSN " + s.received.ToString() + " is " +
+                             std::to_string(size) + " bytes, over CDC_MAX_MESSAGE_BYTES (" +
+                             std::to_string(config_.max_message_bytes) + ")";
+    switch (config_.size_policy) {
+      case SizePolicy::kFail:
+        metrics_.Oversized("failed").Increment();
+        throw OversizedEventError(what +
+                                  "; CDC_EVENT_SIZE_POLICY=fail: the slot holds this WAL until it is raised "
+                                  "or the policy is skip or warn");
+      case SizePolicy::kWarn:
+        metrics_.Oversized("left_out").Increment();
+        log::Warn("event left out", {{"reason", what}, {"topic", record.topic}});
+        return;
+      case SizePolicy::kSkip:
+        // The dead letter names the event; it stands in the event's place for the no-loss rule.
+        metrics_.Oversized("dead_lettered").Increment();
+        log::Warn("event dead-lettered", {{"reason", what}, {"topic", record.topic}});
+        msg.headers = {{"dlq.error", what},
+                       {"dlq.topic", record.topic},
+                       {"dlq.lsn", s.received.ToString()},
+                       {"dlq.bytes", std::to_string(size)},
+                       {"dlq.service", "cdc-producer"}};
+        record.topic = kafka::DeadLetterTopic(record.topic);
+        record.value.reset();
+        break;
+    }
+  }
+  EnsureTopicOnce(record.topic);
   msg.topic = std::move(record.topic);
   msg.key = std::move(record.key);
   msg.value = std::move(record.value);

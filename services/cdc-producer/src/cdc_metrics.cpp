@@ -43,7 +43,15 @@ CdcMetrics::CdcMetrics(prometheus::Registry& r)
       events_(prometheus::BuildCounter()
                   .Name("cdc_events_total")
                   .Help("Records produced to Kafka, by table and op (c u d r t tombstone)")
-                  .Register(r)) {}
+                  .Register(r)),
+      oversized_(prometheus::BuildCounter()
+                     .Name("cdc_oversized_events_total")
+                     .Help("Events over CDC_MAX_MESSAGE_BYTES, by action (failed, dead_lettered, left_out)")
+                     .Register(r)) {}
+
+prometheus::Counter& CdcMetrics::Oversized(const std::string& action) {
+  return oversized_.Add({{"action", action}});
+}
 
 prometheus::Counter& CdcMetrics::Events(const std::string& table, const std::string& op) {
   std::lock_guard lock(mu_);

@@ -24,6 +24,8 @@ class CdcMetrics {
   prometheus::Counter& snapshot_rows;
   prometheus::Counter& heartbeats;
   prometheus::Counter& delivery_failures;
+  // Events over CDC_MAX_MESSAGE_BYTES, by what was done (failed, dead_lettered, left_out).
+  prometheus::Counter& Oversized(const std::string& action);
   prometheus::Counter& decode_errors;
   prometheus::Counter& reconnects_postgres;
   prometheus::Counter& reconnects_kafka;
@@ -35,6 +37,7 @@ class CdcMetrics {
 
  private:
   prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& oversized_;
   std::mutex mu_;
   std::unordered_map<std::string, prometheus::Counter*> cache_;
 };

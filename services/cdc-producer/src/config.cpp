@@ -60,6 +60,16 @@ CdcConfig LoadConfig(config::Env& env) {
                                                 "partitions of topics the service creates"));
   c.topic_replication = static_cast<int>(env.Int("CDC_TOPIC_REPLICATION", c.topic_replication, 1, 16,
                                                  "replication factor of topics the service creates"));
+  c.max_message_bytes =
+      env.Int("CDC_MAX_MESSAGE_BYTES", c.max_message_bytes, 1024, 100'000'000,
+              "largest event (key + value) produced; keep it within the topics' max.message.bytes");
+  const auto size_policy = env.Choice("CDC_EVENT_SIZE_POLICY", "fail", {"fail", "skip", "warn"},
+                                      "an event over CDC_MAX_MESSAGE_BYTES: fail (stop, not ready, retry), "
+                                      "skip (a record on <topic>.dlq instead), "
+                                      "warn (log and leave out)");
+  c.size_policy = size_policy == "skip"   ? SizePolicy::kSkip
+                  : size_policy == "warn" ? SizePolicy::kWarn
+                                          : SizePolicy::kFail;
   const auto mode =
       env.Choice("CDC_SNAPSHOT_MODE", "initial", {"initial", "never", "always"},
                  "initial: snapshot once (redone if interrupted); never; always: at every start");

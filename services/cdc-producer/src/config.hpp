@@ -12,6 +12,11 @@
 namespace rainbow::cdc {
 
 enum class SnapshotMode { kInitial, kNever, kAlways };
+// What an event larger than CDC_MAX_MESSAGE_BYTES does (Debezium: event.processing.failure.handling.mode):
+// fail = the session stops on it, not ready with the reason, and retries (the slot holds WAL meanwhile);
+// skip = a dead-letter record (key, headers naming the event, no value) on <topic>.dlq stands in for it;
+// warn = it is logged and left out.
+enum class SizePolicy { kFail, kSkip, kWarn };
 
 // Everything cdc-producer reads from env vars, parsed once at start (see README.md for the table).
 struct CdcConfig {
@@ -26,6 +31,8 @@ struct CdcConfig {
   std::string topic_prefix = "rainbow.public";
   int topic_partitions = 3;
   int topic_replication = 1;
+  int64_t max_message_bytes = 1'000'000;  // key + value; librdkafka's and Kafka's default limit
+  SizePolicy size_policy = SizePolicy::kFail;
   SnapshotMode snapshot_mode = SnapshotMode::kInitial;
   int snapshot_fetch_rows = 10'000;
   WireFormat key_format = WireFormat::kJsonSchemas;    // CDC_KEY_FORMAT

@@ -79,6 +79,13 @@ struct ChangeRecord {
   char op = 0;  // c u d r t, or 0 for a tombstone
 };
 
+// An event over CDC_MAX_MESSAGE_BYTES under CDC_EVENT_SIZE_POLICY=fail: the session stops before it, the
+// slot stays where it was, and the service reports why until the limit or the policy changes.
+class OversizedEventError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A tuple that does not fit its relation (column count) and similar protocol inconsistencies.
 class EventError : public std::runtime_error {
  public:

@@ -589,6 +589,63 @@ TEST_F(CdcTest, CorruptMessageStopsCleanlyWithoutAdvancingTheSlot) {
   StopService();
 }
 
+// An event over CDC_MAX_MESSAGE_BYTES: with `skip` a dead letter naming it takes its place and the stream
+// goes on; with `fail` the service is not ready, says why, and the slot does not move past it.
+TEST_F(CdcTest, AnEventOverTheSizeLimitIsDeadLetteredOrStopsTheSession) {
+  Sql("CREATE TABLE " + name_ + ".items (id int PRIMARY KEY, note text)");
+  CreateTopics({"items"});
+  kafka::EnsureTopic(brokers_, Topic("items") + ".dlq", 1, 1);
+  StartService(
+      {{"CDC_SNAPSHOT_MODE", "never"}, {"CDC_MAX_MESSAGE_BYTES", "4096"}, {"CDC_EVENT_SIZE_POLICY", "skip"}});
+  WaitStreaming();
+  auto consumer = MakeConsumer({"items"});
+  kafka::Consumer dlq(
+      {brokers_, Identifier("cdc_dlq_group"), {Topic("items") + ".dlq"}, "cdc-test", "earliest"});
+  Sql("INSERT INTO " + name_ + ".items VALUES (1, repeat('x', 10000))");
+  Sql("INSERT INTO " + name_ + ".items VALUES (2, 'small')");
+  auto events = ReadUntil(
+      consumer, [](const std::vector<Event>& e) { return !e.empty(); }, 60s);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ((*events[0].value)["after"]["id"], 2);
+  std::optional<kafka::ConsumedMessage> dead;
+  for (const auto end = std::chrono::steady_clock::now() + 30s;
+       !dead && std::chrono::steady_clock::now() < end;)
+    dead = dlq.Poll(200ms);
+  ASSERT_TRUE(dead.has_value());
+  EXPECT_EQ(json::parse(*dead->key)["id"], 1);
+  EXPECT_FALSE(dead->value.has_value());
+  EXPECT_NE(dead->HeaderValue("dlq.error").value_or("").find("over CDC_MAX_MESSAGE_BYTES"),
+            std::string::npos);
+  EXPECT_EQ(dead->HeaderValue("dlq.topic"), Topic("items"));
+  const auto [code, metrics] =
+      rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/metrics");
+  EXPECT_NE(metrics.find("cdc_oversized_events_total{action=\"dead_lettered\"} 1"), std::string::npos);
+  StopService();
+
+  // fail: not ready with the reason; the slot stays before the event.
+  pg::Connection c(dsn_);
+  const std::string before(c.Exec("SELECT pg_current_wal_lsn()::text").Text(0, 0));
+  Sql("INSERT INTO " + name_ + ".items VALUES (3, repeat('y', 10000))");
+  StartService({{"CDC_SNAPSHOT_MODE", "never"}, {"CDC_MAX_MESSAGE_BYTES", "4096"}});
+  std::string reason;
+  for (const auto end = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < end;) {
+    const auto [status, body] =
+        rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz");
+    if (status == 503 && body.find("CDC_MAX_MESSAGE_BYTES") != std::string::npos) {
+      reason = body;
+      break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_NE(reason.find("over CDC_MAX_MESSAGE_BYTES"), std::string::npos) << service_->Stdout();
+  auto slot =
+      c.Exec("SELECT confirmed_flush_lsn <= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+             {before, name_});
+  ASSERT_EQ(slot.rows(), 1);
+  EXPECT_EQ(slot.Text(0, 0), "t") << "the slot moved past the oversized event";
+  StopService();
+}
+
 // An idle captured schema while another table is busy: heartbeats still move the slot forward.
 TEST_F(CdcTest, HeartbeatsAdvanceTheSlotOfAnIdleCapturedSchema) {
   Sql("CREATE TABLE " + name_ + ".items (id int PRIMARY KEY)");

@@ -12,6 +12,8 @@
 
 #include "common/retry/backoff.hpp"
 
+#include "common/error/error.hpp"
+
 namespace rainbow::s3 {
 
 // A bucket name, validated on construction against S3's rules (3-63 chars of [a-z0-9.-], starting and
@@ -56,13 +58,18 @@ enum class S3ErrorKind {
 
 std::string_view ToString(S3ErrorKind kind);
 
+// The common kind of an S3 failure: kNotFound, kInvalidArgument and kRetryable as they are; a checksum
+// mismatch is kRetryable (the bytes were damaged on the way); access and credential errors kPermanent.
+error::Kind KindOf(S3ErrorKind kind);
+
 // Maps an HTTP status and S3 error Code (e.g. 404 "NoSuchKey") to the kind a caller acts on.
 S3ErrorKind ClassifyS3Error(long http_status, std::string_view code);
 
 // The one exception the S3 client throws for failed requests. what() reads like
 // "S3 PUT raw/x: InvalidAccessKeyId (403): The Access Key Id you provided does not exist in our
 // records. [request 18EA...]".
-class S3Error : public std::runtime_error {
+// kind() is the common error::Kind (KindOf below); s3_kind() the finer S3 detail.
+class S3Error : public error::Error {
  public:
   struct Details {
     S3ErrorKind kind = S3ErrorKind::kPermanent;
@@ -75,7 +82,7 @@ class S3Error : public std::runtime_error {
 
   explicit S3Error(Details details);
 
-  S3ErrorKind kind() const { return details_.kind; }
+  S3ErrorKind s3_kind() const { return details_.kind; }
   long http_status() const { return details_.http_status; }
   const std::string& code() const { return details_.code; }
   const std::string& message() const { return details_.message; }

@@ -4,7 +4,7 @@
 #include <future>
 #include <thread>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
 #include "common/ops/service_main.hpp"
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
         const auto not_ready_reason = [&engine] { return engine.Ready(); };
         rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, not_ready_reason);
         rainbow::cdc::StatusService status(engine);
-        rainbow::grpc_boot::GrpcServer grpc(cfg.common.grpc_addr);
+        rainbow::grpc_server::GrpcServer grpc(cfg.common.grpc_addr);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
         grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
         grpc.Start();
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
           }
         }
         const int code = result.get();
-        grpc.Shutdown(std::chrono::milliseconds(2'000));
+        grpc.Shutdown(cfg.common.drain_timeout);
         return code;
       });
 }

@@ -3,9 +3,9 @@
 #include <map>
 
 #include "common/logging/log.hpp"
+#include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/grpc_call_scope.hpp"
-#include "services/order-api/src/readiness.hpp"
 
 namespace rainbow::order {
 

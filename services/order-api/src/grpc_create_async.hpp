@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "services/order-api/src/grpc_service.hpp"
 #include "services/order-api/src/order_metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
@@ -34,7 +34,7 @@ struct AsyncCreateConfig {
 // racing request, ...), and running statements the loop could not take (no connection up yet, or
 // lost before sending). A statement lost after it was sent has an unknown outcome: it is UNAVAILABLE,
 // never run twice.
-class AsyncCreateOrder final : public grpc_boot::AsyncPart {
+class AsyncCreateOrder final : public grpc_server::AsyncPart {
  public:
   AsyncCreateOrder(OrderGrpcService& grpc_service, OrderService& orders, OrderMetrics& metrics,
                    AsyncCreateConfig config);

@@ -109,7 +109,7 @@ int64_t Cents(const pg::Result& r, int row, int col) {
   auto cents = ParseCents(r.Text(row, col));
   if (!cents)
     throw pg::PgError("order-api: unexpected money value " + std::string(r.Text(row, col)), "",
-                      pg::ErrorKind::kPermanent);
+                      error::Kind::kPermanent);
   return *cents;
 }
 
@@ -153,7 +153,7 @@ std::vector<Order> ReadOrders(const pg::Result& r) {
 }
 
 ApiError FromPgError(const pg::PgError& e) {
-  if (e.kind() == pg::ErrorKind::kRetryable) {
+  if (e.kind() == error::Kind::kRetryable) {
     return {ErrorCode::kUnavailable, "", "database unavailable, retry later"};
   }
   // Undefined table or schema: this replica runs before anyone migrated the database

@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "services/order-api/src/config.hpp"
+#include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/order_json.hpp"
 #include "services/order-api/src/pg_event_loop.hpp"
-#include "services/order-api/src/readiness.hpp"
 #include "services/order-api/src/request_id.hpp"
 #include "services/order-api/src/seed_loader.hpp"
 #include "services/order-api/src/validation.hpp"

@@ -23,7 +23,7 @@ grpc::Status ToStatus(const ConversionError& e) {
   }
 }
 
-grpc::Status ConverterServiceImpl::Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
+grpc::Status ConverterGrpcService::Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
                                            v1::ConvertResponse* resp) {
   const std::string out_bucket = req->output_bucket().empty() ? config_.output_bucket : req->output_bucket();
   log::Fields ids = {{"bucket", req->bucket()}, {"key", req->key()}, {"output_bucket", out_bucket}};

@@ -32,7 +32,7 @@ ConversionError Classify(std::exception_ptr error) {
   } catch (const ShapeError& e) {
     return {FailureReason::kWrongShape, false, std::string("wrong JSON shape: ") + e.what()};
   } catch (const s3::S3Error& e) {
-    switch (e.kind()) {
+    switch (e.s3_kind()) {
       case s3::S3ErrorKind::kNotFound:
         return {FailureReason::kNotFound, false, e.what()};
       case s3::S3ErrorKind::kChecksumMismatch:

@@ -214,7 +214,7 @@ grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const grpc::S
 
 }  // namespace
 
-grpc::ServerUnaryReactor* FileStateServiceImpl::Register(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* FileStateGrpcService::Register(grpc::CallbackServerContext* ctx,
                                                          const files::v1::RegisterRequest* req,
                                                          files::v1::RegisterResponse* resp) {
   if (auto s = CheckRef(req->file(), true); !s.ok()) return Reject(ctx, s);
@@ -236,7 +236,7 @@ grpc::ServerUnaryReactor* FileStateServiceImpl::Register(grpc::CallbackServerCon
       });
 }
 
-grpc::ServerUnaryReactor* FileStateServiceImpl::Claim(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* FileStateGrpcService::Claim(grpc::CallbackServerContext* ctx,
                                                       const files::v1::ClaimRequest* req,
                                                       files::v1::ClaimResponse* resp) {
   if (req->worker_id().empty())
@@ -260,7 +260,7 @@ grpc::ServerUnaryReactor* FileStateServiceImpl::Claim(grpc::CallbackServerContex
       });
 }
 
-grpc::ServerUnaryReactor* FileStateServiceImpl::Heartbeat(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* FileStateGrpcService::Heartbeat(grpc::CallbackServerContext* ctx,
                                                           const files::v1::HeartbeatRequest* req,
                                                           files::v1::HeartbeatResponse* resp) {
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
@@ -279,7 +279,7 @@ grpc::ServerUnaryReactor* FileStateServiceImpl::Heartbeat(grpc::CallbackServerCo
       });
 }
 
-grpc::ServerUnaryReactor* FileStateServiceImpl::Complete(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* FileStateGrpcService::Complete(grpc::CallbackServerContext* ctx,
                                                          const files::v1::CompleteRequest* req,
                                                          files::v1::CompleteResponse* resp) {
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
@@ -300,7 +300,7 @@ grpc::ServerUnaryReactor* FileStateServiceImpl::Complete(grpc::CallbackServerCon
       });
 }
 
-grpc::ServerUnaryReactor* FileStateServiceImpl::Fail(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext* ctx,
                                                      const files::v1::FailRequest* req,
                                                      files::v1::FailResponse* resp) {
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
@@ -320,7 +320,7 @@ grpc::ServerUnaryReactor* FileStateServiceImpl::Fail(grpc::CallbackServerContext
       });
 }
 
-grpc::Status FileStateServiceImpl::Get(grpc::ServerContext*, const files::v1::GetRequest* req,
+grpc::Status FileStateGrpcService::Get(grpc::ServerContext*, const files::v1::GetRequest* req,
                                        files::v1::FileRecord* resp) {
   if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
   return Guard("Get", [&] {
@@ -333,7 +333,7 @@ grpc::Status FileStateServiceImpl::Get(grpc::ServerContext*, const files::v1::Ge
   });
 }
 
-grpc::Status FileStateServiceImpl::List(grpc::ServerContext*, const files::v1::ListRequest* req,
+grpc::Status FileStateGrpcService::List(grpc::ServerContext*, const files::v1::ListRequest* req,
                                         files::v1::ListResponse* resp) {
   FileState state;
   switch (req->state()) {
@@ -361,7 +361,7 @@ grpc::Status FileStateServiceImpl::List(grpc::ServerContext*, const files::v1::L
   });
 }
 
-grpc::Status FileStateServiceImpl::Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
+grpc::Status FileStateGrpcService::Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
                                          files::v1::StatsResponse* resp) {
   return Guard("Stats", [&] {
     const auto s = store_.GetStats();
@@ -371,21 +371,6 @@ grpc::Status FileStateServiceImpl::Stats(grpc::ServerContext*, const files::v1::
     resp->set_failed(s.failed);
     return grpc::Status::OK;
   });
-}
-
-size_t SweepOnce(StateStore& store, TrackerMetrics& metrics) {
-  size_t moved = 0;
-  for (;;) {
-    const auto files = store.SweepExpired(100);
-    for (const auto& f : files) {
-      metrics.lease_expiries.Increment();
-      ReportTransition(f, metrics, "lease expired");
-    }
-    moved += files.size();
-    if (files.size() < 100) break;
-  }
-  metrics.SetStats(store.GetStats());
-  return moved;
 }
 
 }  // namespace rainbow::state

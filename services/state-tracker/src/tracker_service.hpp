@@ -63,9 +63,9 @@ using FileStateServiceBase = files::v1::FileStateService::WithCallbackMethod_Reg
 // FAILED_PRECONDITION (fencing: the caller does not hold the file), UNAVAILABLE (Redis).
 // The transitions do not hold a thread while Redis works: the handler queues the script on the
 // store's pipelined connections and the reply finishes the call (on a Redis I/O thread).
-class FileStateServiceImpl final : public FileStateServiceBase {
+class FileStateGrpcService final : public FileStateServiceBase {
  public:
-  FileStateServiceImpl(StateStore& store, TrackerMetrics& metrics, std::chrono::milliseconds default_lease)
+  FileStateGrpcService(StateStore& store, TrackerMetrics& metrics, std::chrono::milliseconds default_lease)
       : store_(store), metrics_(metrics), default_lease_(default_lease) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext*, const files::v1::RegisterRequest*,
@@ -90,9 +90,5 @@ class FileStateServiceImpl final : public FileStateServiceBase {
 };
 
 void ToProto(const FileRecord& r, files::v1::FileRecord* out);
-
-// One sweep: expired leases back to PENDING (or terminally FAILED), reported; refreshes the per-state
-// gauges. Returns how many files it moved.
-size_t SweepOnce(StateStore& store, TrackerMetrics& metrics);
 
 }  // namespace rainbow::state

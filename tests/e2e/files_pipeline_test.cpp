@@ -13,7 +13,7 @@
 #include "common/crypto/sha256.hpp"
 #include "rainbow/s3_converter.grpc.pb.h"
 #include "services/s3-converter/src/s3_pipeline.hpp"
-#include "services/s3-converter/tests/files_test_support.hpp"
+#include "tests/support/files_stack.hpp"
 
 namespace rainbow {
 namespace {

@@ -1,4 +1,4 @@
-#include "services/order-api/src/readiness.hpp"
+#include "services/order-api/src/database_check.hpp"
 
 #include "common/logging/log.hpp"
 #include "common/pg/migrations.hpp"
@@ -14,20 +14,23 @@ std::string WithConnectTimeout(const std::string& dsn) {
   return dsn + " connect_timeout=5";
 }
 
-Readiness::Readiness(Options options) : options_(std::move(options)) {
+DatabaseCheck::DatabaseCheck(Options options) : options_(std::move(options)) {}
+
+void DatabaseCheck::Start(std::function<void()> on_checked) {
+  on_checked_ = std::move(on_checked);
   thread_ = std::thread([this] { Loop(); });
 }
 
-Readiness::~Readiness() {
+DatabaseCheck::~DatabaseCheck() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-void Readiness::Loop() {
+void DatabaseCheck::Loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
@@ -37,18 +40,18 @@ void Readiness::Loop() {
     checked_ = true;
     last_check_ = std::chrono::steady_clock::now();
     lock.unlock();
-    Publish();
+    if (on_checked_) on_checked_();
     lock.lock();
     wake_.wait_for(lock, options_.interval, [this] { return stop_; });
   }
 }
 
-std::string Readiness::CheckDatabase() {
+std::string DatabaseCheck::CheckDatabase() {
   try {
     if (!conn_ || !conn_->Healthy()) {
       conn_.reset();
       conn_ = std::make_unique<pg::Connection>(WithConnectTimeout(options_.dsn));
-      // A database that accepts the connection but hangs must not hang the check (see ReasonLocked).
+      // A database that accepts the connection but hangs must not hang the check (see Problem).
       conn_->Exec("SET statement_timeout = 2000");
     }
     if (!migrated_) {
@@ -67,8 +70,8 @@ std::string Readiness::CheckDatabase() {
   }
 }
 
-std::string Readiness::ReasonLocked() const {
-  if (draining_) return "shutting down";
+std::string DatabaseCheck::Problem() const {
+  std::lock_guard lock(mu_);
   if (!checked_) return "starting: database not checked yet";
   if (!database_problem_.empty()) return database_problem_;
   // The checking thread is stuck (a connection attempt to a host that never answers): the last
@@ -78,45 +81,7 @@ std::string Readiness::ReasonLocked() const {
     return "database: no answer to the readiness check for " +
            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) + " s";
   }
-  if (!listening_) return "starting: servers not listening yet";
   return "";
-}
-
-std::string Readiness::NotReadyReason() const {
-  std::lock_guard lock(mu_);
-  return ReasonLocked();
-}
-
-void Readiness::Publish() {
-  std::lock_guard publishing(publish_mu_);
-  const std::string reason = NotReadyReason();
-  const bool ready = reason.empty();
-  if (ready == published_ready_) return;
-  published_ready_ = ready;
-  log::Info(ready ? "ready" : "not ready", {{"reason", ready ? log::Value::Omitted() : log::Value(reason)}});
-  if (on_change_) on_change_(ready);
-}
-
-void Readiness::SetListening() {
-  {
-    std::lock_guard lock(mu_);
-    listening_ = true;
-  }
-  Publish();
-}
-
-void Readiness::SetDraining() {
-  {
-    std::lock_guard lock(mu_);
-    draining_ = true;
-  }
-  Publish();
-}
-
-void Readiness::OnChange(std::function<void(bool ready)> on_change) {
-  std::lock_guard publishing(publish_mu_);
-  on_change_ = std::move(on_change);
-  on_change_(published_ready_);
 }
 
 }  // namespace rainbow::order

@@ -1,5 +1,5 @@
 #pragma once
-// Helpers for the files-pipeline tests that run state-tracker and s3-converter as child processes
+// Helpers for the tests of flow B (files) that run state-tracker and s3-converter as child processes
 // against the real servers of the test stack.
 
 #include <grpcpp/grpcpp.h>

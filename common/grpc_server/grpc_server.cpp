@@ -1,4 +1,4 @@
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -8,7 +8,7 @@
 
 #include "common/logging/log.hpp"
 
-namespace rainbow::grpc_boot {
+namespace rainbow::grpc_server {
 
 GrpcServer::GrpcServer(std::string addr, int max_message_bytes, int sync_max_pollers)
     : addr_(std::move(addr)), max_message_bytes_(max_message_bytes), sync_max_pollers_(sync_max_pollers) {
@@ -130,4 +130,4 @@ void GrpcServer::Shutdown(std::chrono::milliseconds drain) {
   log::Info("grpc server stopped", {{"addr", addr_}});
 }
 
-}  // namespace rainbow::grpc_boot
+}  // namespace rainbow::grpc_server

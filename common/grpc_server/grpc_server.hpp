@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace rainbow::grpc_boot {
+namespace rainbow::grpc_server {
 
 // A method a service serves on grpc++'s completion-queue API instead of a sync handler (for a call
 // that waits on I/O without holding a thread). GrpcServer gives it a completion queue for new calls
@@ -89,4 +89,4 @@ class GrpcServer {
   bool stop_following_ = false;
 };
 
-}  // namespace rainbow::grpc_boot
+}  // namespace rainbow::grpc_server

@@ -45,7 +45,8 @@ inline bool SleepFor(std::stop_token stop, std::chrono::milliseconds delay) {
   std::mutex mu;
   std::condition_variable_any cv;
   std::unique_lock lock(mu);
-  return !cv.wait_for(lock, stop, delay, [] { return false; });
+  cv.wait_for(lock, stop, delay, [] { return false; });  // nobody notifies: ends on timeout or stop
+  return !stop.stop_requested();
 }
 
 // Calls fn until it succeeds, should_retry(error) says no, attempts run out, or `stop` is requested

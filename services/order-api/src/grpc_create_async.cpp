@@ -144,7 +144,7 @@ void AsyncCreateOrder::CreateBlocking(Call* call) {
   blocking_.Post([this, call] { Complete(call, orders_.store().Create(call->input, call->fingerprint)); });
 }
 
-void AsyncCreateOrder::Complete(Call* call, const Outcome<CreateResult>& outcome) {
+void AsyncCreateOrder::Complete(Call* call, const ApiResult<CreateResult>& outcome) {
   orders_.RecordCreate(call->input, outcome, call->scope->request_id());
   if (const auto* error = std::get_if<ApiError>(&outcome)) {
     call->responder.FinishWithError(call->scope->Done(ToGrpcStatus(*error)), call);

@@ -50,7 +50,7 @@ class AsyncCreateOrder final : public grpc_server::AsyncPart {
   void Take(Call* call);
   void OnResult(Call* call, PGresult* result, bool sent);
   void CreateBlocking(Call* call);
-  void Complete(Call* call, const Outcome<CreateResult>& outcome);
+  void Complete(Call* call, const ApiResult<CreateResult>& outcome);
   // On the loop's thread after each batch of its events.
   void AfterBatch();
   void FreeFinished();

@@ -70,8 +70,8 @@ Response Error(int status, const std::string& message, const std::string& reques
 
 // The query string as name -> value. Every name must be one of `known` and appear once: a misspelled
 // filter (customer=5) must not quietly list every customer's orders, nor limit=5&limit=abc pass as 5.
-Outcome<std::map<std::string, std::string>> ParseQuery(const char* query,
-                                                       std::initializer_list<std::string_view> known) {
+ApiResult<std::map<std::string, std::string>> ParseQuery(const char* query,
+                                                         std::initializer_list<std::string_view> known) {
   std::map<std::string, std::string> params;
   std::string_view rest = query != nullptr ? query : "";
   const auto decode = [](std::string_view raw) {

@@ -1408,6 +1408,13 @@ TEST(OrderApiStartup, MissingDsnExitsNamingTheVar) {
   EXPECT_NE(p.Stderr().find("PG_DSN"), std::string::npos);
 }
 
+TEST(OrderApiStartup, InvalidHttpAddrExits2NamingTheVar) {
+  ChildProcess p(ORDER_API_PATH, {},
+                 {{"PG_DSN", "host=127.0.0.1"}, {"GRPC_ADDR", "127.0.0.1:0"}, {"HTTP_ADDR", "127.0.0.1"}});
+  ASSERT_EQ(p.Wait(10s), 2);
+  EXPECT_NE(p.Stderr().find("HTTP_ADDR"), std::string::npos) << p.Stderr();
+}
+
 TEST(OrderApiStartup, UnreachableDatabaseIsNotReady) {
   Service s = StartService("host=127.0.0.1 port=" + std::to_string(FreePort()) +
                            " dbname=x user=x connect_timeout=1");

@@ -19,7 +19,7 @@
 namespace rainbow::order {
 namespace {
 
-ApiError ErrorOf(const Outcome<CreateOrderInput>& o) {
+ApiError ErrorOf(const ApiResult<CreateOrderInput>& o) {
   EXPECT_TRUE(std::holds_alternative<ApiError>(o));
   return std::holds_alternative<ApiError>(o) ? std::get<ApiError>(o) : ApiError{};
 }

@@ -5,13 +5,29 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
 #include "common/crypto/sha256.hpp"
+#include "common/retry/backoff.hpp"
 #include "services/s3-converter/src/chunk_queue.hpp"
 
 namespace rainbow::converter {
+
+error::Kind KindOf(FailureReason reason, bool retryable) {
+  switch (reason) {
+    case FailureReason::kInvalidJson:
+    case FailureReason::kWrongShape:
+      return error::Kind::kInvalidArgument;
+    case FailureReason::kNotFound:
+      return error::Kind::kNotFound;
+    case FailureReason::kSourceChanged:
+      return error::Kind::kConflict;
+    default:
+      return retryable ? error::Kind::kRetryable : error::Kind::kPermanent;
+  }
+}
 
 namespace {
 
@@ -291,6 +307,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
   std::vector<s3::UploadedPart> parts;
   uint64_t bytes_sent = 0;
   std::atomic<bool> failed{false};
+  std::stop_source stop_parts;  // requested once a part failed: the other workers stop retrying theirs
   std::exception_ptr consumer_error;
 
   auto worker = [&] {
@@ -319,17 +336,17 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
           number = next_part++;
         }
         check_cancelled();
-        s3::UploadedPart part;
-        for (int attempt = 1;; ++attempt) {
-          try {
-            part = s3.UploadPart(dst_bucket, dst_key, upload_id, number, buf, digest);
-            break;
-          } catch (const s3::S3Error& e) {
-            if (!e.retryable() || attempt >= options.part_attempts || failed) throw;
-            if (hooks.on_part_retry) hooks.on_part_retry();
-            std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-          }
-        }
+        const retry::BackoffPolicy part_retry{std::chrono::milliseconds(200),
+                                              std::chrono::milliseconds(1'000), 2.0, options.part_attempts};
+        const s3::UploadedPart part = retry::WithRetry(
+            stop_parts.get_token(), part_retry,
+            [&] { return s3.UploadPart(dst_bucket, dst_key, upload_id, number, buf, digest); },
+            [&](const std::exception& e) {
+              const auto* s3_error = dynamic_cast<const s3::S3Error*>(&e);
+              if (s3_error == nullptr || !s3_error->retryable() || failed) return false;
+              if (hooks.on_part_retry) hooks.on_part_retry();
+              return true;
+            });
         if (hooks.on_bytes_out) hooks.on_bytes_out(buf.size());
         std::lock_guard lock(parts_mu);
         parts.push_back(part);
@@ -339,6 +356,7 @@ ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, 
       std::lock_guard lock(parts_mu);
       if (!consumer_error) consumer_error = std::current_exception();
       failed = true;
+      stop_parts.request_stop();
       queue.Cancel();
     }
   };

@@ -10,12 +10,15 @@
 
 #include "rainbow/state_tracker.grpc.pb.h"
 
+#include "common/error/error.hpp"
+
 namespace rainbow::converter {
 
 // A tracker call failed in transport or the tracker is unavailable (retry later).
-class TrackerUnavailable : public std::runtime_error {
+class TrackerUnavailable : public error::Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit TrackerUnavailable(const std::string& message)
+      : error::Error(message, error::Kind::kUnavailable) {}
 };
 
 // The converter's side of state-tracker's FileStateService. Each call has a deadline. Thread-safe

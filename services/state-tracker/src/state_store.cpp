@@ -243,14 +243,14 @@ void EvalThen(RedisPool& pool, const redis::Script& script, const std::vector<st
   pool.EvalAsync(
       script, keys, args, kResend,
       [parse = std::move(parse), done = std::move(done)](redis::Reply reply, std::exception_ptr error) {
-        if (error) return done(Outcome<T>::Error(std::move(error)));
+        if (error) return done(AsyncResult<T>::Error(std::move(error)));
         std::optional<T> value;
         try {
           value.emplace(parse(reply));
         } catch (...) {
-          return done(Outcome<T>::Error(std::current_exception()));
+          return done(AsyncResult<T>::Error(std::current_exception()));
         }
-        done(Outcome<T>::Value(std::move(*value)));
+        done(AsyncResult<T>::Value(std::move(*value)));
       });
 }
 
@@ -259,7 +259,7 @@ template <typename T, typename Start>
 T Wait(Start&& start) {
   auto promise = std::make_shared<std::promise<T>>();
   auto result = promise->get_future();
-  start([promise](Outcome<T> outcome) {
+  start([promise](AsyncResult<T> outcome) {
     try {
       promise->set_value(std::move(outcome.get()));
     } catch (...) {

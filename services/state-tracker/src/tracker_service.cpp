@@ -39,21 +39,20 @@ log::Fields Ids(const FileRecord& r) {
           {"attempt", r.attempts}, {"worker_id", r.worker_id}};
 }
 
-// Maps store exceptions to gRPC status in one place.
+// Maps store exceptions to gRPC status in one place (their error::Kind, by common/error).
 template <typename F>
 grpc::Status Guard(const char* op, F&& f) {
   try {
     return f();
-  } catch (const FencingError& e) {
-    return {grpc::StatusCode::FAILED_PRECONDITION, e.what()};
-  } catch (const NotFoundError& e) {
-    return {grpc::StatusCode::NOT_FOUND, e.what()};
   } catch (const redis::RedisError& e) {
     log::Warn("redis error", {{"op", op}, {"error", e.what()}});
+    // Even an error reply: the scripts do not fail on input, so Redis itself is in trouble.
     return {grpc::StatusCode::UNAVAILABLE, std::string("redis: ") + e.what()};
+  } catch (const error::Error& e) {
+    return error::ToGrpcStatus(e);
   } catch (const std::exception& e) {
     log::Error("internal error", {{"op", op}, {"error", e.what()}});
-    return {grpc::StatusCode::INTERNAL, e.what()};
+    return error::ToGrpcStatus(e);
   }
 }
 
@@ -197,7 +196,7 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const char* op
                                 Finish finish) {
   auto* reactor = ctx->DefaultReactor();
   try {
-    start([reactor, op, finish = std::move(finish)](Outcome<T> outcome) mutable {
+    start([reactor, op, finish = std::move(finish)](AsyncResult<T> outcome) mutable {
       reactor->Finish(Guard(op, [&] { return finish(outcome.get()); }));
     });
   } catch (const std::exception& e) {  // not queued (out of memory)

@@ -106,9 +106,9 @@ void AsyncCreateOrder::Take(Call* call) {
   }
   const bool keyed = !call->input.idempotency_key.empty();
   if (keyed) call->fingerprint = RequestFingerprint(call->input);
-  PgEventLoop::Job job{OrderStore::CreateStatement(keyed),
-                       OrderStore::CreateParams(call->input, call->fingerprint),
-                       [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }};
+  pg::EventLoop::Job job{OrderStore::CreateStatement(keyed),
+                         OrderStore::CreateParams(call->input, call->fingerprint),
+                         [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }};
   if (!loop_.Submit(job)) CreateBlocking(call);
 }
 

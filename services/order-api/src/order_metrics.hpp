@@ -26,7 +26,7 @@ class OrderMetrics {
   void ObserveGrpc(const std::string& method, const std::string& code, std::chrono::nanoseconds took);
   // Copies the pool's state into gauges (called at scrape time and after each request).
   void ObservePool(const pg::PoolStats& stats);
-  // The same for gRPC CreateOrder's event loop (its own connections, PgEventLoop::Stats).
+  // The same for gRPC CreateOrder's event loop (its own connections, pg::EventLoop::Stats).
   void ObserveCreateLoop(int size, int up, int busy, int waiting);
 
   prometheus::Counter* orders_created;

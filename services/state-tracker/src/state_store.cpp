@@ -229,7 +229,7 @@ const redis::Script& Script(const char* body) {
 // Register, Heartbeat, Complete and Sweep are idempotent, a repeated Fail is fenced
 // (FAILED_PRECONDITION), and a repeated Claim only leaves the first batch IN_PROGRESS until its lease
 // expires (never assigned twice).
-constexpr auto kResend = redis::PipelinedClient::Resend::kOnce;
+constexpr auto kResend = PipelinedClient::Resend::kOnce;
 
 redis::Reply Eval(RedisPool& pool, const redis::Script& script, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args) {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/redis/client.hpp"
-#include "common/redis/pipelined_client.hpp"
+#include "services/state-tracker/src/redis_pipeline.hpp"
 
 #include "common/error/error.hpp"
 
@@ -91,9 +91,9 @@ struct ListResult {
 };
 
 // The store's Redis connections: concurrent calls' scripts are written together on a few pipelined
-// connections (common/redis/pipelined_client.hpp), each script still one atomic EVALSHA.
+// connections (services/state-tracker/src/redis_pipeline.hpp), each script still one atomic EVALSHA.
 // RedisPool(config, connections). Thread-safe.
-using RedisPool = redis::PipelinedClient;
+using RedisPool = PipelinedClient;
 
 struct CompleteResult {
   FileRecord record;

@@ -1,4 +1,4 @@
-#include "common/redis/pipelined_client.hpp"
+#include "services/state-tracker/src/redis_pipeline.hpp"
 
 #include <future>
 #include <memory>
@@ -8,12 +8,13 @@
 
 #include "common/logging/log.hpp"
 
-namespace rainbow::redis {
+namespace rainbow::state {
 
-PipelinedClient::PipelinedClient(RedisConfig config, size_t connections, size_t max_batch)
+PipelinedClient::PipelinedClient(redis::RedisConfig config, size_t connections, size_t max_batch)
     : max_batch_(max_batch == 0 ? 1 : max_batch) {
   if (connections == 0) connections = 1;
-  for (size_t i = 0; i < connections; ++i) connections_.push_back({std::make_unique<Client>(config), false});
+  for (size_t i = 0; i < connections; ++i)
+    connections_.push_back({std::make_unique<redis::Client>(config), false});
 }
 
 PipelinedClient::~PipelinedClient() = default;
@@ -52,7 +53,7 @@ void PipelinedClient::Enqueue(Pending p) {
   }
 }
 
-void PipelinedClient::EvalAsync(const Script& script, const std::vector<std::string>& keys,
+void PipelinedClient::EvalAsync(const redis::Script& script, const std::vector<std::string>& keys,
                                 const std::vector<std::string>& args, Resend resend, Callback done) {
   Pending p;
   p.args = EvalShaCommand(script, keys, args);
@@ -63,7 +64,7 @@ void PipelinedClient::EvalAsync(const Script& script, const std::vector<std::str
 }
 
 void PipelinedClient::CommandAsync(std::vector<std::string> args, Resend resend, Callback done) {
-  if (args.empty()) throw RedisError("redis: empty command", false);
+  if (args.empty()) throw redis::RedisError("redis: empty command", false);
   Pending p;
   p.args = std::move(args);
   p.resend = resend;
@@ -76,10 +77,10 @@ namespace {
 // Waits for one asynchronous call (the promise is shared: the I/O thread may still be inside
 // set_value when the waiter returns).
 template <typename Start>
-Reply Wait(Start&& start) {
-  auto promise = std::make_shared<std::promise<Reply>>();
+redis::Reply Wait(Start&& start) {
+  auto promise = std::make_shared<std::promise<redis::Reply>>();
   auto result = promise->get_future();
-  start([promise](Reply reply, std::exception_ptr error) {
+  start([promise](redis::Reply reply, std::exception_ptr error) {
     if (error) {
       promise->set_exception(error);
     } else {
@@ -91,21 +92,21 @@ Reply Wait(Start&& start) {
 
 }  // namespace
 
-Reply PipelinedClient::Eval(const Script& script, const std::vector<std::string>& keys,
-                            const std::vector<std::string>& args, Resend resend) {
+redis::Reply PipelinedClient::Eval(const redis::Script& script, const std::vector<std::string>& keys,
+                                   const std::vector<std::string>& args, Resend resend) {
   return Wait([&](Callback done) { EvalAsync(script, keys, args, resend, std::move(done)); });
 }
 
-Reply PipelinedClient::Command(std::vector<std::string> args, Resend resend) {
+redis::Reply PipelinedClient::Command(std::vector<std::string> args, Resend resend) {
   return Wait([&](Callback done) { CommandAsync(std::move(args), resend, std::move(done)); });
 }
 
-void PipelinedClient::RunBatch(Client& client, std::vector<Pending>& batch) {
+void PipelinedClient::RunBatch(redis::Client& client, std::vector<Pending>& batch) {
   const size_t n = batch.size();
   std::vector<std::vector<std::string>> commands;
   commands.reserve(n);
   for (auto& p : batch) commands.push_back(std::move(p.args));
-  std::vector<Reply> replies(n);
+  std::vector<redis::Reply> replies(n);
   std::vector<std::exception_ptr> errors(n);
   bool connection_error = false;
   // Sends the commands at `idx` (all when null) in one pipeline; returns the error that broke it.
@@ -121,7 +122,7 @@ void PipelinedClient::RunBatch(Client& client, std::vector<Pending>& batch) {
         for (size_t k = 0; k < idx->size(); ++k) replies[(*idx)[k]] = std::move(got[k]);
       }
       return nullptr;
-    } catch (const RedisError& e) {
+    } catch (const redis::RedisError& e) {
       connection_error = e.connection();
       return std::current_exception();
     }
@@ -145,7 +146,7 @@ void PipelinedClient::RunBatch(Client& client, std::vector<Pending>& batch) {
   // NOSCRIPT: the script did not run; load it and run those commands again.
   std::vector<size_t> noscript;
   for (size_t i = 0; i < n; ++i) {
-    if (!errors[i] && batch[i].script != nullptr && replies[i].type == Reply::Type::kError &&
+    if (!errors[i] && batch[i].script != nullptr && replies[i].type == redis::Reply::Type::kError &&
         replies[i].str.rfind("NOSCRIPT", 0) == 0) {
       noscript.push_back(i);
     }
@@ -153,11 +154,11 @@ void PipelinedClient::RunBatch(Client& client, std::vector<Pending>& batch) {
   if (!noscript.empty()) {
     std::exception_ptr error;
     try {
-      std::set<const Script*> loaded;
+      std::set<const redis::Script*> loaded;
       for (size_t i : noscript) {
         if (loaded.insert(batch[i].script).second) client.LoadScript(*batch[i].script);
       }
-    } catch (const RedisError&) {
+    } catch (const redis::RedisError&) {
       error = std::current_exception();
     }
     if (!error) error = send(&noscript);
@@ -166,16 +167,16 @@ void PipelinedClient::RunBatch(Client& client, std::vector<Pending>& batch) {
     }
   }
   for (size_t i = 0; i < n; ++i) {
-    if (!errors[i] && replies[i].type == Reply::Type::kError) {
-      errors[i] =
-          std::make_exception_ptr(RedisError("redis: " + commands[i].front() + ": " + replies[i].str, false));
+    if (!errors[i] && replies[i].type == redis::Reply::Type::kError) {
+      errors[i] = std::make_exception_ptr(
+          redis::RedisError("redis: " + commands[i].front() + ": " + replies[i].str, false));
     }
     try {
-      batch[i].done(errors[i] ? Reply{} : std::move(replies[i]), errors[i]);
+      batch[i].done(errors[i] ? redis::Reply{} : std::move(replies[i]), errors[i]);
     } catch (const std::exception& e) {
       log::Error("redis: pipelined call's callback threw", {{"error", e.what()}});
     }
   }
 }
 
-}  // namespace rainbow::redis
+}  // namespace rainbow::state

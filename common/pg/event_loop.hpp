@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace rainbow::order {
+namespace rainbow::pg {
 
 // PostgreSQL with no thread waiting per statement: `size` non-blocking libpq connections, each with
 // `statements` prepared, served by one thread over epoll. Submit queues a job from any thread; the
@@ -22,7 +22,7 @@ namespace rainbow::order {
 // Connections are opened, and reopened after a failure, by a repair thread of their own, so the loop
 // never blocks on a connect. While no connection is up, Submit refuses jobs: the caller runs them its
 // blocking way instead.
-class PgEventLoop {
+class EventLoop {
  public:
   // result: owned by the callback; null when the statement's outcome is unknown (the connection failed
   // once it was sent, or Stop came first). sent: false when the statement never reached the server
@@ -42,11 +42,11 @@ class PgEventLoop {
 
   // dsn: should bound its connect time (connect_timeout): Stop waits for a reconnect in progress.
   // fallback_application_name: what pg_stat_activity shows for these connections unless the DSN says.
-  PgEventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
-              std::string fallback_application_name);
-  ~PgEventLoop();
-  PgEventLoop(const PgEventLoop&) = delete;
-  PgEventLoop& operator=(const PgEventLoop&) = delete;
+  EventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
+            std::string fallback_application_name);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
 
   // after_batch runs on the loop thread after each batch of socket events, and at least every 20 ms.
   void Start(std::function<void()> after_batch);
@@ -97,4 +97,4 @@ class PgEventLoop {
   std::thread repairer_;
 };
 
-}  // namespace rainbow::order
+}  // namespace rainbow::pg

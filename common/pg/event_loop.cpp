@@ -1,4 +1,4 @@
-#include "services/order-api/src/pg_event_loop.hpp"
+#include "common/pg/event_loop.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -9,7 +9,7 @@
 
 #include "common/logging/log.hpp"
 
-namespace rainbow::order {
+namespace rainbow::pg {
 namespace {
 
 std::string LastError(const PGconn* pg) {
@@ -20,8 +20,8 @@ std::string LastError(const PGconn* pg) {
 
 }  // namespace
 
-PgEventLoop::PgEventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
-                         std::string fallback_application_name)
+EventLoop::EventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
+                     std::string fallback_application_name)
     : dsn_(std::move(dsn)),
       statements_(std::move(statements)),
       application_name_(std::move(fallback_application_name)) {
@@ -43,7 +43,7 @@ PgEventLoop::PgEventLoop(std::string dsn, int size, std::map<std::string, std::s
   repairer_ = std::thread([this] { Repair(); });
 }
 
-PgEventLoop::~PgEventLoop() {
+EventLoop::~EventLoop() {
   Stop();
   for (auto& c : conns_) {
     if (c->last) PQclear(c->last);
@@ -53,12 +53,12 @@ PgEventLoop::~PgEventLoop() {
   if (epfd_ >= 0) close(epfd_);
 }
 
-void PgEventLoop::Start(std::function<void()> after_batch) {
+void EventLoop::Start(std::function<void()> after_batch) {
   after_batch_ = std::move(after_batch);
   thread_ = std::thread([this] { Run(); });
 }
 
-void PgEventLoop::Stop() {
+void EventLoop::Stop() {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -87,13 +87,13 @@ void PgEventLoop::Stop() {
   for (auto& job : waiting) job.done(nullptr, false);
 }
 
-PgEventLoop::Stats PgEventLoop::stats() const {
+EventLoop::Stats EventLoop::stats() const {
   std::lock_guard lock(mu_);
   return {static_cast<int>(conns_.size()), up_, up_ - static_cast<int>(idle_.size()),
           static_cast<int>(waiting_.size())};
 }
 
-bool PgEventLoop::Submit(Job& job) {
+bool EventLoop::Submit(Job& job) {
   Conn* c = nullptr;
   {
     std::lock_guard lock(mu_);
@@ -113,7 +113,7 @@ bool PgEventLoop::Submit(Job& job) {
 // socket joins the epoll set with its first statement, not when connected: epoll always reports
 // EPOLLERR and EPOLLHUP of a member, and a new member is not one-shot yet, so an idle connection that
 // the server cut would be reported again and again while another thread sends on it.
-bool PgEventLoop::Arm(Conn* c, uint32_t events) {
+bool EventLoop::Arm(Conn* c, uint32_t events) {
   epoll_event ev{};
   ev.events = events | EPOLLONESHOT;
   ev.data.ptr = c;
@@ -127,7 +127,7 @@ bool PgEventLoop::Arm(Conn* c, uint32_t events) {
   return true;
 }
 
-void PgEventLoop::Send(Conn* c, Job job) {
+void EventLoop::Send(Conn* c, Job job) {
   c->job = std::move(job);
   c->busy = true;
   std::vector<const char*> values;
@@ -147,7 +147,7 @@ void PgEventLoop::Send(Conn* c, Job job) {
   if (!Arm(c, flushed == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN)) Fail(c, true);
 }
 
-void PgEventLoop::Finish(Conn* c, PGresult* r) {
+void EventLoop::Finish(Conn* c, PGresult* r) {
   c->busy = false;
   auto done = std::move(c->job.done);
   const bool broken = PQstatus(c->pg) != CONNECTION_OK;
@@ -169,7 +169,7 @@ void PgEventLoop::Finish(Conn* c, PGresult* r) {
   Send(c, std::move(next));
 }
 
-void PgEventLoop::Fail(Conn* c, bool sent) {
+void EventLoop::Fail(Conn* c, bool sent) {
   if (c->last) PQclear(c->last);
   c->last = nullptr;
   Done done;
@@ -193,7 +193,7 @@ void PgEventLoop::Fail(Conn* c, bool sent) {
   for (auto& job : orphans) job.done(nullptr, false);
 }
 
-void PgEventLoop::OnReady(Conn* c) {
+void EventLoop::OnReady(Conn* c) {
   const int flushed = PQflush(c->pg);
   if (flushed == 1) {  // the statement is not all sent yet
     if (!Arm(c, EPOLLIN | EPOLLOUT)) Fail(c, true);
@@ -217,7 +217,7 @@ void PgEventLoop::OnReady(Conn* c) {
   if (!Arm(c, EPOLLIN)) Fail(c, true);
 }
 
-void PgEventLoop::Run() {
+void EventLoop::Run() {
   epoll_event events[64];
   for (;;) {
     const int n = epoll_wait(epfd_, events, 64, 20);
@@ -229,7 +229,7 @@ void PgEventLoop::Run() {
   }
 }
 
-bool PgEventLoop::Connect(Conn* c) {
+bool EventLoop::Connect(Conn* c) {
   if (c->pg) PQfinish(c->pg);
   // A keyword before dbname is a default: the DSN (expanded from dbname) overrides it.
   const char* keys[] = {"fallback_application_name", "dbname", nullptr};
@@ -265,7 +265,7 @@ bool PgEventLoop::Connect(Conn* c) {
   return true;
 }
 
-void PgEventLoop::Repair() {
+void EventLoop::Repair() {
   constexpr auto kFirstDelay = std::chrono::milliseconds(200);
   auto delay = kFirstDelay;
   std::unique_lock lock(mu_);
@@ -297,4 +297,4 @@ void PgEventLoop::Repair() {
   }
 }
 
-}  // namespace rainbow::order
+}  // namespace rainbow::pg

@@ -11,7 +11,7 @@
 
 #include "common/redis/client.hpp"
 
-namespace rainbow::redis {
+namespace rainbow::state {
 
 // Concurrent callers' commands on a few shared connections, written together (auto-pipelining, group
 // commit, by flat combining): a caller that queues a command while a connection is free takes that
@@ -33,34 +33,34 @@ class PipelinedClient {
   // Exactly one of reply / error is meaningful (error non-null: a RedisError). Runs on whichever thread
   // ran the batch (possibly the caller's own, inside EvalAsync/CommandAsync): it must not block, and
   // must not make a blocking call on this client.
-  using Callback = std::function<void(Reply reply, std::exception_ptr error)>;
+  using Callback = std::function<void(redis::Reply reply, std::exception_ptr error)>;
 
-  PipelinedClient(RedisConfig config, size_t connections, size_t max_batch = 256);
+  PipelinedClient(redis::RedisConfig config, size_t connections, size_t max_batch = 256);
   ~PipelinedClient();
   PipelinedClient(const PipelinedClient&) = delete;
   PipelinedClient& operator=(const PipelinedClient&) = delete;
 
-  void EvalAsync(const Script& script, const std::vector<std::string>& keys,
+  void EvalAsync(const redis::Script& script, const std::vector<std::string>& keys,
                  const std::vector<std::string>& args, Resend resend, Callback done);
   void CommandAsync(std::vector<std::string> args, Resend resend, Callback done);
   // Blocking forms (never from a Callback). An error reply throws RedisError(connection=false).
-  Reply Eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args,
-             Resend resend);
-  Reply Command(std::vector<std::string> args, Resend resend);
+  redis::Reply Eval(const redis::Script& script, const std::vector<std::string>& keys,
+                    const std::vector<std::string>& args, Resend resend);
+  redis::Reply Command(std::vector<std::string> args, Resend resend);
 
  private:
   struct Pending {
     std::vector<std::string> args;
-    const Script* script = nullptr;  // EVALSHA of this script (NOSCRIPT -> load and rerun)
+    const redis::Script* script = nullptr;  // EVALSHA of this script (NOSCRIPT -> load and rerun)
     Resend resend = Resend::kNever;
     Callback done;
   };
   struct Connection {
-    std::unique_ptr<Client> client;
+    std::unique_ptr<redis::Client> client;
     bool busy = false;
   };
   void Enqueue(Pending p);
-  void RunBatch(Client& client, std::vector<Pending>& batch);
+  void RunBatch(redis::Client& client, std::vector<Pending>& batch);
 
   size_t max_batch_;
   std::mutex mu_;
@@ -68,4 +68,4 @@ class PipelinedClient {
   std::vector<Connection> connections_;
 };
 
-}  // namespace rainbow::redis
+}  // namespace rainbow::state

@@ -14,9 +14,9 @@
 #include "common/ops/service_main.hpp"
 #include "services/state-tracker/src/config.hpp"
 #include "services/state-tracker/src/event_relay.hpp"
+#include "services/state-tracker/src/grpc_service.hpp"
 #include "services/state-tracker/src/lease_sweeper.hpp"
 #include "services/state-tracker/src/notification_consumer.hpp"
-#include "services/state-tracker/src/tracker_service.hpp"
 
 namespace {
 

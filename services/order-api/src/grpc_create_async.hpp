@@ -10,7 +10,7 @@
 #include "common/grpc_server/grpc_server.hpp"
 #include "common/pg/event_loop.hpp"
 #include "services/order-api/src/grpc_service.hpp"
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
 #include "services/order-api/src/work_queue.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_store.hpp"
 #include "services/order-api/src/validation.hpp"
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
 
 class CivetServer;

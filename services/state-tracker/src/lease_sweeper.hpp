@@ -3,8 +3,8 @@
 #include <cstddef>
 
 #include "common/ops/readiness.hpp"
+#include "services/state-tracker/src/metrics.hpp"
 #include "services/state-tracker/src/state_store.hpp"
-#include "services/state-tracker/src/tracker_service.hpp"
 
 namespace rainbow::state {
 

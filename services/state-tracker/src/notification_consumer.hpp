@@ -7,8 +7,8 @@
 
 #include "common/kafka/consumer.hpp"
 #include "common/kafka/producer.hpp"
+#include "services/state-tracker/src/ingest.hpp"
 #include "services/state-tracker/src/state_store.hpp"
-#include "services/state-tracker/src/tracker_service.hpp"
 
 namespace rainbow::state {
 

@@ -1,4 +1,4 @@
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 
 namespace rainbow::order {
 namespace {

@@ -1,54 +1,12 @@
 #pragma once
 
-#include <array>
+#include <chrono>
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
-#include <atomic>
-#include <memory>
-#include <string>
-
-#include "common/kafka/producer.hpp"
-#include "common/kafka/types.hpp"
 #include "rainbow/state_tracker.grpc.pb.h"
+#include "services/state-tracker/src/metrics.hpp"
 #include "services/state-tracker/src/state_store.hpp"
 
 namespace rainbow::state {
-
-// The tracker's metrics (one set per process, registered in the process registry). Thread-safe.
-struct TrackerMetrics {
-  explicit TrackerMetrics(prometheus::Registry& registry);
-  void Transition(FileState to);
-  void SetStats(const Stats& stats);
-
-  prometheus::Family<prometheus::Gauge>& files;
-  prometheus::Family<prometheus::Counter>& transitions;
-  prometheus::Counter& lease_expiries;
-  prometheus::Counter& terminal_failures;
-  prometheus::Histogram& claim_latency;
-  prometheus::Family<prometheus::Counter>& notifications;
-  // transitions{to=...} per FileState (index: the enum value), looked up once instead of per call.
-  std::array<prometheus::Counter*, 4> transitions_to{};
-};
-
-// Reports a transition: metric and log line (a terminal FAILED at error level). The files.state event
-// was written by the transition's own script into the outbox; EventRelay publishes it.
-void ReportTransition(const FileRecord& record, TrackerMetrics& metrics, const char* why);
-
-// What the consumer did with one files.events message.
-enum class IngestResult { kRegistered, kDuplicate, kSkipped, kDeadLettered };
-
-// Handles one files.events message: registers every s3:ObjectCreated record whose bucket/key starts
-// with accept_prefix (empty: all) and is in a watched bucket; a message that is not a bucket
-// notification goes to files.events.dlq (the caller then commits). Redis errors propagate (the caller
-// retries the message, so nothing accepted is lost).
-IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,
-                                kafka::Producer& dlq_producer, TrackerMetrics& metrics,
-                                const std::string& accept_prefix);
 
 // The generated service with the hot transitions (Register, Claim, Heartbeat, Complete, Fail) on gRPC's
 // callback API; Get, List and Stats stay synchronous.

@@ -141,3 +141,21 @@ function(rainbow_service name)
   endif()
   set(RAINBOW_SERVICE_LIB ${lib} PARENT_SCOPE)
 endfunction()
+
+# rainbow_embed_text(<out_var> DIR <dir> GLOB <pattern> HEADER <header> NAMESPACE <ns>): generates a .cpp
+# (in the build tree) defining `const char* const <ns>::k<Stem>` (PascalCase of the file's stem, e.g.
+# lua/lease_sweep.lua -> kLeaseSweep) with each file's text, for files in <dir> matching <pattern>
+# (e.g. *.lua); <header> (repo-relative) declares them extern. Sets <out_var> to the .cpp for SOURCES.
+function(rainbow_embed_text out_var)
+  cmake_parse_arguments(ARG "" "DIR;GLOB;HEADER;NAMESPACE" "" ${ARGN})
+  file(GLOB text_files CONFIGURE_DEPENDS ${ARG_DIR}/${ARG_GLOB})
+  string(MAKE_C_IDENTIFIER "${ARG_NAMESPACE}" id)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${id}_embedded_text.cpp)
+  string(REPLACE ";" "|" files_arg "${text_files}")
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DDIR=${ARG_DIR} -DHEADER=${ARG_HEADER} -DNAMESPACE=${ARG_NAMESPACE}
+            "-DFILES=${files_arg}" -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    DEPENDS ${text_files} ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    COMMENT "Embedding ${ARG_GLOB} of ${ARG_DIR}" VERBATIM)
+  set(${out_var} ${out} PARENT_SCOPE)
+endfunction()

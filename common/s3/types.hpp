@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -186,11 +187,28 @@ using DataSource = std::function<size_t(char* out, size_t max)>;
 // A DataSource over bytes the caller keeps alive for the whole upload.
 DataSource MemorySource(std::string_view data);
 
+// Reads the next part of the data into `out` (resized to at most `max` bytes; fewer only at the end, 0
+// at the end) and returns the SHA-256 of what it read, e.g. computed while the bytes were copied, so
+// the part is not read twice. Called from worker threads, but never concurrently.
+using PartSource = std::function<std::array<uint8_t, 32>(std::string& out, size_t max)>;
+
 struct MultipartOptions {
   uint64_t part_size = 8ull << 20;  // 5 MiB..5 GiB (S3 limits); the last part may be smaller
   int concurrency = 4;              // parts in flight; memory use is about concurrency * part_size
   std::string content_type;
   Metadata metadata;
+  // Tries per part for a retryable error, on top of the client's own retries of each request.
+  int part_attempts = 1;
+  // Hooks, each may be empty; called from the worker threads (thread-safe, short). A hook that throws
+  // fails the upload with its exception (the upload is aborted).
+  std::function<void()> on_part_retry;             // a part is about to be tried again
+  std::function<void()> before_part;               // before each part is sent, and before Complete
+  std::function<void(size_t bytes)> on_part_done;  // a part was stored
+  // Once, from the thread that saw the first failure, before the others stop: e.g. to unblock a
+  // source they may be waiting on.
+  std::function<void()> on_failure;
+  // Right before Complete, with every stored part in part order: a last check of what was sent.
+  std::function<void(const std::vector<UploadedPart>& parts)> before_complete;
 };
 
 }  // namespace rainbow::s3

@@ -12,103 +12,58 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 }  // namespace
 
 OrderMetrics::OrderMetrics(prometheus::Registry& registry)
-    : orders_created(&prometheus::BuildCounter()
-                          .Name("order_api_orders_created_total")
-                          .Help("Orders created (idempotent replays not counted).")
-                          .Register(registry)
-                          .Add({})),
-      order_lines_created(&prometheus::BuildCounter()
-                               .Name("order_api_order_lines_created_total")
-                               .Help("Order lines created.")
-                               .Register(registry)
-                               .Add({})),
+    : orders_created(&ops::Counter(registry, "order_api_orders_created_total",
+                                   "Orders created (idempotent replays not counted).")),
+      order_lines_created(
+          &ops::Counter(registry, "order_api_order_lines_created_total", "Order lines created.")),
       idempotent_replays(
-          &prometheus::BuildCounter()
-               .Name("order_api_idempotent_replays_total")
-               .Help("Create requests answered from an earlier request with the same Idempotency-Key.")
-               .Register(registry)
-               .Add({})),
-      http_requests_(prometheus::BuildCounter()
-                         .Name("order_api_http_requests_total")
-                         .Help("REST requests by route template, method and status code.")
-                         .Register(registry)),
-      http_latency_(prometheus::BuildHistogram()
-                        .Name("order_api_http_request_duration_seconds")
-                        .Help("REST request latency by route template and method.")
-                        .Register(registry)),
-      grpc_requests_(prometheus::BuildCounter()
-                         .Name("order_api_grpc_requests_total")
-                         .Help("gRPC requests by method and status code.")
-                         .Register(registry)),
-      grpc_latency_(prometheus::BuildHistogram()
-                        .Name("order_api_grpc_request_duration_seconds")
-                        .Help("gRPC request latency by method.")
-                        .Register(registry)),
-      pool_size_(prometheus::BuildGauge()
-                     .Name("order_api_db_pool_size")
-                     .Help("Maximum connections of the PostgreSQL pool.")
-                     .Register(registry)
-                     .Add({})),
-      pool_open_(prometheus::BuildGauge()
-                     .Name("order_api_db_pool_open_connections")
-                     .Help("Open PostgreSQL connections.")
-                     .Register(registry)
-                     .Add({})),
-      pool_in_use_(prometheus::BuildGauge()
-                       .Name("order_api_db_pool_in_use_connections")
-                       .Help("PostgreSQL connections leased to requests.")
-                       .Register(registry)
-                       .Add({})),
-      pool_waiting_(prometheus::BuildGauge()
-                        .Name("order_api_db_pool_waiting_requests")
-                        .Help("Requests waiting for a PostgreSQL connection.")
-                        .Register(registry)
-                        .Add({})),
-      loop_connections_(prometheus::BuildGauge()
-                            .Name("order_api_create_loop_connections")
-                            .Help("Connections of gRPC CreateOrder's event loop: all (size), connected (up), "
-                                  "running a statement (busy).")
-                            .Register(registry)),
+          &ops::Counter(registry, "order_api_idempotent_replays_total",
+                        "Create requests answered from an earlier request with the same Idempotency-Key.")),
+      http_requests_(ops::CounterFamily(registry, "order_api_http_requests_total",
+                                        "REST requests by route template, method and status code."),
+                     {"route", "method", "code"}),
+      http_latency_({"route", "method"},
+                    [&family = ops::HistogramFamily(registry, "order_api_http_request_duration_seconds",
+                                                    "REST request latency by route template and method.")](
+                        const prometheus::Labels& labels) -> prometheus::Histogram& {
+                      return family.Add(labels, LatencyBuckets());
+                    }),
+      grpc_requests_(ops::CounterFamily(registry, "order_api_grpc_requests_total",
+                                        "gRPC requests by method and status code."),
+                     {"method", "code"}),
+      grpc_latency_({"method"},
+                    [&family = ops::HistogramFamily(registry, "order_api_grpc_request_duration_seconds",
+                                                    "gRPC request latency by method.")](
+                        const prometheus::Labels& labels) -> prometheus::Histogram& {
+                      return family.Add(labels, LatencyBuckets());
+                    }),
+      pool_size_(
+          ops::Gauge(registry, "order_api_db_pool_size", "Maximum connections of the PostgreSQL pool.")),
+      pool_open_(ops::Gauge(registry, "order_api_db_pool_open_connections", "Open PostgreSQL connections.")),
+      pool_in_use_(ops::Gauge(registry, "order_api_db_pool_in_use_connections",
+                              "PostgreSQL connections leased to requests.")),
+      pool_waiting_(ops::Gauge(registry, "order_api_db_pool_waiting_requests",
+                               "Requests waiting for a PostgreSQL connection.")),
+      loop_connections_(
+          ops::GaugeFamily(registry, "order_api_create_loop_connections",
+                           "Connections of gRPC CreateOrder's event loop: all (size), connected "
+                           "(up), running a statement (busy).")),
       loop_size_(loop_connections_.Add({{"state", "size"}})),
       loop_up_(loop_connections_.Add({{"state", "up"}})),
       loop_busy_(loop_connections_.Add({{"state", "busy"}})),
-      loop_waiting_(prometheus::BuildGauge()
-                        .Name("order_api_create_loop_waiting_statements")
-                        .Help("Create statements waiting for a connection of the event loop.")
-                        .Register(registry)
-                        .Add({})) {}
+      loop_waiting_(ops::Gauge(registry, "order_api_create_loop_waiting_statements",
+                               "Create statements waiting for a connection of the event loop.")) {}
 
 void OrderMetrics::ObserveHttp(const std::string& route, const std::string& method, int status,
                                std::chrono::nanoseconds took) {
-  const std::string code = std::to_string(status);
-  HttpChildren children;
-  {
-    std::lock_guard lock(cache_mu_);
-    auto [it, inserted] = http_cache_.try_emplace(route + ' ' + method + ' ' + code);
-    if (inserted) {
-      it->second.requests = &http_requests_.Add({{"route", route}, {"method", method}, {"code", code}});
-      it->second.latency = &http_latency_.Add({{"route", route}, {"method", method}}, LatencyBuckets());
-    }
-    children = it->second;
-  }
-  children.requests->Increment();
-  children.latency->Observe(std::chrono::duration<double>(took).count());
+  http_requests_.Get({route, method, std::to_string(status)}).Increment();
+  http_latency_.Get({route, method}).Observe(std::chrono::duration<double>(took).count());
 }
 
 void OrderMetrics::ObserveGrpc(const std::string& method, const std::string& code,
                                std::chrono::nanoseconds took) {
-  std::pair<prometheus::Counter*, prometheus::Histogram*> children;
-  {
-    std::lock_guard lock(cache_mu_);
-    auto [it, inserted] = grpc_cache_.try_emplace(method + ' ' + code);
-    if (inserted) {
-      it->second = {&grpc_requests_.Add({{"method", method}, {"code", code}}),
-                    &grpc_latency_.Add({{"method", method}}, LatencyBuckets())};
-    }
-    children = it->second;
-  }
-  children.first->Increment();
-  children.second->Observe(std::chrono::duration<double>(took).count());
+  grpc_requests_.Get({method, code}).Increment();
+  grpc_latency_.Get({method}).Observe(std::chrono::duration<double>(took).count());
 }
 
 void OrderMetrics::ObservePool(const pg::PoolStats& stats) {

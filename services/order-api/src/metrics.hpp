@@ -1,21 +1,15 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 #include <chrono>
-#include <map>
-#include <mutex>
 #include <string>
 
+#include "common/ops/metrics.hpp"
 #include "common/pg/pool.hpp"
 
 namespace rainbow::order {
 
-// The metrics order-api owns. Labels are bounded: route templates (never raw paths), methods, codes.
+// The metrics order-api owns (children of labelled families looked up once, ops::LabeledMetrics).
+// Labels are bounded: route templates (never raw paths), methods, codes.
 // Thread-safe (prometheus-cpp metrics are).
 class OrderMetrics {
  public:
@@ -34,10 +28,10 @@ class OrderMetrics {
   prometheus::Counter* idempotent_replays;
 
  private:
-  prometheus::Family<prometheus::Counter>& http_requests_;
-  prometheus::Family<prometheus::Histogram>& http_latency_;
-  prometheus::Family<prometheus::Counter>& grpc_requests_;
-  prometheus::Family<prometheus::Histogram>& grpc_latency_;
+  ops::LabeledMetrics<prometheus::Counter> http_requests_;
+  ops::LabeledMetrics<prometheus::Histogram> http_latency_;
+  ops::LabeledMetrics<prometheus::Counter> grpc_requests_;
+  ops::LabeledMetrics<prometheus::Histogram> grpc_latency_;
   prometheus::Gauge& pool_size_;
   prometheus::Gauge& pool_open_;
   prometheus::Gauge& pool_in_use_;
@@ -47,16 +41,6 @@ class OrderMetrics {
   prometheus::Gauge& loop_up_;
   prometheus::Gauge& loop_busy_;
   prometheus::Gauge& loop_waiting_;
-
-  // Family::Add hashes the label set under the family's lock on every call; the few children a
-  // service uses are looked up once and kept (label sets are bounded by construction).
-  struct HttpChildren {
-    prometheus::Counter* requests;
-    prometheus::Histogram* latency;
-  };
-  std::mutex cache_mu_;
-  std::map<std::string, HttpChildren> http_cache_;
-  std::map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> grpc_cache_;
 };
 
 }  // namespace rainbow::order

@@ -27,7 +27,7 @@ IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStor
                                                   {"offset", message.offset},
                                                   {"error", e.what()}});
     kafka::SendToDeadLetter(dlq_producer, message, e.what(), kService);
-    metrics.notifications.Add({{"result", "dead_lettered"}}).Increment();
+    metrics.notifications.Get({"dead_lettered"}).Increment();
     return IngestResult::kDeadLettered;
   }
   IngestResult result = IngestResult::kSkipped;
@@ -44,7 +44,7 @@ IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStor
   const char* label = result == IngestResult::kRegistered  ? "registered"
                       : result == IngestResult::kDuplicate ? "duplicate"
                                                            : "skipped";
-  metrics.notifications.Add({{"result", label}}).Increment();
+  metrics.notifications.Get({label}).Increment();
   return result;
 }
 

@@ -17,49 +17,33 @@ log::Fields Ids(const FileRecord& r) {
 }  // namespace
 
 TrackerMetrics::TrackerMetrics(prometheus::Registry& registry)
-    : files(prometheus::BuildGauge()
-                .Name("state_files")
-                .Help("Files per state (refreshed every sweep).")
-                .Register(registry)),
-      transitions(prometheus::BuildCounter()
-                      .Name("state_transitions_total")
-                      .Help("File state transitions, by target state.")
-                      .Register(registry)),
-      lease_expiries(prometheus::BuildCounter()
-                         .Name("state_lease_expiries_total")
-                         .Help("Leases that expired and were swept.")
-                         .Register(registry)
-                         .Add({})),
-      terminal_failures(prometheus::BuildCounter()
-                            .Name("state_terminal_failures_total")
-                            .Help("Files that ended terminally FAILED.")
-                            .Register(registry)
-                            .Add({})),
-      claim_latency(prometheus::BuildHistogram()
-                        .Name("state_claim_latency_seconds")
-                        .Help("Time to serve a Claim.")
-                        .Register(registry)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                                         0.025, 0.05, 0.1, 0.25, 1})),
-      notifications(prometheus::BuildCounter()
-                        .Name("state_notifications_total")
-                        .Help("files.events messages, by result.")
-                        .Register(registry)) {
+    : files(ops::GaugeFamily(registry, "state_files", "Files per state (refreshed every sweep)."), {"state"}),
+      transitions(
+          ops::CounterFamily(registry, "state_transitions_total", "File state transitions, by target state."),
+          {"to"}),
+      lease_expiries(
+          ops::Counter(registry, "state_lease_expiries_total", "Leases that expired and were swept.")),
+      terminal_failures(
+          ops::Counter(registry, "state_terminal_failures_total", "Files that ended terminally FAILED.")),
+      claim_latency(ops::Histogram(registry, "state_claim_latency_seconds", "Time to serve a Claim.",
+                                   {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
+      notifications(
+          ops::CounterFamily(registry, "state_notifications_total", "files.events messages, by result."),
+          {"result"}) {
   for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed}) {
-    files.Add({{"state", std::string(ToString(s))}});
-    transitions_to.at(static_cast<size_t>(s)) = &transitions.Add({{"to", std::string(ToString(s))}});
+    files.Get({std::string(ToString(s))});
+    transitions.Get({std::string(ToString(s))});
   }
-  for (const char* r : {"registered", "duplicate", "skipped", "dead_lettered"})
-    notifications.Add({{"result", r}});
+  for (const char* r : {"registered", "duplicate", "skipped", "dead_lettered"}) notifications.Get({r});
 }
 
-void TrackerMetrics::Transition(FileState to) { transitions_to.at(static_cast<size_t>(to))->Increment(); }
+void TrackerMetrics::Transition(FileState to) { transitions.Get({std::string(ToString(to))}).Increment(); }
 
 void TrackerMetrics::SetStats(const Stats& s) {
-  files.Add({{"state", "PENDING"}}).Set(static_cast<double>(s.pending));
-  files.Add({{"state", "IN_PROGRESS"}}).Set(static_cast<double>(s.in_progress));
-  files.Add({{"state", "COMPLETED"}}).Set(static_cast<double>(s.completed));
-  files.Add({{"state", "FAILED"}}).Set(static_cast<double>(s.failed));
+  files.Get({"PENDING"}).Set(static_cast<double>(s.pending));
+  files.Get({"IN_PROGRESS"}).Set(static_cast<double>(s.in_progress));
+  files.Get({"COMPLETED"}).Set(static_cast<double>(s.completed));
+  files.Get({"FAILED"}).Set(static_cast<double>(s.failed));
 }
 
 void ReportTransition(const FileRecord& record, TrackerMetrics& metrics, const char* why) {

@@ -1,12 +1,6 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
-#include <array>
+#include "common/ops/metrics.hpp"
 
 #include "services/state-tracker/src/state_store.hpp"
 
@@ -18,14 +12,12 @@ struct TrackerMetrics {
   void Transition(FileState to);
   void SetStats(const Stats& stats);
 
-  prometheus::Family<prometheus::Gauge>& files;
-  prometheus::Family<prometheus::Counter>& transitions;
+  ops::LabeledMetrics<prometheus::Gauge> files;          // by state
+  ops::LabeledMetrics<prometheus::Counter> transitions;  // by target state ("to")
   prometheus::Counter& lease_expiries;
   prometheus::Counter& terminal_failures;
   prometheus::Histogram& claim_latency;
-  prometheus::Family<prometheus::Counter>& notifications;
-  // transitions{to=...} per FileState (index: the enum value), looked up once instead of per call.
-  std::array<prometheus::Counter*, 4> transitions_to{};
+  ops::LabeledMetrics<prometheus::Counter> notifications;  // files.events messages, by result
 };
 
 // Reports a transition: metric and log line (a terminal FAILED at error level). The files.state event

@@ -41,6 +41,13 @@ class TrackerClient {
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;
+  // Calls a fenced transition: false when the lease was lost (FAILED_PRECONDITION, NOT_FOUND), throws
+  // TrackerUnavailable on any other failure.
+  template <typename Request, typename Response>
+  bool CallFenced(const char* op,
+                  grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
+                                                                            const Request&, Response*),
+                  const Request& req);
   std::unique_ptr<files::v1::FileStateService::Stub> stub_;
   std::chrono::milliseconds deadline_;
 };

@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/termination.hpp"
 #include "common/pg/pool.hpp"
 #include "rainbow/order_api.grpc.pb.h"
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   rainbow::pg::Pool pool({dsn, pool_size, std::chrono::milliseconds(5'000), OrderStore::Statements()});
   OrderStore store(pool);
   FloorService service(store);
-  rainbow::grpc_boot::GrpcServer server(addr, 16 * 1024 * 1024, pool_size);
+  rainbow::grpc_server::GrpcServer server(addr, 16 * 1024 * 1024, pool_size);
   server.AddService(&service);
   server.Start();
   std::cout << "listening on port " << server.port() << std::endl;

@@ -1,7 +1,7 @@
 // grpc_floor_loop: grpc_floor's event-loop twin, the most CPU-frugal gRPC order server this machine's
 // C++ gRPC library allows that we found (bench/README.md: "An event-loop gRPC server"). No thread
 // waits on PostgreSQL: one thread takes new CreateOrder calls from the completion queue and sends
-// their statement on a non-blocking libpq connection (PgEventLoop); the loop thread fills the reply
+// their statement on a non-blocking libpq connection (pg::EventLoop); the loop thread fills the reply
 // with the same ToProto and finishes the call, then drains finished calls from a queue nobody blocks
 // on, so no gRPC thread is woken for them. Health and reflection are on, as every service needs them
 // (--no-health: an A/B without the default health service).
@@ -18,10 +18,10 @@
 
 #include "common/ops/termination.hpp"
 #include "common/pg/connection.hpp"
+#include "common/pg/event_loop.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/grpc_service.hpp"
 #include "services/order-api/src/order_store.hpp"
-#include "services/order-api/src/pg_event_loop.hpp"
 
 namespace {
 
@@ -46,8 +46,8 @@ std::string IntArray(const v1::CreateOrderRequest& req, bool product_ids) {
   return out + "}";
 }
 
-PgEventLoop::Job JobFor(Call* call) {
-  PgEventLoop::Job job;
+rainbow::pg::EventLoop::Job JobFor(Call* call) {
+  rainbow::pg::EventLoop::Job job;
   job.statement = "order_create";
   job.params = {std::to_string(call->req.customer_id()), std::to_string(call->req.payment_id()),
                 IntArray(call->req, true), IntArray(call->req, false)};
@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   grpc::CompletionQueue finished;
-  PgEventLoop loop(dsn, pool_size, {{"order_create", OrderStore::Statements().at("order_create")}},
-                   "grpc-floor-loop");
+  rainbow::pg::EventLoop loop(dsn, pool_size, {{"order_create", OrderStore::Statements().at("order_create")}},
+                              "grpc-floor-loop");
   while (loop.stats().up < pool_size) {  // connections open on a thread of their own
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

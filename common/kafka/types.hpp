@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/error/error.hpp"
+
 namespace rainbow::kafka {
 
 // (topic, partition)
@@ -49,17 +51,18 @@ struct ConsumedMessage {
   std::optional<std::string> HeaderValue(const std::string& key) const;
 };
 
-// An error from librdkafka, with its error code name (e.g. "_MSG_TIMED_OUT").
-class KafkaError : public std::runtime_error {
+// An error from librdkafka, with its error code name (e.g. "_MSG_TIMED_OUT"). Its kind() is
+// error::Kind::kRetryable when a later retry may succeed (librdkafka says so), else kPermanent.
+class KafkaError : public error::Error {
  public:
   KafkaError(const std::string& message, std::string code, bool retriable)
-      : std::runtime_error(message), code_(std::move(code)), retriable_(retriable) {}
+      : error::Error(message, retriable ? error::Kind::kRetryable : error::Kind::kPermanent),
+        code_(std::move(code)) {}
   const std::string& code() const { return code_; }
-  bool retriable() const { return retriable_; }
+  bool retriable() const { return kind() == error::Kind::kRetryable; }
 
  private:
   std::string code_;
-  bool retriable_;
 };
 
 }  // namespace rainbow::kafka

@@ -104,4 +104,34 @@ std::string RenderMetrics(prometheus::Registry& registry) {
   return prometheus::TextSerializer().Serialize(families);
 }
 
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& registry,
+                                                       const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Gauge>& GaugeFamily(prometheus::Registry& registry, const std::string& name,
+                                                   const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Histogram>& HistogramFamily(prometheus::Registry& registry,
+                                                           const std::string& name, const std::string& help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Counter& Counter(prometheus::Registry& registry, const std::string& name,
+                             const std::string& help) {
+  return CounterFamily(registry, name, help).Add({});
+}
+
+prometheus::Gauge& Gauge(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return GaugeFamily(registry, name, help).Add({});
+}
+
+prometheus::Histogram& Histogram(prometheus::Registry& registry, const std::string& name,
+                                 const std::string& help,
+                                 const prometheus::Histogram::BucketBoundaries& buckets) {
+  return HistogramFamily(registry, name, help).Add({}, buckets);
+}
+
 }  // namespace rainbow::ops

@@ -109,6 +109,10 @@ OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus
   port_ = ports.empty() ? port : ports.front();
 }
 
+OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
+                             const Readiness& readiness)
+    : OpsHttpServer(addr, std::move(registry), [&readiness] { return readiness.NotReadyReason(); }) {}
+
 OpsHttpServer::~OpsHttpServer() {
   if (server_) server_->close();
 }

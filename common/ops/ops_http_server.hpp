@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "common/ops/readiness.hpp"
+
 class CivetServer;
 
 namespace rainbow::ops {
@@ -21,6 +23,9 @@ class OpsHttpServer {
   // address cannot be bound.
   OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
                 ReadinessCheck ready);
+  // /readyz reports `readiness` (which must outlive this server).
+  OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
+                const Readiness& readiness);
   ~OpsHttpServer();
   OpsHttpServer(const OpsHttpServer&) = delete;
   OpsHttpServer& operator=(const OpsHttpServer&) = delete;

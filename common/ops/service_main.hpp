@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -21,12 +22,17 @@ struct ServiceInfo {
 // The settings every service reads under the shared names of shared/DESIGN.md.
 struct CommonConfig {
   std::string grpc_addr;
-  std::string http_addr;
+  std::string http_addr;  // validated as host:port (a ConfigError naming HTTP_ADDR otherwise)
   std::string log_level;
+  // DRAIN_TIMEOUT: on SIGTERM, how long in-flight work (gRPC and REST calls, conversions) may take to
+  // finish once /readyz says 503; then it is cancelled.
+  std::chrono::milliseconds drain_timeout{};
 };
 
+// default_drain: the service's default for DRAIN_TIMEOUT (what its longest in-flight work needs).
 CommonConfig LoadCommonConfig(config::Env& env, const std::string& default_grpc_addr,
-                              const std::string& default_http_addr);
+                              const std::string& default_http_addr,
+                              std::chrono::milliseconds default_drain = std::chrono::seconds(10));
 
 // The shape of every service's main: `--help` lists the env vars (by running `load` in describe
 // mode), `--version` prints the version; otherwise signals are blocked, the config is loaded (a

@@ -8,15 +8,15 @@
 
 namespace rainbow::pg {
 
-ErrorKind ClassifySqlState(std::string_view s) {
-  if (s.empty()) return ErrorKind::kRetryable;  // no SQLSTATE: the connection itself failed
+error::Kind ClassifySqlState(std::string_view s) {
+  if (s.empty()) return error::Kind::kRetryable;  // no SQLSTATE: the connection itself failed
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "57P01" || s == "57P02" || s == "57P03" ||
       s.substr(0, 2) == "08" || s == "53300") {
-    return ErrorKind::kRetryable;
+    return error::Kind::kRetryable;
   }
-  if (s.substr(0, 2) == "23") return ErrorKind::kConstraint;
-  if (s.substr(0, 2) == "22" || s.substr(0, 2) == "42") return ErrorKind::kInvalid;
-  return ErrorKind::kPermanent;
+  if (s.substr(0, 2) == "23") return error::Kind::kConflict;
+  if (s.substr(0, 2) == "22" || s.substr(0, 2) == "42") return error::Kind::kInvalidArgument;
+  return error::Kind::kPermanent;
 }
 
 Result::Result(pg_result* res) : res_(res) {}
@@ -38,7 +38,8 @@ int Result::columns() const { return PQnfields(res_); }
 
 int Result::Column(const char* name) const {
   const int c = PQfnumber(res_, name);
-  if (c < 0) throw PgError(std::string("pg: result has no column ") + name, "", ErrorKind::kInvalid);
+  if (c < 0)
+    throw PgError(std::string("pg: result has no column ") + name, "", error::Kind::kInvalidArgument);
   return c;
 }
 
@@ -58,7 +59,8 @@ int64_t Result::Int(int row, int col) const {
   int64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (IsNull(row, col) || ec != std::errc() || ptr != text.data() + text.size()) {
-    throw PgError("pg: value '" + std::string(text) + "' is not an integer", "", ErrorKind::kInvalid);
+    throw PgError("pg: value '" + std::string(text) + "' is not an integer", "",
+                  error::Kind::kInvalidArgument);
   }
   return value;
 }
@@ -85,7 +87,7 @@ Connection::Connection(const std::string& dsn, std::map<std::string, std::string
     while (!err.empty() && err.back() == '\n') err.pop_back();
     PQfinish(conn_);
     conn_ = nullptr;
-    throw PgError("pg: cannot connect: " + err, "08006", ErrorKind::kRetryable);
+    throw PgError("pg: cannot connect: " + err, "08006", error::Kind::kRetryable);
   }
   PQsetNoticeProcessor(conn_, LogNotice, nullptr);
 }
@@ -147,7 +149,7 @@ Result Connection::ExecPrepared(const std::string& name, const Params& params) {
   if (!prepared_.count(name)) {
     auto it = statements_.find(name);
     if (it == statements_.end()) {
-      throw PgError("pg: no prepared statement named " + name, "26000", ErrorKind::kInvalid);
+      throw PgError("pg: no prepared statement named " + name, "26000", error::Kind::kInvalidArgument);
     }
     Check(PQprepare(conn_, name.c_str(), it->second.c_str(), 0, nullptr), "prepare " + name);
     prepared_.insert(name);
@@ -162,7 +164,7 @@ int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bo
   pg_result* start = PQexec(conn_, copy_sql.c_str());
   if (start == nullptr || PQresultStatus(start) != PGRES_COPY_IN) {
     Check(start, "copy");  // throws with the server's message
-    throw PgError("pg: copy: server did not enter COPY IN mode", "", ErrorKind::kInvalid);
+    throw PgError("pg: copy: server did not enter COPY IN mode", "", error::Kind::kInvalidArgument);
   }
   PQclear(start);
   std::string chunk;
@@ -197,7 +199,7 @@ int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bo
   }
   if (failed || !failure.empty()) {
     while (!error.empty() && error.back() == '\n') error.pop_back();
-    throw PgError("pg: copy failed: " + (error.empty() ? failure : error), "", ErrorKind::kInvalid);
+    throw PgError("pg: copy failed: " + (error.empty() ? failure : error), "", error::Kind::kInvalidArgument);
   }
   return rows;
 }

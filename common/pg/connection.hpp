@@ -12,42 +12,37 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error/error.hpp"
+
 struct pg_conn;
 struct pg_result;
 
 namespace rainbow::pg {
 
-// How a caller should react to a failure (STYLE.md: classify once, at the boundary).
-enum class ErrorKind {
-  kRetryable,   // connection lost, serialization failure, deadlock, server shutting down
-  kConstraint,  // integrity violation (class 23): the data conflicts with what is stored
-  kInvalid,     // bad data or query (classes 22, 42)
-  kPermanent,   // anything else
-};
-
-class PgError : public std::runtime_error {
+// A failed statement or connection. kind() (error::Kind) is how a caller should react: kRetryable for a
+// lost connection, a serialization failure, a deadlock or a server shutting down; kConflict for an
+// integrity violation (class 23); kInvalidArgument for bad data or query (classes 22, 42); else
+// kPermanent. ClassifySqlState decides it from the SQLSTATE.
+class PgError : public error::Error {
  public:
-  PgError(const std::string& message, std::string sqlstate, ErrorKind kind, std::string constraint = {},
+  PgError(const std::string& message, std::string sqlstate, error::Kind kind, std::string constraint = {},
           std::string column = {})
-      : std::runtime_error(message),
+      : error::Error(message, kind),
         sqlstate_(std::move(sqlstate)),
-        kind_(kind),
         constraint_(std::move(constraint)),
         column_(std::move(column)) {}
   const std::string& sqlstate() const { return sqlstate_; }
-  ErrorKind kind() const { return kind_; }
   // The violated constraint / the column at fault, when the server names them (integrity errors).
   const std::string& constraint() const { return constraint_; }
   const std::string& column() const { return column_; }
 
  private:
   std::string sqlstate_;
-  ErrorKind kind_;
   std::string constraint_;
   std::string column_;
 };
 
-ErrorKind ClassifySqlState(std::string_view sqlstate);
+error::Kind ClassifySqlState(std::string_view sqlstate);
 
 // The error a failed statement's result carries (SQLSTATE, constraint, column), as Connection throws
 // it; for code that runs statements on a raw libpq connection (the non-blocking create loop). `conn`

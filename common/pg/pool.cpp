@@ -7,7 +7,7 @@ Pool::Lease::~Lease() {
 }
 
 Pool::Pool(PoolConfig config) : config_(std::move(config)) {
-  if (config_.size < 1) throw PgError("pg pool: size must be >= 1", "", ErrorKind::kInvalid);
+  if (config_.size < 1) throw PgError("pg pool: size must be >= 1", "", error::Kind::kInvalidArgument);
 }
 
 Pool::Lease Pool::Acquire() {
@@ -19,7 +19,7 @@ Pool::Lease Pool::Acquire() {
   if (!got) {
     throw PgError("pg pool: no connection free within " + std::to_string(config_.acquire_timeout.count()) +
                       " ms (size " + std::to_string(config_.size) + ")",
-                  "53300", ErrorKind::kRetryable);
+                  "53300", error::Kind::kRetryable);
   }
   if (!idle_.empty()) {
     auto conn = std::move(idle_.back());

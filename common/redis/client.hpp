@@ -12,6 +12,8 @@
 
 struct redisContext;
 
+#include "common/error/error.hpp"
+
 namespace rainbow::redis {
 
 // An owned copy of a hiredis reply.
@@ -25,15 +27,13 @@ struct Reply {
   bool IsNil() const { return type == Type::kNil; }
 };
 
-class RedisError : public std::runtime_error {
+// A failed Redis command. kind(): error::Kind::kUnavailable when the server could not be reached or
+// the link broke (connection() is true; a retry may help), kPermanent for an error reply.
+class RedisError : public error::Error {
  public:
-  // connection=true: the server could not be reached or the link broke (retry may help).
   RedisError(const std::string& message, bool connection)
-      : std::runtime_error(message), connection_(connection) {}
-  bool connection() const { return connection_; }
-
- private:
-  bool connection_;
+      : error::Error(message, connection ? error::Kind::kUnavailable : error::Kind::kPermanent) {}
+  bool connection() const { return kind() == error::Kind::kUnavailable; }
 };
 
 struct RedisConfig {

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <random>
+#include <stop_token>
 #include <thread>
 #include <utility>
 
@@ -36,10 +39,21 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-// Calls fn until it succeeds, should_retry(error) says no, or attempts run out; rethrows the last
-// error. fn throws to signal failure.
+// Sleeps for `delay` unless `stop` is requested first; false when it was (at once or while waiting).
+inline bool SleepFor(std::stop_token stop, std::chrono::milliseconds delay) {
+  if (stop.stop_requested()) return false;
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, stop, delay, [] { return false; });  // nobody notifies: ends on timeout or stop
+  return !stop.stop_requested();
+}
+
+// Calls fn until it succeeds, should_retry(error) says no, attempts run out, or `stop` is requested
+// (between attempts: a running attempt is not interrupted); then rethrows the last error. fn throws
+// to signal failure; should_retry gets the std::exception it threw.
 template <typename Fn, typename ShouldRetry>
-auto WithRetry(BackoffPolicy policy, Fn&& fn, ShouldRetry&& should_retry) {
+auto WithRetry(std::stop_token stop, BackoffPolicy policy, Fn&& fn, ShouldRetry&& should_retry) {
   Backoff backoff(policy);
   for (;;) {
     try {
@@ -47,9 +61,15 @@ auto WithRetry(BackoffPolicy policy, Fn&& fn, ShouldRetry&& should_retry) {
     } catch (const std::exception& e) {
       auto delay = backoff.NextDelay();
       if (!backoff.CanRetry() || !should_retry(e)) throw;
-      std::this_thread::sleep_for(delay);
+      if (!SleepFor(stop, delay)) throw;
     }
   }
+}
+
+// The same, for a loop nobody stops from outside.
+template <typename Fn, typename ShouldRetry>
+auto WithRetry(BackoffPolicy policy, Fn&& fn, ShouldRetry&& should_retry) {
+  return WithRetry(std::stop_token(), policy, std::forward<Fn>(fn), std::forward<ShouldRetry>(should_retry));
 }
 
 }  // namespace rainbow::retry

@@ -103,6 +103,13 @@ class S3Client {
   // with a single PutObject instead (so its checksum is a full-object one, not "base64-N").
   PutResult UploadMultipart(const BucketName& bucket, const ObjectKey& key, const DataSource& source,
                             const MultipartOptions& options = {});
+  // The multipart path alone, for callers that know their data needs parts: a multipart upload of
+  // everything `source` yields, each part sent with the SHA-256 the source returned for it, with the
+  // options' part retries and hooks. `first`, when not empty, is the first part, already read
+  // (`first_sha256` its digest). On any failure the upload is aborted and the first error rethrown.
+  PutResult UploadParts(const BucketName& bucket, const ObjectKey& key, const PartSource& source,
+                        const MultipartOptions& options, std::string first = {},
+                        const std::array<uint8_t, 32>& first_sha256 = {});
   // Downloads the object with `concurrency` ranged GETs of `part_size` bytes (pinned to one version
   // with If-Match) and hands the chunks to `sink` strictly in order, on the calling thread. At most
   // about 2 * concurrency parts are buffered. Returns the object's headers (from HEAD).

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <optional>
+#include <stop_token>
 #include <thread>
 
 #include "common/crypto/sha256.hpp"
@@ -200,61 +202,108 @@ PutResult S3Client::UploadMultipart(const BucketName& bucket, const ObjectKey& k
     throw std::invalid_argument("s3: part_size must be 5 MiB..5 GiB, got " +
                                 std::to_string(options.part_size));
   }
-  if (options.concurrency < 1) throw std::invalid_argument("s3: concurrency must be at least 1");
   const auto part_size = static_cast<size_t>(options.part_size);
-
   // Small data: one PUT, no multipart bookkeeping.
   std::string first;
   if (ReadFull(source, first, part_size) < part_size) {
     return PutObject(bucket, key, first, PutOptions{options.content_type, options.metadata, ""});
   }
+  const auto first_sha256 = crypto::Sha256Of(first);
+  const PartSource parts = [&source](std::string& out, size_t max) {
+    ReadFull(source, out, max);
+    return crypto::Sha256Of(out);
+  };
+  return UploadParts(bucket, key, parts, options, std::move(first), first_sha256);
+}
 
-  const std::string upload_id =
-      CreateMultipartUpload(bucket, key, PutOptions{options.content_type, options.metadata, ""});
+namespace {
 
-  // Workers take turns reading the next part from the source (under the lock: sources are
-  // sequential), then upload it in parallel with the others.
+// The shared state of one UploadParts call: its workers take turns reading the next part from the
+// source (under the lock: sources are sequential), then upload it in parallel with the others.
+struct PartsRun {
   std::mutex mu;
-  std::optional<std::string> prefetched(std::move(first));
+  std::optional<std::string> prefetched;
+  std::array<uint8_t, 32> prefetched_sha256{};
   bool source_done = false;
   int next_part = 1;
   std::exception_ptr error;
+  std::stop_source stop;  // requested at the first failure: other parts stop retrying
   std::vector<UploadedPart> parts;
 
+  void Failed(const MultipartOptions& options) {
+    {
+      std::lock_guard lock(mu);
+      if (error) return;
+      error = std::current_exception();
+    }
+    stop.request_stop();
+    if (options.on_failure) options.on_failure();
+  }
+};
+
+}  // namespace
+
+PutResult S3Client::UploadParts(const BucketName& bucket, const ObjectKey& key, const PartSource& source,
+                                const MultipartOptions& options, std::string first,
+                                const std::array<uint8_t, 32>& first_sha256) {
+  if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize) {
+    throw std::invalid_argument("s3: part_size must be 5 MiB..5 GiB, got " +
+                                std::to_string(options.part_size));
+  }
+  if (options.concurrency < 1) throw std::invalid_argument("s3: concurrency must be at least 1");
+  const auto part_size = static_cast<size_t>(options.part_size);
+  const std::string upload_id =
+      CreateMultipartUpload(bucket, key, PutOptions{options.content_type, options.metadata, ""});
+
+  PartsRun run;
+  if (!first.empty()) {
+    run.prefetched = std::move(first);
+    run.prefetched_sha256 = first_sha256;
+  }
+  const retry::BackoffPolicy part_retry{std::chrono::milliseconds(200), std::chrono::milliseconds(1'000), 2.0,
+                                        std::max(1, options.part_attempts)};
   const auto worker = [&] {
+    // One buffer per worker, reused: after the first part a source that fills it in place neither
+    // allocates nor zero-fills.
     std::string buffer;
-    for (;;) {
-      int part_number = 0;
-      try {
-        std::lock_guard lock(mu);
-        if (error || source_done) return;
-        if (prefetched) {
-          buffer = std::move(*prefetched);
-          prefetched.reset();
-        } else if (ReadFull(source, buffer, part_size) < part_size) {
-          source_done = true;
+    try {
+      for (;;) {
+        int part_number = 0;
+        std::array<uint8_t, 32> sha256{};
+        {
+          std::lock_guard lock(run.mu);
+          if (run.error || run.source_done) return;
+          if (run.prefetched) {
+            buffer = std::move(*run.prefetched);
+            sha256 = run.prefetched_sha256;
+            run.prefetched.reset();
+          } else {
+            sha256 = source(buffer, part_size);
+          }
+          if (buffer.size() < part_size) run.source_done = true;
           if (buffer.empty()) return;
+          part_number = run.next_part++;
+          if (part_number > kMaxParts) {
+            throw S3Error({S3ErrorKind::kInvalidArgument, 0, "TooManyParts",
+                           "the data needs more than 10000 parts of " + std::to_string(part_size) + " bytes",
+                           "", "PUT " + bucket.str() + "/" + key.str() + "?uploadId"});
+          }
         }
-        part_number = next_part++;
-        if (part_number > kMaxParts) {
-          throw S3Error({S3ErrorKind::kInvalidArgument, 0, "TooManyParts",
-                         "the data needs more than 10000 parts of " + std::to_string(part_size) + " bytes",
-                         "", "PUT " + bucket.str() + "/" + key.str() + "?uploadId"});
-        }
-      } catch (...) {
-        std::lock_guard lock(mu);
-        if (!error) error = std::current_exception();
-        return;
+        if (options.before_part) options.before_part();
+        UploadedPart part = retry::WithRetry(
+            run.stop.get_token(), part_retry,
+            [&] { return UploadPart(bucket, key, upload_id, part_number, buffer, sha256); },
+            [&](const std::exception& e) {
+              if (!internal::IsRetryable(e)) return false;
+              if (options.on_part_retry) options.on_part_retry();
+              return true;
+            });
+        if (options.on_part_done) options.on_part_done(buffer.size());
+        std::lock_guard lock(run.mu);
+        run.parts.push_back(std::move(part));
       }
-      try {
-        UploadedPart part = UploadPart(bucket, key, upload_id, part_number, buffer);
-        std::lock_guard lock(mu);
-        parts.push_back(std::move(part));
-      } catch (...) {
-        std::lock_guard lock(mu);
-        if (!error) error = std::current_exception();
-        return;
-      }
+    } catch (...) {
+      run.Failed(options);
     }
   };
 
@@ -263,16 +312,19 @@ PutResult S3Client::UploadMultipart(const BucketName& bucket, const ObjectKey& k
     try {
       for (int i = 0; i < options.concurrency; ++i) threads.emplace_back(worker);
     } catch (...) {
-      std::lock_guard lock(mu);
-      if (!error) error = std::current_exception();
+      run.Failed(options);
     }
   }  // joins the workers
 
-  if (!error) {
+  if (!run.error) {
     try {
-      return CompleteMultipartUpload(bucket, key, upload_id, std::move(parts));
+      std::sort(run.parts.begin(), run.parts.end(),
+                [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
+      if (options.before_part) options.before_part();
+      if (options.before_complete) options.before_complete(run.parts);
+      return CompleteMultipartUpload(bucket, key, upload_id, std::move(run.parts));
     } catch (...) {
-      error = std::current_exception();
+      run.error = std::current_exception();
     }
   }
   try {
@@ -280,7 +332,7 @@ PutResult S3Client::UploadMultipart(const BucketName& bucket, const ObjectKey& k
   } catch (...) {
     // The original failure matters more; a leftover upload is reaped by the bucket's lifecycle rules.
   }
-  std::rethrow_exception(error);
+  std::rethrow_exception(run.error);
 }
 
 }  // namespace rainbow::s3

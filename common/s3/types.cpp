@@ -84,7 +84,25 @@ S3ErrorKind ClassifyS3Error(long http_status, std::string_view code) {
   return S3ErrorKind::kPermanent;
 }
 
-S3Error::S3Error(Details details) : std::runtime_error(FormatWhat(details)), details_(std::move(details)) {}
+error::Kind KindOf(S3ErrorKind kind) {
+  switch (kind) {
+    case S3ErrorKind::kNotFound:
+      return error::Kind::kNotFound;
+    case S3ErrorKind::kInvalidArgument:
+      return error::Kind::kInvalidArgument;
+    case S3ErrorKind::kRetryable:
+    case S3ErrorKind::kChecksumMismatch:
+      return error::Kind::kRetryable;
+    case S3ErrorKind::kAccessDenied:
+    case S3ErrorKind::kInvalidCredentials:
+    case S3ErrorKind::kPermanent:
+      return error::Kind::kPermanent;
+  }
+  return error::Kind::kPermanent;
+}
+
+S3Error::S3Error(Details details)
+    : error::Error(FormatWhat(details), KindOf(details.kind)), details_(std::move(details)) {}
 
 DataSource MemorySource(std::string_view data) {
   return [data, offset = size_t{0}](char* out, size_t max) mutable {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "common/retry/backoff.hpp"
+
+#include "common/error/error.hpp"
 
 namespace rainbow::s3 {
 
@@ -56,13 +59,18 @@ enum class S3ErrorKind {
 
 std::string_view ToString(S3ErrorKind kind);
 
+// The common kind of an S3 failure: kNotFound, kInvalidArgument and kRetryable as they are; a checksum
+// mismatch is kRetryable (the bytes were damaged on the way); access and credential errors kPermanent.
+error::Kind KindOf(S3ErrorKind kind);
+
 // Maps an HTTP status and S3 error Code (e.g. 404 "NoSuchKey") to the kind a caller acts on.
 S3ErrorKind ClassifyS3Error(long http_status, std::string_view code);
 
 // The one exception the S3 client throws for failed requests. what() reads like
 // "S3 PUT raw/x: InvalidAccessKeyId (403): The Access Key Id you provided does not exist in our
 // records. [request 18EA...]".
-class S3Error : public std::runtime_error {
+// kind() is the common error::Kind (KindOf below); s3_kind() the finer S3 detail.
+class S3Error : public error::Error {
  public:
   struct Details {
     S3ErrorKind kind = S3ErrorKind::kPermanent;
@@ -75,7 +83,7 @@ class S3Error : public std::runtime_error {
 
   explicit S3Error(Details details);
 
-  S3ErrorKind kind() const { return details_.kind; }
+  S3ErrorKind s3_kind() const { return details_.kind; }
   long http_status() const { return details_.http_status; }
   const std::string& code() const { return details_.code; }
   const std::string& message() const { return details_.message; }
@@ -179,11 +187,28 @@ using DataSource = std::function<size_t(char* out, size_t max)>;
 // A DataSource over bytes the caller keeps alive for the whole upload.
 DataSource MemorySource(std::string_view data);
 
+// Reads the next part of the data into `out` (resized to at most `max` bytes; fewer only at the end, 0
+// at the end) and returns the SHA-256 of what it read, e.g. computed while the bytes were copied, so
+// the part is not read twice. Called from worker threads, but never concurrently.
+using PartSource = std::function<std::array<uint8_t, 32>(std::string& out, size_t max)>;
+
 struct MultipartOptions {
   uint64_t part_size = 8ull << 20;  // 5 MiB..5 GiB (S3 limits); the last part may be smaller
   int concurrency = 4;              // parts in flight; memory use is about concurrency * part_size
   std::string content_type;
   Metadata metadata;
+  // Tries per part for a retryable error, on top of the client's own retries of each request.
+  int part_attempts = 1;
+  // Hooks, each may be empty; called from the worker threads (thread-safe, short). A hook that throws
+  // fails the upload with its exception (the upload is aborted).
+  std::function<void()> on_part_retry;             // a part is about to be tried again
+  std::function<void()> before_part;               // before each part is sent, and before Complete
+  std::function<void(size_t bytes)> on_part_done;  // a part was stored
+  // Once, from the thread that saw the first failure, before the others stop: e.g. to unblock a
+  // source they may be waiting on.
+  std::function<void()> on_failure;
+  // Right before Complete, with every stored part in part order: a last check of what was sent.
+  std::function<void(const std::vector<UploadedPart>& parts)> before_complete;
 };
 
 }  // namespace rainbow::s3

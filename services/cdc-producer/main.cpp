@@ -2,7 +2,7 @@
 // Wiring only: the logic is in src/ (cdc_producer_lib).
 #include <chrono>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
 #include "common/ops/service_main.hpp"
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
         const auto not_ready_reason = [&engine] { return engine.Ready(); };
         rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, not_ready_reason);
         rainbow::cdc::StatusService status(engine);
-        rainbow::grpc_boot::GrpcServer grpc(cfg.common.grpc_addr);
+        rainbow::grpc_server::GrpcServer grpc(cfg.common.grpc_addr);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
         grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
         grpc.Start();
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
 
         const int code = rainbow::cdc::RunUntilSignal(
             engine, [](std::chrono::milliseconds t) { return rainbow::ops::WaitForTerminationSignal(t); });
-        grpc.Shutdown(std::chrono::milliseconds(2'000));
+        grpc.Shutdown(cfg.common.drain_timeout);
         return code;
       });
 }

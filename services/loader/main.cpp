@@ -3,11 +3,14 @@
 // sink; SIGTERM finishes and commits the batch in flight, then exits 0.
 #include <thread>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/error/error.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "common/kafka/producer.hpp"
 #include "common/logging/log.hpp"
+#include "common/ops/background.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
+#include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/retry/backoff.hpp"
@@ -17,10 +20,6 @@
 #include "services/loader/src/metrics.hpp"
 #include "services/loader/src/migrations.hpp"
 #include "services/loader/src/warehouse_loop.hpp"
-
-#ifndef RAINBOW_VERSION
-#define RAINBOW_VERSION "dev"
-#endif
 
 namespace {
 
@@ -37,7 +36,7 @@ bool Migrate(const std::string& dsn) {
       log::Info("migrations applied", {{"applied", applied}, {"known", loader::Migrations().size()}});
       return true;
     } catch (const pg::PgError& e) {
-      if (e.kind() != pg::ErrorKind::kRetryable || !backoff.CanRetry()) throw;
+      if (!error::IsRetryable(e.kind()) || !backoff.CanRetry()) throw;
       const auto delay = backoff.NextDelay();
       log::Warn("warehouse not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
       if (const auto sig = ops::WaitForTerminationSignal(delay)) return false;
@@ -49,12 +48,16 @@ int Run(const loader::LoaderConfig& c) {
   auto registry = ops::MetricsRegistry();
   loader::LoaderMetrics metrics(*registry);
   loader::LoaderStatus status;
-  const auto not_ready = [&]() -> std::string {
-    return status.Get().warehouse_ok ? ""
-                                     : "warehouse sink has not committed since its last failure or start";
-  };
-  ops::OpsHttpServer ops_http(c.common.http_addr, registry, not_ready);
+  // Ready once migrated (the warehouse answered); a failed batch makes it not ready until the next commit.
+  ops::Readiness readiness;
+  readiness.AddCheck("warehouse", [&status]() -> std::string {
+    return status.Get().warehouse_ok
+               ? ""
+               : "warehouse sink not committing (migrating, or retrying a failed batch)";
+  });
+  ops::OpsHttpServer ops_http(c.common.http_addr, registry, readiness);
   if (c.migrate && !Migrate(c.warehouse_dsn)) return 0;
+  status.WarehouseOk();
 
   kafka::Producer dlq({c.kafka_brokers, "loader-dlq"});
   std::unique_ptr<s3::S3Client> s3;
@@ -62,36 +65,35 @@ int Run(const loader::LoaderConfig& c) {
     s3 = std::make_unique<s3::S3Client>(c.s3);
     s3->CreateBucket(s3::BucketName(c.lake.bucket));
   }
-  // Ready once migrated (the warehouse answered); a failed batch turns it not ready until the next commit.
-  status.WarehouseOk();
-
+  // Each sink on a thread of its own with its own consumer group: one failing never holds up the other.
   std::jthread warehouse_thread([&](std::stop_token stop) {
     loader::WarehouseLoop loop(c, dlq, metrics, status);
-    while (!stop.stop_requested()) loop.RunOnce(stop);
+    ops::RunUntilStopped(stop, "warehouse sink", [&] { loop.RunOnce(stop); });
     loop.Close();
   });
   std::jthread lake_thread;
   if (s3) {
     lake_thread = std::jthread([&](std::stop_token stop) {
       loader::LakeLoop loop(c, *s3, metrics, status);
-      while (!stop.stop_requested()) {
-        try {
-          loop.RunOnce(stop);
-        } catch (const std::exception& e) {
-          status.Error("lake", e.what());
-          log::Warn("lake sink failed, retrying", {{"error", e.what()}});
-          std::this_thread::sleep_for(std::chrono::seconds(1));
-        }
-      }
+      ops::RunUntilStopped(stop, "lake sink",
+                           [&] {
+                             try {
+                               loop.RunOnce(stop);
+                             } catch (const std::exception& e) {
+                               status.Error("lake", e.what());
+                               throw;
+                             }
+                           },
+                           {std::chrono::milliseconds(0), std::chrono::seconds(1)});
       loop.Close();
     });
   }
 
   loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema,
                                     c.lake.enabled ? std::optional(c.s3) : std::nullopt, c.lake.bucket);
-  grpc_boot::GrpcServer grpc(c.common.grpc_addr);
+  grpc_server::GrpcServer grpc(c.common.grpc_addr);
   grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
-  grpc.FollowReadiness(not_ready);
+  grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();
   log::Info("loader listening", {{"grpc_port", grpc.port()},
                                  {"ops_port", ops_http.port()},
@@ -100,11 +102,13 @@ int Run(const loader::LoaderConfig& c) {
 
   const auto sig = ops::WaitForTerminationSignal();
   log::Info("draining", {{"signal", sig.value_or(0)}});
+  readiness.SetDraining();
+  // The sinks finish the batch in flight (committed) and leave their groups; then gRPC drains.
   warehouse_thread.request_stop();
   lake_thread.request_stop();
   warehouse_thread.join();
   if (lake_thread.joinable()) lake_thread.join();
-  grpc.Shutdown(c.drain);
+  grpc.Shutdown(c.common.drain_timeout);
   dlq.Flush(std::chrono::seconds(5));
   log::Info("stopped");
   return 0;

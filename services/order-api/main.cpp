@@ -2,21 +2,18 @@
 // OrderService, applies the migrations first, serves /metrics /healthz /readyz, drains on SIGTERM.
 #include <thread>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
+#include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/retry/backoff.hpp"
 #include "services/order-api/src/config.hpp"
+#include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/grpc_create_async.hpp"
 #include "services/order-api/src/grpc_service.hpp"
 #include "services/order-api/src/migrations.hpp"
-#include "services/order-api/src/readiness.hpp"
 #include "services/order-api/src/rest_server.hpp"
-
-#ifndef RAINBOW_VERSION
-#define RAINBOW_VERSION "dev"
-#endif
 
 namespace {
 
@@ -37,7 +34,7 @@ bool Migrate(const std::string& dsn) {
       log::Info("migrations applied", {{"applied", applied}, {"known", order::Migrations().size()}});
       return true;
     } catch (const pg::PgError& e) {
-      if (e.kind() != pg::ErrorKind::kRetryable || !backoff.CanRetry()) throw;
+      if (e.kind() != error::Kind::kRetryable || !backoff.CanRetry()) throw;
       const auto delay = backoff.NextDelay();
       log::Warn("database not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
       if (const auto sig = ops::WaitForTerminationSignal(delay)) {
@@ -56,8 +53,12 @@ int Run(const order::OrderApiConfig& c) {
 
   // /healthz answers from here on (liveness), /readyz and gRPC health once the database answers, the
   // schema is complete (whoever migrated it: ORDER_API_MIGRATE=false) and both servers listen.
-  order::Readiness readiness({c.pg_dsn, kMigrationHistory});
-  ops::OpsHttpServer ops_http(c.common.http_addr, registry, [&] { return readiness.NotReadyReason(); });
+  ops::Readiness readiness;
+  order::DatabaseCheck database({c.pg_dsn, kMigrationHistory});
+  readiness.AddCheck("database", [&database] { return database.Problem(); });
+  readiness.AddCondition("listening", "starting: servers not listening yet");
+  database.Start([&readiness] { readiness.Refresh(); });
+  ops::OpsHttpServer ops_http(c.common.http_addr, registry, readiness);
   if (c.migrate && !Migrate(c.pg_dsn)) return 0;
 
   order::OrderStore store(pool);
@@ -66,13 +67,13 @@ int Run(const order::OrderApiConfig& c) {
   order::AsyncCreateOrder async_create(grpc_service, service, metrics,
                                        {c.pg_dsn, c.create_loop_connections, 4, c.access_log});
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
-  grpc_boot::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
+  grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());
   grpc.AddAsyncPart(&async_create);
   readiness.OnChange([&grpc](bool ready) { grpc.SetServing(ready); });
   // Whichever way Run ends, the readiness thread lets go of grpc before grpc is destroyed.
   struct Detach {
-    order::Readiness& readiness;
+    ops::Readiness& readiness;
     ~Detach() {
       readiness.OnChange([](bool) {});
     }
@@ -80,7 +81,7 @@ int Run(const order::OrderApiConfig& c) {
   grpc.Start();
   order::RestServer rest({c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION},
                          service, metrics);
-  readiness.SetListening();
+  readiness.Set("listening");
   log::Info("order-api listening",
             {{"rest_port", rest.port()}, {"grpc_port", grpc.port()}, {"ops_port", ops_http.port()}});
 
@@ -88,10 +89,10 @@ int Run(const order::OrderApiConfig& c) {
   log::Info("draining", {{"signal", *sig}});
   readiness.SetDraining();
   // Both drain at once: gRPC stops taking calls (GOAWAY, port closed) while REST answers 503, and each
-  // gives its calls in flight up to 10 s to finish.
+  // gives its calls in flight up to DRAIN_TIMEOUT to finish.
   // (A jthread: joined whichever way this scope ends.)
-  std::jthread grpc_drain([&grpc] { grpc.Shutdown(std::chrono::seconds(10)); });
-  rest.Stop(std::chrono::seconds(10));
+  std::jthread grpc_drain([&grpc, &c] { grpc.Shutdown(c.common.drain_timeout); });
+  rest.Stop(c.common.drain_timeout);
   log::Info("stopped");
   return 0;
 }

@@ -93,7 +93,7 @@ TEST_F(PgPool, TransactionIsRolledBackOnError) {
       FAIL() << "expected a unique violation";
     } catch (const PgError& e) {
       EXPECT_EQ(e.sqlstate(), "23505");
-      EXPECT_EQ(e.kind(), ErrorKind::kConstraint);
+      EXPECT_EQ(e.kind(), error::Kind::kConflict);
     }
   }
   auto conn = pool.Acquire();
@@ -124,7 +124,7 @@ TEST_F(PgPool, BrokenConnectionIsDiscardedAndReplaced) {
       conn->ExecPrepared("count_rows", {"1"});
       FAIL() << "expected the terminated connection to fail";
     } catch (const PgError& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::kRetryable) << e.what();
+      EXPECT_EQ(e.kind(), error::Kind::kRetryable) << e.what();
     }
   }
   auto conn = pool.Acquire();
@@ -141,7 +141,7 @@ TEST_F(PgPool, AcquireTimesOutWhenExhausted) {
     pool.Acquire();
     FAIL();
   } catch (const PgError& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kRetryable);
+    EXPECT_EQ(e.kind(), error::Kind::kRetryable);
   }
 }
 

@@ -211,7 +211,7 @@ TEST_F(S3ClientTest, PutGetHeadDelete) {
   EXPECT_FALSE(info.last_modified.empty());
 
   client().DeleteObject(bucket(), key);
-  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_NO_THROW(client().DeleteObject(bucket(), key));  // deleting a missing key succeeds
 }
 
@@ -226,19 +226,19 @@ TEST_F(S3ClientTest, EmptyObjectRoundTrips) {
 TEST_F(S3ClientTest, MissingKeyIsNotFound) {
   const ObjectKey key("missing/" + testing::UniqueName("nope"));
   const S3Error get = CatchS3Error([&] { client().GetObject(bucket(), key); });
-  EXPECT_EQ(get.kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(get.s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_EQ(get.code(), "NoSuchKey");
   EXPECT_EQ(get.http_status(), 404);
   EXPECT_FALSE(get.request_id().empty());
   EXPECT_NE(std::string(get.what()).find("NoSuchKey (404)"), std::string::npos) << get.what();
 
   const S3Error head = CatchS3Error([&] { client().HeadObject(bucket(), key); });
-  EXPECT_EQ(head.kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(head.s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_EQ(head.http_status(), 404);
 
   const S3Error no_bucket =
       CatchS3Error([&] { client().GetObject(BucketName(testing::UniqueName("nobucket")), ObjectKey("k")); });
-  EXPECT_EQ(no_bucket.kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(no_bucket.s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_EQ(no_bucket.code(), "NoSuchBucket");
 }
 
@@ -302,7 +302,7 @@ TEST_F(S3ClientTest, RangedGetReturnsTheExactSlice) {
   const S3Error past_end = CatchS3Error([&] {
     client().GetObject(bucket(), key, ByteRange{200'000, 200'010});
   });
-  EXPECT_EQ(past_end.kind(), S3ErrorKind::kInvalidArgument);
+  EXPECT_EQ(past_end.s3_kind(), S3ErrorKind::kInvalidArgument);
   EXPECT_EQ(past_end.code(), "InvalidRange");
 }
 
@@ -342,10 +342,10 @@ TEST_F(S3ClientTest, ServerVerifiesTheSha256Checksum) {
   PutOptions wrong;
   wrong.checksum_sha256 = crypto::Sha256Base64("something else");
   const S3Error err = CatchS3Error([&] { client().PutObject(bucket(), bad_key, body, wrong); });
-  EXPECT_EQ(err.kind(), S3ErrorKind::kChecksumMismatch);
+  EXPECT_EQ(err.s3_kind(), S3ErrorKind::kChecksumMismatch);
   EXPECT_EQ(err.code(), "XAmzContentChecksumMismatch");  // MinIO's code (AWS says BadDigest)
   EXPECT_EQ(err.http_status(), 400);
-  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), bad_key); }).kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), bad_key); }).s3_kind(), S3ErrorKind::kNotFound);
 
   const ObjectKey good_key("checksum/right.bin");
   PutOptions right;
@@ -360,7 +360,7 @@ TEST_F(S3ClientTest, WrongCredentialsNameTheProblem) {
   bad_key.access_key = "no-such-access-key";
   S3Client wrong_key_client(bad_key);
   const S3Error e1 = CatchS3Error([&] { wrong_key_client.PutObject(bucket(), ObjectKey("raw/x"), "data"); });
-  EXPECT_EQ(e1.kind(), S3ErrorKind::kInvalidCredentials);
+  EXPECT_EQ(e1.s3_kind(), S3ErrorKind::kInvalidCredentials);
   EXPECT_EQ(e1.code(), "InvalidAccessKeyId");
   EXPECT_EQ(e1.http_status(), 403);
   const std::string what1 = e1.what();
@@ -372,7 +372,7 @@ TEST_F(S3ClientTest, WrongCredentialsNameTheProblem) {
   bad_secret.secret_key = "definitely-not-the-secret";
   S3Client wrong_secret_client(bad_secret);
   const S3Error e2 = CatchS3Error([&] { wrong_secret_client.GetObject(bucket(), ObjectKey("raw/x")); });
-  EXPECT_EQ(e2.kind(), S3ErrorKind::kInvalidCredentials);
+  EXPECT_EQ(e2.s3_kind(), S3ErrorKind::kInvalidCredentials);
   EXPECT_EQ(e2.code(), "SignatureDoesNotMatch");
   EXPECT_NE(std::string(e2.what()).find("SignatureDoesNotMatch (403)"), std::string::npos) << e2.what();
 }
@@ -383,7 +383,7 @@ TEST_F(S3ClientTest, UnreachableEndpointIsRetryableTransportError) {
   config.retry.max_attempts = 2;
   S3Client nowhere(config);
   const S3Error e = CatchS3Error([&] { nowhere.HeadObject(bucket(), ObjectKey("k")); });
-  EXPECT_EQ(e.kind(), S3ErrorKind::kRetryable);
+  EXPECT_EQ(e.s3_kind(), S3ErrorKind::kRetryable);
   EXPECT_EQ(e.code(), "CURLE_COULDNT_CONNECT");
   EXPECT_EQ(e.http_status(), 0);
 }
@@ -517,10 +517,10 @@ TEST_F(S3ClientTest, AbortedMultipartUploadLeavesNoObject) {
       std::any_of(uploads.begin(), uploads.end(), [&](const auto& u) { return u.upload_id == upload_id; }));
 
   client().AbortMultipartUpload(bucket(), key, upload_id);
-  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_TRUE(client().ListMultipartUploads(bucket(), key.str()).empty());
   const S3Error gone = CatchS3Error([&] { client().UploadPart(bucket(), key, upload_id, 2, part_data); });
-  EXPECT_EQ(gone.kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(gone.s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_EQ(gone.code(), "NoSuchUpload");
 }
 
@@ -547,7 +547,7 @@ TEST_F(S3ClientTest, FailedParallelUploadIsAbortedAndRethrown) {
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "source broke");
   }
-  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).kind(), S3ErrorKind::kNotFound);
+  EXPECT_EQ(CatchS3Error([&] { client().HeadObject(bucket(), key); }).s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_TRUE(client().ListMultipartUploads(bucket(), key.str()).empty());
 }
 

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
 #include "common/ops/service_main.hpp"
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
         };
         rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, not_ready_reason);
         ProbeStatusService status;
-        rainbow::grpc_boot::GrpcServer grpc(c.common.grpc_addr);
+        rainbow::grpc_server::GrpcServer grpc(c.common.grpc_addr);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
         grpc.FollowReadiness(not_ready_reason, std::chrono::milliseconds(100));
         grpc.Start();

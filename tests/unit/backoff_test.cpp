@@ -68,5 +68,35 @@ TEST(WithRetry, ReturnsTheFirstSuccess) {
   EXPECT_EQ(calls, 3);
 }
 
+// A stop request ends the waiting at once: the last error is rethrown instead of sleeping on.
+TEST(WithRetry, StopsWaitingWhenStopIsRequested) {
+  std::stop_source stop;
+  int calls = 0;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_THROW(WithRetry(
+                   stop.get_token(), {std::chrono::seconds(30), std::chrono::seconds(30), 2.0, 0},
+                   [&]() -> int {
+                     ++calls;
+                     stop.request_stop();
+                     throw std::runtime_error("down");
+                   },
+                   [](const std::exception&) { return true; }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(SleepFor, WakesOnStop) {
+  std::stop_source stop;
+  EXPECT_TRUE(SleepFor(stop.get_token(), milliseconds(1)));
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    stop.request_stop();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(SleepFor(stop.get_token(), std::chrono::seconds(30)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace rainbow::retry

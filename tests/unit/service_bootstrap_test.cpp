@@ -118,11 +118,32 @@ TEST(ProbeServerConfig, InvalidValueExitsNonZeroNamingTheVar) {
   EXPECT_NE(child.Stderr().find("PROBE_DRAIN"), std::string::npos) << child.Stderr();
 }
 
+// Every service reads HTTP_ADDR through ops::LoadCommonConfig: a malformed one is a config error (exit
+// 2 naming the var), not a failure at run time.
+TEST(ProbeServerConfig, InvalidHttpAddrExits2NamingTheVar) {
+  for (const char* addr : {"no-port", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:80x"}) {
+    ChildProcess child(PROBE_SERVER_PATH, {}, {{"PROBE_TOKEN", "x"}, {"HTTP_ADDR", addr}});
+    const auto code = child.Wait(15s);
+    ASSERT_TRUE(code.has_value()) << addr;
+    EXPECT_EQ(*code, 2) << addr;
+    EXPECT_NE(child.Stderr().find("HTTP_ADDR"), std::string::npos) << child.Stderr();
+  }
+}
+
+TEST(ProbeServerConfig, InvalidDrainTimeoutExits2) {
+  ChildProcess child(PROBE_SERVER_PATH, {}, {{"PROBE_TOKEN", "x"}, {"DRAIN_TIMEOUT", "soon"}});
+  const auto code = child.Wait(15s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(child.Stderr().find("DRAIN_TIMEOUT"), std::string::npos) << child.Stderr();
+}
+
 TEST(ProbeServerConfig, HelpListsTheEnvVars) {
   ChildProcess child(PROBE_SERVER_PATH, {"--help"}, {});
   ASSERT_EQ(child.Wait(15s), 0);
   const auto out = child.Stdout();
-  for (const char* var : {"GRPC_ADDR", "HTTP_ADDR", "LOG_LEVEL", "PROBE_TOKEN", "PROBE_DRAIN"}) {
+  for (const char* var :
+       {"GRPC_ADDR", "HTTP_ADDR", "LOG_LEVEL", "DRAIN_TIMEOUT", "PROBE_TOKEN", "PROBE_DRAIN"}) {
     EXPECT_NE(out.find(var), std::string::npos) << var << " missing from --help:\n" << out;
   }
 }

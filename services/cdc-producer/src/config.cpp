@@ -39,7 +39,7 @@ void CheckIdentifier(const std::string& var, const std::string& value, bool allo
 
 CdcConfig LoadConfig(config::Env& env) {
   CdcConfig c;
-  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50052", "127.0.0.1:8082");
+  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50052", "127.0.0.1:8082", std::chrono::seconds(2));
   c.pg_dsn = env.RequireSecret("PG_DSN",
                                "libpq connection string of the captured database (the role needs "
                                "REPLICATION; replication=database is added by the service)");

@@ -6,7 +6,8 @@ using namespace std::chrono_literals;
 
 LoaderConfig LoadConfig(config::Env& env) {
   LoaderConfig c;
-  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50055", "127.0.0.1:8085");
+  c.common =
+      ops::LoadCommonConfig(env, "127.0.0.1:50055", "127.0.0.1:8085");  // DRAIN_TIMEOUT: the batch in flight
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
   c.source_dsn = env.RequireSecret("PG_DSN", "libpq connection string of the source (OLTP) database");
   c.warehouse_dsn =
@@ -31,7 +32,6 @@ LoaderConfig LoadConfig(config::Env& env) {
   c.migrate = env.Bool("LOADER_MIGRATE", true, "apply the warehouse migrations at start");
   c.dlq_replication = static_cast<int>(env.Int(
       "LOADER_DLQ_REPLICATION", 1, 1, 16, "replication factor of <topic>.dlq topics the loader creates"));
-  c.drain = env.Duration("LOADER_DRAIN", 10s, "on SIGTERM, the longest wait for the batch in flight");
   c.lake.enabled = env.Bool("LOADER_LAKE", true, "write every event to the S3 lake");
   c.lake.bucket = env.String("LOADER_LAKE_BUCKET", "lake", "S3 bucket of the lake");
   c.lake.group = env.String("LOADER_LAKE_GROUP", "loader-lake", "Kafka consumer group of the lake sink");

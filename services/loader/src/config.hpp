@@ -39,7 +39,6 @@ struct LoaderConfig {
   int dlq_replication = 1;
   s3::S3Config s3;
   LakeConfig lake;
-  std::chrono::milliseconds drain{10'000};
 };
 
 LoaderConfig LoadConfig(config::Env& env);

@@ -1,5 +1,6 @@
 #include "services/loader/src/grpc_service.hpp"
 
+#include "common/error/error.hpp"
 #include "common/pg/connection.hpp"
 #include "services/loader/src/backfill.hpp"
 #include "services/loader/src/model_types.hpp"
@@ -52,10 +53,8 @@ grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::Reconc
       check->set_matches(c.matches);
     }
     return grpc::Status::OK;
-  } catch (const pg::PgError& e) {
-    return {
-        e.kind() == pg::ErrorKind::kRetryable ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL,
-        std::string("reconcile: ") + e.what()};
+  } catch (const std::exception& e) {
+    return {error::GrpcCode(error::KindOf(e)), std::string("reconcile: ") + e.what()};
   }
 }
 
@@ -88,12 +87,8 @@ grpc::Status LoaderGrpcService::Backfill(grpc::ServerContext*, const v1::Backfil
     out->set_objects(r.objects);
     out->set_fact_rows(r.fact_rows);
     return grpc::Status::OK;
-  } catch (const pg::PgError& e) {
-    return {
-        e.kind() == pg::ErrorKind::kRetryable ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL,
-        std::string("backfill: ") + e.what()};
   } catch (const std::exception& e) {
-    return {grpc::StatusCode::INTERNAL, std::string("backfill: ") + e.what()};
+    return {error::GrpcCode(error::KindOf(e)), std::string("backfill: ") + e.what()};
   }
 }
 

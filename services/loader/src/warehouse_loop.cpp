@@ -17,7 +17,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 bool IsDataError(const pg::PgError& e) {
-  return e.kind() == pg::ErrorKind::kInvalid || e.kind() == pg::ErrorKind::kConstraint;
+  return e.kind() == error::Kind::kInvalidArgument || e.kind() == error::Kind::kConflict;
 }
 
 // Sleeps `d` unless stop is requested first; false if it was.

@@ -4,37 +4,30 @@
 
 namespace rainbow::order {
 
-int HttpStatus(ErrorCode code) {
+error::Kind ToKind(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument:
-      return 400;
+      return error::Kind::kInvalidArgument;
     case ErrorCode::kNotFound:
-      return 404;
+      return error::Kind::kNotFound;
     case ErrorCode::kIdempotencyConflict:
-      return 422;
+      return error::Kind::kConflict;
     case ErrorCode::kUnavailable:
-      return 503;
+      return error::Kind::kUnavailable;
     case ErrorCode::kInternal:
-      return 500;
+      return error::Kind::kPermanent;
   }
-  return 500;
+  return error::Kind::kPermanent;
 }
 
-grpc::StatusCode GrpcCode(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return grpc::StatusCode::INVALID_ARGUMENT;
-    case ErrorCode::kNotFound:
-      return grpc::StatusCode::NOT_FOUND;
-    case ErrorCode::kIdempotencyConflict:
-      return grpc::StatusCode::FAILED_PRECONDITION;
-    case ErrorCode::kUnavailable:
-      return grpc::StatusCode::UNAVAILABLE;
-    case ErrorCode::kInternal:
-      return grpc::StatusCode::INTERNAL;
-  }
-  return grpc::StatusCode::INTERNAL;
+int HttpStatus(ErrorCode code) {
+  // An Idempotency-Key reused for another request is 422, as the IETF Idempotency-Key draft says
+  // (409 is for a request still being processed); every other code maps as its kind does.
+  if (code == ErrorCode::kIdempotencyConflict) return 422;
+  return error::HttpStatus(ToKind(code));
 }
+
+grpc::StatusCode GrpcCode(ErrorCode code) { return error::GrpcCode(ToKind(code)); }
 
 namespace {
 

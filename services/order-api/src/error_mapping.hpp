@@ -4,11 +4,14 @@
 
 #include <string>
 
+#include "common/error/error.hpp"
 #include "services/order-api/src/order_types.hpp"
 
 namespace rainbow::order {
 
-// The one place API errors become protocol codes (STYLE.md: map once, at the boundary).
+// The one place API errors become protocol codes (STYLE.md: map once, at the boundary): each
+// ErrorCode is an error::Kind, mapped by common/error (one exception: see HttpStatus).
+error::Kind ToKind(ErrorCode code);
 int HttpStatus(ErrorCode code);
 grpc::StatusCode GrpcCode(ErrorCode code);
 // Errors a client can act on carry gRPC's rich error model: error_details() (the

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <string>
 
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 
 namespace rainbow::order {
 

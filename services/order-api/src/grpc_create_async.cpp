@@ -3,9 +3,9 @@
 #include <map>
 
 #include "common/logging/log.hpp"
+#include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/grpc_call_scope.hpp"
-#include "services/order-api/src/readiness.hpp"
 
 namespace rainbow::order {
 
@@ -106,9 +106,9 @@ void AsyncCreateOrder::Take(Call* call) {
   }
   const bool keyed = !call->input.idempotency_key.empty();
   if (keyed) call->fingerprint = RequestFingerprint(call->input);
-  PgEventLoop::Job job{OrderStore::CreateStatement(keyed),
-                       OrderStore::CreateParams(call->input, call->fingerprint),
-                       [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }};
+  pg::EventLoop::Job job{OrderStore::CreateStatement(keyed),
+                         OrderStore::CreateParams(call->input, call->fingerprint),
+                         [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }};
   if (!loop_.Submit(job)) CreateBlocking(call);
 }
 
@@ -144,7 +144,7 @@ void AsyncCreateOrder::CreateBlocking(Call* call) {
   blocking_.Post([this, call] { Complete(call, orders_.store().Create(call->input, call->fingerprint)); });
 }
 
-void AsyncCreateOrder::Complete(Call* call, const Outcome<CreateResult>& outcome) {
+void AsyncCreateOrder::Complete(Call* call, const ApiResult<CreateResult>& outcome) {
   orders_.RecordCreate(call->input, outcome, call->scope->request_id());
   if (const auto* error = std::get_if<ApiError>(&outcome)) {
     call->responder.FinishWithError(call->scope->Done(ToGrpcStatus(*error)), call);

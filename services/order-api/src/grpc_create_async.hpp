@@ -7,11 +7,11 @@
 #include <mutex>
 #include <string>
 
-#include "common/grpc/grpc_server.hpp"
+#include "common/grpc_server/grpc_server.hpp"
+#include "common/pg/event_loop.hpp"
 #include "services/order-api/src/grpc_service.hpp"
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
-#include "services/order-api/src/pg_event_loop.hpp"
 #include "services/order-api/src/work_queue.hpp"
 
 namespace rainbow::order {
@@ -25,7 +25,7 @@ struct AsyncCreateConfig {
 
 // gRPC CreateOrder with no thread waiting on PostgreSQL (bench/README.md: the event-loop floor). The
 // call is validated on the thread that takes it, and its one create statement is sent on a
-// non-blocking connection of a PgEventLoop; the loop's thread turns the answer into the reply and
+// non-blocking connection of a pg::EventLoop; the loop's thread turns the answer into the reply and
 // finishes the call. Finished calls are freed from a queue the loop polls, so no gRPC thread wakes
 // for them.
 //
@@ -34,7 +34,7 @@ struct AsyncCreateConfig {
 // racing request, ...), and running statements the loop could not take (no connection up yet, or
 // lost before sending). A statement lost after it was sent has an unknown outcome: it is UNAVAILABLE,
 // never run twice.
-class AsyncCreateOrder final : public grpc_boot::AsyncPart {
+class AsyncCreateOrder final : public grpc_server::AsyncPart {
  public:
   AsyncCreateOrder(OrderGrpcService& grpc_service, OrderService& orders, OrderMetrics& metrics,
                    AsyncCreateConfig config);
@@ -50,7 +50,7 @@ class AsyncCreateOrder final : public grpc_boot::AsyncPart {
   void Take(Call* call);
   void OnResult(Call* call, PGresult* result, bool sent);
   void CreateBlocking(Call* call);
-  void Complete(Call* call, const Outcome<CreateResult>& outcome);
+  void Complete(Call* call, const ApiResult<CreateResult>& outcome);
   // On the loop's thread after each batch of its events.
   void AfterBatch();
   void FreeFinished();
@@ -60,7 +60,7 @@ class AsyncCreateOrder final : public grpc_boot::AsyncPart {
   OrderMetrics& metrics_;
   const AsyncCreateConfig config_;
   grpc::CompletionQueue finished_;  // the calls' own queue: their Finish lands here
-  PgEventLoop loop_;
+  pg::EventLoop loop_;
   WorkQueue blocking_;
   std::mutex asking_mu_;  // asking_, and a request for a call against StopAsking
   bool asking_ = true;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "rainbow/order_api.grpc.pb.h"
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
 
 namespace rainbow::order {

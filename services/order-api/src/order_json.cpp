@@ -121,7 +121,7 @@ std::optional<ApiError> ReadInt(const json& obj, const char* name, const std::st
 
 }  // namespace
 
-Outcome<CreateOrderInput> ParseCreateOrder(std::string_view body) {
+ApiResult<CreateOrderInput> ParseCreateOrder(std::string_view body) {
   json doc;
   try {
     doc = json::parse(body);

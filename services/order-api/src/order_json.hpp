@@ -10,7 +10,7 @@ namespace rainbow::order {
 // REST bodies. The request shape is the seed's:
 //   {"customerId": 1, "payment_id": 2, "products": [{"productId": 3, "quantity": 1}]}
 // Types are strict (an id must be a JSON integer, not "1" or 1.5); unknown fields are ignored.
-Outcome<CreateOrderInput> ParseCreateOrder(std::string_view body);
+ApiResult<CreateOrderInput> ParseCreateOrder(std::string_view body);
 
 std::string OrderToJson(const Order& order);
 std::string PageToJson(const OrderPage& page);

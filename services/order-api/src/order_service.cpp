@@ -4,7 +4,7 @@
 
 namespace rainbow::order {
 
-Outcome<CreateResult> OrderService::Create(const CreateOrderInput& input, const std::string& request_id) {
+ApiResult<CreateResult> OrderService::Create(const CreateOrderInput& input, const std::string& request_id) {
   if (auto error = ValidateCreate(input, limits_)) return *error;
   // The fingerprint (a SHA-256 of the request) only matters for a keyed request.
   auto result =
@@ -17,7 +17,7 @@ std::optional<ApiError> OrderService::ValidateCreateInput(const CreateOrderInput
   return ValidateCreate(input, limits_);
 }
 
-void OrderService::RecordCreate(const CreateOrderInput& input, const Outcome<CreateResult>& result,
+void OrderService::RecordCreate(const CreateOrderInput& input, const ApiResult<CreateResult>& result,
                                 const std::string& request_id) {
   if (auto* created = std::get_if<CreateResult>(&result)) {
     if (created->replayed) {
@@ -37,12 +37,12 @@ void OrderService::RecordCreate(const CreateOrderInput& input, const Outcome<Cre
   }
 }
 
-Outcome<Order> OrderService::Get(int64_t id) {
+ApiResult<Order> OrderService::Get(int64_t id) {
   if (id <= 0) return ApiError{ErrorCode::kInvalidArgument, "id", "id must be a positive integer"};
   return store_.Get(id);
 }
 
-Outcome<OrderPage> OrderService::List(const ListQuery& query) {
+ApiResult<OrderPage> OrderService::List(const ListQuery& query) {
   if (auto error = ValidateList(query, limits_)) return *error;
   return store_.List(query);
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_store.hpp"
 #include "services/order-api/src/validation.hpp"
 
@@ -12,14 +12,14 @@ class OrderService {
   OrderService(OrderStore& store, Limits limits, OrderMetrics& metrics)
       : store_(store), limits_(limits), metrics_(metrics) {}
 
-  Outcome<CreateResult> Create(const CreateOrderInput& input, const std::string& request_id);
+  ApiResult<CreateResult> Create(const CreateOrderInput& input, const std::string& request_id);
   // Create's first and last steps, for a caller that stores the order its own way (gRPC's event loop):
   // the request's first problem, if any; then the metrics and the log line of what came of it.
   std::optional<ApiError> ValidateCreateInput(const CreateOrderInput& input) const;
-  void RecordCreate(const CreateOrderInput& input, const Outcome<CreateResult>& result,
+  void RecordCreate(const CreateOrderInput& input, const ApiResult<CreateResult>& result,
                     const std::string& request_id);
-  Outcome<Order> Get(int64_t id);
-  Outcome<OrderPage> List(const ListQuery& query);
+  ApiResult<Order> Get(int64_t id);
+  ApiResult<OrderPage> List(const ListQuery& query);
   const Limits& limits() const { return limits_; }
   OrderStore& store() { return store_; }
 

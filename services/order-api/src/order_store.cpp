@@ -109,7 +109,7 @@ int64_t Cents(const pg::Result& r, int row, int col) {
   auto cents = ParseCents(r.Text(row, col));
   if (!cents)
     throw pg::PgError("order-api: unexpected money value " + std::string(r.Text(row, col)), "",
-                      pg::ErrorKind::kPermanent);
+                      error::Kind::kPermanent);
   return *cents;
 }
 
@@ -153,7 +153,7 @@ std::vector<Order> ReadOrders(const pg::Result& r) {
 }
 
 ApiError FromPgError(const pg::PgError& e) {
-  if (e.kind() == pg::ErrorKind::kRetryable) {
+  if (e.kind() == error::Kind::kRetryable) {
     return {ErrorCode::kUnavailable, "", "database unavailable, retry later"};
   }
   // Undefined table or schema: this replica runs before anyone migrated the database
@@ -199,7 +199,7 @@ std::vector<std::string> OrderStore::CreateParams(const CreateOrderInput& input,
   return params;
 }
 
-std::optional<Outcome<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input) {
+std::optional<ApiResult<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input) {
   if (r.rows() == 0) return std::nullopt;
   try {
     auto orders = ReadOrders(r);
@@ -212,7 +212,7 @@ std::optional<Outcome<CreateResult>> ReadCreated(const pg::Result& r, const Crea
   }
 }
 
-Outcome<CreateResult> OrderStore::Create(const CreateOrderInput& input, const std::string& fingerprint) {
+ApiResult<CreateResult> OrderStore::Create(const CreateOrderInput& input, const std::string& fingerprint) {
   try {
     auto conn = pool_.Acquire();
     const bool keyed = !input.idempotency_key.empty();
@@ -237,9 +237,9 @@ Outcome<CreateResult> OrderStore::Create(const CreateOrderInput& input, const st
   }
 }
 
-Outcome<CreateResult> OrderStore::AfterFailedCreate(const CreateOrderInput& input,
-                                                    const std::string& fingerprint,
-                                                    const pg::PgError* error) {
+ApiResult<CreateResult> OrderStore::AfterFailedCreate(const CreateOrderInput& input,
+                                                      const std::string& fingerprint,
+                                                      const pg::PgError* error) {
   try {
     auto conn = pool_.Acquire();
     return AfterFailedCreateOn(*conn, input, fingerprint, error);
@@ -248,9 +248,9 @@ Outcome<CreateResult> OrderStore::AfterFailedCreate(const CreateOrderInput& inpu
   }
 }
 
-Outcome<CreateResult> OrderStore::AfterFailedCreateOn(pg::Connection& conn, const CreateOrderInput& input,
-                                                      const std::string& fingerprint,
-                                                      const pg::PgError* error) {
+ApiResult<CreateResult> OrderStore::AfterFailedCreateOn(pg::Connection& conn, const CreateOrderInput& input,
+                                                        const std::string& fingerprint,
+                                                        const pg::PgError* error) {
   if (error == nullptr) return ExplainMissingParty(conn, input);
   if (!input.idempotency_key.empty() && error->sqlstate() == "23505" &&
       error->constraint() == "idempotency_keys_pkey") {
@@ -264,8 +264,8 @@ Outcome<CreateResult> OrderStore::AfterFailedCreateOn(pg::Connection& conn, cons
   return ExplainCreateFailure(conn, input, *error);
 }
 
-Outcome<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrderInput& input,
-                                         const std::string& fingerprint) {
+ApiResult<CreateResult> OrderStore::Replay(pg::Connection& conn, const CreateOrderInput& input,
+                                           const std::string& fingerprint) {
   auto found = conn.ExecPrepared(kFindKey, {input.idempotency_key});
   if (found.rows() == 0) return ApiError{ErrorCode::kNotFound, "", "no such key"};
   if (found.Text(0, 1) != fingerprint) {
@@ -316,7 +316,7 @@ ApiError OrderStore::ExplainCreateFailure(pg::Connection& conn, const CreateOrde
   return FromPgError(e);
 }
 
-Outcome<Order> OrderStore::Get(int64_t id) {
+ApiResult<Order> OrderStore::Get(int64_t id) {
   try {
     auto conn = pool_.Acquire();
     auto orders = ReadOrders(conn->ExecPrepared(kGet, {std::to_string(id)}));
@@ -329,7 +329,7 @@ Outcome<Order> OrderStore::Get(int64_t id) {
   }
 }
 
-Outcome<OrderPage> OrderStore::List(const ListQuery& query) {
+ApiResult<OrderPage> OrderStore::List(const ListQuery& query) {
   try {
     auto conn = pool_.Acquire();
     // One order more than asked tells whether another page follows.

@@ -22,9 +22,9 @@ class OrderStore {
 
   // Inputs are validated already. Unknown or soft-deleted customer/payment/product become
   // kInvalidArgument naming the field; a lost database connection kUnavailable.
-  Outcome<CreateResult> Create(const CreateOrderInput& input, const std::string& fingerprint);
-  Outcome<Order> Get(int64_t id);
-  Outcome<OrderPage> List(const ListQuery& query);
+  ApiResult<CreateResult> Create(const CreateOrderInput& input, const std::string& fingerprint);
+  ApiResult<Order> Get(int64_t id);
+  ApiResult<OrderPage> List(const ListQuery& query);
 
   // Create in parts, for a caller that runs the create statement itself (gRPC's event loop): the
   // statement's name and parameters; then ReadCreated on its answer; and when that has no order, this
@@ -32,14 +32,14 @@ class OrderStore {
   // exactly as Create would, replaying a key another request stored first.
   static const char* CreateStatement(bool keyed);
   static std::vector<std::string> CreateParams(const CreateOrderInput& input, const std::string& fingerprint);
-  Outcome<CreateResult> AfterFailedCreate(const CreateOrderInput& input, const std::string& fingerprint,
-                                          const pg::PgError* error);
+  ApiResult<CreateResult> AfterFailedCreate(const CreateOrderInput& input, const std::string& fingerprint,
+                                            const pg::PgError* error);
 
  private:
-  Outcome<CreateResult> AfterFailedCreateOn(pg::Connection& conn, const CreateOrderInput& input,
-                                            const std::string& fingerprint, const pg::PgError* error);
-  Outcome<CreateResult> Replay(pg::Connection& conn, const CreateOrderInput& input,
-                               const std::string& fingerprint);
+  ApiResult<CreateResult> AfterFailedCreateOn(pg::Connection& conn, const CreateOrderInput& input,
+                                              const std::string& fingerprint, const pg::PgError* error);
+  ApiResult<CreateResult> Replay(pg::Connection& conn, const CreateOrderInput& input,
+                                 const std::string& fingerprint);
   // The create statement wrote nothing: says which of customer and payment is missing or deleted.
   ApiError ExplainMissingParty(pg::Connection& conn, const CreateOrderInput& input);
   ApiError ExplainCreateFailure(pg::Connection& conn, const CreateOrderInput& input, const pg::PgError& e);
@@ -53,7 +53,7 @@ std::vector<Order> ReadOrders(const pg::Result& r);
 
 // A successful create statement's answer: the order it wrote, or kInternal when that is not whole.
 // Empty when it returned no row (it wrote nothing: AfterFailedCreate says why).
-std::optional<Outcome<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input);
+std::optional<ApiResult<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input);
 
 // Maps a database error with no better explanation to an API error (unavailable or internal).
 ApiError FromPgError(const pg::PgError& e);

@@ -8,11 +8,6 @@
 
 namespace rainbow::order {
 
-// Strong id types for ids that cross boundaries (REST, gRPC, SQL).
-struct OrderId {
-  int64_t value = 0;
-};
-
 struct LineInput {
   int64_t product_id = 0;
   int32_t quantity = 0;
@@ -78,8 +73,9 @@ struct ApiError {
   std::string subject = {};  // what it is about, by value: the order id not found, the key reused
 };
 
+// A call's result: the value, or the API error (order-api returns errors, it does not throw them).
 template <typename T>
-using Outcome = std::variant<T, ApiError>;
+using ApiResult = std::variant<T, ApiError>;
 
 struct CreateResult {
   Order order;

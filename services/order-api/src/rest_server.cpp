@@ -2,11 +2,7 @@
 
 #include <CivetServer.h>
 
-#include <algorithm>
 #include <atomic>
-#include <cctype>
-#include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -14,107 +10,10 @@
 
 #include "common/logging/log.hpp"
 #include "common/ops/ops_http_server.hpp"
-#include "services/order-api/src/error_mapping.hpp"
-#include "services/order-api/src/order_json.hpp"
 #include "services/order-api/src/request_id.hpp"
 
 namespace rainbow::order {
 namespace {
-
-constexpr const char* kOrdersRoute = "/api/v1/orders";
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 411:
-      return "Length Required";
-    case 413:
-      return "Payload Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 422:
-      return "Unprocessable Content";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return status >= 500 ? "Internal Server Error" : "Error";
-  }
-}
-
-struct Response {
-  int status = 200;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  int64_t order_id = 0;  // for the access log
-  std::string error;     // for the access log
-};
-
-Response Error(const ApiError& e, const std::string& request_id) {
-  return Response{HttpStatus(e.code), ErrorToJson(e, request_id), {}, 0, e.message};
-}
-
-Response Error(int status, const std::string& message, const std::string& request_id,
-               std::string field = {}) {
-  ApiError e{ErrorCode::kInvalidArgument, std::move(field), message};
-  return Response{status, ErrorToJson(e, request_id), {}, 0, message};
-}
-
-// The query string as name -> value. Every name must be one of `known` and appear once: a misspelled
-// filter (customer=5) must not quietly list every customer's orders, nor limit=5&limit=abc pass as 5.
-Outcome<std::map<std::string, std::string>> ParseQuery(const char* query,
-                                                       std::initializer_list<std::string_view> known) {
-  std::map<std::string, std::string> params;
-  std::string_view rest = query != nullptr ? query : "";
-  const auto decode = [](std::string_view raw) {
-    std::string out(raw.size() + 1, '\0');
-    const int n =
-        mg_url_decode(raw.data(), static_cast<int>(raw.size()), out.data(), static_cast<int>(out.size()), 1);
-    out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-    return out;
-  };
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const std::string_view part = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (part.empty()) continue;
-    const auto eq = part.find('=');
-    std::string name = decode(part.substr(0, eq));
-    if (name.size() > 64) name = name.substr(0, 64) + "...";
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string names;
-      for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
-      return ApiError{ErrorCode::kInvalidArgument, name,
-                      "unknown query parameter '" + name + "'; known: " + names};
-    }
-    std::string value = eq == std::string_view::npos ? std::string() : decode(part.substr(eq + 1));
-    if (!params.emplace(name, std::move(value)).second) {
-      return ApiError{ErrorCode::kInvalidArgument, name, name + " is given more than once"};
-    }
-  }
-  return params;
-}
-
-// Content-Type names JSON: application/json or a +json type, any case, parameters (charset) allowed.
-bool IsJsonMediaType(std::string_view type) {
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  std::string lower(type);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string_view suffix = "+json";
-  return lower == "application/json" ||
-         (lower.rfind("application/", 0) == 0 && lower.size() > 12 + suffix.size() &&
-          lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0);
-}
 
 // The methods CivetHandler has a hook for (the handle* overrides below).
 bool HasHandlerHook(std::string_view method) {
@@ -137,9 +36,8 @@ class RestServer::Router final : public CivetHandler {
  public:
   Router(RestConfig config, OrderService& service, OrderMetrics& metrics)
       : config_(std::move(config)),
-        service_(service),
-        metrics_(metrics),
-        started_(std::chrono::steady_clock::now()) {}
+        routes_(service, config_.max_body_bytes, config_.version),
+        metrics_(metrics) {}
 
   // From now on requests are answered 503 without being routed; the ones already routed finish.
   void BeginDrain() { draining_.store(true); }
@@ -169,8 +67,9 @@ class RestServer::Router final : public CivetHandler {
       }
     }
     const std::string request_id = NewRequestId();
-    const Response r =
-        Error(status, message != nullptr && *message != '\0' ? message : Reason(status), request_id);
+    const HttpResponse r = ErrorResponse(
+        status, message != nullptr && *message != '\0' ? message : mg_get_response_code_text(conn, status),
+        request_id);
     Send(conn, r, request_id, false);
     const std::string method = ri != nullptr && ri->request_method != nullptr ? ri->request_method : "";
     metrics_.ObserveHttp("unmatched", MethodLabel(method), r.status, std::chrono::nanoseconds(0));
@@ -182,14 +81,12 @@ class RestServer::Router final : public CivetHandler {
   // `uri`: the path when civetweb did not decode one (see HandleCivetError).
   bool Handle(mg_connection* conn, const std::string& method, std::optional<std::string> uri = std::nullopt) {
     const auto start = std::chrono::steady_clock::now();
-    const mg_request_info* ri = mg_get_request_info(conn);
+    const HttpRequest request = ReadRequest(conn, method, std::move(uri));
     const char* sent_id = mg_get_header(conn, "X-Request-Id");
     const std::string request_id = RequestIdOrNew(sent_id ? std::string_view(sent_id) : std::string_view());
-    std::string path = uri ? *uri : ri->local_uri != nullptr ? ri->local_uri : "/";
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
 
     std::string route = "unmatched";
-    Response r;
+    HttpResponse r;
     // Counted before the drain flag is read (both seq_cst): Stop either sees this request or the
     // request sees the flag.
     in_flight_.fetch_add(1);
@@ -199,13 +96,13 @@ class RestServer::Router final : public CivetHandler {
     } leave{in_flight_};
     try {
       if (draining_.load()) {
-        r = Error(503, "shutting down; retry on another replica", request_id);
+        r = ErrorResponse(503, "shutting down; retry on another replica", request_id);
       } else {
-        r = Route(conn, ri, method, path, request_id, route);
+        r = routes_.Handle(request, request_id, route);
       }
     } catch (const std::exception& e) {
       log::Error("request failed", {{"request_id", request_id}, {"error", e.what()}});
-      r = Error(ApiError{ErrorCode::kInternal, "", "internal error"}, request_id);
+      r = ErrorResponse(ApiError{ErrorCode::kInternal, "", "internal error"}, request_id);
     }
     Send(conn, r, request_id, method == "HEAD");
 
@@ -216,7 +113,7 @@ class RestServer::Router final : public CivetHandler {
                 {{"request_id", request_id},
                  {"method", method},
                  {"route", route},
-                 {"path", path},
+                 {"path", request.path},
                  {"status", r.status},
                  {"duration_ms", std::chrono::duration<double, std::milli>(took).count()},
                  {"order_id", r.order_id > 0 ? log::Value(r.order_id) : log::Value::Omitted()},
@@ -225,127 +122,34 @@ class RestServer::Router final : public CivetHandler {
     return true;
   }
 
-  Response Route(mg_connection* conn, const mg_request_info* ri, const std::string& method,
-                 const std::string& path, const std::string& request_id, std::string& route) {
-    const std::string orders = kOrdersRoute;
-    if (path == "/ping") {
-      route = "/ping";
-      if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
-      return Response{200, R"({"message":"pong"})"};
-    }
-    if (path == "/") {
-      route = "/";
-      if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
-      const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-      return Response{
-          200, nlohmann::json{{"name", "order-api"}, {"version", config_.version}, {"uptime_seconds", uptime}}
-                   .dump()};
-    }
-    if (path == orders) {
-      route = orders;
-      if (method == "GET" || method == "HEAD") return List(ri, request_id);
-      if (method == "POST") return Create(conn, ri, request_id);
-      return NotAllowed("GET, POST", request_id);
-    }
-    if (path.rfind(orders + "/", 0) == 0) {
-      route = orders + "/:id";
-      const std::string id_text = path.substr(orders.size() + 1);
-      if (id_text.find('/') != std::string::npos) {
-        route = "unmatched";
-        return Error(404, "route not found: " + path, request_id);
+  // The request as the routes see it; the body is read from the connection only when a route asks.
+  static HttpRequest ReadRequest(mg_connection* conn, const std::string& method,
+                                 std::optional<std::string> uri) {
+    const mg_request_info* ri = mg_get_request_info(conn);
+    HttpRequest request;
+    request.method = method;
+    request.path = uri ? *uri : ri->local_uri != nullptr ? ri->local_uri : "/";
+    while (request.path.size() > 1 && request.path.back() == '/') request.path.pop_back();
+    if (ri->query_string != nullptr) request.query = ri->query_string;
+    if (const char* type = mg_get_header(conn, "Content-Type")) request.content_type = type;
+    if (const char* key = mg_get_header(conn, "Idempotency-Key")) request.idempotency_key = key;
+    request.content_length = ri->content_length;
+    request.read_body = [conn](std::string& out, size_t max) {
+      char buf[8192];
+      for (;;) {
+        const int n = mg_read(conn, buf, sizeof(buf));
+        if (n <= 0) return true;
+        out.append(buf, static_cast<size_t>(n));
+        if (out.size() > max) return false;
       }
-      if (method != "GET" && method != "HEAD") return NotAllowed("GET", request_id);
-      // The route answers 200 or 404 only (the seed's codes): a path that cannot name an order
-      // (abc, 0, -1, beyond int64) names none.
-      auto id = ParseId(id_text);
-      if (!id || *id == 0) {
-        const std::string shown = id_text.size() > 64 ? id_text.substr(0, 64) + "..." : id_text;
-        return Error(404, "order " + shown + " not found (ids are positive integers)", request_id, "id");
-      }
-      auto got = service_.Get(*id);
-      if (auto* e = std::get_if<ApiError>(&got)) return Error(*e, request_id);
-      const auto& order = std::get<Order>(got);
-      return Response{200, OrderToJson(order), {}, order.id};
-    }
-    return Error(404, "route not found: " + path, request_id);
+    };
+    return request;
   }
 
-  Response NotAllowed(const std::string& allow, const std::string& request_id) {
-    Response r = Error(405, "method not allowed; allowed: " + allow, request_id);
-    r.headers.emplace_back("Allow", allow);
-    return r;
-  }
-
-  Response List(const mg_request_info* ri, const std::string& request_id) {
-    auto parsed = ParseQuery(ri->query_string, {"limit", "after", "customerId", "customer_id"});
-    if (auto* e = std::get_if<ApiError>(&parsed)) return Error(*e, request_id);
-    const auto& params = std::get<std::map<std::string, std::string>>(parsed);
-    ListQuery q;
-    if (auto it = params.find("limit"); it != params.end()) {
-      auto n = ParseId(it->second);
-      if (!n || *n > 1'000'000)
-        return Error(400, "limit must be an integer between 1 and 1000", request_id, "limit");
-      q.limit = static_cast<int32_t>(*n);
-    }
-    if (auto it = params.find("after"); it != params.end()) {
-      auto n = ParseId(it->second);
-      if (!n) return Error(400, "after must be a non-negative order id", request_id, "after");
-      q.after = *n;
-    }
-    if (params.count("customerId") + params.count("customer_id") > 1) {
-      return Error(400, "give customerId or customer_id, not both", request_id, "customerId");
-    }
-    auto customer = params.find("customerId");
-    if (customer == params.end()) customer = params.find("customer_id");
-    if (customer != params.end()) {
-      auto n = ParseId(customer->second);
-      if (!n || *n == 0) return Error(400, "customerId must be a positive integer", request_id, "customerId");
-      q.customer_id = *n;
-    }
-    auto page = service_.List(q);
-    if (auto* e = std::get_if<ApiError>(&page)) return Error(*e, request_id);
-    return Response{200, PageToJson(std::get<OrderPage>(page))};
-  }
-
-  Response Create(mg_connection* conn, const mg_request_info* ri, const std::string& request_id) {
-    if (ri->content_length > static_cast<long long>(config_.max_body_bytes)) {
-      return Error(413, "body larger than " + std::to_string(config_.max_body_bytes) + " bytes", request_id,
-                   "body");
-    }
-    const char* type = mg_get_header(conn, "Content-Type");
-    if (type != nullptr && !IsJsonMediaType(type)) {
-      return Error(415, "Content-Type must be application/json", request_id, "Content-Type");
-    }
-    std::string body;
-    char buf[8192];
-    for (;;) {
-      const int n = mg_read(conn, buf, sizeof(buf));
-      if (n <= 0) break;
-      body.append(buf, static_cast<size_t>(n));
-      if (body.size() > config_.max_body_bytes) {
-        return Error(413, "body larger than " + std::to_string(config_.max_body_bytes) + " bytes", request_id,
-                     "body");
-      }
-    }
-    auto parsed = ParseCreateOrder(body);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return Error(*e, request_id);
-    auto input = std::get<CreateOrderInput>(std::move(parsed));
-    if (const char* key = mg_get_header(conn, "Idempotency-Key")) {
-      input.idempotency_key = key;
-      input.idempotency_key_given = true;
-    }
-    auto created = service_.Create(input, request_id);
-    if (auto* e = std::get_if<ApiError>(&created)) return Error(*e, request_id);
-    const auto& result = std::get<CreateResult>(created);
-    Response r{201, OrderToJson(result.order), {}, result.order.id};
-    r.headers.emplace_back("Location", std::string(kOrdersRoute) + "/" + std::to_string(result.order.id));
-    if (result.replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
-    return r;
-  }
-
-  void Send(mg_connection* conn, const Response& r, const std::string& request_id, bool head_only) {
+  static void Send(mg_connection* conn, const HttpResponse& r, const std::string& request_id,
+                   bool head_only) {
     std::string head =
-        "HTTP/1.1 " + std::to_string(r.status) + " " + Reason(r.status) +
+        "HTTP/1.1 " + std::to_string(r.status) + " " + mg_get_response_code_text(conn, r.status) +
         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
         "\r\nX-Request-Id: " + request_id + "\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
@@ -356,9 +160,8 @@ class RestServer::Router final : public CivetHandler {
   }
 
   RestConfig config_;
-  OrderService& service_;
+  RestRoutes routes_;
   OrderMetrics& metrics_;
-  std::chrono::steady_clock::time_point started_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
 };

@@ -4,8 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "services/order-api/src/order_metrics.hpp"
+#include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
+#include "services/order-api/src/rest_routes.hpp"
 
 class CivetServer;
 
@@ -19,7 +20,7 @@ struct RestConfig {
   std::string version;
 };
 
-// The seed's REST API over OrderService, on civetweb:
+// The HTTP plumbing of the seed's REST API (the routes themselves are RestRoutes), on civetweb:
 //   GET /ping, GET /, GET /api/v1/orders (limit, after, customerId), POST /api/v1/orders,
 //   GET /api/v1/orders/:id.
 // Every response is JSON; errors are {"error","field"?,"requestId"}. Each request gets an id (from

@@ -8,9 +8,8 @@
 #include <thread>
 
 #include "services/order-api/src/config.hpp"
+#include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/order_json.hpp"
-#include "services/order-api/src/pg_event_loop.hpp"
-#include "services/order-api/src/readiness.hpp"
 #include "services/order-api/src/request_id.hpp"
 #include "services/order-api/src/seed_loader.hpp"
 #include "services/order-api/src/validation.hpp"
@@ -19,7 +18,7 @@
 namespace rainbow::order {
 namespace {
 
-ApiError ErrorOf(const Outcome<CreateOrderInput>& o) {
+ApiError ErrorOf(const ApiResult<CreateOrderInput>& o) {
   EXPECT_TRUE(std::holds_alternative<ApiError>(o));
   return std::holds_alternative<ApiError>(o) ? std::get<ApiError>(o) : ApiError{};
 }
@@ -269,25 +268,6 @@ TEST(WorkQueue, RunsEveryTaskPostedBeforeStopAndInlineAfter) {
   queue.Post([&] { ran_on = std::this_thread::get_id(); });
   EXPECT_EQ(ran_on, caller);
   queue.Stop();  // idempotent
-}
-
-// No connection can be opened (nothing listens on port 1): jobs are refused, for the caller to run
-// its blocking way, and Stop does not wait for the reconnect attempts.
-TEST(PgEventLoop, RefusesJobsWhileNoConnectionIsUp) {
-  PgEventLoop loop("host=127.0.0.1 port=1 dbname=none connect_timeout=1", 2, {{"s", "SELECT 1"}}, "unit");
-  loop.Start(nullptr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  bool called = false;
-  PgEventLoop::Job job{"s", {}, [&](PGresult*, bool) { called = true; }};
-  EXPECT_FALSE(loop.Submit(job));
-  EXPECT_FALSE(called);
-  ASSERT_TRUE(job.done) << "a refused job must stay with the caller";
-  const auto stats = loop.stats();
-  EXPECT_EQ(stats.size, 2);
-  EXPECT_EQ(stats.up, 0);
-  const auto start = std::chrono::steady_clock::now();
-  loop.Stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
 }  // namespace

@@ -8,7 +8,8 @@ using namespace std::chrono_literals;
 
 ConverterConfig LoadConfig(config::Env& env) {
   ConverterConfig c;
-  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50054", "127.0.0.1:8084");
+  // DRAIN_TIMEOUT: in-flight conversions may finish, then are cancelled (aborted).
+  c.common = ops::LoadCommonConfig(env, "127.0.0.1:50054", "127.0.0.1:8084", 30s);
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers (files.state wake-ups)");
   c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint, e.g. http://127.0.0.1:9000");
   c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
@@ -47,7 +48,6 @@ ConverterConfig LoadConfig(config::Env& env) {
       env.String("CONVERTER_DEFAULT_ITEM_NAME", "item", "list item element for other keys");
   p.xml.limits.max_token_bytes = static_cast<size_t>(env.Int(
       "CONVERTER_MAX_TOKEN_BYTES", 16ll << 20, 1024, 1ll << 30, "longest JSON string/number accepted"));
-  c.drain = env.Duration("CONVERTER_DRAIN", 30s, "time to finish in-flight conversions on SIGTERM");
   if (!env.describing()) {
     try {
       p.xml.item_names = ParseItemNames(items);

@@ -24,7 +24,6 @@ struct ConverterConfig {
   std::chrono::milliseconds poll_interval{2'000};
   std::string state_topic = "files.state";
   std::string worker_id;  // prefix of the workers' ids (default host-pid)
-  std::chrono::milliseconds drain{30'000};
 };
 
 ConverterConfig LoadConfig(config::Env& env);

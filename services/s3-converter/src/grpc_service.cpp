@@ -4,13 +4,9 @@
 
 namespace rainbow::converter {
 
+// The common mapping (error::GrpcCode of the error's kind), refined where gRPC has a closer code.
 grpc::Status ToStatus(const ConversionError& e) {
   switch (e.reason()) {
-    case FailureReason::kInvalidJson:
-    case FailureReason::kWrongShape:
-      return {grpc::StatusCode::INVALID_ARGUMENT, e.what()};
-    case FailureReason::kNotFound:
-      return {grpc::StatusCode::NOT_FOUND, e.what()};
     case FailureReason::kSourceChanged:
       return {grpc::StatusCode::ABORTED, e.what()};
     case FailureReason::kChecksumMismatch:
@@ -19,11 +15,11 @@ grpc::Status ToStatus(const ConversionError& e) {
     case FailureReason::kCancelled:
       return {grpc::StatusCode::CANCELLED, e.what()};
     default:
-      return {e.retryable() ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL, e.what()};
+      return error::ToGrpcStatus(e);
   }
 }
 
-grpc::Status ConverterServiceImpl::Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
+grpc::Status ConverterGrpcService::Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
                                            v1::ConvertResponse* resp) {
   const std::string out_bucket = req->output_bucket().empty() ? config_.output_bucket : req->output_bucket();
   log::Fields ids = {{"bucket", req->bucket()}, {"key", req->key()}, {"output_bucket", out_bucket}};
@@ -59,10 +55,8 @@ grpc::Status ConverterServiceImpl::Convert(grpc::ServerContext* ctx, const v1::C
     ids["error"] = e.what();
     log::Warn("on-demand conversion failed", ids);
     return ToStatus(e);
-  } catch (const std::invalid_argument& e) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, e.what()};
-  } catch (const std::exception& e) {
-    return {grpc::StatusCode::INTERNAL, e.what()};
+  } catch (const std::exception& e) {  // an invalid bucket or key name: INVALID_ARGUMENT
+    return error::ToGrpcStatus(e);
   }
 }
 

@@ -10,9 +10,9 @@ namespace rainbow::converter {
 // gRPC ConverterService: on-demand Convert(bucket, key) outside the tracker (no state recorded).
 // Errors: INVALID_ARGUMENT (bad names, invalid JSON, wrong shape), NOT_FOUND, DATA_LOSS (checksum),
 // UNAVAILABLE (retryable S3 errors), INTERNAL.
-class ConverterServiceImpl final : public rainbow::converter::v1::ConverterService::Service {
+class ConverterGrpcService final : public rainbow::converter::v1::ConverterService::Service {
  public:
-  ConverterServiceImpl(const ConverterConfig& config, s3::S3Client& s3, ConverterMetrics& metrics)
+  ConverterGrpcService(const ConverterConfig& config, s3::S3Client& s3, ConverterMetrics& metrics)
       : config_(config), s3_(s3), metrics_(metrics) {}
   grpc::Status Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
                        v1::ConvertResponse* resp) override;

@@ -1,11 +1,6 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
+#include "common/ops/metrics.hpp"
 #include "services/s3-converter/src/s3_pipeline.hpp"
 
 namespace rainbow::converter {
@@ -20,11 +15,11 @@ struct ConverterMetrics {
 
   prometheus::Counter& bytes_in;
   prometheus::Counter& bytes_out;
-  prometheus::Family<prometheus::Counter>& files;
+  ops::LabeledMetrics<prometheus::Counter> files;  // by result
   prometheus::Histogram& seconds;
   prometheus::Gauge& mb_per_second;
   prometheus::Counter& part_retries;
-  prometheus::Family<prometheus::Counter>& failures;
+  ops::LabeledMetrics<prometheus::Counter> failures;  // by reason
   prometheus::Gauge& in_flight;
 };
 

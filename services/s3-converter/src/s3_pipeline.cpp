@@ -13,6 +13,20 @@
 
 namespace rainbow::converter {
 
+error::Kind KindOf(FailureReason reason, bool retryable) {
+  switch (reason) {
+    case FailureReason::kInvalidJson:
+    case FailureReason::kWrongShape:
+      return error::Kind::kInvalidArgument;
+    case FailureReason::kNotFound:
+      return error::Kind::kNotFound;
+    case FailureReason::kSourceChanged:
+      return error::Kind::kConflict;
+    default:
+      return retryable ? error::Kind::kRetryable : error::Kind::kPermanent;
+  }
+}
+
 namespace {
 
 constexpr const char* kContentType = "application/xml";
@@ -32,7 +46,7 @@ ConversionError Classify(std::exception_ptr error) {
   } catch (const ShapeError& e) {
     return {FailureReason::kWrongShape, false, std::string("wrong JSON shape: ") + e.what()};
   } catch (const s3::S3Error& e) {
-    switch (e.kind()) {
+    switch (e.s3_kind()) {
       case s3::S3ErrorKind::kNotFound:
         return {FailureReason::kNotFound, false, e.what()};
       case s3::S3ErrorKind::kChecksumMismatch:
@@ -113,298 +127,315 @@ std::string OutputKeyFor(const std::string& key) {
   return key + ".xml";
 }
 
-ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, const s3::ObjectKey& src_key,
-                            const std::string& expected_etag, const s3::BucketName& dst_bucket,
-                            const s3::ObjectKey& dst_key, const PipelineOptions& options,
-                            const PipelineHooks& hooks) {
-  const auto started = std::chrono::steady_clock::now();
-  ConvertResult result;
-  result.output_bucket = dst_bucket.str();
-  result.output_key = dst_key.str();
+namespace {
 
-  s3::ObjectInfo head;
-  try {
-    head = s3.HeadObject(src_bucket, src_key);
-  } catch (...) {
-    throw Classify(std::current_exception());
+// The SHA-256 a source object declares for itself, to check the bytes read against: a full-object
+// checksum (a composite "-N" one cannot be checked without the part boundaries) or metadata sha256
+// (hex). Both empty when it declares none.
+struct SourceDigest {
+  std::string base64;
+  std::string hex;
+
+  bool declared() const { return !base64.empty() || !hex.empty(); }
+  // Throws kChecksumMismatch unless `digest` (of the bytes read) matches what the source declares.
+  void Check(const std::array<uint8_t, 32>& digest) const {
+    if (!base64.empty() && crypto::Base64(digest) != base64) {
+      throw ConversionError(FailureReason::kChecksumMismatch, true,
+                            "source SHA-256 mismatch: read " + crypto::Base64(digest) +
+                                ", object declares x-amz-checksum-sha256 " + base64);
+    }
+    if (!hex.empty() && crypto::Hex(digest) != hex) {
+      throw ConversionError(
+          FailureReason::kChecksumMismatch, true,
+          "source SHA-256 mismatch: read " + crypto::Hex(digest) + ", object metadata sha256 says " + hex);
+    }
   }
-  if (!expected_etag.empty() && head.etag != expected_etag) {
-    throw ConversionError(FailureReason::kSourceChanged, false,
-                          "source " + src_bucket.str() + "/" + src_key.str() + " has ETag " + head.etag +
-                              ", expected " + expected_etag + " (replaced by a newer version)");
-  }
-  result.source_etag = head.etag;
-  // The SHA-256 the source declares: a full-object checksum (a composite "-N" one cannot be checked
-  // without the part boundaries) or metadata sha256 (hex).
-  std::string expected_b64;
+};
+
+SourceDigest DeclaredDigest(const s3::ObjectInfo& head) {
+  SourceDigest d;
   if (!head.checksum_sha256.empty() && head.checksum_sha256.find('-') == std::string::npos) {
-    expected_b64 = head.checksum_sha256;
+    d.base64 = head.checksum_sha256;
   }
-  std::string expected_hex;
   if (auto it = head.metadata.find("sha256"); it != head.metadata.end()) {
-    expected_hex = it->second;
-    std::transform(expected_hex.begin(), expected_hex.end(), expected_hex.begin(),
+    d.hex = it->second;
+    std::transform(d.hex.begin(), d.hex.end(), d.hex.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   }
+  return d;
+}
 
-  ChunkQueue queue(options.queue_bytes);
-  // The SHA-256 of the whole XML is computed on the consumer side, in order as the bytes leave the
-  // queue, so the converter thread (the pipeline's bottleneck) only converts and hashes the input.
-  crypto::Sha256 out_hash;
-  std::string out_b64;  // base64 of out_hash, once every byte was read
-  auto finish_out_hash = [&] {
-    const auto out_digest = out_hash.Final();
-    result.sha256_hex = crypto::Hex(out_digest);
-    out_b64 = crypto::Base64(out_digest);
-  };
+// One conversion, as ConvertObject documents it: a producer thread downloads and converts into the
+// queue; the calling thread uploads what leaves it, as one PUT (PutWhole) or in parts (PutParts).
+// Owned by ConvertObject's frame; the producer thread shares it.
+class Conversion {
+ public:
+  Conversion(s3::S3Client& s3, const s3::BucketName& src_bucket, const s3::ObjectKey& src_key,
+             const s3::BucketName& dst_bucket, const s3::ObjectKey& dst_key, const PipelineOptions& options,
+             const PipelineHooks& hooks)
+      : s3_(s3),
+        src_bucket_(src_bucket),
+        src_key_(src_key),
+        dst_bucket_(dst_bucket),
+        dst_key_(dst_key),
+        options_(options),
+        hooks_(hooks),
+        queue_(options.queue_bytes) {
+    result_.output_bucket = dst_bucket.str();
+    result_.output_key = dst_key.str();
+  }
+  ~Conversion() {
+    if (producer_.joinable()) {
+      queue_.Cancel();
+      producer_.join();
+    }
+  }
+
+  ConvertResult Run(const std::string& expected_etag);
+
+ private:
+  void ReadHead(const std::string& expected_etag);
+  void Produce();
   // Polled between chunks and parts, and once more right before the output becomes visible: a worker
   // whose lease was taken over meanwhile must not publish (or overwrite) the object another worker
   // now owns.
-  auto check_cancelled = [&] {
-    if (hooks.cancelled && hooks.cancelled()) {
+  void CheckCancelled() const {
+    if (hooks_.cancelled && hooks_.cancelled()) {
       throw ConversionError(FailureReason::kCancelled, false, "conversion cancelled");
     }
-  };
-  std::exception_ptr producer_error;
-  std::thread producer([&] {
-    try {
-      // The input is hashed only when the source declares a SHA-256 to check it against.
-      const bool verify_source = !expected_b64.empty() || !expected_hex.empty();
-      crypto::Sha256 in_hash;
-      XmlConverter converter(options.xml, XmlConverter::TakeBuffers{},
-                             [&](std::string& chunk) { queue.PushBuffer(chunk); });
-      const auto info = s3.DownloadParallel(src_bucket, src_key, options.download_part_size,
-                                            options.download_concurrency, [&](std::string_view chunk) {
-                                              check_cancelled();
-                                              if (verify_source) in_hash.Update(chunk);
-                                              if (hooks.on_bytes_in) hooks.on_bytes_in(chunk.size());
-                                              converter.Feed(chunk);
-                                            });
-      converter.Finish();
-      if (info.etag != head.etag) {
-        throw ConversionError(
-            FailureReason::kSourceChanged, false,
-            "source changed while reading (ETag " + info.etag + ", expected " + head.etag + ")");
-      }
-      const auto in_digest = verify_source ? in_hash.Final() : std::array<uint8_t, 32>{};
-      if (!expected_b64.empty() && crypto::Base64(in_digest) != expected_b64) {
-        throw ConversionError(FailureReason::kChecksumMismatch, true,
-                              "source SHA-256 mismatch: read " + crypto::Base64(in_digest) +
-                                  ", object declares x-amz-checksum-sha256 " + expected_b64);
-      }
-      if (!expected_hex.empty() && crypto::Hex(in_digest) != expected_hex) {
-        throw ConversionError(FailureReason::kChecksumMismatch, true,
-                              "source SHA-256 mismatch: read " + crypto::Hex(in_digest) +
-                                  ", object metadata sha256 says " + expected_hex);
-      }
-      result.bytes_in = converter.bytes_in();
-      result.bytes_out = converter.bytes_out();
-      result.records = converter.records();
-      queue.Close();
-    } catch (...) {
-      producer_error = std::current_exception();
-      queue.Fail(producer_error);
-    }
-  });
-
+  }
+  // Joins the producer; rethrows its error.
+  void JoinProducer() {
+    if (producer_.joinable()) producer_.join();
+    if (producer_error_) std::rethrow_exception(producer_error_);
+  }
   // The root cause of a failure: the producer's own error unless it only saw the consumer cancel.
-  auto fail = [&](std::exception_ptr consumer_error) -> ConversionError {
-    queue.Cancel();
-    if (producer.joinable()) producer.join();
-    if (producer_error && !IsQueueCancelled(producer_error)) return Classify(producer_error);
-    return Classify(consumer_error ? consumer_error : producer_error);
-  };
+  ConversionError Fail(std::exception_ptr consumer_error) {
+    queue_.Cancel();
+    if (producer_.joinable()) producer_.join();
+    if (producer_error_ && !IsQueueCancelled(producer_error_)) return Classify(producer_error_);
+    return Classify(consumer_error ? consumer_error : producer_error_);
+  }
+  void FinishOutputHash() {
+    const auto digest = out_hash_.Final();
+    result_.sha256_hex = crypto::Hex(digest);
+    out_b64_ = crypto::Base64(digest);
+  }
+  void PutWhole(const std::string& xml);
+  void PutParts(std::string first, const std::array<uint8_t, 32>& first_digest);
+  void CheckParts(const std::vector<s3::UploadedPart>& parts);
+  void VerifyHead(const std::string& expected_checksum);
+  // A written output that failed verification (or could not be verified) is removed, best effort:
+  // the file will be FAILED, and no object should stand for it in the output bucket.
+  void DeleteOutput() noexcept {
+    try {
+      s3_.DeleteObject(dst_bucket_, dst_key_);
+    } catch (...) {
+    }
+  }
 
-  const size_t part_size = options.upload_part_size;
+  s3::S3Client& s3_;
+  const s3::BucketName& src_bucket_;
+  const s3::ObjectKey& src_key_;
+  const s3::BucketName& dst_bucket_;
+  const s3::ObjectKey& dst_key_;
+  const PipelineOptions& options_;
+  const PipelineHooks& hooks_;
+  s3::ObjectInfo head_;
+  SourceDigest source_digest_;
+  ChunkQueue queue_;
+  // The SHA-256 of the whole XML is computed on the consumer side, in order as the bytes leave the
+  // queue, so the converter thread (the pipeline's bottleneck) only converts and hashes the input.
+  crypto::Sha256 out_hash_;
+  std::string out_b64_;  // base64 of out_hash_, once every byte was read
+  ConvertResult result_;
+  std::exception_ptr producer_error_;
+  std::thread producer_;
+};
+
+void Conversion::ReadHead(const std::string& expected_etag) {
+  try {
+    head_ = s3_.HeadObject(src_bucket_, src_key_);
+  } catch (...) {
+    throw Classify(std::current_exception());
+  }
+  if (!expected_etag.empty() && head_.etag != expected_etag) {
+    throw ConversionError(FailureReason::kSourceChanged, false,
+                          "source " + src_bucket_.str() + "/" + src_key_.str() + " has ETag " + head_.etag +
+                              ", expected " + expected_etag + " (replaced by a newer version)");
+  }
+  result_.source_etag = head_.etag;
+  source_digest_ = DeclaredDigest(head_);
+}
+
+// The producer thread: download -> (input SHA-256, when the source declares one) -> XmlConverter ->
+// its buffers into the queue without a copy; closes the queue, or fails it with the error.
+void Conversion::Produce() {
+  try {
+    const bool verify_source = source_digest_.declared();
+    crypto::Sha256 in_hash;
+    XmlConverter converter(options_.xml, XmlConverter::TakeBuffers{},
+                           [&](std::string& chunk) { queue_.PushBuffer(chunk); });
+    const auto info = s3_.DownloadParallel(src_bucket_, src_key_, options_.download_part_size,
+                                           options_.download_concurrency, [&](std::string_view chunk) {
+                                             CheckCancelled();
+                                             if (verify_source) in_hash.Update(chunk);
+                                             if (hooks_.on_bytes_in) hooks_.on_bytes_in(chunk.size());
+                                             converter.Feed(chunk);
+                                           });
+    converter.Finish();
+    if (info.etag != head_.etag) {
+      throw ConversionError(
+          FailureReason::kSourceChanged, false,
+          "source changed while reading (ETag " + info.etag + ", expected " + head_.etag + ")");
+    }
+    if (verify_source) source_digest_.Check(in_hash.Final());
+    result_.bytes_in = converter.bytes_in();
+    result_.bytes_out = converter.bytes_out();
+    result_.records = converter.records();
+    queue_.Close();
+  } catch (...) {
+    producer_error_ = std::current_exception();
+    queue_.Fail(producer_error_);
+  }
+}
+
+ConvertResult Conversion::Run(const std::string& expected_etag) {
+  const auto started = std::chrono::steady_clock::now();
+  ReadHead(expected_etag);
+  producer_ = std::thread([this] { Produce(); });
+  const size_t part_size = options_.upload_part_size;
   std::string first;
   std::array<uint8_t, 32> first_digest{};
   try {
-    first_digest = ReadPart(queue, first, part_size, out_hash);
+    first_digest = ReadPart(queue_, first, part_size, out_hash_);
   } catch (...) {
-    throw fail(std::current_exception());
+    throw Fail(std::current_exception());
   }
-
-  // A written output that failed verification (or could not be verified) is removed, best effort:
-  // the file will be FAILED, and no object should stand for it in the output bucket.
-  auto delete_output = [&] {
-    try {
-      s3.DeleteObject(dst_bucket, dst_key);
-    } catch (...) {
-    }
-  };
-  auto verify_head = [&](const std::string& expected_checksum) {
-    const auto out_head = s3.HeadObject(dst_bucket, dst_key);
-    if (out_head.size != result.bytes_out ||
-        (!out_head.checksum_sha256.empty() && out_head.checksum_sha256 != expected_checksum)) {
-      throw ConversionError(FailureReason::kVerifyFailed, true,
-                            "uploaded object does not match: size " + std::to_string(out_head.size) + " vs " +
-                                std::to_string(result.bytes_out) + ", checksum " + out_head.checksum_sha256 +
-                                " vs " + expected_checksum);
-    }
-  };
-
   if (first.size() < part_size) {
-    // Everything fits in one part: one PutObject, whose full-object checksum S3 verifies.
-    producer.join();
-    if (producer_error) throw Classify(producer_error);
-    bool put_done = false;
-    try {
-      finish_out_hash();
-      check_cancelled();
-      s3::PutOptions put;
-      put.content_type = kContentType;
-      put.metadata = {{"source-etag", head.etag}, {"sha256", result.sha256_hex}};
-      put.checksum_sha256 = out_b64;
-      const auto put_result = s3.PutObject(dst_bucket, dst_key, first, put);
-      put_done = true;
-      if (!put_result.checksum_sha256.empty() && put_result.checksum_sha256 != out_b64) {
-        throw ConversionError(FailureReason::kVerifyFailed, true,
-                              "S3 reports checksum " + put_result.checksum_sha256 + ", sent " + out_b64);
-      }
-      verify_head(out_b64);
-    } catch (...) {
-      if (put_done) delete_output();
-      throw Classify(std::current_exception());
-    }
-    if (hooks.on_bytes_out) hooks.on_bytes_out(first.size());
-    result.checksum_sha256 = out_b64;
-    result.parts = 1;
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    return result;
+    PutWhole(first);
+  } else {
+    PutParts(std::move(first), first_digest);
   }
+  result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result_;
+}
 
-  std::string upload_id;
+// Everything fits in one part: one PutObject, whose full-object checksum S3 verifies.
+void Conversion::PutWhole(const std::string& xml) {
   try {
-    s3::PutOptions create;
-    create.content_type = kContentType;
-    create.metadata = {{"source-etag", head.etag}};
-    upload_id = s3.CreateMultipartUpload(dst_bucket, dst_key, create);
+    JoinProducer();
   } catch (...) {
-    throw fail(std::current_exception());
+    throw Classify(std::current_exception());
   }
-
-  std::mutex read_mu;
-  std::string carry = std::move(first);
-  int next_part = 1;
-  bool source_done = false;
-  std::mutex parts_mu;
-  std::vector<s3::UploadedPart> parts;
-  uint64_t bytes_sent = 0;
-  std::atomic<bool> failed{false};
-  std::exception_ptr consumer_error;
-
-  auto worker = [&] {
-    try {
-      // One part buffer per worker, reused: after the first part, ReadPart neither allocates nor
-      // zero-fills (and touches no fresh pages).
-      std::string buf;
-      std::array<uint8_t, 32> digest{};
-      for (;;) {
-        int number;
-        {
-          std::lock_guard lock(read_mu);
-          if (failed || source_done) return;
-          if (!carry.empty()) {
-            buf = std::move(carry);
-            carry.clear();
-            digest = first_digest;
-          } else {
-            digest = ReadPart(queue, buf, part_size, out_hash);  // in order: reads are serialized by read_mu
-          }
-          if (buf.empty()) {
-            source_done = true;
-            return;
-          }
-          if (buf.size() < part_size) source_done = true;
-          number = next_part++;
-        }
-        check_cancelled();
-        s3::UploadedPart part;
-        for (int attempt = 1;; ++attempt) {
-          try {
-            part = s3.UploadPart(dst_bucket, dst_key, upload_id, number, buf, digest);
-            break;
-          } catch (const s3::S3Error& e) {
-            if (!e.retryable() || attempt >= options.part_attempts || failed) throw;
-            if (hooks.on_part_retry) hooks.on_part_retry();
-            std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-          }
-        }
-        if (hooks.on_bytes_out) hooks.on_bytes_out(buf.size());
-        std::lock_guard lock(parts_mu);
-        parts.push_back(part);
-        bytes_sent += buf.size();
-      }
-    } catch (...) {
-      std::lock_guard lock(parts_mu);
-      if (!consumer_error) consumer_error = std::current_exception();
-      failed = true;
-      queue.Cancel();
-    }
-  };
-
-  std::vector<std::thread> workers;
-  for (int i = 0; i < std::max(1, options.upload_concurrency); ++i) workers.emplace_back(worker);
-  for (auto& t : workers) t.join();
-
-  auto abort_upload = [&] {
-    try {
-      s3.AbortMultipartUpload(dst_bucket, dst_key, upload_id);
-    } catch (...) {
-    }
-  };
-  if (failed) {
-    const auto error = fail(consumer_error);
-    abort_upload();
-    throw error;
-  }
-  producer.join();
-  if (producer_error) {
-    abort_upload();
-    throw Classify(producer_error);
-  }
-
-  bool completed = false;
+  bool put_done = false;
   try {
-    finish_out_hash();
-    // Verify before Complete: parts 1..N without gaps, each with the SHA-256 it was sent with (as
-    // x-amz-checksum-sha256, which S3 checked against the bytes it received), and every byte the
-    // converter produced sent exactly once. After Complete, S3's composite checksum must equal the one
-    // computed here from those part digests, and HEAD must show the same size and checksum.
-    std::sort(parts.begin(), parts.end(),
-              [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if (parts[i].part_number != static_cast<int>(i + 1) || parts[i].checksum_sha256.size() != 44) {
-        throw ConversionError(FailureReason::kVerifyFailed, true,
-                              "part " + std::to_string(i + 1) + " missing or without its checksum");
-      }
-    }
-    if (bytes_sent != result.bytes_out) {
+    FinishOutputHash();
+    CheckCancelled();
+    s3::PutOptions put;
+    put.content_type = kContentType;
+    put.metadata = {{"source-etag", head_.etag}, {"sha256", result_.sha256_hex}};
+    put.checksum_sha256 = out_b64_;
+    const auto put_result = s3_.PutObject(dst_bucket_, dst_key_, xml, put);
+    put_done = true;
+    if (!put_result.checksum_sha256.empty() && put_result.checksum_sha256 != out_b64_) {
       throw ConversionError(FailureReason::kVerifyFailed, true,
-                            "sent " + std::to_string(bytes_sent) + " bytes, converter produced " +
-                                std::to_string(result.bytes_out));
+                            "S3 reports checksum " + put_result.checksum_sha256 + ", sent " + out_b64_);
     }
-    const std::string composite = s3::CompositeChecksum(parts);
-    check_cancelled();
-    const auto done = s3.CompleteMultipartUpload(dst_bucket, dst_key, upload_id, parts);
-    completed = true;
+    VerifyHead(out_b64_);
+  } catch (...) {
+    if (put_done) DeleteOutput();
+    throw Classify(std::current_exception());
+  }
+  if (hooks_.on_bytes_out) hooks_.on_bytes_out(xml.size());
+  result_.checksum_sha256 = out_b64_;
+  result_.parts = 1;
+}
+
+// The rest by multipart upload (common/s3's UploadParts): each part read from the queue with its
+// digest in one pass, sent by upload_concurrency threads; checked before Complete, verified after.
+void Conversion::PutParts(std::string first, const std::array<uint8_t, 32>& first_digest) {
+  std::atomic<uint64_t> bytes_sent{0};
+  std::string composite;
+  s3::MultipartOptions upload;
+  upload.part_size = options_.upload_part_size;
+  upload.concurrency = std::max(1, options_.upload_concurrency);
+  upload.content_type = kContentType;
+  upload.metadata = {{"source-etag", head_.etag}};
+  upload.part_attempts = options_.part_attempts;
+  upload.on_part_retry = hooks_.on_part_retry;
+  upload.before_part = [this] { CheckCancelled(); };
+  upload.on_part_done = [&](size_t bytes) {
+    bytes_sent += bytes;
+    if (hooks_.on_bytes_out) hooks_.on_bytes_out(bytes);
+  };
+  upload.on_failure = [this] { queue_.Cancel(); };
+  upload.before_complete = [&](const std::vector<s3::UploadedPart>& parts) {
+    JoinProducer();
+    FinishOutputHash();
+    CheckParts(parts);
+    if (bytes_sent != result_.bytes_out) {
+      throw ConversionError(FailureReason::kVerifyFailed, true,
+                            "sent " + std::to_string(bytes_sent.load()) + " bytes, converter produced " +
+                                std::to_string(result_.bytes_out));
+    }
+    composite = s3::CompositeChecksum(parts);
+    result_.parts = static_cast<int>(parts.size());
+  };
+  const s3::PartSource source = [this](std::string& out, size_t max) {
+    return ReadPart(queue_, out, max, out_hash_);
+  };
+  s3::PutResult done;
+  try {
+    done = s3_.UploadParts(dst_bucket_, dst_key_, source, upload, std::move(first), first_digest);
+  } catch (...) {
+    throw Fail(std::current_exception());
+  }
+  // After Complete, S3's composite checksum must equal the one computed from the part digests, and
+  // HEAD must show the same size and checksum.
+  try {
     if (!done.checksum_sha256.empty() && done.checksum_sha256 != composite) {
       throw ConversionError(FailureReason::kVerifyFailed, true,
                             "S3 reports checksum " + done.checksum_sha256 + ", parts sent give " + composite);
     }
-    verify_head(composite);
-    result.checksum_sha256 = composite;
+    VerifyHead(composite);
   } catch (...) {
-    if (completed) {
-      delete_output();
-    } else {
-      abort_upload();
-    }
+    DeleteOutput();
     throw Classify(std::current_exception());
   }
-  result.parts = static_cast<int>(parts.size());
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return result;
+  result_.checksum_sha256 = composite;
+}
+
+// Parts 1..N without gaps, each with the SHA-256 it was sent with (as x-amz-checksum-sha256, which S3
+// checked against the bytes it received).
+void Conversion::CheckParts(const std::vector<s3::UploadedPart>& parts) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].part_number != static_cast<int>(i + 1) || parts[i].checksum_sha256.size() != 44) {
+      throw ConversionError(FailureReason::kVerifyFailed, true,
+                            "part " + std::to_string(i + 1) + " missing or without its checksum");
+    }
+  }
+}
+
+void Conversion::VerifyHead(const std::string& expected_checksum) {
+  const auto out_head = s3_.HeadObject(dst_bucket_, dst_key_);
+  if (out_head.size != result_.bytes_out ||
+      (!out_head.checksum_sha256.empty() && out_head.checksum_sha256 != expected_checksum)) {
+    throw ConversionError(FailureReason::kVerifyFailed, true,
+                          "uploaded object does not match: size " + std::to_string(out_head.size) + " vs " +
+                              std::to_string(result_.bytes_out) + ", checksum " + out_head.checksum_sha256 +
+                              " vs " + expected_checksum);
+  }
+}
+
+}  // namespace
+
+ConvertResult ConvertObject(s3::S3Client& s3, const s3::BucketName& src_bucket, const s3::ObjectKey& src_key,
+                            const std::string& expected_etag, const s3::BucketName& dst_bucket,
+                            const s3::ObjectKey& dst_key, const PipelineOptions& options,
+                            const PipelineHooks& hooks) {
+  Conversion conversion(s3, src_bucket, src_key, dst_bucket, dst_key, options, hooks);
+  return conversion.Run(expected_etag);
 }
 
 }  // namespace rainbow::converter

@@ -9,6 +9,8 @@
 #include "common/s3/client.hpp"
 #include "services/s3-converter/src/xml_converter.hpp"
 
+#include "common/error/error.hpp"
+
 namespace rainbow::converter {
 
 // Why a conversion failed, in the terms the tracker (retry or not) and the metrics (bounded label) use.
@@ -26,16 +28,20 @@ enum class FailureReason {
 
 std::string_view ToString(FailureReason reason);
 
-class ConversionError : public std::runtime_error {
+// The common kind of a failure: kInvalidArgument (not JSON, wrong shape), kNotFound, kConflict (the
+// source changed), else kRetryable or kPermanent as `retryable` says.
+error::Kind KindOf(FailureReason reason, bool retryable);
+
+// A failed conversion: its reason (the metric label, the gRPC detail) and its common error::Kind.
+class ConversionError : public error::Error {
  public:
   ConversionError(FailureReason reason, bool retryable, const std::string& message)
-      : std::runtime_error(message), reason_(reason), retryable_(retryable) {}
+      : error::Error(message, KindOf(reason, retryable)), reason_(reason) {}
   FailureReason reason() const { return reason_; }
-  bool retryable() const { return retryable_; }
+  bool retryable() const { return kind() == error::Kind::kRetryable; }
 
  private:
   FailureReason reason_;
-  bool retryable_;
 };
 
 struct PipelineOptions {

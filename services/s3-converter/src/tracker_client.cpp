@@ -41,51 +41,55 @@ std::vector<files::v1::FileRecord> TrackerClient::Claim(const std::string& worke
   return {resp.files().begin(), resp.files().end()};
 }
 
-bool TrackerClient::Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                              std::chrono::milliseconds lease) {
-  files::v1::HeartbeatRequest req;
+namespace {
+
+// A transition request on a file this worker holds: the file, the worker and its attempt (the fence).
+template <typename Request>
+Request Fenced(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt) {
+  Request req;
   *req.mutable_file() = file;
   req.set_worker_id(worker_id);
   req.set_attempt(attempt);
-  req.set_lease_ms(static_cast<uint32_t>(lease.count()));
-  files::v1::HeartbeatResponse resp;
+  return req;
+}
+
+}  // namespace
+
+template <typename Request, typename Response>
+bool TrackerClient::CallFenced(const char* op,
+                               grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
+                                                                                         const Request&,
+                                                                                         Response*),
+                               const Request& req) {
+  Response resp;
   auto ctx = Context();
-  const auto s = stub_->Heartbeat(ctx.get(), req, &resp);
+  const auto s = ((*stub_).*method)(ctx.get(), req, &resp);
   if (LeaseLost(s)) return false;
-  if (!s.ok()) Throw("Heartbeat", s);
+  if (!s.ok()) Throw(op, s);
   return true;
+}
+
+bool TrackerClient::Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
+                              std::chrono::milliseconds lease) {
+  auto req = Fenced<files::v1::HeartbeatRequest>(file, worker_id, attempt);
+  req.set_lease_ms(static_cast<uint32_t>(lease.count()));
+  return CallFenced("Heartbeat", &files::v1::FileStateService::Stub::Heartbeat, req);
 }
 
 bool TrackerClient::Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
                              const std::string& output_key, const std::string& sha256) {
-  files::v1::CompleteRequest req;
-  *req.mutable_file() = file;
-  req.set_worker_id(worker_id);
-  req.set_attempt(attempt);
+  auto req = Fenced<files::v1::CompleteRequest>(file, worker_id, attempt);
   req.set_output_key(output_key);
   req.set_sha256(sha256);
-  files::v1::CompleteResponse resp;
-  auto ctx = Context();
-  const auto s = stub_->Complete(ctx.get(), req, &resp);
-  if (LeaseLost(s)) return false;
-  if (!s.ok()) Throw("Complete", s);
-  return true;
+  return CallFenced("Complete", &files::v1::FileStateService::Stub::Complete, req);
 }
 
 bool TrackerClient::Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
                          const std::string& error, bool retryable) {
-  files::v1::FailRequest req;
-  *req.mutable_file() = file;
-  req.set_worker_id(worker_id);
-  req.set_attempt(attempt);
+  auto req = Fenced<files::v1::FailRequest>(file, worker_id, attempt);
   req.set_error(error);
   req.set_retryable(retryable);
-  files::v1::FailResponse resp;
-  auto ctx = Context();
-  const auto s = stub_->Fail(ctx.get(), req, &resp);
-  if (LeaseLost(s)) return false;
-  if (!s.ok()) Throw("Fail", s);
-  return true;
+  return CallFenced("Fail", &files::v1::FileStateService::Stub::Fail, req);
 }
 
 }  // namespace rainbow::converter

@@ -10,12 +10,15 @@
 
 #include "rainbow/state_tracker.grpc.pb.h"
 
+#include "common/error/error.hpp"
+
 namespace rainbow::converter {
 
 // A tracker call failed in transport or the tracker is unavailable (retry later).
-class TrackerUnavailable : public std::runtime_error {
+class TrackerUnavailable : public error::Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit TrackerUnavailable(const std::string& message)
+      : error::Error(message, error::Kind::kUnavailable) {}
 };
 
 // The converter's side of state-tracker's FileStateService. Each call has a deadline. Thread-safe
@@ -38,6 +41,13 @@ class TrackerClient {
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;
+  // Calls a fenced transition: false when the lease was lost (FAILED_PRECONDITION, NOT_FOUND), throws
+  // TrackerUnavailable on any other failure.
+  template <typename Request, typename Response>
+  bool CallFenced(const char* op,
+                  grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
+                                                                            const Request&, Response*),
+                  const Request& req);
   std::unique_ptr<files::v1::FileStateService::Stub> stub_;
   std::chrono::milliseconds deadline_;
 };

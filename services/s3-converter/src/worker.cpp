@@ -1,6 +1,8 @@
 #include "services/s3-converter/src/worker.hpp"
 
 #include "common/logging/log.hpp"
+#include "common/retry/backoff.hpp"
+#include "services/s3-converter/src/lease_keeper.hpp"
 
 namespace rainbow::converter {
 
@@ -14,18 +16,13 @@ log::Fields Ids(const std::string& worker_id, const files::v1::FileRecord& f) {
           {"attempt", f.attempts()}};
 }
 
-// Calls f until it returns or `tries` transport failures happened (tracker calls are idempotent for
-// the same worker and attempt, or fenced).
+// Calls f until it returns, 5 tries failed on transport, or the pool cancels its work (tracker calls
+// are idempotent for the same worker and attempt, or fenced).
 template <typename F>
-bool WithRetries(F&& f, int tries, std::atomic<bool>& cancel) {
-  for (int i = 1;; ++i) {
-    try {
-      return f();
-    } catch (const TrackerUnavailable& e) {
-      if (i >= tries || cancel) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * i));
-    }
-  }
+bool WithTrackerRetries(F&& f, std::stop_token cancel) {
+  return retry::WithRetry(
+      cancel, {std::chrono::milliseconds(200), std::chrono::milliseconds(1'000), 2.0, 5}, std::forward<F>(f),
+      [](const std::exception& e) { return dynamic_cast<const TrackerUnavailable*>(&e) != nullptr; });
 }
 
 }  // namespace
@@ -54,7 +51,7 @@ void WorkerPool::Stop(std::chrono::milliseconds drain) {
   if (threads_.empty()) return;
   std::thread canceller([this, drain] {
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, drain, [&] { return threads_.empty(); })) cancel_ = true;
+    if (!cv_.wait_for(lock, drain, [&] { return threads_.empty(); })) cancel_.request_stop();
   });
   for (auto& t : threads_) t.join();
   {
@@ -92,38 +89,9 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
   metrics_.in_flight.Increment();
 
   // Heartbeats keep the lease while converting; a lost lease cancels the conversion.
-  std::atomic<bool> lost{false};
-  std::atomic<bool> done{false};
-  std::mutex hb_mu;
-  std::condition_variable hb_cv;
-  std::thread heartbeat([&] {
-    std::unique_lock lock(hb_mu);
-    while (!hb_cv.wait_for(lock, config_.heartbeat, [&] { return done.load(); })) {
-      lock.unlock();
-      try {
-        if (!tracker_.Heartbeat(f.file(), worker_id, attempt, config_.lease)) {
-          lost = true;
-          log::Warn("lease lost, cancelling", ids);
-        }
-      } catch (const std::exception& e) {
-        log::Warn("heartbeat failed",
-                  {{"key", f.file().key()}, {"worker_id", worker_id}, {"error", e.what()}});
-      }
-      lock.lock();
-      if (lost) break;
-    }
-  });
-  auto stop_heartbeat = [&] {
-    {
-      std::lock_guard lock(hb_mu);
-      done = true;
-    }
-    hb_cv.notify_all();
-    heartbeat.join();
-  };
-
+  LeaseKeeper keeper(tracker_, {f.file(), worker_id, attempt, config_.heartbeat, config_.lease}, ids);
   PipelineHooks hooks = metrics_.Hooks();
-  hooks.cancelled = [&] { return lost.load() || cancel_.load(); };
+  hooks.cancelled = [&] { return keeper.lost() || cancel_.stop_requested(); };
   try {
     const s3::BucketName src_bucket(f.file().bucket());
     const s3::ObjectKey src_key(f.file().key());
@@ -131,7 +99,7 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
     const auto result =
         ConvertObject(s3_, src_bucket, src_key, f.file().etag(), s3::BucketName(config_.output_bucket),
                       dst_key, config_.pipeline, hooks);
-    stop_heartbeat();
+    keeper.Stop();
     auto fields = ids;
     fields["output_key"] = result.output_key;
     fields["sha256"] = result.sha256_hex;
@@ -140,30 +108,31 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
     fields["records"] = result.records;
     fields["parts"] = result.parts;
     fields["seconds"] = result.seconds;
-    if (WithRetries(
+    if (WithTrackerRetries(
             [&] {
               return tracker_.Complete(f.file(), worker_id, attempt, result.output_key, result.sha256_hex);
             },
-            5, cancel_)) {
+            cancel_.get_token())) {
       metrics_.Succeeded(result);
       log::Info("completed", fields);
     } else {
       log::Warn("converted, but the lease was lost before Complete (another worker owns the file)", fields);
     }
   } catch (const ConversionError& e) {
-    if (heartbeat.joinable()) stop_heartbeat();
+    keeper.Stop();
     auto fields = ids;
     fields["error"] = e.what();
     fields["reason"] = std::string(ToString(e.reason()));
     fields["retryable"] = e.retryable();
     metrics_.Failed(e.reason());
-    if (e.reason() == FailureReason::kCancelled || lost) {
+    if (e.reason() == FailureReason::kCancelled || keeper.lost()) {
       log::Warn("conversion cancelled", fields);
     } else {
       log::Warn("conversion failed", fields);
       try {
-        WithRetries([&] { return tracker_.Fail(f.file(), worker_id, attempt, e.what(), e.retryable()); }, 5,
-                    cancel_);
+        WithTrackerRetries(
+            [&] { return tracker_.Fail(f.file(), worker_id, attempt, e.what(), e.retryable()); },
+            cancel_.get_token());
       } catch (const std::exception& te) {
         log::Error("could not report the failure; the lease will expire",
                    {{"key", f.file().key()}, {"error", te.what()}});
@@ -171,15 +140,15 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
     }
   } catch (const std::exception& e) {
     // Invalid bucket/key names (std::invalid_argument) and tracker errors after the conversion.
-    if (heartbeat.joinable()) stop_heartbeat();
+    keeper.Stop();
     auto fields = ids;
     fields["error"] = e.what();
     log::Error("conversion error", fields);
     metrics_.Failed(FailureReason::kInternal);
     try {
       const bool bad_name = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
-      WithRetries([&] { return tracker_.Fail(f.file(), worker_id, attempt, e.what(), !bad_name); }, 5,
-                  cancel_);
+      WithTrackerRetries([&] { return tracker_.Fail(f.file(), worker_id, attempt, e.what(), !bad_name); },
+                         cancel_.get_token());
     } catch (const std::exception&) {
     }
   }

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,7 +40,7 @@ class WorkerPool {
   TrackerClient& tracker_;
   ConverterMetrics& metrics_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> cancel_{false};
+  std::stop_source cancel_;  // requested when the drain time is over: in-flight work is cancelled
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t wakeups_ = 0;

@@ -6,7 +6,7 @@
 
 #include "common/crypto/sha256.hpp"
 #include "services/s3-converter/src/s3_pipeline.hpp"
-#include "services/s3-converter/tests/files_test_support.hpp"
+#include "tests/support/files_stack.hpp"
 
 namespace rainbow::converter {
 namespace {

@@ -93,4 +93,12 @@ size_t EventRelay::Reclaim() {
   return Publish(reply.elements[1]);
 }
 
+size_t EventRelay::ReclaimIfDue(std::chrono::milliseconds every) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_reclaim_ <= every) return 0;
+  const size_t published = Reclaim();
+  last_reclaim_ = std::chrono::steady_clock::now();
+  return published;
+}
+
 }  // namespace rainbow::state

@@ -26,6 +26,8 @@ class EventRelay {
   size_t RunOnce(std::chrono::milliseconds block);
   // Takes over entries other relays read but did not acknowledge for reclaim_idle, and publishes them.
   size_t Reclaim();
+  // Reclaim, when the last one is more than `every` ago (the first one `every` after construction).
+  size_t ReclaimIfDue(std::chrono::milliseconds every);
 
  private:
   void EnsureGroup();
@@ -38,6 +40,7 @@ class EventRelay {
   std::string consumer_;
   std::chrono::milliseconds reclaim_idle_;
   bool group_ready_ = false;
+  std::chrono::steady_clock::time_point last_reclaim_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace rainbow::state

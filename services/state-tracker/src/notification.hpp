@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error/error.hpp"
+
 namespace rainbow::state {
 
 // One object-created record of a bucket notification (proto rainbow.events.v1.ObjectCreated).
@@ -20,9 +22,10 @@ struct ObjectCreated {
 };
 
 // A message on files.events that is not a bucket notification we understand; goes to the DLQ.
-class NotificationError : public std::runtime_error {
+class NotificationError : public error::Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit NotificationError(const std::string& message)
+      : error::Error(message, error::Kind::kInvalidArgument) {}
 };
 
 // A well-formed S3 event sequencer: 1 to 64 hex digits.

@@ -6,216 +6,30 @@
 
 #include <nlohmann/json.hpp>
 
+#include "services/state-tracker/src/lua_scripts.hpp"
+
 namespace rainbow::state {
 
 namespace {
 
-// Shared by every script: KEYS[1] is the key prefix; time is the Redis server's.
-constexpr const char* kLuaCommon = R"lua(
-local P = KEYS[1]
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function fkey(id) return P .. 'f:' .. id end
-local function move_state(id, from, to)
-  if from and from ~= '' then redis.call('ZREM', P .. 'state:' .. from, id) end
-  redis.call('ZADD', P .. 'state:' .. to, 0, id)
-end
--- Records a transition: the capped per-file history, and the files.state event in the outbox stream
--- (same script, same atomicity: an event exists exactly when its transition happened).
-local function history(id, from, to, ts, worker, err, cap)
-  local h = P .. 'h:' .. id
-  redis.call('LPUSH', h, cjson.encode({from = from or '', to = to, ts_ms = ts, worker_id = worker or '',
-                                       error = err or ''}))
-  redis.call('LTRIM', h, 0, cap - 1)
-  local f = redis.call('HMGET', P .. 'f:' .. id, 'bucket', 'key', 'etag', 'attempts', 'error')
-  redis.call('XADD', P .. 'outbox', 'MAXLEN', '~', 1000000, '*', 'key', id, 'event',
-             cjson.encode({bucket = f[1], key = f[2], etag = f[3], state = to, attempt = tonumber(f[4]) or 0,
-                           error = f[5] or '', ts_ms = ts}))
-end
-local function record(id) return redis.call('HGETALL', fkey(id)) end
--- The caller holds the file: IN_PROGRESS, same worker, and (attempt > 0) the same attempt.
-local function holds(k, worker, attempt)
-  local f = redis.call('HMGET', k, 'state', 'worker', 'attempts')
-  if not f[1] then return 'not found' end
-  if f[1] ~= 'IN_PROGRESS' then return 'file is ' .. f[1] .. ', not IN_PROGRESS' end
-  if f[2] ~= worker then return 'file is held by worker ' .. (f[2] or '') end
-  if attempt > 0 and tonumber(f[3]) ~= attempt then
-    return 'lease of attempt ' .. attempt .. ' was lost (current attempt ' .. f[3] .. ')'
-  end
-  return nil
-end
-)lua";
-
-// ARGV: id bucket key etag size history_cap [sequencer]
-constexpr const char* kRegister = R"lua(
-local id = ARGV[1]
-local k = fkey(id)
-local seq = string.upper(ARGV[7] or '')
-local cur = redis.call('HMGET', k, 'etag', 'state', 'seq')
--- Sequencers are hex strings of any length: compare them left-padded to the same length.
-if seq ~= '' and cur[3] then
-  local n = math.max(#seq, #cur[3])
-  if string.rep('0', n - #seq) .. seq <= string.rep('0', n - #cur[3]) .. cur[3] then return {0, record(id)} end
-end
-if cur[1] == ARGV[4] then
-  if seq ~= '' then redis.call('HSET', k, 'seq', seq) end
-  return {0, record(id)}
-end
-local now = now_ms()
-local prev = cur[2]
-if prev then
-  redis.call('ZREM', P .. 'leases', id)
-  redis.call('ZREM', P .. 'ready', id)
-  redis.call('HDEL', k, 'worker', 'lease_exp', 'output_key', 'sha256', 'error', 'retryable')
-end
-redis.call('HSET', k, 'bucket', ARGV[2], 'key', ARGV[3], 'etag', ARGV[4], 'size', ARGV[5],
-           'state', 'PENDING', 'attempts', 0, 'created_ms', now, 'updated_ms', now)
-if seq ~= '' then redis.call('HSET', k, 'seq', seq) end
-move_state(id, prev, 'PENDING')
-redis.call('ZADD', P .. 'ready', now, id)
-history(id, prev, 'PENDING', now, '', prev and 'new version ' .. ARGV[4] or '', tonumber(ARGV[6]))
-return {1, record(id)}
-)lua";
-
-// ARGV: worker max_files lease_ms history_cap
-constexpr const char* kClaim = R"lua(
-local worker = ARGV[1]
-local lease = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
-local now = now_ms()
-local ids = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZREM', P .. 'ready', id)
-  local k = fkey(id)
-  local f = redis.call('HMGET', k, 'state', 'retryable')
-  if f[1] == 'PENDING' or (f[1] == 'FAILED' and f[2] == '1') then
-    redis.call('HINCRBY', k, 'attempts', 1)
-    local exp = now + lease
-    redis.call('HSET', k, 'state', 'IN_PROGRESS', 'worker', worker, 'lease_exp', exp, 'updated_ms', now)
-    move_state(id, f[1], 'IN_PROGRESS')
-    redis.call('ZADD', P .. 'leases', exp, id)
-    history(id, f[1], 'IN_PROGRESS', now, worker, '', cap)
-    table.insert(out, record(id))
-  end
-end
-return out
-)lua";
-
-// ARGV: id worker attempt lease_ms
-constexpr const char* kHeartbeat = R"lua(
-local id = ARGV[1]
-local k = fkey(id)
-local why = holds(k, ARGV[2], tonumber(ARGV[3]))
-if why then return {0, why} end
-local exp = now_ms() + tonumber(ARGV[4])
-redis.call('HSET', k, 'lease_exp', exp)
-redis.call('ZADD', P .. 'leases', exp, id)
-return {1, exp}
-)lua";
-
-// ARGV: id worker attempt output_key sha256 history_cap
-constexpr const char* kComplete = R"lua(
-local id = ARGV[1]
-local k = fkey(id)
-local attempt = tonumber(ARGV[3])
-local f = redis.call('HMGET', k, 'state', 'worker', 'attempts', 'sha256')
-if f[1] == 'COMPLETED' and f[2] == ARGV[2] and (attempt == 0 or tonumber(f[3]) == attempt) and f[4] == ARGV[5] then
-  return {2, record(id)}
-end
-local why = holds(k, ARGV[2], attempt)
-if why then return {0, why} end
-local now = now_ms()
-redis.call('HSET', k, 'state', 'COMPLETED', 'output_key', ARGV[4], 'sha256', ARGV[5], 'updated_ms', now)
-redis.call('HDEL', k, 'lease_exp', 'error', 'retryable')
-redis.call('ZREM', P .. 'leases', id)
-move_state(id, 'IN_PROGRESS', 'COMPLETED')
-history(id, 'IN_PROGRESS', 'COMPLETED', now, ARGV[2], '', tonumber(ARGV[6]))
-return {1, record(id)}
-)lua";
-
-// ARGV: id worker attempt error retryable(0/1) max_attempts retry_delay_ms history_cap
-constexpr const char* kFail = R"lua(
-local id = ARGV[1]
-local k = fkey(id)
-local why = holds(k, ARGV[2], tonumber(ARGV[3]))
-if why then return {0, why} end
-local now = now_ms()
-local attempts = tonumber(redis.call('HGET', k, 'attempts'))
-local again = ARGV[5] == '1' and attempts < tonumber(ARGV[6])
-redis.call('HSET', k, 'state', 'FAILED', 'error', ARGV[4], 'retryable', again and '1' or '0', 'updated_ms', now)
-redis.call('HDEL', k, 'lease_exp')
-redis.call('ZREM', P .. 'leases', id)
-if again then redis.call('ZADD', P .. 'ready', now + tonumber(ARGV[7]), id) end
-move_state(id, 'IN_PROGRESS', 'FAILED')
-history(id, 'IN_PROGRESS', 'FAILED', now, ARGV[2], ARGV[4], tonumber(ARGV[8]))
-return {1, again and 0 or 1, record(id)}
-)lua";
-
-// ARGV: limit max_attempts history_cap
-constexpr const char* kSweep = R"lua(
-local now = now_ms()
-local cap = tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZREM', P .. 'leases', id)
-  local k = fkey(id)
-  local f = redis.call('HMGET', k, 'state', 'lease_exp', 'attempts', 'worker')
-  if f[1] == 'IN_PROGRESS' then
-    if tonumber(f[2]) > now then
-      redis.call('ZADD', P .. 'leases', f[2], id)
-    else
-      local attempts = tonumber(f[3])
-      local err = 'lease of worker ' .. (f[4] or '') .. ' expired (attempt ' .. attempts .. ')'
-      redis.call('HDEL', k, 'lease_exp')
-      if attempts >= tonumber(ARGV[2]) then
-        err = err .. '; no attempts left'
-        redis.call('HSET', k, 'state', 'FAILED', 'error', err, 'retryable', '0', 'updated_ms', now)
-        move_state(id, 'IN_PROGRESS', 'FAILED')
-        history(id, 'IN_PROGRESS', 'FAILED', now, f[4], err, cap)
-      else
-        redis.call('HSET', k, 'state', 'PENDING', 'error', err, 'updated_ms', now)
-        redis.call('ZADD', P .. 'ready', now, id)
-        move_state(id, 'IN_PROGRESS', 'PENDING')
-        history(id, 'IN_PROGRESS', 'PENDING', now, f[4], err, cap)
-      end
-      table.insert(out, record(id))
-    end
-  end
-end
-return out
-)lua";
-
-// ARGV: id
-constexpr const char* kGet = R"lua(
-local id = ARGV[1]
-return {record(id), redis.call('LRANGE', P .. 'h:' .. id, 0, -1)}
-)lua";
-
-// ARGV: state limit cursor
-constexpr const char* kList = R"lua(
-local from = ARGV[3] == '' and '-' or ('(' .. ARGV[3])
-local ids = redis.call('ZRANGEBYLEX', P .. 'state:' .. ARGV[1], from, '+', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(ids) do table.insert(out, {id, record(id)}) end
-return out
-)lua";
-
-constexpr const char* kStats = R"lua(
-return {redis.call('ZCARD', P .. 'state:PENDING'), redis.call('ZCARD', P .. 'state:IN_PROGRESS'),
-        redis.call('ZCARD', P .. 'state:COMPLETED'), redis.call('ZCARD', P .. 'state:FAILED')}
-)lua";
+// The scripts (lua/*.lua, embedded at build time: lua::kCommon, lua::kRegister, ...).
+using lua::kClaim;
+using lua::kComplete;
+using lua::kFail;
+using lua::kGet;
+using lua::kHeartbeat;
+using lua::kList;
+using lua::kRegister;
+using lua::kStats;
+using lua::kSweep;
 
 const redis::Script& Script(const char* body) {
-  // One Script per body (its SHA-1 computed once); bodies are the constants above. Built once on
+  // One Script per body (its SHA-1 computed once); bodies are the lua:: constants. Built once on
   // first use (thread-safe static init) and read-only afterwards, so calls take no lock.
   static const auto* const scripts = [] {
     auto* m = new std::map<const char*, std::unique_ptr<redis::Script>>();
     for (const char* b : {kRegister, kClaim, kHeartbeat, kComplete, kFail, kSweep, kGet, kList, kStats}) {
-      (*m)[b] = std::make_unique<redis::Script>(std::string(kLuaCommon) + b);
+      (*m)[b] = std::make_unique<redis::Script>(std::string(lua::kCommon) + b);
     }
     return m;
   }();
@@ -229,7 +43,7 @@ const redis::Script& Script(const char* body) {
 // Register, Heartbeat, Complete and Sweep are idempotent, a repeated Fail is fenced
 // (FAILED_PRECONDITION), and a repeated Claim only leaves the first batch IN_PROGRESS until its lease
 // expires (never assigned twice).
-constexpr auto kResend = redis::PipelinedClient::Resend::kOnce;
+constexpr auto kResend = PipelinedClient::Resend::kOnce;
 
 redis::Reply Eval(RedisPool& pool, const redis::Script& script, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args) {
@@ -243,14 +57,14 @@ void EvalThen(RedisPool& pool, const redis::Script& script, const std::vector<st
   pool.EvalAsync(
       script, keys, args, kResend,
       [parse = std::move(parse), done = std::move(done)](redis::Reply reply, std::exception_ptr error) {
-        if (error) return done(Outcome<T>::Error(std::move(error)));
+        if (error) return done(AsyncResult<T>::Error(std::move(error)));
         std::optional<T> value;
         try {
           value.emplace(parse(reply));
         } catch (...) {
-          return done(Outcome<T>::Error(std::current_exception()));
+          return done(AsyncResult<T>::Error(std::current_exception()));
         }
-        done(Outcome<T>::Value(std::move(*value)));
+        done(AsyncResult<T>::Value(std::move(*value)));
       });
 }
 
@@ -259,7 +73,7 @@ template <typename T, typename Start>
 T Wait(Start&& start) {
   auto promise = std::make_shared<std::promise<T>>();
   auto result = promise->get_future();
-  start([promise](Outcome<T> outcome) {
+  start([promise](AsyncResult<T> outcome) {
     try {
       promise->set_value(std::move(outcome.get()));
     } catch (...) {

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "common/redis/client.hpp"
-#include "common/redis/pipelined_client.hpp"
+#include "services/state-tracker/src/redis_pipeline.hpp"
+
+#include "common/error/error.hpp"
 
 namespace rainbow::state {
 
@@ -48,13 +50,13 @@ struct FileRecord {
 };
 
 // The caller does not hold the file (another worker's lease, an older attempt, or not IN_PROGRESS).
-class FencingError : public std::runtime_error {
+class FencingError : public error::Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit FencingError(const std::string& message) : error::Error(message, error::Kind::kConflict) {}
 };
-class NotFoundError : public std::runtime_error {
+class NotFoundError : public error::Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit NotFoundError(const std::string& message) : error::Error(message, error::Kind::kNotFound) {}
 };
 
 struct StoreOptions {
@@ -89,9 +91,9 @@ struct ListResult {
 };
 
 // The store's Redis connections: concurrent calls' scripts are written together on a few pipelined
-// connections (common/redis/pipelined_client.hpp), each script still one atomic EVALSHA.
+// connections (services/state-tracker/src/redis_pipeline.hpp), each script still one atomic EVALSHA.
 // RedisPool(config, connections). Thread-safe.
-using RedisPool = redis::PipelinedClient;
+using RedisPool = PipelinedClient;
 
 struct CompleteResult {
   FileRecord record;
@@ -100,15 +102,15 @@ struct CompleteResult {
 
 // The outcome of an asynchronous store call: the value, or the exception the blocking form throws.
 template <typename T>
-class Outcome {
+class AsyncResult {
  public:
-  static Outcome Value(T value) {
-    Outcome o;
+  static AsyncResult Value(T value) {
+    AsyncResult o;
     o.value_.emplace(std::move(value));
     return o;
   }
-  static Outcome Error(std::exception_ptr error) {
-    Outcome o;
+  static AsyncResult Error(std::exception_ptr error) {
+    AsyncResult o;
     o.error_ = std::move(error);
     return o;
   }
@@ -124,7 +126,7 @@ class Outcome {
 };
 // Runs on a Redis I/O thread: must not block, nor call a blocking StateStore method.
 template <typename T>
-using Done = std::function<void(Outcome<T>)>;
+using Done = std::function<void(AsyncResult<T>)>;
 
 // File states in Redis; every transition is one Lua script (EVALSHA), so the script is the arbiter
 // between any number of trackers sharing the Redis: a file is handed to one claimer only, and a

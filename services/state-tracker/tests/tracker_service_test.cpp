@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "common/kafka/producer.hpp"
-#include "services/s3-converter/tests/files_test_support.hpp"
 #include "services/state-tracker/src/state_store.hpp"
+#include "tests/support/files_stack.hpp"
 
 namespace rainbow {
 namespace {

@@ -1,0 +1,22 @@
+# Script mode (cmake -P): writes a C++ file defining, for each file in FILES (e.g. lua/claim.lua),
+#   const char* const <NAMESPACE>::k<Stem in PascalCase> (e.g. kClaim)
+# holding the file's text, so a binary carries its scripts and needs no files at run time. HEADER is
+# the (hand-written) header declaring them extern. Invoked by rainbow_embed_text().
+string(REPLACE "|" ";" files "${FILES}")
+list(SORT files)
+set(body "")
+foreach(f IN LISTS files)
+  get_filename_component(stem "${f}" NAME_WE)
+  string(REPLACE "_" ";" words "${stem}")
+  set(name "k")
+  foreach(w IN LISTS words)
+    string(SUBSTRING "${w}" 0 1 first)
+    string(TOUPPER "${first}" first)
+    string(SUBSTRING "${w}" 1 -1 rest)
+    string(APPEND name "${first}${rest}")
+  endforeach()
+  file(READ "${f}" text)
+  string(APPEND body "const char* const ${name} = R\"rainbow_text(${text})rainbow_text\";\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from ${DIR} by cmake/EmbedText.cmake; do not edit.\n#include \"${HEADER}\"\n\nnamespace ${NAMESPACE} {\n\n${body}\n}  // namespace ${NAMESPACE}\n")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,35 @@
+#include "services/s3-converter/src/lease_keeper.hpp"
+
+#include "common/retry/backoff.hpp"
+
+namespace rainbow::converter {
+
+LeaseKeeper::LeaseKeeper(TrackerClient& tracker, Lease lease, log::Fields ids)
+    : tracker_(tracker), lease_(std::move(lease)), ids_(std::move(ids)) {
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+LeaseKeeper::~LeaseKeeper() { Stop(); }
+
+void LeaseKeeper::Stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+}
+
+void LeaseKeeper::Run(std::stop_token stop) {
+  while (retry::SleepFor(stop, lease_.interval)) {
+    try {
+      if (!tracker_.Heartbeat(lease_.file, lease_.worker_id, lease_.attempt, lease_.duration)) {
+        lost_ = true;
+        log::Warn("lease lost, cancelling", ids_);
+        return;
+      }
+    } catch (const std::exception& e) {
+      log::Warn("heartbeat failed",
+                {{"key", lease_.file.key()}, {"worker_id", lease_.worker_id}, {"error", e.what()}});
+    }
+  }
+}
+
+}  // namespace rainbow::converter

@@ -1,0 +1,268 @@
+#include "services/state-tracker/src/grpc_service.hpp"
+
+#include "common/error/error.hpp"
+#include "common/logging/log.hpp"
+#include "common/redis/client.hpp"
+#include "services/state-tracker/src/notification.hpp"
+
+namespace rainbow::state {
+
+namespace {
+
+files::v1::FileState ToProtoState(FileState s) {
+  switch (s) {
+    case FileState::kPending:
+      return files::v1::PENDING;
+    case FileState::kInProgress:
+      return files::v1::IN_PROGRESS;
+    case FileState::kCompleted:
+      return files::v1::COMPLETED;
+    case FileState::kFailed:
+      return files::v1::FAILED;
+  }
+  return files::v1::FILE_STATE_UNSPECIFIED;
+}
+
+files::v1::FileState ToProtoState(const std::string& s) {
+  auto parsed = ParseFileState(s);
+  return parsed ? ToProtoState(*parsed) : files::v1::FILE_STATE_UNSPECIFIED;
+}
+
+// Maps store exceptions to gRPC status in one place (their error::Kind, by common/error).
+template <typename F>
+grpc::Status Guard(const char* op, F&& f) {
+  try {
+    return f();
+  } catch (const redis::RedisError& e) {
+    log::Warn("redis error", {{"op", op}, {"error", e.what()}});
+    // Even an error reply: the scripts do not fail on input, so Redis itself is in trouble.
+    return {grpc::StatusCode::UNAVAILABLE, std::string("redis: ") + e.what()};
+  } catch (const error::Error& e) {
+    return error::ToGrpcStatus(e);
+  } catch (const std::exception& e) {
+    log::Error("internal error", {{"op", op}, {"error", e.what()}});
+    return error::ToGrpcStatus(e);
+  }
+}
+
+grpc::Status CheckRef(const files::v1::FileRef& f, bool need_etag) {
+  if (f.bucket().empty() || f.key().empty() || (need_etag && f.etag().empty())) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, need_etag ? "file.bucket, file.key and file.etag are required"
+                                                          : "file.bucket and file.key are required"};
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+void ToProto(const FileRecord& r, files::v1::FileRecord* out) {
+  auto* f = out->mutable_file();
+  f->set_bucket(r.bucket);
+  f->set_key(r.key);
+  f->set_etag(r.etag);
+  out->set_state(ToProtoState(r.state));
+  out->set_attempts(r.attempts);
+  out->set_size(r.size);
+  out->set_worker_id(r.worker_id);
+  out->set_lease_expires_ms(r.lease_expires_ms);
+  out->set_output_key(r.output_key);
+  out->set_sha256(r.sha256);
+  out->set_error(r.error);
+  out->set_retryable(r.retryable);
+  for (const auto& t : r.history) {
+    auto* h = out->add_history();
+    h->set_from(ToProtoState(t.from));
+    h->set_to(ToProtoState(t.to));
+    h->set_ts_ms(t.ts_ms);
+    h->set_worker_id(t.worker_id);
+    h->set_error(t.error);
+  }
+}
+
+namespace {
+
+// Starts an asynchronous store call for a callback-API handler: `start(done)` queues it; `done` gets the
+// outcome on whichever thread ran the Redis batch (maybe this one, before Serve returns: finishing a
+// reactor inside its handler is allowed) and `finish(value)` maps it (through Guard) to the status.
+template <typename T, typename Start, typename Finish>
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const char* op, Start&& start,
+                                Finish finish) {
+  auto* reactor = ctx->DefaultReactor();
+  try {
+    start([reactor, op, finish = std::move(finish)](AsyncResult<T> outcome) mutable {
+      reactor->Finish(Guard(op, [&] { return finish(outcome.get()); }));
+    });
+  } catch (const std::exception& e) {  // not queued (out of memory)
+    reactor->Finish({grpc::StatusCode::UNAVAILABLE, e.what()});
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* FileStateGrpcService::Register(grpc::CallbackServerContext* ctx,
+                                                         const files::v1::RegisterRequest* req,
+                                                         files::v1::RegisterResponse* resp) {
+  if (auto s = CheckRef(req->file(), true); !s.ok()) return Reject(ctx, s);
+  if (!req->sequencer().empty() && !IsSequencer(req->sequencer())) {
+    return Reject(ctx,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "sequencer must be 1 to 64 hex digits"));
+  }
+  return Serve<RegisterResult>(
+      ctx, "Register",
+      [&](Done<RegisterResult> done) {
+        store_.RegisterAsync(req->file().bucket(), req->file().key(), req->file().etag(), req->size(),
+                             req->sequencer(), std::move(done));
+      },
+      [this, resp](RegisterResult& r) {
+        if (r.created) ReportTransition(r.record, metrics_, "registered");
+        ToProto(r.record, resp->mutable_record());
+        resp->set_created(r.created);
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateGrpcService::Claim(grpc::CallbackServerContext* ctx,
+                                                      const files::v1::ClaimRequest* req,
+                                                      files::v1::ClaimResponse* resp) {
+  if (req->worker_id().empty())
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  const auto started = std::chrono::steady_clock::now();
+  const uint32_t n = req->max_files() == 0 ? 1 : std::min<uint32_t>(req->max_files(), 1000);
+  const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
+  return Serve<std::vector<FileRecord>>(
+      ctx, "Claim",
+      [&](Done<std::vector<FileRecord>> done) {
+        store_.ClaimAsync(req->worker_id(), n, lease, std::move(done));
+      },
+      [this, resp, started](std::vector<FileRecord>& files) {
+        metrics_.claim_latency.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        for (const auto& f : files) {
+          ReportTransition(f, metrics_, "claimed");
+          ToProto(f, resp->add_files());
+        }
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateGrpcService::Heartbeat(grpc::CallbackServerContext* ctx,
+                                                          const files::v1::HeartbeatRequest* req,
+                                                          files::v1::HeartbeatResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
+  if (req->worker_id().empty())
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
+  return Serve<int64_t>(
+      ctx, "Heartbeat",
+      [&](Done<int64_t> done) {
+        store_.HeartbeatAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                              lease, std::move(done));
+      },
+      [resp](int64_t& expires) {
+        resp->set_lease_expires_ms(expires);
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateGrpcService::Complete(grpc::CallbackServerContext* ctx,
+                                                         const files::v1::CompleteRequest* req,
+                                                         files::v1::CompleteResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
+  if (req->worker_id().empty() || req->output_key().empty() || req->sha256().empty()) {
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id, output_key and sha256 are required"});
+  }
+  return Serve<CompleteResult>(
+      ctx, "Complete",
+      [&](Done<CompleteResult> done) {
+        store_.CompleteAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                             req->output_key(), req->sha256(), std::move(done));
+      },
+      [this, resp](CompleteResult& r) {
+        // A repeated Complete (the reply of the first was lost) is not a new transition.
+        if (!r.repeated) ReportTransition(r.record, metrics_, "completed");
+        ToProto(r.record, resp->mutable_record());
+        return grpc::Status::OK;
+      });
+}
+
+grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext* ctx,
+                                                     const files::v1::FailRequest* req,
+                                                     files::v1::FailResponse* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
+  if (req->worker_id().empty())
+    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  return Serve<FailResult>(
+      ctx, "Fail",
+      [&](Done<FailResult> done) {
+        store_.FailAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
+                         req->error().empty() ? "unspecified error" : req->error(), req->retryable(),
+                         std::move(done));
+      },
+      [this, resp](FailResult& r) {
+        ReportTransition(r.record, metrics_, "failed");
+        ToProto(r.record, resp->mutable_record());
+        return grpc::Status::OK;
+      });
+}
+
+grpc::Status FileStateGrpcService::Get(grpc::ServerContext*, const files::v1::GetRequest* req,
+                                       files::v1::FileRecord* resp) {
+  if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
+  return Guard("Get", [&] {
+    const auto r = store_.Get(req->file().bucket(), req->file().key());
+    if (!r)
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no file " + FileId(req->file().bucket(), req->file().key()));
+    ToProto(*r, resp);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateGrpcService::List(grpc::ServerContext*, const files::v1::ListRequest* req,
+                                        files::v1::ListResponse* resp) {
+  FileState state;
+  switch (req->state()) {
+    case files::v1::PENDING:
+      state = FileState::kPending;
+      break;
+    case files::v1::IN_PROGRESS:
+      state = FileState::kInProgress;
+      break;
+    case files::v1::COMPLETED:
+      state = FileState::kCompleted;
+      break;
+    case files::v1::FAILED:
+      state = FileState::kFailed;
+      break;
+    default:
+      return {grpc::StatusCode::INVALID_ARGUMENT, "state is required"};
+  }
+  return Guard("List", [&] {
+    const auto page =
+        store_.List(state, std::min<uint32_t>(req->limit() == 0 ? 100 : req->limit(), 1000), req->cursor());
+    for (const auto& f : page.files) ToProto(f, resp->add_files());
+    resp->set_next_cursor(page.next_cursor);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status FileStateGrpcService::Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
+                                         files::v1::StatsResponse* resp) {
+  return Guard("Stats", [&] {
+    const auto s = store_.GetStats();
+    resp->set_pending(s.pending);
+    resp->set_in_progress(s.in_progress);
+    resp->set_completed(s.completed);
+    resp->set_failed(s.failed);
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace rainbow::state

@@ -1,0 +1,51 @@
+#include "services/state-tracker/src/ingest.hpp"
+
+#include <vector>
+
+#include "common/kafka/dead_letter.hpp"
+#include "common/logging/log.hpp"
+#include "services/state-tracker/src/notification.hpp"
+
+namespace rainbow::state {
+
+namespace {
+
+constexpr const char* kService = "state-tracker";
+
+}  // namespace
+
+IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,
+                                kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                const std::string& accept_prefix) {
+  std::vector<ObjectCreated> objects;
+  try {
+    if (!message.value) throw NotificationError("null value (tombstone)");
+    objects = ParseBucketNotification(*message.value);
+  } catch (const NotificationError& e) {
+    log::Warn("bad notification, dead-lettered", {{"topic", message.topic},
+                                                  {"partition", message.partition},
+                                                  {"offset", message.offset},
+                                                  {"error", e.what()}});
+    kafka::SendToDeadLetter(dlq_producer, message, e.what(), kService);
+    metrics.notifications.Get({"dead_lettered"}).Increment();
+    return IngestResult::kDeadLettered;
+  }
+  IngestResult result = IngestResult::kSkipped;
+  for (const auto& o : objects) {
+    if (!accept_prefix.empty() && FileId(o.bucket, o.key).rfind(accept_prefix, 0) != 0) continue;
+    const auto reg = store.Register(o.bucket, o.key, o.etag, o.size, o.sequencer);
+    if (reg.created) {
+      ReportTransition(reg.record, metrics, "registered");
+      result = IngestResult::kRegistered;
+    } else if (result == IngestResult::kSkipped) {
+      result = IngestResult::kDuplicate;
+    }
+  }
+  const char* label = result == IngestResult::kRegistered  ? "registered"
+                      : result == IngestResult::kDuplicate ? "duplicate"
+                                                           : "skipped";
+  metrics.notifications.Get({label}).Increment();
+  return result;
+}
+
+}  // namespace rainbow::state

@@ -1,0 +1,67 @@
+#include "services/state-tracker/src/notification_consumer.hpp"
+
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "common/logging/log.hpp"
+#include "common/retry/backoff.hpp"
+
+namespace rainbow::state {
+
+using namespace std::chrono_literals;
+
+NotificationConsumer::NotificationConsumer(const Options& options, StateStore& store,
+                                           kafka::Producer& dlq_producer, TrackerMetrics& metrics)
+    : options_(options),
+      store_(store),
+      dlq_producer_(dlq_producer),
+      metrics_(metrics),
+      consumer_({options.brokers, options.group, {options.topic}, "state-tracker"}) {}
+
+NotificationConsumer::~NotificationConsumer() { consumer_.Close(); }
+
+size_t NotificationConsumer::RunOnce(std::stop_token stop, std::chrono::milliseconds wait) {
+  std::vector<kafka::ConsumedMessage> batch;
+  try {
+    for (auto m = consumer_.Poll(wait); m; m = consumer_.Poll(0ms)) {
+      batch.push_back(std::move(*m));
+      if (batch.size() == options_.batch) break;
+    }
+  } catch (const std::exception& e) {
+    if (batch.empty()) throw;
+    log::Error("files.events poll failed", {{"error", e.what()}});
+  }
+  std::map<std::pair<std::string, int32_t>, int64_t> handled;  // next offset per partition
+  size_t count = 0;
+  for (const auto& m : batch) {
+    int attempt = 0;
+    try {
+      retry::WithRetry(
+          stop, {100ms, 2s, 2.0, 0},
+          [&] { IngestNotification(m, store_, dlq_producer_, metrics_, options_.accept_prefix); },
+          [&](const std::exception& e) {
+            log::Warn("notification not handled, retrying", {{"partition", m.partition},
+                                                             {"offset", m.offset},
+                                                             {"attempt", ++attempt},
+                                                             {"error", e.what()}});
+            return true;
+          });
+    } catch (const std::exception&) {
+      break;  // stopping: what was handled so far is still committed below
+    }
+    handled[{m.topic, m.partition}] = m.offset + 1;
+    ++count;
+  }
+  if (handled.empty()) return 0;
+  try {
+    consumer_.Commit(handled);
+  } catch (const std::exception& e) {
+    // Not lost: uncommitted messages come again (after a restart or rebalance) and Register is
+    // idempotent on bucket/key/etag; the next batch's commit covers these offsets too.
+    log::Warn("files.events commit failed", {{"error", e.what()}, {"messages", batch.size()}});
+  }
+  return count;
+}
+
+}  // namespace rainbow::state

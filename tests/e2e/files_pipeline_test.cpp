@@ -1,0 +1,411 @@
+// Flow B end to end with the real binaries (state-tracker, s3-converter) against MinIO, Redis and
+// Kafka: upload -> bucket notification -> tracker -> converter -> XML in `converted` -> COMPLETED;
+// a converter killed -9 mid-file; corrupt JSON; two trackers and two converters over 500 files; and
+// a 1 GB file converted with bounded memory.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/crypto/sha256.hpp"
+#include "rainbow/s3_converter.grpc.pb.h"
+#include "services/s3-converter/src/s3_pipeline.hpp"
+#include "tests/support/files_stack.hpp"
+
+namespace rainbow {
+namespace {
+
+using namespace files_test;
+using testing::UniqueName;
+
+const s3::BucketName kRaw("raw");
+const s3::BucketName kConverted("converted");
+const std::string kTestDir = RAINBOW_CONVERTER_TEST_DIR;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::map<std::string, std::string> TrackerEnv(const std::string& redis_prefix, const std::string& accept,
+                                              const std::string& group) {
+  auto env = SharedEnv();
+  env["STATE_REDIS_PREFIX"] = redis_prefix;
+  env["STATE_ACCEPT_PREFIX"] = accept;
+  env["STATE_CONSUMER_GROUP"] = group;
+  env["STATE_SWEEP_INTERVAL"] = "250ms";
+  env["STATE_RETRY_DELAY"] = "200ms";
+  return env;
+}
+
+std::map<std::string, std::string> ConverterEnv(const std::string& tracker_addr, const std::string& worker_id,
+                                                int workers = 2) {
+  auto env = SharedEnv();
+  env["CONVERTER_STATE_GRPC"] = tracker_addr;
+  env["CONVERTER_WORKER_ID"] = worker_id;
+  env["CONVERTER_WORKERS"] = std::to_string(workers);
+  env["CONVERTER_LEASE"] = "3s";
+  env["CONVERTER_HEARTBEAT"] = "1s";
+  env["CONVERTER_POLL_INTERVAL"] = "1s";
+  env["CONVERTER_PART_SIZE"] = std::to_string(5 << 20);
+  return env;
+}
+
+// A DataSource generating about `bytes` of a JSON array of product objects without holding it in
+// memory; also hashes what it produced.
+struct GeneratedProducts {
+  explicit GeneratedProducts(uint64_t bytes) : target(bytes) {}
+  size_t Read(char* out, size_t max) {
+    while (pos == buf.size()) {
+      if (done) return 0;
+      buf.clear();
+      pos = 0;
+      if (records == 0) buf += "[\n";
+      while (buf.size() < (256u << 10) && produced + buf.size() < target) {
+        if (records) buf += ",\n";
+        buf +=
+            R"({"ean":")" + std::to_string(5713447649590 + records) + R"(","styleNumber":")" +
+            std::to_string(16050217 + records % 1000) +
+            R"(","size":"M","countryOfOrigin":[{"language":"English","value":"BD"}],"itemSellingPrices":[{"priceType":"EDI Retail Price","priceCurrency":"Euro","price":39.99,"validInRegion":"Austria"}],"styleLifeCycle":{"createdOn":"2018-09-13T20:34:00.000Z","articleStatus":"created"},"color":"Black & <White>","brandName":"Metro Mode"})";
+        ++records;
+      }
+      if (produced + buf.size() >= target) {
+        buf += "\n]\n";
+        done = true;
+      }
+      produced += buf.size();
+      sha.Update(buf);
+    }
+    const size_t n = std::min(max, buf.size() - pos);
+    std::memcpy(out, buf.data() + pos, n);
+    pos += n;
+    return n;
+  }
+  uint64_t target;
+  uint64_t produced = 0;
+  uint64_t records = 0;
+  std::string buf;
+  size_t pos = 0;
+  bool done = false;
+  crypto::Sha256 sha;
+};
+
+// SHA-256 hex of an object, streamed.
+std::string ObjectSha256(s3::S3Client& s3c, const s3::BucketName& b, const std::string& key,
+                         uint64_t* size = nullptr) {
+  crypto::Sha256 h;
+  uint64_t n = 0;
+  s3c.GetObjectStreaming(b, s3::ObjectKey(key), [&](std::string_view c) {
+    h.Update(c);
+    n += c.size();
+  });
+  if (size) *size = n;
+  return crypto::Hex(h.Final());
+}
+
+size_t CountState(const std::vector<nlohmann::json>& events, const std::string& key,
+                  const std::string& state) {
+  size_t n = 0;
+  for (const auto& e : events) n += e["key"] == key && e["state"] == state;
+  return n;
+}
+
+TEST(FilesPipeline, UploadBecomesVerifiedXmlAndCompleted) {
+  const std::string dir = UniqueName("e2e");
+  StateEvents events(dir + "/");
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("e2e:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  // A poll interval longer than the wait below: the converter must be woken by the file's PENDING
+  // event on files.state, not find the file by polling.
+  auto converter_env = ConverterEnv(tracker.grpc_addr(), UniqueName("conv"));
+  converter_env["CONVERTER_POLL_INTERVAL"] = "300s";
+  Service converter(RAINBOW_CONVERTER_BIN, converter_env);
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  // Ready: gRPC health says so too, for the server and for each service by name (registered under
+  // its name; that it turns NOT_SERVING with readiness is state-tracker's and the probe's test).
+  EXPECT_EQ(tracker.WaitGrpcHealth(""), "SERVING");
+  EXPECT_EQ(tracker.WaitGrpcHealth("rainbow.files.v1.FileStateService"), "SERVING");
+  EXPECT_EQ(converter.WaitGrpcHealth("rainbow.converter.v1.ConverterService"), "SERVING");
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/seed products.json";
+  const std::string json = ReadFile(std::string(RAINBOW_SEED_DIR) + "/sample_products.json");
+  s3::PutOptions put;
+  put.metadata["sha256"] = crypto::Sha256Hex(json);  // the source's checksum, verified by the converter
+  const auto etag = s3c.PutObject(kRaw, s3::ObjectKey(key), json, put).etag;
+
+  const auto rec = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 90s);
+  ASSERT_TRUE(rec && rec->state() == files::v1::COMPLETED)
+      << (rec ? rec->DebugString() : "no record") << tracker.Logs() << converter.Logs();
+  EXPECT_EQ(rec->file().etag(), etag);
+  EXPECT_EQ(rec->output_key(), dir + "/seed products.xml");
+  const std::string xml = s3c.GetObject(kConverted, s3::ObjectKey(rec->output_key()));
+  EXPECT_EQ(xml, ReadFile(kTestDir + "/golden/sample_products.xml"));  // the exact expected content
+  EXPECT_EQ(rec->sha256(), crypto::Sha256Hex(xml));                    // the checksum verifies
+  const auto head = s3c.HeadObject(kConverted, s3::ObjectKey(rec->output_key()));
+  EXPECT_EQ(head.metadata.at("sha256"), crypto::Sha256Hex(xml));
+  EXPECT_EQ(head.checksum_sha256, crypto::Sha256Base64(xml));
+  EXPECT_EQ(rec->attempts(), 1u);
+
+  auto completed = events.Wait(key, "COMPLETED", 1, 20s);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]["etag"], etag);
+  const auto all = events.Events();
+  EXPECT_EQ(CountState(all, key, "PENDING"), 1u);
+  EXPECT_EQ(CountState(all, key, "IN_PROGRESS"), 1u);
+  const std::string metrics = converter.Metrics();
+  EXPECT_NE(metrics.find("converter_files_total{result=\"completed\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("converter_bytes_in_total " + std::to_string(json.size())), std::string::npos);
+  EXPECT_NE(metrics.find("converter_bytes_out_total " + std::to_string(xml.size())), std::string::npos);
+  EXPECT_NE(metrics.find("converter_conversion_seconds_count 1"), std::string::npos);
+  EXPECT_EQ(metrics.find("converter_conversion_mb_per_second 0\n"), std::string::npos) << "set on success";
+  EXPECT_NE(metrics.find("converter_part_retries_total 0"), std::string::npos);
+  // The tracker's own figures (its key prefix is this test's alone).
+  const auto tracker_metrics = [&] { return tracker.Metrics(); };
+  std::string tm = tracker_metrics();
+  for (int i = 0; i < 40 && tm.find("state_files{state=\"COMPLETED\"} 1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // refreshed every sweep
+    tm = tracker_metrics();
+  }
+  EXPECT_NE(tm.find("state_files{state=\"COMPLETED\"} 1"), std::string::npos) << tm;
+  EXPECT_NE(tm.find("state_claim_latency_seconds_count"), std::string::npos) << tm;
+
+  converter.process->Signal(SIGTERM);
+  tracker.process->Signal(SIGTERM);
+  EXPECT_EQ(converter.process->Wait(30s), 0);
+  EXPECT_EQ(tracker.process->Wait(30s), 0);
+  // Read after exit: info lines reach stdout within a second, and at exit for sure.
+  EXPECT_NE(converter.Logs().find("\"msg\":\"completed\""), std::string::npos);
+}
+
+TEST(FilesPipeline, CorruptJsonFailsWithItsErrorAndNothingInConverted) {
+  const std::string dir = UniqueName("corrupt");
+  StateEvents events(dir + "/");
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("corrupt:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  Service converter(RAINBOW_CONVERTER_BIN, ConverterEnv(tracker.grpc_addr(), UniqueName("conv")));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/broken.json";
+  s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"ean":"1","name":"x"}, {"ean": ])");
+  const auto rec = WaitForState(*stub, "raw", key, files::v1::FAILED, 90s);
+  ASSERT_TRUE(rec && rec->state() == files::v1::FAILED)
+      << (rec ? rec->DebugString() : "") << converter.Logs();
+  EXPECT_NE(rec->error().find("invalid JSON at byte 33"), std::string::npos) << rec->error();
+  EXPECT_FALSE(rec->retryable());
+  EXPECT_EQ(rec->attempts(), 1u);
+  EXPECT_THROW(s3c.HeadObject(kConverted, s3::ObjectKey(dir + "/broken.xml")), s3::S3Error);
+  EXPECT_TRUE(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.empty());
+  auto failed = events.Wait(key, "FAILED", 1, 20s);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0]["error"].get<std::string>().find("invalid JSON"), std::string::npos);
+  EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"invalid_json\"} 1"),
+            std::string::npos);
+}
+
+TEST(FilesPipeline, KilledConverterLeaseExpiresAndRestartedWorkerCompletesOnce) {
+  const std::string dir = UniqueName("kill");
+  StateEvents events(dir + "/");
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("kill:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  // A file big enough to be mid-conversion when the kill lands (the converter throttled to one ranged
+  // GET of 256 KiB at a time).
+  const std::string key = dir + "/big.json";
+  GeneratedProducts gen(200ull << 20);
+  s3c.UploadMultipart(kRaw, s3::ObjectKey(key), [&](char* out, size_t max) { return gen.Read(out, max); },
+                      {16ull << 20, 2});
+  auto env1 = ConverterEnv(tracker.grpc_addr(), "victim", 1);
+  env1["CONVERTER_DOWNLOAD_CONCURRENCY"] = "1";
+  env1["CONVERTER_DOWNLOAD_PART_SIZE"] = std::to_string(256 << 10);
+  Service victim(RAINBOW_CONVERTER_BIN, env1);
+  ASSERT_TRUE(victim.WaitReady()) << victim.Logs();
+  ASSERT_TRUE(WaitForState(*stub, "raw", key, files::v1::IN_PROGRESS, 90s).has_value()) << victim.Logs();
+  // Let it upload at least one part, then kill -9 mid-file.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (victim.Metrics().find("converter_bytes_out_total 0\n") != std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  victim.process->Signal(SIGKILL);
+  ASSERT_EQ(victim.process->Wait(10s), 128 + SIGKILL);
+  const auto held = GetRecord(*stub, "raw", key);
+  ASSERT_TRUE(held);
+  ASSERT_EQ(held->state(), files::v1::IN_PROGRESS) << "the victim finished before the kill";
+  EXPECT_EQ(held->worker_id(), "victim-0");
+
+  Service rescuer(RAINBOW_CONVERTER_BIN, ConverterEnv(tracker.grpc_addr(), "rescuer", 1));
+  ASSERT_TRUE(rescuer.WaitReady()) << rescuer.Logs();
+  const auto rec = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 180s);
+  ASSERT_TRUE(rec && rec->state() == files::v1::COMPLETED)
+      << (rec ? rec->DebugString() : "") << rescuer.Logs();
+  EXPECT_EQ(rec->worker_id(), "rescuer-0");
+  EXPECT_EQ(rec->attempts(), 2u);
+  // History (newest first): COMPLETED <- IN_PROGRESS (rescuer) <- PENDING (lease expired) <- IN_PROGRESS
+  // (victim).
+  ASSERT_GE(rec->history_size(), 5);
+  EXPECT_EQ(rec->history(0).to(), files::v1::COMPLETED);
+  EXPECT_EQ(rec->history(1).worker_id(), "rescuer-0");
+  EXPECT_EQ(rec->history(2).to(), files::v1::PENDING);
+  EXPECT_NE(rec->history(2).error().find("expired"), std::string::npos);
+  EXPECT_EQ(rec->history(3).worker_id(), "victim-0");
+  // The output verifies against the recorded checksum.
+  uint64_t size = 0;
+  EXPECT_EQ(ObjectSha256(s3c, kConverted, rec->output_key(), &size), rec->sha256());
+  EXPECT_GT(size, gen.produced);
+  // Completed exactly once: wait for the event (files.state may hold a long history to read first,
+  // and the relay publishes behind the state), then give a late duplicate time to show up.
+  ASSERT_EQ(events.Wait(key, "COMPLETED", 1, 60s).size(), 1u);
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(CountState(events.Events(), key, "COMPLETED"), 1u);
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  s3c.DeleteObject(kConverted, s3::ObjectKey(rec->output_key()));
+  // The victim's multipart upload was never completed: invisible, left for the bucket's lifecycle.
+}
+
+TEST(FilesPipeline, TwoTrackersTwoConvertersFiveHundredFilesEachCompletedOnce) {
+  const std::string dir = UniqueName("many");
+  StateEvents events(dir + "/");
+  const std::string prefix = UniqueName("many:{files}") + ":";
+  const std::string group = UniqueName("tracker");
+  // Two trackers sharing the Redis keys and the consumer group (they split files.events' partitions).
+  Service t1(RAINBOW_TRACKER_BIN, TrackerEnv(prefix, "raw/" + dir + "/", group));
+  Service t2(RAINBOW_TRACKER_BIN, TrackerEnv(prefix, "raw/" + dir + "/", group));
+  ASSERT_TRUE(t1.WaitReady()) << t1.Logs();
+  ASSERT_TRUE(t2.WaitReady()) << t2.Logs();
+  Service c1(RAINBOW_CONVERTER_BIN, ConverterEnv(t1.grpc_addr(), "c1", 4));
+  Service c2(RAINBOW_CONVERTER_BIN, ConverterEnv(t2.grpc_addr(), "c2", 4));
+  ASSERT_TRUE(c1.WaitReady()) << c1.Logs();
+  ASSERT_TRUE(c2.WaitReady()) << c2.Logs();
+  auto stub = TrackerStub(t1.grpc_addr());
+
+  constexpr int kFiles = 500;
+  std::vector<std::thread> uploaders;
+  for (int t = 0; t < 8; ++t) {
+    uploaders.emplace_back([&, t] {
+      s3::S3Client s3c(S3FromEnv());
+      for (int i = t; i < kFiles; i += 8) {
+        s3c.PutObject(kRaw, s3::ObjectKey(dir + "/f" + std::to_string(i) + ".json"),
+                      R"([{"id":)" + std::to_string(i) + R"(,"tags":["x"]}])");
+      }
+    });
+  }
+  for (auto& t : uploaders) t.join();
+
+  files::v1::StatsResponse stats;
+  const auto deadline = std::chrono::steady_clock::now() + 240s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Stats(&ctx, files::v1::StatsRequest(), &stats).ok());
+    if (stats.completed() + stats.failed() >= kFiles) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_EQ(stats.completed(), static_cast<uint64_t>(kFiles)) << stats.DebugString();
+  EXPECT_EQ(stats.failed(), 0u);
+  EXPECT_EQ(stats.pending() + stats.in_progress(), 0u);
+
+  // Each file COMPLETED exactly once (files.state), claimed once, and its XML present. The events reach
+  // Kafka through the trackers' outbox relays, behind the states: wait for all of them (bounded).
+  std::map<std::string, int> completed, claimed;
+  const auto events_deadline = std::chrono::steady_clock::now() + 90s;
+  do {
+    std::this_thread::sleep_for(1s);
+    completed.clear();
+    claimed.clear();
+    for (const auto& e : events.Events()) {
+      if (e["state"] == "COMPLETED") ++completed[e["key"]];
+      if (e["state"] == "IN_PROGRESS") ++claimed[e["key"]];
+    }
+  } while (completed.size() < static_cast<size_t>(kFiles) &&
+           std::chrono::steady_clock::now() < events_deadline);
+  std::this_thread::sleep_for(2s);  // a late duplicate would show up now
+  completed.clear();
+  claimed.clear();
+  for (const auto& e : events.Events()) {
+    if (e["state"] == "COMPLETED") ++completed[e["key"]];
+    if (e["state"] == "IN_PROGRESS") ++claimed[e["key"]];
+  }
+  EXPECT_EQ(completed.size(), static_cast<size_t>(kFiles));
+  for (const auto& [k, n] : completed) EXPECT_EQ(n, 1) << k;
+  for (const auto& [k, n] : claimed) EXPECT_EQ(n, 1) << k;
+  s3::S3Client s3c(S3FromEnv());
+  size_t outputs = 0;
+  std::string token;
+  do {
+    s3::ListOptions lo;
+    lo.prefix = dir + "/";
+    lo.continuation_token = token;
+    auto page = s3c.ListObjectsV2(kConverted, lo);
+    outputs += page.objects.size();
+    token = page.next_continuation_token;
+  } while (!token.empty());
+  EXPECT_EQ(outputs, static_cast<size_t>(kFiles));
+  // Both converters did work.
+  EXPECT_EQ(c1.Metrics().find("converter_files_total{result=\"completed\"} 0\n"), std::string::npos);
+  EXPECT_EQ(c2.Metrics().find("converter_files_total{result=\"completed\"} 0\n"), std::string::npos);
+}
+
+TEST(FilesPipeline, OneGigabyteConvertsWithBoundedMemory) {
+  const std::string dir = UniqueName("gigabyte");
+  s3::S3Client s3c(S3FromEnv());
+  const std::string key = dir + "/1gb.json";
+  GeneratedProducts gen(1ull << 30);
+  const auto t0 = std::chrono::steady_clock::now();
+  s3c.UploadMultipart(kRaw, s3::ObjectKey(key), [&](char* out, size_t max) { return gen.Read(out, max); },
+                      {32ull << 20, 3});
+  const auto t1 = std::chrono::steady_clock::now();
+
+  // The converter with its default part sizes and concurrency, driven through gRPC Convert.
+  auto env = SharedEnv();
+  env["CONVERTER_STATE_GRPC"] = "127.0.0.1:1";  // unused: no workers
+  env["CONVERTER_WORKERS"] = "0";
+  Service converter(RAINBOW_CONVERTER_BIN, env);
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = converter::v1::ConverterService::NewStub(
+      grpc::CreateChannel(converter.grpc_addr(), grpc::InsecureChannelCredentials()));
+  converter::v1::ConvertRequest req;
+  req.set_bucket("raw");
+  req.set_key(key);
+  converter::v1::ConvertResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 600s);
+  const auto status = stub->Convert(&ctx, req, &resp);
+  const auto t2 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(status.ok()) << status.error_message() << converter.Logs();
+  const uint64_t peak = PeakRssBytes(converter.process->pid());
+
+  EXPECT_EQ(resp.bytes_in(), gen.produced);
+  EXPECT_GE(resp.bytes_in(), 1ull << 30);
+  EXPECT_EQ(resp.records(), gen.records);
+  uint64_t size = 0;
+  EXPECT_EQ(ObjectSha256(s3c, kConverted, resp.output_key(), &size), resp.sha256());
+  EXPECT_EQ(size, resp.bytes_out());
+  const auto head = s3c.HeadObject(kConverted, s3::ObjectKey(resp.output_key()));
+  EXPECT_NE(head.checksum_sha256.find('-'), std::string::npos) << "expected a multipart composite checksum";
+  const auto t3 = std::chrono::steady_clock::now();
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  std::cout << "generate+upload " << secs(t0, t1) << " s, convert " << secs(t1, t2) << " s ("
+            << static_cast<double>(resp.bytes_in()) / 1e6 / secs(t1, t2) << " MB/s in), verify "
+            << secs(t2, t3) << " s, peak RSS " << peak / (1 << 20) << " MiB, out "
+            << resp.bytes_out() / (1 << 20) << " MiB\n";
+  EXPECT_GT(peak, 0u);
+  EXPECT_LT(peak, 64ull << 20) << "peak RSS (VmHWM) of the converter";
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  s3c.DeleteObject(kConverted, s3::ObjectKey(resp.output_key()));
+}
+
+}  // namespace
+}  // namespace rainbow

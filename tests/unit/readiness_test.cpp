@@ -1,0 +1,54 @@
+// ops::Readiness: named conditions in order, draining first, flips told once each.
+#include "common/ops/readiness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace rainbow::ops {
+namespace {
+
+TEST(Readiness, FirstUnmetConditionInOrderGivesTheReason) {
+  Readiness r;
+  std::string polled = "database: down";
+  r.AddCheck("database", [&] { return polled; });
+  r.AddCondition("listening", "starting: not listening");
+  EXPECT_EQ(r.NotReadyReason(), "database: down");
+  polled.clear();
+  EXPECT_EQ(r.NotReadyReason(), "starting: not listening");
+  r.Set("listening");
+  EXPECT_EQ(r.NotReadyReason(), "");
+  r.Set("listening", "lost the port");
+  EXPECT_EQ(r.NotReadyReason(), "lost the port");
+  EXPECT_THROW(r.Set("nonexistent"), std::invalid_argument);
+}
+
+TEST(Readiness, DrainingWinsOverEveryCondition) {
+  Readiness r;
+  r.AddCondition("consumer", "starting");
+  r.Set("consumer");
+  EXPECT_FALSE(r.draining());
+  r.SetDraining();
+  EXPECT_TRUE(r.draining());
+  EXPECT_EQ(r.NotReadyReason(), "shutting down");
+}
+
+TEST(Readiness, ACheckThatThrowsIsNotReady) {
+  Readiness r;
+  r.AddCheck("redis", []() -> std::string { throw std::runtime_error("boom"); });
+  EXPECT_EQ(r.NotReadyReason(), "redis: boom");
+}
+
+TEST(Readiness, OnChangeIsToldEachFlipOnce) {
+  Readiness r;
+  r.AddCondition("a", "starting");
+  std::vector<bool> seen;
+  r.OnChange([&](bool ready) { seen.push_back(ready); });
+  r.Set("a");
+  r.Set("a");  // no flip
+  r.SetDraining();
+  EXPECT_EQ(seen, (std::vector<bool>{false, true, false}));
+}
+
+}  // namespace
+}  // namespace rainbow::ops

@@ -17,6 +17,7 @@
 #include "common/s3/client.hpp"
 #include "services/loader/src/backfill.hpp"
 #include "services/loader/src/migrations.hpp"
+#include "services/loader/src/model_types.hpp"
 #include "services/loader/src/reconcile.hpp"
 
 namespace {
@@ -82,11 +83,24 @@ int main(int argc, char** argv) {
       }
       pg::ApplyMigrations(warehouse, loader::kMigrationHistory, "rainbow.loader.migrations",
                           loader::Migrations());
+      // SCD2 history cannot be replayed over history: only into an empty warehouse.
+      if (warehouse
+              .Exec("SELECT (SELECT count(*) FROM warehouse.fact_sales) + (SELECT count(*) FROM "
+                    "warehouse.dim_products) + (SELECT count(*) FROM warehouse.dim_customers)")
+              .Int(0, 0) != 0) {
+        std::cerr
+            << "loader-admin backfill --from-lake: the warehouse is not empty (recompute into a fresh one)\n";
+        return 2;
+      }
       s3::S3Client s3(c);
       r = loader::RecomputeFromLake(warehouse, s3, bucket);
     } else {
-      if (from.empty() || to.empty()) {
-        std::cerr << "loader-admin backfill: give --from and --to, or --from-lake\n";
+      const auto is_date = [](const std::string& d) {
+        return d.size() == 10 && loader::IsValidLiteral("timestamptz", d);
+      };
+      if (!is_date(from) || !is_date(to) || from > to) {
+        std::cerr
+            << "loader-admin backfill: give --from and --to as YYYY-MM-DD (from <= to), or --from-lake\n";
         return 2;
       }
       r = loader::BackfillFromStaging(warehouse, from, to);

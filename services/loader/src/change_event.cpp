@@ -75,6 +75,9 @@ Row RowOf(dom::element image, const char* which) {
     std::string name(field.key);
     if (!IsPlainIdentifier(name))
       throw PoisonError("change event: column name '" + name + "' is not a plain SQL identifier");
+    if (name[0] == '_')
+      throw PoisonError("change event: column name '" + name +
+                        "' starts with '_' (the loader's meta columns)");
     row.emplace_back(std::move(name), ScalarText(field.value));
   }
   return row;

@@ -107,12 +107,16 @@ std::vector<std::string> Scd2Statements(const Dimension& d, const std::string& c
   out.push_back(noting("UPDATE " + t +
                        " d SET valid_to = greatest(c._source_ts, d.valid_from), is_current = false FROM " +
                        changes + " c WHERE " + match + " AND c._op <> 'd' AND " + Differs(d, true)));
-  // 3. No current version (new member, or the one just closed): open one.
-  out.push_back(
-      "INSERT INTO " + t + " (" + nk + attr_list + ", valid_from, valid_to, is_current) SELECT c.id::bigint" +
-      attr_values + ", CASE WHEN EXISTS (SELECT 1 FROM " + t + " h WHERE h." + nk +
-      " = c.id::bigint) THEN c._source_ts ELSE " + kFirstValidFrom + " END, '2100-01-01', true FROM " +
-      changes + " c WHERE c._op <> 'd' AND NOT EXISTS (SELECT 1 FROM " + t + " d WHERE " + match + ")");
+  // 3. No current version (new member, or the one just closed): open one. A version that follows
+  //    history (not a first one) is noted: facts after it must move to it (a member deleted and back).
+  out.push_back("WITH opened AS (INSERT INTO " + t + " (" + nk + attr_list +
+                ", valid_from, valid_to, is_current) SELECT c.id::bigint" + attr_values +
+                ", CASE WHEN EXISTS (SELECT 1 FROM " + t + " h WHERE h." + nk +
+                " = c.id::bigint) THEN c._source_ts ELSE " + kFirstValidFrom +
+                " END, '2100-01-01', true FROM " + changes +
+                " c WHERE c._op <> 'd' AND NOT EXISTS (SELECT 1 FROM " + t + " d WHERE " + match +
+                ") RETURNING " + nk + ", valid_from) INSERT INTO " + kChangedMembers + " SELECT '" + d.table +
+                "', " + nk + " FROM opened WHERE valid_from > " + kFirstValidFrom);
   // 4. Untracked attributes: written over the current version.
   const std::string untracked = Assignments(d, true);
   if (!untracked.empty()) {

@@ -8,8 +8,10 @@ namespace {
 // The version of `dim` valid at `ts` for natural id `id`: one backward scan of (nk, valid_from).
 std::string VersionAsOf(const std::string& dim, const std::string& nk, const std::string& column,
                         const std::string& id, const std::string& ts) {
+  // Two versions opened in the same millisecond: the later one (the higher surrogate key) wins.
+  const std::string key = dim.substr(4, dim.size() - 5) + "_key";  // dim_products -> product_key
   return "(SELECT d." + column + " FROM warehouse." + dim + " d WHERE d." + nk + " = " + id +
-         " AND d.valid_from <= " + ts + " ORDER BY d.valid_from DESC LIMIT 1)";
+         " AND d.valid_from <= " + ts + " ORDER BY d.valid_from DESC, d." + key + " DESC LIMIT 1)";
 }
 
 std::string Changed(const std::string& dim) {
@@ -70,7 +72,9 @@ std::vector<std::string> FactStatements(const std::vector<std::string>& orders) 
       ", i.quantity, i.price, i.discount, i.price - i.discount, i.quantity * i.discount, i.quantity * "
       "i.price "
       "FROM fact_input i LEFT JOIN LATERAL (SELECT d.product_key, d.seller_id FROM warehouse.dim_products d "
-      "WHERE d.product_id = i.product_id AND d.valid_from <= i.order_ts ORDER BY d.valid_from DESC LIMIT 1) "
+      "WHERE d.product_id = i.product_id AND d.valid_from <= i.order_ts ORDER BY d.valid_from DESC, "
+      "d.product_key DESC "
+      "LIMIT 1) "
       "p ON true "
       "ON CONFLICT (order_id, line_no) DO UPDATE SET order_ts = EXCLUDED.order_ts, date_key = "
       "EXCLUDED.date_key, "
@@ -116,6 +120,11 @@ std::vector<std::string> ReresolveStatements(const std::set<std::string>& change
   return out;
 }
 
-std::string DeleteAllFactsStatement() { return "DELETE FROM warehouse.fact_sales"; }
+std::string DeleteOrphanFactsStatement() {
+  return "DELETE FROM warehouse.fact_sales f WHERE NOT EXISTS (SELECT 1 FROM warehouse.stg_orderdetails l "
+         "JOIN "
+         "warehouse.stg_orders o ON o.id = l.order_id WHERE l.order_id = f.order_id::text AND "
+         "l.line_no = f.line_no::text)";
+}
 
 }  // namespace rainbow::loader

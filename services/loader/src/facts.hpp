@@ -24,7 +24,8 @@ std::vector<std::string> FactStatements(const std::vector<std::string>& orders);
 // one UPDATE per dimension, each driven by its indexed natural-id column.
 std::vector<std::string> ReresolveStatements(const std::set<std::string>& changed_dims);
 
-// Deletes every fact (a truncate of orders or orderdetails in the source).
-std::string DeleteAllFactsStatement();
+// Deletes the facts whose line or header is no longer in staging (after a truncate of orders or
+// orderdetails in the source).
+std::string DeleteOrphanFactsStatement();
 
 }  // namespace rainbow::loader

@@ -27,7 +27,7 @@ void LakeLoop::Close() {
   for (auto& [p, w] : windows_) {
     if (!w.dirty) continue;
     try {
-      Write(p, w, none.get_token());
+      Write(p, w, none.get_token(), std::chrono::seconds(5));  // the next owner rewrites it anyway
     } catch (const std::exception& e) {
       log::Warn("lake: last write failed", {{"error", e.what()}});
     }
@@ -36,8 +36,10 @@ void LakeLoop::Close() {
   consumer_.reset();
 }
 
-bool LakeLoop::Write(const kafka::TopicPartition& p, LakeWindow& w, std::stop_token stop) {
-  retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(30'000), 2.0, 0});
+bool LakeLoop::Write(const kafka::TopicPartition& p, LakeWindow& w, std::stop_token stop,
+                     std::chrono::milliseconds patience) {
+  retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(10'000), 2.0, 0});
+  const auto give_up = std::chrono::steady_clock::now() + patience;
   for (;;) {
     try {
       for (const auto& [table, by_date] : w.lines) {
@@ -55,6 +57,7 @@ bool LakeLoop::Write(const kafka::TopicPartition& p, LakeWindow& w, std::stop_to
     } catch (const std::exception& e) {
       metrics_.SinkUp("lake", false);
       status_.Error("lake", e.what());
+      if (std::chrono::steady_clock::now() >= give_up) throw;
       const auto delay = backoff.NextDelay();
       log::Warn("lake write failed, retrying", {{"topic", p.first},
                                                 {"partition", p.second},
@@ -76,8 +79,19 @@ void LakeLoop::Add(const kafka::ConsumedMessage& m, std::stop_token stop) {
   auto& w = windows_[p];
   if (w.start != start) {
     if (w.start >= 0 && w.events > 0) {
-      // The previous window is complete: write it a last time, then commit past it.
-      if (!Write(p, w, stop)) return;
+      // The previous window is complete: write it a last time, then commit past it. If that fails, this
+      // message is read again (seek) once S3 is back: it belongs to the next window.
+      bool written = false;
+      try {
+        written = Write(p, w, stop);
+      } catch (const std::exception&) {
+        consumer_->Seek(p, m.offset);
+        throw;
+      }
+      if (!written) {
+        consumer_->Seek(p, m.offset);
+        return;
+      }
       metrics_.LakeWindowDone(static_cast<double>(w.events));
       status_.LakeWritten(w.events);
       try {

@@ -34,8 +34,11 @@ class LakeLoop {
 
  private:
   void Add(const kafka::ConsumedMessage& m, std::stop_token stop);
-  // Writes the window's objects, retrying with backoff until done or stop; false on stop.
-  bool Write(const kafka::TopicPartition& p, LakeWindow& w, std::stop_token stop);
+  // Writes the window's objects, retrying with backoff until done, stop (false) or `patience` is spent
+  // (throws): the loop must poll again well within the group's max.poll.interval.ms, or it loses the
+  // partition while it still holds a window it could write over the next owner's.
+  bool Write(const kafka::TopicPartition& p, LakeWindow& w, std::stop_token stop,
+             std::chrono::milliseconds patience = std::chrono::seconds(60));
 
   const LoaderConfig& config_;
   s3::S3Client& s3_;

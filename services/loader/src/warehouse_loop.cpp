@@ -16,8 +16,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The event's own data at fault: a value that does not convert (class 22) or breaks a constraint (23).
+// Other errors (permissions, a syntax error, a missing relation) are the loader's or the database's and
+// must not send good events to the dead-letter topic: they are retried and reported instead.
 bool IsDataError(const pg::PgError& e) {
-  return e.kind() == error::Kind::kInvalidArgument || e.kind() == error::Kind::kConflict;
+  return e.sqlstate().starts_with("22") || e.sqlstate().starts_with("23");
 }
 
 // Sleeps `d` unless stop is requested first; false if it was.
@@ -64,9 +67,6 @@ pg::Connection& WarehouseLoop::Db() {
     writer_.reset();
     db_.reset();
     db_ = std::make_unique<pg::Connection>(config_.warehouse_dsn);
-    // A commit lost in a database crash takes its offsets with it, so the batch is simply read again:
-    // waiting for the WAL flush would buy nothing here.
-    db_->Exec("SET synchronous_commit = off");
     writer_ = std::make_unique<WarehouseWriter>(*db_, config_.model);
   }
   return *db_;
@@ -187,7 +187,6 @@ WarehouseLoop::Attempt WarehouseLoop::Write(std::vector<ChangeEvent>& events,
       }
     }
   }
-  WriteDeadLetters(poison);
   // The partitions' offsets, fenced: each must still stand where this batch began.
   std::map<kafka::TopicPartition, std::pair<int64_t, int64_t>> ranges;  // first, next
   for (const auto& m : pending_) {
@@ -196,11 +195,21 @@ WarehouseLoop::Attempt WarehouseLoop::Write(std::vector<ChangeEvent>& events,
   }
   for (const auto& [p, range] : ranges) {
     if (!AdvanceOffset(db, p, range.first, range.second)) {
-      log::Warn("partition moved on by another consumer; batch rolled back",
+      // Another consumer moved the partition on (a rebalance), or the stored offset is no longer in
+      // Kafka (retention removed it, the topic was recreated): then every retry fences again, and the
+      // sink stays not ready with this reason until an operator sees to it.
+      const std::string why = "partition " + p.first + "/" + std::to_string(p.second) +
+                              " fenced: the batch began at " + std::to_string(range.first) +
+                              ", the warehouse holds another offset";
+      log::Warn("batch rolled back: " + why,
                 {{"topic", p.first}, {"partition", p.second}, {"first", range.first}});
+      status_.Error("warehouse", why);
+      writer_->Forget();        // what this transaction created is gone with it
       return Attempt::kFenced;  // the transaction rolls back as tx goes out of scope
     }
   }
+  // Dead letters last before the commit: a fenced batch sends none.
+  WriteDeadLetters(poison);
   tx.Commit();
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();

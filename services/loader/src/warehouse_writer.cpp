@@ -18,6 +18,9 @@ constexpr const char* kMetaColumns[] = {"_key",   "_op",        "_lsn",   "_sour
 constexpr const char* kUnavailable = "__debezium_unavailable_value";
 
 std::string Staging(const std::string& table) { return "warehouse.stg_" + table; }
+// A source column as an SQL identifier: plain identifiers (change_event.hpp) may still be reserved words
+// (order, user, end, limit).
+std::string Quoted(const std::string& column) { return "\"" + column + "\""; }
 std::string Temp(const std::string& table) { return "loader_tmp_" + table; }
 
 }  // namespace
@@ -35,10 +38,22 @@ std::string IsoUtc(int64_t ts_ms) {
 
 namespace {
 
+// Where an event stands in the source's commit order: its LSN when it has one, else its commit time.
+struct SourcePosition {
+  std::optional<int64_t> lsn;
+  int64_t ts_ms = 0;
+  friend bool operator<(const SourcePosition& a, const SourcePosition& b) {
+    if (a.lsn && b.lsn) return *a.lsn < *b.lsn;
+    return a.ts_ms < b.ts_ms;
+  }
+};
+SourcePosition Position(const ChangeEvent& e) { return {e.lsn, e.source_ts_ms}; }
+SourcePosition max(const SourcePosition& a, const SourcePosition& b) { return a < b ? b : a; }
+
 struct TableBatch {
   std::string table;
-  std::vector<const ChangeEvent*> events;  // after the last truncate, tombstones left out
-  bool truncated = false;
+  std::vector<const ChangeEvent*> events;  // those after the last truncate, tombstones left out
+  std::optional<SourcePosition> truncate;  // the latest truncate's position
   std::set<std::string> columns;
   int rounds = 0;
   std::vector<int> round_of;  // per event: the how-manieth event of its key in this batch
@@ -89,7 +104,7 @@ void WarehouseWriter::EnsureStaging(const std::string& table, const std::set<std
   }
   for (const auto& c : columns) {
     if (known.contains(c)) continue;
-    conn_.Exec("ALTER TABLE " + Staging(table) + " ADD COLUMN IF NOT EXISTS " + c + " text");
+    conn_.Exec("ALTER TABLE " + Staging(table) + " ADD COLUMN IF NOT EXISTS " + Quoted(c) + " text");
     known.insert(c);
   }
 }
@@ -116,11 +131,16 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
     if (fresh) tables.push_back({e->table});
     TableBatch& t = tables[it->second];
     if (e->op == 't') {
-      t.events.clear();
-      t.truncated = true;
+      t.truncate = t.truncate ? max(*t.truncate, Position(*e)) : Position(*e);
       continue;
     }
     t.events.push_back(e);
+  }
+  // A truncate removes what was committed before it, whichever partition it came by: the batch's events
+  // and the staging rows from before its position (LSN, else commit time).
+  for (TableBatch& t : tables) {
+    if (!t.truncate) continue;
+    std::erase_if(t.events, [&](const ChangeEvent* e) { return Position(*e) < *t.truncate; });
   }
 
   bool facts_truncated = false;
@@ -130,8 +150,10 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
       for (const auto& [name, value] : e->row) t.columns.insert(name);
     }
     EnsureStaging(t.table, t.columns);
-    if (t.truncated) {
-      conn_.Exec("DELETE FROM " + Staging(t.table));
+    if (t.truncate) {
+      conn_.Exec("DELETE FROM " + Staging(t.table) + " WHERE " +
+                 (t.truncate->lsn ? "_lsn < " + std::to_string(*t.truncate->lsn) + " OR _lsn IS NULL"
+                                  : "_source_ts < '" + IsoUtc(t.truncate->ts_ms) + "'"));
       if (t.table == "orders" || t.table == "orderdetails") facts_truncated = true;
     }
     if (t.events.empty()) continue;
@@ -150,7 +172,7 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
     std::vector<std::string> data_columns(t.columns.begin(), t.columns.end());
     std::string copy_sql =
         "COPY " + tmp + " (_key, _op, _lsn, _source_ts, _topic, _partition, _offset, _seq, _round";
-    for (const auto& c : data_columns) copy_sql += ", " + c;
+    for (const auto& c : data_columns) copy_sql += ", " + Quoted(c);
     copy_sql += ") FROM STDIN";
     size_t next = 0;
     std::unordered_map<std::string, size_t> column_index;
@@ -189,13 +211,14 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
     std::string cols, sets;
     for (const auto& c : all_columns) {
       if (c == "_loaded_at") continue;
-      cols += (cols.empty() ? "" : ", ") + c;
+      cols += (cols.empty() ? "" : ", ") + Quoted(c);
       if (c == "_key") continue;
       const std::string stg = "stg_" + t.table;
-      sets += (sets.empty() ? "" : ", ") + c + " = ";
-      sets += c.starts_with('_') ? "EXCLUDED." + c
-                                 : "CASE WHEN EXCLUDED." + c + " = '" + kUnavailable + "' THEN " + stg + "." +
-                                       c + " ELSE EXCLUDED." + c + " END";
+      const std::string q = Quoted(c);
+      sets += (sets.empty() ? "" : ", ") + q + " = ";
+      sets += c.starts_with('_') ? "EXCLUDED." + q
+                                 : "CASE WHEN EXCLUDED." + q + " = '" + kUnavailable + "' THEN " + stg + "." +
+                                       q + " ELSE EXCLUDED." + q + " END";
     }
     // With one event per key (the common case) the temporary table is already "the last event per key".
     const std::string last =
@@ -218,7 +241,7 @@ ApplyCounts WarehouseWriter::ApplyLocked(const std::vector<const ChangeEvent*>& 
   }
   conn_.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kModelLockId) + ")");
   conn_.Exec(ModelTempTablesStatement());
-  if (facts_truncated) conn_.Exec(DeleteAllFactsStatement());
+  if (facts_truncated) conn_.Exec(DeleteOrphanFactsStatement());
   std::vector<std::string> orders;
   for (const TableBatch& t : tables) {
     if (t.events.empty()) continue;

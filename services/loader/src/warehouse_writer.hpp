@@ -37,6 +37,8 @@ class WarehouseWriter {
 
   // Throws PgError; on any error the caller must roll back (and the column cache is forgotten).
   ApplyCounts Apply(const std::vector<const ChangeEvent*>& events);
+  // To call when the transaction rolls back for another reason: a column added in it is gone again.
+  void Forget() { columns_loaded_ = false; }
 
  private:
   ApplyCounts ApplyLocked(const std::vector<const ChangeEvent*>& events);

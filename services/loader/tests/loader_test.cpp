@@ -401,9 +401,10 @@ TEST_F(LoaderTest, AColumnOrATableAddedMidStreamAppearsWithoutARestart) {
   EXPECT_EQ(Query("SELECT count(*) FROM warehouse.stg_customers WHERE loyalty_tier IS NULL"), "1");
   // A new table's topic, created while the loader runs, is picked up by the pattern subscription.
   kafka::EnsureTopic(brokers_, Topic("brands"), 1, 1);
-  Emit("brands", 'c', {{"id", 9}}, {{"id", 9}, {"name", "Acme"}}, kT0 + 2000);
+  Emit("brands", 'c', {{"id", 9}}, {{"id", 9}, {"name", "Acme"}, {"order", 3}},
+       kT0 + 2000);  // a reserved word
   Flush();
-  WaitFor("SELECT name FROM warehouse.stg_brands WHERE id = '9'", "Acme", 90s);
+  WaitFor("SELECT name || '/' || \"order\" FROM warehouse.stg_brands WHERE id = '9'", "Acme/3", 90s);
 }
 
 TEST_F(LoaderTest, PoisonGoesToTheDeadLetterTopicAndTheNextMessageLoads) {

@@ -93,6 +93,9 @@ TEST(ChangeEvent, PoisonIsNamed) {
             std::string::npos);
   EXPECT_NE(reason(Message(R"({"id":1})", R"({"op":"c","after":{"id":1}})")).find("source"),
             std::string::npos);
+  EXPECT_NE(reason(Message(R"({"id":1})", R"({"op":"c","after":{"id":1,"_op":"x"},"source":{"ts_ms":1}})"))
+                .find("starts with '_'"),
+            std::string::npos);
   EXPECT_NE(reason(Message(R"({"id":1})", R"({"op":"c","after":{"Bad Name":1},"source":{"ts_ms":1}})"))
                 .find("identifier"),
             std::string::npos);

@@ -200,14 +200,15 @@ ChangeEvent ParseChangeEvent(const kafka::ConsumedMessage& message) {
   if (e.op != 't' && e.key.empty())
     throw PoisonError("change event without a key (the loader mirrors rows by key)");
   // A delete's before-image under REPLICA IDENTITY DEFAULT may lack columns; the key has them.
-  for (auto& [name, text] : key_columns) {
+  for (auto& key_column : key_columns) {
+    const std::string& name = key_column.first;
     bool present = false;
     for (const auto& [column, value] : e.row) present = present || (column == name && value.has_value());
     if (present) continue;
     if (!IsPlainIdentifier(name))
       throw PoisonError("key column name '" + name + "' is not a plain SQL identifier");
-    std::erase_if(e.row, [&](const auto& c) { return c.first == name; });
-    e.row.emplace_back(name, std::move(text));
+    std::erase_if(e.row, [&name](const auto& c) { return c.first == name; });
+    e.row.emplace_back(name, std::move(key_column.second));
   }
   return e;
 }

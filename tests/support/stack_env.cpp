@@ -15,4 +15,12 @@ std::string UniqueName(const std::string& prefix) {
          std::to_string(counter++);
 }
 
+std::string UniqueIdentifier(const std::string& prefix) {
+  std::string s = UniqueName(prefix);
+  for (char& c : s) {
+    if (c == '-') c = '_';
+  }
+  return s;
+}
+
 }  // namespace rainbow::testing

@@ -26,5 +26,7 @@ inline int StackCommand(const std::string& args) {
 
 // A name unique to this process run, so reruns against a long-lived stack never collide.
 std::string UniqueName(const std::string& prefix);
+// The same as an SQL identifier (schema, database, slot names): '-' becomes '_'.
+std::string UniqueIdentifier(const std::string& prefix);
 
 }  // namespace rainbow::testing

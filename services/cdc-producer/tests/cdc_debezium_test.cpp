@@ -44,13 +44,7 @@ using rainbow::testing::ChildProcess;
 using rainbow::testing::StackEnv;
 using Clock = std::chrono::steady_clock;
 
-std::string Identifier(const std::string& prefix) {
-  std::string s = rainbow::testing::UniqueName(prefix);
-  for (char& c : s) {
-    if (c == '-') c = '_';
-  }
-  return s;
-}
+std::string Identifier(const std::string& prefix) { return rainbow::testing::UniqueIdentifier(prefix); }
 
 // Runs a fetch script and returns the directory it prints (its last line).
 std::string RunFetch(const std::string& script) {

@@ -29,13 +29,7 @@ using rainbow::testing::ChildProcess;
 using rainbow::testing::StackCommand;
 using rainbow::testing::StackEnv;
 
-std::string Identifier(const std::string& prefix) {
-  std::string s = rainbow::testing::UniqueName(prefix);
-  for (char& c : s) {
-    if (c == '-') c = '_';
-  }
-  return s;
-}
+std::string Identifier(const std::string& prefix) { return rainbow::testing::UniqueIdentifier(prefix); }
 
 // A record as read back from Kafka.
 struct Event {

@@ -7,6 +7,7 @@
 #include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
+#include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
 #include "services/cdc-producer/src/cdc_engine.hpp"
 #include "services/cdc-producer/src/config.hpp"
@@ -26,8 +27,10 @@ int main(int argc, char** argv) {
         auto registry = rainbow::ops::MetricsRegistry();
         rainbow::cdc::CdcMetrics metrics(*registry);
         rainbow::cdc::CdcEngine engine(cfg, RAINBOW_VERSION, metrics);
-        const auto not_ready_reason = [&engine] { return engine.Ready(); };
-        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, not_ready_reason);
+        rainbow::ops::Readiness readiness;
+        readiness.AddCheck("engine", [&engine] { return engine.Ready(); });
+        const auto not_ready_reason = [&readiness] { return readiness.NotReadyReason(); };
+        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, readiness);
         rainbow::cdc::StatusService status(engine);
         rainbow::grpc_server::GrpcServer grpc(cfg.common.grpc_addr);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
         while (result.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
           if (const auto sig = rainbow::ops::WaitForTerminationSignal(std::chrono::milliseconds(200))) {
             rainbow::log::Info("draining", {{"signal", *sig}});
+            readiness.SetDraining();
             engine.RequestStop();
             break;
           }

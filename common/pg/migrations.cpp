@@ -1,5 +1,8 @@
 #include "common/pg/migrations.hpp"
 
+#include "common/logging/log.hpp"
+#include "common/retry/backoff.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -53,6 +56,29 @@ std::vector<int> PendingMigrations(Connection& conn, const std::string& history_
   }
   std::sort(pending.begin(), pending.end());
   return pending;
+}
+
+bool ApplyMigrationsWhenReachable(const std::string& dsn, const std::string& history_table,
+                                  const std::string& lock_name, const std::vector<Migration>& migrations,
+                                  const std::function<bool(std::chrono::milliseconds)>& wait) {
+  retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
+  for (;;) {
+    try {
+      Connection conn(dsn);
+      const auto applied = ApplyMigrations(conn, history_table, lock_name, migrations);
+      log::Info("migrations applied",
+                {{"applied", applied}, {"known", migrations.size()}, {"history", history_table}});
+      return true;
+    } catch (const PgError& e) {
+      if (!error::IsRetryable(e.kind()) || !backoff.CanRetry()) throw;
+      const auto delay = backoff.NextDelay();
+      log::Warn("database not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
+      if (wait(delay)) {
+        log::Info("stopped before the migrations");
+        return false;
+      }
+    }
+  }
 }
 
 }  // namespace rainbow::pg

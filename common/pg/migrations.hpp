@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,5 +26,13 @@ std::vector<int> ApplyMigrations(Connection& conn, const std::string& history_ta
 // table does not exist. Read-only: lets a readiness check tell a migrated database from an empty one.
 std::vector<int> PendingMigrations(Connection& conn, const std::string& history_table,
                                    const std::vector<Migration>& migrations);
+
+// ApplyMigrations, retrying with backoff (up to 30 attempts, 0.2-5 s apart) while the database cannot
+// be reached yet (containers start in any order); a failing migration itself throws. `wait` sleeps for
+// a delay and returns true when the caller wants to stop instead (a termination signal): this then
+// returns false. Called by a service's main before its servers start.
+bool ApplyMigrationsWhenReachable(const std::string& dsn, const std::string& history_table,
+                                  const std::string& lock_name, const std::vector<Migration>& migrations,
+                                  const std::function<bool(std::chrono::milliseconds)>& wait);
 
 }  // namespace rainbow::pg

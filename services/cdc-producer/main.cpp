@@ -5,6 +5,7 @@
 #include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
+#include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
 #include "services/cdc-producer/src/cdc_engine.hpp"
 #include "services/cdc-producer/src/config.hpp"
@@ -25,8 +26,10 @@ int main(int argc, char** argv) {
         auto registry = rainbow::ops::MetricsRegistry();
         rainbow::cdc::CdcMetrics metrics(*registry);
         rainbow::cdc::CdcEngine engine(cfg, RAINBOW_VERSION, metrics);
-        const auto not_ready_reason = [&engine] { return engine.Ready(); };
-        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, not_ready_reason);
+        rainbow::ops::Readiness readiness;
+        readiness.AddCheck("engine", [&engine] { return engine.Ready(); });
+        const auto not_ready_reason = [&readiness] { return readiness.NotReadyReason(); };
+        rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, readiness);
         rainbow::cdc::StatusService status(engine);
         rainbow::grpc_server::GrpcServer grpc(cfg.common.grpc_addr);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
@@ -35,8 +38,12 @@ int main(int argc, char** argv) {
         rainbow::log::Info("ready",
                            {{"grpc_port", grpc.port()}, {"http_port", http.port()}, {"slot", cfg.slot}});
 
-        const int code = rainbow::cdc::RunUntilSignal(
-            engine, [](std::chrono::milliseconds t) { return rainbow::ops::WaitForTerminationSignal(t); });
+        // A signal turns /readyz 503 ("shutting down") before the engine drains.
+        const int code = rainbow::cdc::RunUntilSignal(engine, [&readiness](std::chrono::milliseconds t) {
+          const auto sig = rainbow::ops::WaitForTerminationSignal(t);
+          if (sig) readiness.SetDraining();
+          return sig;
+        });
         grpc.Shutdown(cfg.common.drain_timeout);
         return code;
       });

@@ -13,7 +13,6 @@
 #include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/pg/migrations.hpp"
-#include "common/retry/backoff.hpp"
 #include "services/loader/src/config.hpp"
 #include "services/loader/src/grpc_service.hpp"
 #include "services/loader/src/lake_loop.hpp"
@@ -25,23 +24,11 @@ namespace {
 
 using namespace rainbow;
 
-// Applies the migrations, retrying while the database is not reachable yet; false on SIGTERM.
+// The warehouse's migrations once the database answers; false when SIGTERM came first.
 bool Migrate(const std::string& dsn) {
-  retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
-  for (;;) {
-    try {
-      pg::Connection conn(dsn);
-      const auto applied = pg::ApplyMigrations(conn, loader::kMigrationHistory, "rainbow.loader.migrations",
-                                               loader::Migrations());
-      log::Info("migrations applied", {{"applied", applied}, {"known", loader::Migrations().size()}});
-      return true;
-    } catch (const pg::PgError& e) {
-      if (!error::IsRetryable(e.kind()) || !backoff.CanRetry()) throw;
-      const auto delay = backoff.NextDelay();
-      log::Warn("warehouse not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
-      if (const auto sig = ops::WaitForTerminationSignal(delay)) return false;
-    }
-  }
+  return pg::ApplyMigrationsWhenReachable(
+      dsn, loader::kMigrationHistory, "rainbow.loader.migrations", loader::Migrations(),
+      [](std::chrono::milliseconds delay) { return ops::WaitForTerminationSignal(delay).has_value(); });
 }
 
 int Run(const loader::LoaderConfig& c) {

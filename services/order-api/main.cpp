@@ -7,43 +7,16 @@
 #include "common/ops/ops_http_server.hpp"
 #include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
-#include "common/retry/backoff.hpp"
 #include "services/order-api/src/config.hpp"
 #include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/grpc_create_async.hpp"
 #include "services/order-api/src/grpc_service.hpp"
-#include "services/order-api/src/migrations.hpp"
 #include "services/order-api/src/rest_server.hpp"
+#include "services/order-api/src/schema.hpp"
 
 namespace {
 
 using namespace rainbow;
-
-constexpr const char* kMigrationHistory = "rainbow.schema_migrations";
-
-// Applies the migrations, retrying while the database is not reachable yet (containers start in any
-// order); a failing migration itself is fatal. False when SIGTERM/SIGINT came while waiting: the
-// service stops then, instead of after the last retry.
-bool Migrate(const std::string& dsn) {
-  retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
-  for (;;) {
-    try {
-      pg::Connection conn(dsn);
-      const auto applied =
-          pg::ApplyMigrations(conn, kMigrationHistory, "rainbow.order-api.migrations", order::Migrations());
-      log::Info("migrations applied", {{"applied", applied}, {"known", order::Migrations().size()}});
-      return true;
-    } catch (const pg::PgError& e) {
-      if (e.kind() != error::Kind::kRetryable || !backoff.CanRetry()) throw;
-      const auto delay = backoff.NextDelay();
-      log::Warn("database not reachable, retrying", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
-      if (const auto sig = ops::WaitForTerminationSignal(delay)) {
-        log::Info("stopped before start", {{"signal", *sig}});
-        return false;
-      }
-    }
-  }
-}
 
 int Run(const order::OrderApiConfig& c) {
   auto registry = ops::MetricsRegistry();
@@ -54,12 +27,12 @@ int Run(const order::OrderApiConfig& c) {
   // /healthz answers from here on (liveness), /readyz and gRPC health once the database answers, the
   // schema is complete (whoever migrated it: ORDER_API_MIGRATE=false) and both servers listen.
   ops::Readiness readiness;
-  order::DatabaseCheck database({c.pg_dsn, kMigrationHistory});
+  order::DatabaseCheck database({c.pg_dsn, order::kMigrationHistory});
   readiness.AddCheck("database", [&database] { return database.Problem(); });
   readiness.AddCondition("listening", "starting: servers not listening yet");
   database.Start([&readiness] { readiness.Refresh(); });
   ops::OpsHttpServer ops_http(c.common.http_addr, registry, readiness);
-  if (c.migrate && !Migrate(c.pg_dsn)) return 0;
+  if (c.migrate && !order::MigrateWhenReachable(c.pg_dsn)) return 0;
 
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);

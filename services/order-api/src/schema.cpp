@@ -1,0 +1,15 @@
+#include "services/order-api/src/schema.hpp"
+
+#include "common/ops/termination.hpp"
+#include "common/pg/migrations.hpp"
+#include "services/order-api/src/migrations.hpp"
+
+namespace rainbow::order {
+
+bool MigrateWhenReachable(const std::string& dsn) {
+  return pg::ApplyMigrationsWhenReachable(
+      dsn, kMigrationHistory, "rainbow.order-api.migrations", Migrations(),
+      [](std::chrono::milliseconds delay) { return ops::WaitForTerminationSignal(delay).has_value(); });
+}
+
+}  // namespace rainbow::order

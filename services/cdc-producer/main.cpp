@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
         rainbow::cdc::CdcMetrics metrics(*registry);
         rainbow::cdc::CdcEngine engine(cfg, RAINBOW_VERSION, metrics);
         rainbow::ops::Readiness readiness;
-        readiness.AddCheck("engine", [&engine] { return engine.Ready(); });
+        readiness.AddCheck("engine", [&engine] { return engine.NotReadyReason(); });
         const auto not_ready_reason = [&readiness] { return readiness.NotReadyReason(); };
         rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, readiness);
         rainbow::cdc::StatusService status(engine);

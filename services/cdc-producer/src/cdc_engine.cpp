@@ -51,7 +51,7 @@ StatusSnapshot CdcEngine::Status() const {
   return status_;
 }
 
-std::string CdcEngine::Ready() const {
+std::string CdcEngine::NotReadyReason() const {
   std::lock_guard lock(mu_);
   if (ready_) return {};
   return status_.last_error.empty() ? "replication session not started" : status_.last_error;

@@ -12,10 +12,10 @@
 
 #include "common/kafka/producer.hpp"
 #include "services/cdc-producer/src/ack_tracker.hpp"
-#include "services/cdc-producer/src/cdc_metrics.hpp"
 #include "services/cdc-producer/src/config.hpp"
 #include "services/cdc-producer/src/event_builder.hpp"
 #include "services/cdc-producer/src/lsn.hpp"
+#include "services/cdc-producer/src/metrics.hpp"
 
 namespace rainbow::pg {
 class Connection;
@@ -49,7 +49,7 @@ inline constexpr int kExitProtocolError = 3;
 
 // The replication pipeline: publication + slot set-up, snapshot, streaming into Kafka with the no-loss
 // confirmation rule (AckTracker), heartbeats, lag, reconnects with backoff. Run() is called once, on a
-// thread of its own; Status()/Ready() from any thread; RequestStop() from the signal thread.
+// thread of its own; Status()/NotReadyReason() from any thread; RequestStop() from the signal thread.
 class CdcEngine {
  public:
   CdcEngine(CdcConfig config, std::string version, CdcMetrics& metrics);
@@ -63,7 +63,7 @@ class CdcEngine {
 
   StatusSnapshot Status() const;
   // Empty when ready (a session is snapshotting or streaming), else the reason.
-  std::string Ready() const;
+  std::string NotReadyReason() const;
 
  private:
   struct Session;

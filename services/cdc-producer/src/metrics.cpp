@@ -1,4 +1,4 @@
-#include "services/cdc-producer/src/cdc_metrics.hpp"
+#include "services/cdc-producer/src/metrics.hpp"
 
 namespace rainbow::cdc {
 namespace {

@@ -164,14 +164,17 @@ const std::vector<ServingTable>& ServingTables() {
 std::string ServingExportSql(const ServingTable& table, int64_t after, int64_t upto) {
   std::string cols;
   for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + c;
-  const std::string range = " > " + std::to_string(after) + " AND _version <= " + std::to_string(upto);
+  const auto range = [&](const char* alias) {
+    const std::string v = std::string(alias) + "._version";
+    return v + " > " + std::to_string(after) + " AND " + v + " <= " + std::to_string(upto);
+  };
   std::string sql = "COPY (SELECT " + cols + (table.deletes ? ", 0" : "") + ", t._version FROM warehouse." +
-                    table.name + " t WHERE t._version" + range;
+                    table.name + " t WHERE " + range("t");
   if (table.deletes) {
     sql += " UNION ALL SELECT " + cols +
            ", 1, d._version FROM warehouse.deleted_rows d CROSS JOIN LATERAL "
            "jsonb_populate_record(NULL::warehouse." +
-           table.name + ", d.old_row) t WHERE d.table_name = '" + table.name + "' AND d._version" + range;
+           table.name + ", d.old_row) t WHERE d.table_name = '" + table.name + "' AND " + range("d");
   }
   return sql + ") TO STDOUT";
 }

@@ -96,7 +96,7 @@ int Run(const loader::LoaderConfig& c) {
     metrics.SinkUp("clickhouse", false);
     clickhouse_thread = std::jthread([&](std::stop_token stop) {
       loader::ClickHouseSink sink(c.clickhouse, c.warehouse_dsn, &metrics, &status);
-      retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(30'000), 2.0, 0});
+      retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(5'000), 2.0, 0});
       while (!stop.stop_requested()) {
         auto pause = c.clickhouse.interval;
         try {

@@ -14,6 +14,8 @@ namespace {
 
 // The advisory lock of migration 002: warehouse statements that take versions hold it shared.
 constexpr const char* kVersionLock = "7263104101";
+// Held (session level) by the one loader replica that copies; the others stand by until it goes.
+constexpr const char* kCopierLock = "7263104102";
 
 // ClickHouse's DateTime('UTC') text; times before 1970 (an SCD2 first version's 1900-01-01) become
 // 1970-01-01, DateTime's floor. NULL stays NULL.
@@ -236,7 +238,8 @@ ClickHouseSink::ClickHouseSink(const ClickHouseConfig& config, std::string wareh
     : ch_(config), warehouse_dsn_(std::move(warehouse_dsn)), metrics_(metrics), status_(status) {}
 
 void ClickHouseSink::Reset() {
-  pg_.reset();
+  pg_.reset();  // and with its session the copier lock
+  leader_ = false;
   progress_.clear();
 }
 
@@ -276,6 +279,16 @@ int64_t ClickHouseSink::RunOnce(std::stop_token stop) {
   if (!pg_) {
     pg_ = std::make_unique<pg::Connection>(warehouse_dsn_);
     pg_->Exec("SET DateStyle = ISO; SET extra_float_digits = 3");
+  }
+  // One copier among the replicas (the lock goes with its session when it dies). Copying twice would
+  // be harmless (same rows, same versions) but twice the work.
+  if (!leader_ &&
+      pg_->Exec(std::string("SELECT pg_try_advisory_lock(") + kCopierLock + ")::int").Int(0, 0) == 1)
+    leader_ = true;
+  if (!leader_) {
+    if (metrics_) metrics_->SinkUp("clickhouse", true);
+    if (status_) status_->ClickHouseCopied(0, -1);
+    return 0;
   }
   if (progress_.empty()) {
     for (const auto& t : ServingTables()) {

@@ -51,6 +51,9 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch);
 // Versions are read only up to the watermark below which every version is committed (the advisory
 // lock of migration 002), so a transaction committing late is never skipped.
 //
+// With several loader replicas one copies (a session advisory lock on the warehouse) and the others
+// stand by, taking over when its session ends.
+//
 // Owned by main's ClickHouse thread; RunOnce is called in a loop until stop. A failure (ClickHouse or
 // the warehouse down) throws; the caller backs off and calls RunOnce again.
 class ClickHouseSink {
@@ -74,6 +77,7 @@ class ClickHouseSink {
   LoaderStatus* status_;
   std::unique_ptr<pg::Connection> pg_;
   bool migrated_ = false;
+  bool leader_ = false;                      // holds the copier lock on pg_'s session
   std::map<std::string, int64_t> progress_;  // table -> highest version in ClickHouse
 };
 

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(copied), sink_s, static_cast<double>(copied) / sink_s);
 
   // The floor: the same rows, exported beforehand (not timed), in one TabSeparated POST.
-  const auto& fact = rainbow::loader::ServingTables().front();
+  const auto& fact = rainbow::loader::ServingTables().back();  // fact_sales
   std::string body;
   {
     const auto r = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales");

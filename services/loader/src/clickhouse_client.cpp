@@ -2,7 +2,10 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <regex>
 
 namespace rainbow::loader {
@@ -11,6 +14,32 @@ namespace {
 size_t Collect(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
+}
+
+struct StreamState {
+  const std::function<bool(std::string&)>* next;
+  std::string chunk;
+  size_t pos = 0;
+  bool done = false;
+  std::exception_ptr error;
+};
+
+size_t ReadChunk(char* out, size_t size, size_t n, void* state_ptr) {
+  auto& s = *static_cast<StreamState*>(state_ptr);
+  while (s.pos == s.chunk.size() && !s.done) {
+    s.pos = 0;
+    try {
+      if (!(*s.next)(s.chunk)) s.done = true;
+    } catch (...) {
+      s.error = std::current_exception();
+      return CURL_READFUNC_ABORT;
+    }
+    if (s.done) s.chunk.clear();
+  }
+  const size_t len = std::min(size * n, s.chunk.size() - s.pos);
+  std::memcpy(out, s.chunk.data() + s.pos, len);
+  s.pos += len;
+  return len;
 }
 
 std::string Escape(CURL* curl, const std::string& s) {
@@ -64,8 +93,8 @@ ClickHouseClient::ClickHouseClient(ClickHouseConfig config) : config_(std::move(
 
 ClickHouseClient::~ClickHouseClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-std::string ClickHouseClient::Post(const std::string& query_param, const std::string& body,
-                                   bool in_database) {
+std::string ClickHouseClient::Post(const std::string& query_param, const std::string& body, bool in_database,
+                                   const std::function<bool(std::string& chunk)>* stream) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   std::string url = config_.url + "/?";
@@ -74,8 +103,17 @@ std::string ClickHouseClient::Post(const std::string& query_param, const std::st
   std::string response;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  StreamState state{stream, {}, 0, false, nullptr};
+  curl_slist* headers = nullptr;
+  if (stream != nullptr) {
+    headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadChunk);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &state);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -87,6 +125,8 @@ std::string ClickHouseClient::Post(const std::string& query_param, const std::st
     curl_easy_setopt(curl, CURLOPT_PASSWORD, config_.password.c_str());
   }
   const CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  if (state.error) std::rethrow_exception(state.error);
   if (rc != CURLE_OK) throw ClickHouseError(std::string("clickhouse: ") + curl_easy_strerror(rc), true, 0);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -106,6 +146,11 @@ std::string ClickHouseClient::Query(const std::string& sql, bool in_database) {
 
 void ClickHouseClient::InsertTsv(const std::string& target, const std::string& rows) {
   Post("INSERT INTO " + target + " FORMAT TabSeparated", rows, true);
+}
+
+void ClickHouseClient::InsertTsvStream(const std::string& target,
+                                       const std::function<bool(std::string& chunk)>& next) {
+  Post("INSERT INTO " + target + " FORMAT TabSeparated", {}, true, &next);
 }
 
 }  // namespace rainbow::loader

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -51,11 +52,16 @@ class ClickHouseClient {
   std::string Query(const std::string& sql, bool in_database = true);
   // INSERT INTO <target> FORMAT TabSeparated with `rows` as the body (one block, so all or nothing).
   void InsertTsv(const std::string& target, const std::string& rows);
+  // The same with the body streamed (chunked) from `next`, which fills `chunk` and returns false when
+  // there is no more; an exception from it aborts the insert (ClickHouse keeps nothing of it) and is
+  // rethrown.
+  void InsertTsvStream(const std::string& target, const std::function<bool(std::string& chunk)>& next);
 
   const ClickHouseConfig& config() const { return config_; }
 
  private:
-  std::string Post(const std::string& query_param, const std::string& body, bool in_database);
+  std::string Post(const std::string& query_param, const std::string& body, bool in_database,
+                   const std::function<bool(std::string& chunk)>* stream = nullptr);
 
   ClickHouseConfig config_;
   void* curl_ = nullptr;  // CURL*

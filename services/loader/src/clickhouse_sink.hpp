@@ -25,7 +25,9 @@ struct ServingTable {
   bool deletes = false;
 };
 
-// The tables copied to ClickHouse, each with its export expressions.
+// The tables copied to ClickHouse, each with its export expressions, in copy order (fact_sales last,
+// so a fact copied in a round mostly finds its dimension rows already there; a member changed again
+// since the round began arrives in the next round).
 const std::vector<ServingTable>& ServingTables();
 
 // The statement that exports a table's rows (and logged deletes, with is_deleted = 1) whose version is

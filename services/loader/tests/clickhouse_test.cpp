@@ -292,8 +292,12 @@ TEST_F(ClickHouseTest, EveryOperationAndScd2ReachClickHouse) {
       Ch("SELECT toString(discount_unit_price) || '/' || toString(net_unit_price) FROM fact_sales FINAL "
          "WHERE order_id = 10 AND line_no = 1"),
       "1.25/11.25");
+  // Members and mirrors are copied before the facts of a round.
   EXPECT_EQ(Ch("SELECT count() FROM stg_orders FINAL WHERE is_deleted = 0"), "2");
   EXPECT_EQ(Ch("SELECT day_name FROM dim_dates FINAL WHERE date_key = 20240101"), "Monday");
+  EXPECT_EQ(Ch("SELECT count() FROM fact_sales FINAL WHERE product_key NOT IN (SELECT product_key FROM "
+               "dim_products)"),
+            "0");
 
   // Update a line and a header, delete a line, change a tracked attribute (SCD2).
   EmitLine(10, 1, 5, "12.50", kT0 + 2000, 'u');

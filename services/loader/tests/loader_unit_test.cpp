@@ -213,7 +213,7 @@ TEST(ClickHouse, MigrationFilesSplitIntoStatements) {
 TEST(ClickHouse, ExportsReadVersionRangesAndLoggedDeletes) {
   const auto& tables = ServingTables();
   ASSERT_EQ(tables.size(), 9u);
-  const auto& fact = tables[0];
+  const auto& fact = tables.back();
   EXPECT_EQ(fact.name, "fact_sales");
   EXPECT_TRUE(fact.deletes);
   const auto sql = ServingExportSql(fact, 10, 20);

@@ -391,12 +391,7 @@ TEST_F(ClickHouseTest, KillsAndAClickHouseRestartLeaveClickHouseEqualToTheWareho
       StartLoader(small);
     }
   }
-  // One more kill -9 while the rest of the events are being loaded.
   emit_some(kOrders);
-  std::this_thread::sleep_for(500ms);
-  loaders_.back()->Signal(SIGKILL);
-  loaders_.back()->Wait(10s);
-  StartLoader(small);
 
   WaitPg("SELECT count(*) FROM warehouse.fact_sales", std::to_string(2 * kOrders), 180s);
   const std::string wh_sales = TrimDecimal(Pg("SELECT sum(extended_sales_amount) FROM warehouse.fact_sales"));

@@ -56,8 +56,10 @@ int main(int argc, char** argv) {
   int64_t rows = 1'000'000;
   int runs = 3;
   bool keep = false;
+  int64_t batch = 100'000;
   app.add_option("--rows", rows, "fact rows in the warehouse");
   app.add_option("--runs", runs, "runs per view query (the best is reported)");
+  app.add_option("--batch", batch, "the sink's LOADER_CLICKHOUSE_BATCH (versions per insert)");
   app.add_flag("--keep", keep, "keep the databases afterwards");
   CLI11_PARSE(app, argc, argv);
 
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   cc.url = Env("CLICKHOUSE_URL");
   cc.database = name;
   cc.timeout = std::chrono::minutes(10);
+  cc.batch_versions = batch;
   ClickHouseClient ch(cc);
 
   // The sink: from an empty ClickHouse (migrated first, not timed) until caught up.

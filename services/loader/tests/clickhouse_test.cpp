@@ -51,6 +51,8 @@ class ClickHouseTest : public ::testing::Test {
 
   void TearDown() override {
     loaders_.clear();
+    // A test that failed while ClickHouse was stopped must not leave it stopped for the next one.
+    rainbow::testing::StackCommand("up clickhouse");
     try {
       pg::Connection c(base_dsn_);
       c.Exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
@@ -147,20 +149,20 @@ class ClickHouseTest : public ::testing::Test {
 
   ChildProcess& StartLoader(std::map<std::string, std::string> extra = {}) {
     grpc_port_ = rainbow::testing::FreePort();
-    std::map<std::string, std::string> env = {
-        {"KAFKA_BROKERS", brokers_},
-        {"PG_DSN", dsn_},
-        {"LOADER_SOURCE_SCHEMA", "src"},
-        {"LOADER_TOPIC_PATTERN", "^" + name_ + "\\.public\\.[a-z_]+$"},
-        {"LOADER_GROUP", name_},
-        {"LOADER_LAKE", "false"},
-        {"LOADER_BATCH_WAIT", "50ms"},
-        {"LOADER_CLICKHOUSE_URL", StackEnv("CLICKHOUSE_URL")},
-        {"LOADER_CLICKHOUSE_DATABASE", name_},
-        {"LOADER_CLICKHOUSE_INTERVAL", "100ms"},
-        {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
-        {"HTTP_ADDR", "127.0.0.1:" + std::to_string(rainbow::testing::FreePort())},
-        {"LOG_LEVEL", "info"}};
+    http_port_ = rainbow::testing::FreePort();
+    std::map<std::string, std::string> env = {{"KAFKA_BROKERS", brokers_},
+                                              {"PG_DSN", dsn_},
+                                              {"LOADER_SOURCE_SCHEMA", "src"},
+                                              {"LOADER_TOPIC_PATTERN", "^" + name_ + "\\.public\\.[a-z_]+$"},
+                                              {"LOADER_GROUP", name_},
+                                              {"LOADER_LAKE", "false"},
+                                              {"LOADER_BATCH_WAIT", "50ms"},
+                                              {"LOADER_CLICKHOUSE_URL", StackEnv("CLICKHOUSE_URL")},
+                                              {"LOADER_CLICKHOUSE_DATABASE", name_},
+                                              {"LOADER_CLICKHOUSE_INTERVAL", "100ms"},
+                                              {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
+                                              {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+                                              {"LOG_LEVEL", "info"}};
     for (auto& [k, v] : extra) env[k] = v;
     loaders_.push_back(std::make_unique<ChildProcess>(LOADER_BIN, std::vector<std::string>{}, env));
     return *loaders_.back();
@@ -264,7 +266,7 @@ class ClickHouseTest : public ::testing::Test {
   }
 
   std::string base_dsn_, dsn_, brokers_, name_, prefix_;
-  int grpc_port_ = 0;
+  int grpc_port_ = 0, http_port_ = 0;
   int64_t lsn_ = 1000;
   std::atomic<int> delivery_failures_{0};
   std::unique_ptr<ClickHouseClient> ch_;
@@ -351,8 +353,42 @@ TEST_F(ClickHouseTest, EveryOperationAndScd2ReachClickHouse) {
   EXPECT_TRUE(status.clickhouse_ok()) << status.DebugString();
   EXPECT_GT(status.clickhouse_rows(), 10u);
   EXPECT_EQ(status.clickhouse_versions_behind(), 0);
+  const auto metrics = [&] {
+    return rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/metrics").second;
+  };
+  EXPECT_NE(metrics().find("loader_sink_up{sink=\"clickhouse\"} 1"), std::string::npos) << metrics();
   // The migrations are recorded once.
   EXPECT_EQ(Ch("SELECT count() FROM schema_migrations"), "1");
+
+  // ClickHouse down: the warehouse goes on, the loader stays ready, the sink says it is down; when
+  // ClickHouse is back the sink catches up.
+  ASSERT_EQ(rainbow::testing::StackCommand("down clickhouse"), 0);
+  EmitOrder(12, "2024-01-03T09:00:00Z", kT0 + 4000);
+  EmitLine(12, 1, 4, "12.50", kT0 + 4000);
+  Flush();
+  WaitPg("SELECT count(*) FROM warehouse.fact_sales WHERE order_id = 12", "1");
+  const auto down_by = std::chrono::steady_clock::now() + 30s;
+  v1::Status down;
+  while (std::chrono::steady_clock::now() < down_by) {
+    grpc::ClientContext c;
+    down.Clear();
+    ASSERT_TRUE(stub->GetStatus(&c, {}, &down).ok());
+    if (!down.clickhouse_ok()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_FALSE(down.clickhouse_ok()) << down.DebugString();
+  EXPECT_TRUE(down.warehouse_ok());
+  EXPECT_NE(metrics().find("loader_sink_up{sink=\"clickhouse\"} 0"), std::string::npos) << metrics();
+  EXPECT_EQ(rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz").first,
+            200);
+  ASSERT_EQ(rainbow::testing::StackCommand("up clickhouse"), 0);
+  WaitCh("SELECT count() FROM fact_sales FINAL WHERE is_deleted = 0 AND order_id = 12", "1");
+  {
+    grpc::ClientContext c;
+    v1::Status up;
+    ASSERT_TRUE(stub->GetStatus(&c, {}, &up).ok());
+    EXPECT_TRUE(up.clickhouse_ok()) << up.DebugString();
+  }
 
   loaders_.back()->Signal(SIGTERM);
   EXPECT_EQ(loaders_.back()->Wait(30s), 0);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "common/pg/migrations.hpp"
@@ -59,9 +60,19 @@ int main(int argc, char** argv) {
     if (reconcile->parsed()) {
       pg::Connection source(source_dsn);
       pg::Connection warehouse(warehouse_dsn);
+      // With LOADER_CLICKHOUSE_URL set, the serving layer is checked too.
+      std::unique_ptr<loader::ClickHouseClient> clickhouse;
+      if (const auto url = Env("LOADER_CLICKHOUSE_URL"); !url.empty()) {
+        loader::ClickHouseConfig cc;
+        cc.url = url;
+        cc.user = Env("LOADER_CLICKHOUSE_USER", "default");
+        cc.password = Env("LOADER_CLICKHOUSE_PASSWORD");
+        cc.database = Env("LOADER_CLICKHOUSE_DATABASE", "rainbow");
+        clickhouse = std::make_unique<loader::ClickHouseClient>(cc);
+      }
       const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
       for (;;) {
-        const auto report = loader::Reconcile(source, warehouse, schema);
+        const auto report = loader::Reconcile(source, warehouse, schema, clickhouse.get());
         if (report.matches || std::chrono::steady_clock::now() >= until) {
           std::cout << loader::FormatReport(report);
           return report.matches ? 0 : 1;

@@ -13,6 +13,8 @@
 #include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/pg/migrations.hpp"
+#include "common/retry/backoff.hpp"
+#include "services/loader/src/clickhouse_sink.hpp"
 #include "services/loader/src/config.hpp"
 #include "services/loader/src/grpc_service.hpp"
 #include "services/loader/src/lake_loop.hpp"
@@ -75,9 +77,40 @@ int Run(const loader::LoaderConfig& c) {
       loop.Close();
     });
   }
+  // The serving layer: its own thread and progress; a failing ClickHouse (or a failing round) backs
+  // off and retries without holding up the other sinks, and does not make the loader unready
+  // (README "ClickHouse").
+  std::jthread clickhouse_thread;
+  if (!c.clickhouse.url.empty()) {
+    status.ClickHouseEnabled();
+    metrics.SinkUp("clickhouse", false);
+    clickhouse_thread = std::jthread([&](std::stop_token stop) {
+      loader::ClickHouseSink sink(c.clickhouse, c.warehouse_dsn, &metrics, &status);
+      retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(5'000), 2.0, 0});
+      while (!stop.stop_requested()) {
+        auto pause = c.clickhouse.interval;
+        try {
+          if (sink.RunOnce(stop) > 0) pause = std::chrono::milliseconds(0);
+          backoff.Reset();
+        } catch (const std::exception& e) {
+          status.Error("clickhouse", e.what());
+          metrics.SinkUp("clickhouse", false);
+          metrics.Batch("clickhouse", "retried", 0, 0);
+          sink.Reset();
+          pause = backoff.NextDelay();
+          log::Warn("clickhouse sink failed, retrying",
+                    {{"error", e.what()}, {"retry_in_ms", pause.count()}});
+        }
+        for (auto waited = std::chrono::milliseconds(0); waited < pause && !stop.stop_requested();
+             waited += std::chrono::milliseconds(50))
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
 
   loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema,
-                                    c.lake.enabled ? std::optional(c.s3) : std::nullopt, c.lake.bucket);
+                                    c.lake.enabled ? std::optional(c.s3) : std::nullopt, c.lake.bucket,
+                                    c.clickhouse.url.empty() ? std::nullopt : std::optional(c.clickhouse));
   grpc_server::GrpcServer grpc(c.common.grpc_addr);
   grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
@@ -85,7 +118,8 @@ int Run(const loader::LoaderConfig& c) {
   log::Info("loader listening", {{"grpc_port", grpc.port()},
                                  {"ops_port", ops_http.port()},
                                  {"topics", c.topic_pattern},
-                                 {"lake", c.lake.enabled}});
+                                 {"lake", c.lake.enabled},
+                                 {"clickhouse", !c.clickhouse.url.empty()}});
 
   const auto sig = ops::WaitForTerminationSignal();
   log::Info("draining", {{"signal", sig.value_or(0)}});
@@ -93,8 +127,10 @@ int Run(const loader::LoaderConfig& c) {
   // The sinks finish the batch in flight (committed) and leave their groups; then gRPC drains.
   warehouse_thread.request_stop();
   lake_thread.request_stop();
+  clickhouse_thread.request_stop();
   warehouse_thread.join();
   if (lake_thread.joinable()) lake_thread.join();
+  if (clickhouse_thread.joinable()) clickhouse_thread.join();
   grpc.Shutdown(c.common.drain_timeout);
   dlq.Flush(std::chrono::seconds(5));
   log::Info("stopped");

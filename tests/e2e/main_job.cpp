@@ -22,6 +22,7 @@
 #include "rainbow/loader.grpc.pb.h"
 #include "rainbow/order_api.grpc.pb.h"
 #include "rainbow/state_tracker.grpc.pb.h"
+#include "services/loader/src/clickhouse_client.hpp"
 #include "services/loader/src/lake_writer.hpp"
 
 #include <fstream>
@@ -45,6 +46,7 @@ struct SmokeConfig {
   std::string order_api_grpc;
   std::string state_grpc;
   std::string loader_grpc;
+  std::string clickhouse_url;  // empty: no serving layer to check
   std::string sample_json;
 };
 
@@ -302,6 +304,63 @@ void CheckLoader(const SmokeConfig& c, const std::string& run) {
                                                     {"run", run}});
 }
 
+// The serving layer answers (HTTP /ping through a query).
+void CheckClickHouse(const SmokeConfig& c, const std::string& run) {
+  rainbow::loader::ClickHouseConfig cc;
+  cc.url = c.clickhouse_url;
+  rainbow::loader::ClickHouseClient ch(cc);
+  auto version = ch.Query("SELECT version()", false);
+  while (!version.empty() && version.back() == '\n') version.pop_back();
+  rainbow::log::Info("clickhouse answers", {{"version", version}, {"run", run}});
+}
+
+// Flow A, serving layer: the loader copies the orders just created into ClickHouse (database rainbow),
+// and the serving view sales_by_day shows their day.
+void CheckServing(const SmokeConfig& c, const std::string& run) {
+  if (g_created_orders.empty()) throw std::runtime_error("no orders were created before");
+  std::string ids;
+  for (auto id : g_created_orders) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  rainbow::loader::ClickHouseConfig cc;
+  cc.url = c.clickhouse_url;
+  rainbow::loader::ClickHouseClient ch(cc);
+  const auto one = [&](const std::string& sql) {
+    auto out = ch.Query(sql);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string got;
+  const std::string want = std::to_string(g_created_orders.size());
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      got = one("SELECT uniqExact(order_id) FROM fact_sales FINAL WHERE is_deleted = 0 AND order_id IN (" +
+                ids + ")");
+    } catch (const std::exception& e) {
+      got = e.what();  // the loader may not have created the tables yet
+    }
+    if (got == want) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  if (got != want)
+    throw std::runtime_error("orders " + ids + " not all in ClickHouse fact_sales within 60 s: " + got);
+  for (auto id : g_created_orders) {
+    rainbow::log::Info(
+        "order in clickhouse",
+        {{"order_id", id},
+         {"lines_and_sales", one("SELECT toString(count()) || ' ' || toString(sum(extended_sales_amount)) "
+                                 "FROM fact_sales FINAL WHERE is_deleted = 0 AND order_id = " +
+                                 std::to_string(id))},
+         {"run", run}});
+  }
+  const auto days = one(
+      "SELECT arrayStringConcat(groupArray(concat(toString(date_key), ' lines ', toString(lines), ' sales ', "
+      "toString(sales))), '; ') FROM (SELECT * FROM sales_by_day WHERE date_key IN (SELECT DISTINCT date_key "
+      "FROM "
+      "fact_sales FINAL WHERE order_id IN (" +
+      ids + ")) ORDER BY date_key)");
+  rainbow::log::Info("serving view sales_by_day", {{"days", days}, {"run", run}});
+}
+
 // Flow B: the seed's sample JSON dropped into `raw` is registered (bucket notification -> state-tracker),
 // converted by s3-converter, COMPLETED, and its XML in `converted` has the SHA-256 the tracker recorded.
 void CheckFiles(const SmokeConfig& c, const std::string& run) {
@@ -377,6 +436,8 @@ int main(int argc, char** argv) {
         c.order_api_grpc = env.String("ORDER_API_GRPC", "127.0.0.1:50051", "order-api gRPC address");
         c.state_grpc = env.String("STATE_GRPC", "127.0.0.1:50053", "state-tracker gRPC address");
         c.loader_grpc = env.String("LOADER_GRPC", "127.0.0.1:50055", "loader gRPC address");
+        c.clickhouse_url =
+            env.String("CLICKHOUSE_URL", "", "ClickHouse HTTP URL of the serving layer (empty: not checked)");
         c.sample_json = env.String("MAIN_JOB_SAMPLE_JSON", SAMPLE_JSON, "JSON file dropped into bucket raw");
         return c;
       },
@@ -388,10 +449,14 @@ int main(int argc, char** argv) {
                      {"redis", CheckRedis},
                      {"s3+notification", CheckS3AndNotification},
                      {"prometheus", CheckPrometheus}};
+        if (!c.clickhouse_url.empty()) steps.push_back({"clickhouse", CheckClickHouse});
         if (!infra_only) {
           steps.push_back({"orders (order-api REST + gRPC)", CheckOrders});
           steps.push_back({"cdc (orders -> cdc-producer -> Kafka rainbow.public.orders)", CheckCdc});
           steps.push_back({"loader (Kafka -> warehouse fact_sales + lake; Reconcile)", CheckLoader});
+          if (!c.clickhouse_url.empty())
+            steps.push_back(
+                {"serving (warehouse -> ClickHouse fact_sales, view sales_by_day)", CheckServing});
           steps.push_back({"files (raw -> state-tracker -> s3-converter -> converted)", CheckFiles});
         }
         for (const auto& [name, step] : steps) {

@@ -1,5 +1,8 @@
 #include "services/loader/src/config.hpp"
 
+#include <fstream>
+#include <sstream>
+
 namespace rainbow::loader {
 
 using namespace std::chrono_literals;
@@ -39,6 +42,32 @@ LoaderConfig LoadConfig(config::Env& env) {
                           "offsets per lake object (per partition); a window is rewritten until full");
   c.lake.flush_interval =
       env.Duration("LOADER_LAKE_FLUSH_INTERVAL", 5s, "how often an unfinished lake window is written");
+  c.clickhouse.url =
+      env.String("LOADER_CLICKHOUSE_URL", "",
+                 "ClickHouse HTTP URL of the serving layer, e.g. http://127.0.0.1:8123 (empty: off)");
+  c.clickhouse.user = env.String("LOADER_CLICKHOUSE_USER", "default", "ClickHouse user");
+  c.clickhouse.password = env.String("LOADER_CLICKHOUSE_PASSWORD", "", "ClickHouse password");
+  const auto password_file =
+      env.String("LOADER_CLICKHOUSE_PASSWORD_FILE", "",
+                 "file holding the ClickHouse password (instead of LOADER_CLICKHOUSE_PASSWORD)");
+  if (!password_file.empty() && !env.describing()) {
+    std::ifstream in(password_file);
+    if (!in)
+      throw config::ConfigError("LOADER_CLICKHOUSE_PASSWORD_FILE",
+                                "config: LOADER_CLICKHOUSE_PASSWORD_FILE: cannot read " + password_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    c.clickhouse.password = ss.str();
+    while (!c.clickhouse.password.empty() &&
+           (c.clickhouse.password.back() == '\n' || c.clickhouse.password.back() == '\r'))
+      c.clickhouse.password.pop_back();
+  }
+  c.clickhouse.database =
+      env.String("LOADER_CLICKHOUSE_DATABASE", "rainbow", "ClickHouse database of the serving layer");
+  c.clickhouse.interval = env.Duration("LOADER_CLICKHOUSE_INTERVAL", 1s,
+                                       "pause between serving-layer copy rounds once caught up");
+  c.clickhouse.batch_versions = env.Int("LOADER_CLICKHOUSE_BATCH", 100'000, 100, 1'000'000,
+                                        "most warehouse versions (so rows) per ClickHouse insert");
   if (c.lake.enabled || env.describing()) {
     c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint of the lake, e.g. http://127.0.0.1:9000");
     c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");

@@ -7,6 +7,7 @@
 #include "common/config/env.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/s3/types.hpp"
+#include "services/loader/src/clickhouse_client.hpp"
 
 namespace rainbow::loader {
 
@@ -39,6 +40,7 @@ struct LoaderConfig {
   int dlq_replication = 1;
   s3::S3Config s3;
   LakeConfig lake;
+  ClickHouseConfig clickhouse;  // url empty: the serving layer is off
 };
 
 LoaderConfig LoadConfig(config::Env& env);

@@ -1,5 +1,7 @@
 #include "services/loader/src/grpc_service.hpp"
 
+#include <memory>
+
 #include "common/error/error.hpp"
 #include "common/pg/connection.hpp"
 #include "services/loader/src/backfill.hpp"
@@ -33,6 +35,10 @@ grpc::Status LoaderGrpcService::GetStatus(grpc::ServerContext*, const v1::GetSta
   out->set_lake_events(s.lake_events);
   out->set_warehouse_ok(s.warehouse_ok);
   out->set_lake_ok(s.lake_ok);
+  out->set_clickhouse_enabled(s.clickhouse_enabled);
+  out->set_clickhouse_ok(s.clickhouse_ok);
+  out->set_clickhouse_rows(s.clickhouse_rows);
+  out->set_clickhouse_versions_behind(s.clickhouse_versions_behind);
   return grpc::Status::OK;
 }
 
@@ -41,7 +47,9 @@ grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::Reconc
   try {
     pg::Connection source(source_dsn_);
     pg::Connection warehouse(warehouse_dsn_);
-    const auto report = loader::Reconcile(source, warehouse, source_schema_);
+    std::unique_ptr<ClickHouseClient> ch;
+    if (clickhouse_) ch = std::make_unique<ClickHouseClient>(*clickhouse_);
+    const auto report = loader::Reconcile(source, warehouse, source_schema_, ch.get());
     out->set_source_sales_amount(report.source_sales);
     out->set_warehouse_sales_amount(report.warehouse_sales);
     out->set_matches(report.matches);
@@ -53,6 +61,9 @@ grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::Reconc
       check->set_matches(c.matches);
     }
     return grpc::Status::OK;
+  } catch (const ClickHouseError& e) {
+    return {e.retryable() ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL,
+            std::string("reconcile: ") + e.what()};
   } catch (const std::exception& e) {
     return {error::GrpcCode(error::KindOf(e)), std::string("reconcile: ") + e.what()};
   }

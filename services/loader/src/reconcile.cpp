@@ -20,8 +20,17 @@ std::map<std::string, std::string> Pairs(pg::Connection& conn, const std::string
 
 }  // namespace
 
-ReconcileReport Reconcile(pg::Connection& source, pg::Connection& warehouse,
-                          const std::string& source_schema) {
+std::string TrimDecimal(std::string v) {
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  if (v.find('.') == std::string::npos) return v.empty() ? "0" : v;
+  while (v.back() == '0') v.pop_back();
+  if (v.back() == '.') v.pop_back();
+  if (v.empty() || v == "-") return "0";
+  return v;
+}
+
+ReconcileReport Reconcile(pg::Connection& source, pg::Connection& warehouse, const std::string& source_schema,
+                          ClickHouseClient* clickhouse) {
   ReconcileReport report;
   const auto add = [&](std::string name, std::string s, std::string w) {
     const bool ok = s == w;
@@ -59,6 +68,25 @@ ReconcileReport Reconcile(pg::Connection& source, pg::Connection& warehouse,
   for (const auto& [d, v] : w) days[d].second = v;
   for (const auto& [d, v] : days)
     add("sales " + d, v.first.empty() ? "0" : v.first, v.second.empty() ? "0" : v.second);
+  if (clickhouse != nullptr) {
+    const auto ch = [&](const std::string& sql) { return TrimDecimal(clickhouse->Query(sql)); };
+    for (const char* t : {"orders", "orderdetails"})
+      add(std::string("clickhouse rows ") + t, One(source, "SELECT count(*) FROM " + source_schema + "." + t),
+          ch(std::string("SELECT count() FROM stg_") + t + " FINAL WHERE is_deleted = 0"));
+    add("clickhouse fact rows", One(source, "SELECT count(*) FROM " + source_schema + ".orderdetails"),
+        ch("SELECT count() FROM fact_sales FINAL WHERE is_deleted = 0"));
+    add("clickhouse sales total", TrimDecimal(report.source_sales),
+        ch("SELECT sum(extended_sales_amount) FROM fact_sales FINAL WHERE is_deleted = 0"));
+    for (const char* t : {"dim_customers", "dim_payments", "dim_sellers", "dim_promotions", "dim_products"}) {
+      add(std::string("clickhouse ") + t, One(warehouse, std::string("SELECT count(*) FROM warehouse.") + t),
+          ch(std::string("SELECT count() FROM ") + t + " FINAL"));
+      add(std::string("clickhouse ") + t + " current",
+          One(warehouse, std::string("SELECT count(*) FROM warehouse.") + t + " WHERE is_current"),
+          ch(std::string("SELECT count() FROM ") + t + " FINAL WHERE is_current = 1"));
+    }
+    add("clickhouse dim_dates", One(warehouse, "SELECT count(*) FROM warehouse.dim_dates"),
+        ch("SELECT count() FROM dim_dates FINAL"));
+  }
   return report;
 }
 

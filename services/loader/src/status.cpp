@@ -42,6 +42,19 @@ void LoaderStatus::Error(const std::string& sink, const std::string& error) {
   s_.last_error = sink + ": " + error;
   if (sink == "warehouse") s_.warehouse_ok = false;
   if (sink == "lake") s_.lake_ok = false;
+  if (sink == "clickhouse") s_.clickhouse_ok = false;
+}
+
+void LoaderStatus::ClickHouseEnabled() {
+  std::lock_guard lock(mu_);
+  s_.clickhouse_enabled = true;
+}
+
+void LoaderStatus::ClickHouseCopied(int64_t rows, int64_t versions_behind) {
+  std::lock_guard lock(mu_);
+  s_.clickhouse_rows += static_cast<uint64_t>(rows);
+  s_.clickhouse_versions_behind = versions_behind;
+  s_.clickhouse_ok = true;
 }
 
 void LoaderStatus::LakeWritten(int64_t events) {

@@ -33,6 +33,12 @@ class LoaderStatus {
     double events_per_second = 0;  // over the recent batches
     bool warehouse_ok = false;
     bool lake_ok = true;
+    // The serving layer (ClickHouse): on when configured; ok from its last successful round until a
+    // failure; rows copied; how many warehouse versions it is behind (as of its last round).
+    bool clickhouse_enabled = false;
+    bool clickhouse_ok = false;
+    uint64_t clickhouse_rows = 0;
+    int64_t clickhouse_versions_behind = -1;
   };
 
   void Committed(const std::map<kafka::TopicPartition, int64_t>& next, int64_t events, int64_t facts,
@@ -42,6 +48,8 @@ class LoaderStatus {
   void Error(const std::string& sink, const std::string& error);
   void LakeWritten(int64_t events);
   void WarehouseOk();
+  void ClickHouseEnabled();
+  void ClickHouseCopied(int64_t rows, int64_t versions_behind);
   Snapshot Get() const;
 
  private:

@@ -87,8 +87,11 @@ void WarehouseWriter::LoadColumns() {
   const auto r = conn_.Exec(
       "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'warehouse' "
       "AND table_name LIKE 'stg\\_%'");
-  for (int i = 0; i < r.rows(); ++i)
+  for (int i = 0; i < r.rows(); ++i) {
+    // _version (migration 002) is the serving layer's, set by a trigger: never copied or merged.
+    if (r.Text(i, 1) == "_version") continue;
     columns_[std::string(r.Text(i, 0).substr(4))].insert(std::string(r.Text(i, 1)));
+  }
   columns_loaded_ = true;
 }
 

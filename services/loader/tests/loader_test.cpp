@@ -538,17 +538,18 @@ std::string WarehouseDigest(const std::string& dsn) {
   for (const char* t :
        {"customers", "payments", "sellers", "promotions", "products", "orders", "orderdetails"})
     add(std::string("stg_") + t,
-        std::string("SELECT to_jsonb(s) - '_loaded_at' FROM warehouse.stg_") + t + " s");
+        std::string("SELECT to_jsonb(s) - '_loaded_at' - '_version' FROM warehouse.stg_") + t + " s");
   for (const auto& [dim, key] :
        std::vector<std::pair<std::string, std::string>>{{"customers", "customer_key"},
                                                         {"payments", "payment_key"},
                                                         {"sellers", "seller_key"},
                                                         {"promotions", "promotion_key"},
                                                         {"products", "product_key"}})
-    add("dim_" + dim, "SELECT to_jsonb(d) - '" + key + "' FROM warehouse.dim_" + dim + " d");
-  add("dim_dates", "SELECT to_jsonb(d) FROM warehouse.dim_dates d");
+    add("dim_" + dim, "SELECT to_jsonb(d) - '_version' - '" + key + "' FROM warehouse.dim_" + dim + " d");
+  add("dim_dates", "SELECT to_jsonb(d) - '_version' FROM warehouse.dim_dates d");
   add("fact_sales",
-      "SELECT to_jsonb(f) - 'loaded_at' - 'product_key' - 'customer_key' - 'payment_key' - 'promotion_key' - "
+      "SELECT to_jsonb(f) - 'loaded_at' - '_version' - 'product_key' - 'customer_key' - 'payment_key' - "
+      "'promotion_key' - "
       "'seller_key' || jsonb_build_object('p', p.valid_from, 'c', c.valid_from, 'pay', pay.valid_from, 'pr', "
       "pr.valid_from, 's', s.valid_from) FROM warehouse.fact_sales f "
       "LEFT JOIN warehouse.dim_products p USING (product_key) LEFT JOIN warehouse.dim_customers c USING "

@@ -3,9 +3,12 @@
 #include <zlib.h>
 
 #include "services/loader/src/change_event.hpp"
+#include "services/loader/src/clickhouse_client.hpp"
+#include "services/loader/src/clickhouse_sink.hpp"
 #include "services/loader/src/dimensions.hpp"
 #include "services/loader/src/lake_writer.hpp"
 #include "services/loader/src/model_types.hpp"
+#include "services/loader/src/reconcile.hpp"
 #include "services/loader/src/warehouse_writer.hpp"
 
 namespace rainbow::loader {
@@ -185,6 +188,58 @@ TEST(ModelTypes, AnOrderLineWithABadPriceIsPoison) {
   // Tables outside the model are mirrored whatever their values.
   EXPECT_NO_THROW(CheckModelTypes(ParseChangeEvent(Message(
       R"({"id":1})", R"({"after":{"id":"x"},"source":{"ts_ms":5},"op":"c"})", "rainbow.public.brands"))));
+}
+
+TEST(ClickHouse, ErrorCodesAreReadAndClassified) {
+  EXPECT_EQ(ClickHouseErrorCode("Code: 62, e.displayText() = DB::Exception: Syntax error"), 62);
+  EXPECT_EQ(ClickHouseErrorCode("Service Unavailable"), 0);
+  EXPECT_TRUE(IsPermanentClickHouseCode(62));    // syntax
+  EXPECT_TRUE(IsPermanentClickHouseCode(27));    // cannot parse input
+  EXPECT_FALSE(IsPermanentClickHouseCode(0));    // no code: transport or overload
+  EXPECT_FALSE(IsPermanentClickHouseCode(252));  // too many parts: wait and retry
+}
+
+TEST(ClickHouse, MigrationFilesSplitIntoStatements) {
+  const auto st = SplitStatements(
+      "-- a comment; with a semicolon\nCREATE TABLE a (x UInt8)\nENGINE = Log;\n\n"
+      "CREATE VIEW v AS\nSELECT 1;\n");
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[0], "CREATE TABLE a (x UInt8)\nENGINE = Log");
+  EXPECT_EQ(st[1], "CREATE VIEW v AS\nSELECT 1");
+  // The embedded migrations: the tables, then the four serving views.
+  const auto m = ClickHouseMigrations();
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m[0].version, 1);
+  EXPECT_EQ(SplitStatements(m[0].sql).size(), 13u);
+}
+
+TEST(ClickHouse, ExportsReadVersionRangesAndLoggedDeletes) {
+  const auto& tables = ServingTables();
+  ASSERT_EQ(tables.size(), 9u);
+  const auto& fact = tables.back();
+  EXPECT_EQ(fact.name, "fact_sales");
+  EXPECT_TRUE(fact.deletes);
+  const auto sql = ServingExportSql(fact, 10, 20);
+  EXPECT_TRUE(sql.starts_with("COPY (SELECT ")) << sql;
+  EXPECT_NE(sql.find("t._version > 10 AND t._version <= 20"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("d._version > 10 AND d._version <= 20"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("jsonb_populate_record(NULL::warehouse.fact_sales, d.old_row)"), std::string::npos);
+  EXPECT_TRUE(sql.ends_with(") TO STDOUT"));
+  // Dimensions keep no delete log: an SCD2 delete is an update (is_deleted).
+  for (const auto& t : tables) {
+    if (t.name.starts_with("dim_")) {
+      EXPECT_FALSE(t.deletes) << t.name;
+      EXPECT_EQ(ServingExportSql(t, 0, 1).find("deleted_rows"), std::string::npos);
+    }
+  }
+}
+
+TEST(ClickHouse, DecimalsCompareWithoutTrailingZeros) {
+  EXPECT_EQ(TrimDecimal("37.500000\n"), "37.5");
+  EXPECT_EQ(TrimDecimal("100.00"), "100");
+  EXPECT_EQ(TrimDecimal("0.000000"), "0");
+  EXPECT_EQ(TrimDecimal("1200"), "1200");
+  EXPECT_EQ(TrimDecimal(""), "0");
 }
 
 }  // namespace

@@ -1,0 +1,164 @@
+// The serving layer's benchmark (bench/loader/README.md "ClickHouse"): the loader's ClickHouse sink
+// copying a warehouse of --rows fact rows vs the floor, one HTTP insert of the same rows as
+// TabSeparated; then each serving view on ClickHouse vs the same GROUP BY on the PostgreSQL warehouse.
+// Needs the test stack's PostgreSQL and ClickHouse (PG_DSN, CLICKHOUSE_URL from scripts/stack env).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <stop_token>
+#include <string>
+
+#include <libpq-fe.h>
+
+#include "common/pg/connection.hpp"
+#include "common/pg/migrations.hpp"
+#include "services/loader/src/clickhouse_client.hpp"
+#include "services/loader/src/clickhouse_sink.hpp"
+#include "services/loader/src/migrations.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using rainbow::loader::ClickHouseClient;
+using rainbow::loader::ClickHouseConfig;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == 0) {
+    std::fprintf(stderr, "clickhouse_bench: %s is not set (eval \"$(scripts/stack --test env)\")\n", name);
+    std::exit(2);
+  }
+  return v;
+}
+
+// Best of `runs` wall times of f.
+double Best(int runs, const std::function<void()>& f) {
+  double best = std::numeric_limits<double>::max();
+  for (int i = 0; i < runs; ++i) {
+    const auto t = Clock::now();
+    f();
+    best = std::min(best, Seconds(t));
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("the loader's ClickHouse sink vs one TabSeparated insert; serving views vs the warehouse");
+  int64_t rows = 1'000'000;
+  int runs = 3;
+  bool keep = false;
+  int64_t batch = 100'000;
+  app.add_option("--rows", rows, "fact rows in the warehouse");
+  app.add_option("--runs", runs, "runs per view query (the best is reported)");
+  app.add_option("--batch", batch, "the sink's LOADER_CLICKHOUSE_BATCH (versions per insert)");
+  app.add_flag("--keep", keep, "keep the databases afterwards");
+  CLI11_PARSE(app, argc, argv);
+
+  const std::string base_dsn = Env("PG_DSN");
+  const std::string name =
+      "chbench_" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  {
+    rainbow::pg::Connection c(base_dsn);
+    c.Exec("CREATE DATABASE " + name);
+  }
+  const std::string dsn = base_dsn + " dbname=" + name;
+  rainbow::pg::Connection wh(dsn);
+  rainbow::pg::ApplyMigrations(wh, rainbow::loader::kMigrationHistory, "rainbow.loader.migrations",
+                               rainbow::loader::Migrations());
+  auto t = Clock::now();
+  wh.Exec(
+      "INSERT INTO warehouse.dim_dates SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(day FROM d), "
+      "extract(month FROM d), to_char(d, 'FMMonth'), extract(year FROM d), extract(quarter FROM d), "
+      "extract(week FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), extract(isodow FROM d) >= 6 "
+      "FROM generate_series('2024-01-01'::date, '2024-03-31'::date, '1 day') d");
+  wh.Exec(
+      "INSERT INTO warehouse.fact_sales (order_id, line_no, order_ts, date_key, product_id, customer_id, "
+      "payment_id, promotion_id, seller_id, sales_quantity, regular_unit_price, discount_unit_price, "
+      "net_unit_price, extended_discount_amount, extended_sales_amount) "
+      "SELECT i / 2, i % 2 + 1, ts, to_char(ts, 'YYYYMMDD')::integer, 1 + i % 200, 1 + i % 1000, 1 + i % 5, "
+      "CASE WHEN i % 3 = 0 THEN NULL ELSE 1 + i % 20 END, 1 + i % 20, q, p, 1.25, p - 1.25, q * 1.25, q * p "
+      "FROM (SELECT i, '2024-01-01'::timestamptz + (i % 90) * interval '1 day' AS ts, 1 + i % 5 AS q, "
+      "(5 + i % 100)::numeric(12,2) AS p FROM generate_series(0, " +
+      std::to_string(rows - 1) + ") i) s");
+  wh.Exec("ANALYZE warehouse.fact_sales");
+  std::printf("{\"step\":\"warehouse filled\",\"fact_rows\":%lld,\"seconds\":%.2f}\n",
+              static_cast<long long>(rows), Seconds(t));
+
+  ClickHouseConfig cc;
+  cc.url = Env("CLICKHOUSE_URL");
+  cc.database = name;
+  cc.timeout = std::chrono::minutes(10);
+  cc.batch_versions = batch;
+  ClickHouseClient ch(cc);
+
+  // The sink: from an empty ClickHouse (migrated first, not timed) until caught up.
+  rainbow::loader::ApplyClickHouseMigrations(ch);
+  rainbow::loader::ClickHouseSink sink(cc, dsn, nullptr, nullptr);
+  std::stop_source stop;
+  t = Clock::now();
+  int64_t copied = 0;
+  for (int64_t n; (n = sink.RunOnce(stop.get_token())) > 0;) copied += n;
+  const double sink_s = Seconds(t);
+  std::printf("{\"contender\":\"sink\",\"rows\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.0f}\n",
+              static_cast<long long>(copied), sink_s, static_cast<double>(copied) / sink_s);
+
+  // The floor: the same rows, exported beforehand (not timed), in one TabSeparated POST.
+  const auto& fact = rainbow::loader::ServingTables().back();  // fact_sales
+  std::string body;
+  {
+    const auto r = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales");
+    const std::string sql = rainbow::loader::ServingExportSql(fact, 0, r.Int(0, 0));
+    PGresult* res = PQexec(wh.raw(), sql.c_str());
+    PQclear(res);
+    char* buf = nullptr;
+    for (int n; (n = PQgetCopyData(wh.raw(), &buf, 0)) > 0;) {
+      body.append(buf, static_cast<size_t>(n));
+      PQfreemem(buf);
+    }
+    while ((res = PQgetResult(wh.raw())) != nullptr) PQclear(res);
+  }
+  ch.Query("CREATE TABLE floor_fact AS fact_sales");
+  std::string cols;
+  for (const auto& c : fact.columns) cols += (cols.empty() ? "" : ", ") + c.substr(c.rfind(' ') + 1);
+  t = Clock::now();
+  ch.InsertTsv("floor_fact (" + cols + ", is_deleted, _version)", body);
+  const double floor_s = Seconds(t);
+  std::printf(
+      "{\"contender\":\"floor (one TabSeparated insert)\",\"rows\":%lld,\"bytes\":%zu,\"seconds\":%.3f,"
+      "\"rows_per_s\":%.0f}\n",
+      static_cast<long long>(rows), body.size(), floor_s, static_cast<double>(rows) / floor_s);
+  std::printf("{\"sink_vs_floor\":%.2f}\n", floor_s / sink_s);
+
+  // Serving views vs the same query on the warehouse.
+  const std::vector<std::pair<std::string, std::string>> views = {{"sales_by_day", "date_key"},
+                                                                  {"sales_by_product", "product_id"},
+                                                                  {"sales_by_seller", "seller_id"},
+                                                                  {"sales_by_promotion", "promotion_id"}};
+  for (const auto& [view, key] : views) {
+    const double c = Best(runs, [&] { ch.Query("SELECT * FROM " + view + " FORMAT Null"); });
+    const double p = Best(runs, [&] {
+      wh.Exec("SELECT " + key +
+              ", count(*), sum(sales_quantity), sum(extended_sales_amount) FROM "
+              "warehouse.fact_sales GROUP BY " +
+              key);
+    });
+    std::printf("{\"view\":\"%s\",\"clickhouse_s\":%.4f,\"postgres_s\":%.4f}\n", view.c_str(), c, p);
+  }
+  if (!keep) {
+    ch.Query("DROP DATABASE IF EXISTS " + name, false);
+    rainbow::pg::Connection c(base_dsn);
+    c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+  return 0;
+}

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "common/pg/connection.hpp"
+#include "common/pg/migrations.hpp"
+#include "services/loader/src/clickhouse_client.hpp"
+#include "services/loader/src/metrics.hpp"
+#include "services/loader/src/status.hpp"
+
+namespace rainbow::loader {
+
+// A warehouse table the serving layer copies: its columns as ClickHouse receives them (expressions
+// over alias t, in the order of the ClickHouse table's columns) and whether its deletes are logged in
+// warehouse.deleted_rows (migration 002).
+struct ServingTable {
+  std::string name;  // the same in warehouse and ClickHouse
+  std::vector<std::string> columns;
+  bool deletes = false;
+};
+
+// The tables copied to ClickHouse, each with its export expressions, in copy order (fact_sales last,
+// so a fact copied in a round mostly finds its dimension rows already there; a member changed again
+// since the round began arrives in the next round).
+const std::vector<ServingTable>& ServingTables();
+
+// The statement that exports a table's rows (and logged deletes, with is_deleted = 1) whose version is
+// in (after, upto], as a COPY ... TO STDOUT whose text output ClickHouse reads as TabSeparated.
+std::string ServingExportSql(const ServingTable& table, int64_t after, int64_t upto);
+
+// A migration file's statements (ClickHouse's HTTP interface takes one per request): split at a ';'
+// that ends a line, comment lines dropped.
+std::vector<std::string> SplitStatements(const std::string& sql);
+
+// The ClickHouse migrations (services/loader/clickhouse/*.sql, embedded at build time).
+std::vector<pg::Migration> ClickHouseMigrations();
+
+// Applies the ClickHouse migrations not yet recorded in <database>.schema_migrations (creating the
+// database and the history table first). Returns how many were applied.
+int ApplyClickHouseMigrations(ClickHouseClient& ch);
+
+// The serving-layer sink: copies the warehouse's fact_sales, dimensions (every SCD2 version),
+// dim_dates and the staging mirrors of orders and order lines to ClickHouse, incrementally by the
+// warehouse's _version. Its progress is the highest version ClickHouse holds per table (read back with
+// max() at start and after a failure), so it lives with the data; each insert is one block (all or
+// nothing) and ReplacingMergeTree keeps one row per key, so a replay after a crash is harmless.
+// Versions are read only up to the watermark below which every version is committed (the advisory
+// lock of migration 002), so a transaction committing late is never skipped.
+//
+// With several loader replicas one copies (a session advisory lock on the warehouse) and the others
+// stand by, taking over when its session ends.
+//
+// Owned by main's ClickHouse thread; RunOnce is called in a loop until stop. A failure (ClickHouse or
+// the warehouse down) throws; the caller backs off and calls RunOnce again.
+class ClickHouseSink {
+ public:
+  ClickHouseSink(const ClickHouseConfig& config, std::string warehouse_dsn, LoaderMetrics* metrics,
+                 LoaderStatus* status);
+
+  // One round: migrate on first use, then copy every table up to the current watermark. Returns the
+  // rows copied (0: caught up).
+  int64_t RunOnce(std::stop_token stop);
+  // Forget connections and progress (after a failure): the next round reads both again.
+  void Reset();
+
+ private:
+  int64_t Watermark();
+  int64_t CopyRange(const ServingTable& t, int64_t after, int64_t upto);
+
+  ClickHouseClient ch_;
+  std::string warehouse_dsn_;
+  LoaderMetrics* metrics_;
+  LoaderStatus* status_;
+  std::unique_ptr<pg::Connection> pg_;
+  bool migrated_ = false;
+  bool leader_ = false;                      // holds the copier lock on pg_'s session
+  std::map<std::string, int64_t> progress_;  // table -> highest version in ClickHouse
+};
+
+}  // namespace rainbow::loader

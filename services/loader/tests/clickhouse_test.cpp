@@ -14,6 +14,7 @@
 #include "rainbow/loader.grpc.pb.h"
 #include "services/loader/src/clickhouse_client.hpp"
 #include "services/loader/src/reconcile.hpp"
+#include "services/loader/tests/event_emitter.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -32,10 +33,7 @@ class ClickHouseTest : public ::testing::Test {
   void SetUp() override {
     base_dsn_ = StackEnv("PG_DSN");
     brokers_ = StackEnv("KAFKA_BROKERS");
-    name_ = rainbow::testing::UniqueName("ch");
-    for (char& c : name_) {
-      if (c == '-') c = '_';
-    }
+    name_ = rainbow::testing::UniqueIdentifier("ch");
     prefix_ = name_ + ".public";
     {
       pg::Connection c(base_dsn_);
@@ -46,7 +44,7 @@ class ClickHouseTest : public ::testing::Test {
     cc.url = StackEnv("CLICKHOUSE_URL");
     cc.database = name_;
     ch_ = std::make_unique<ClickHouseClient>(cc);
-    producer_ = std::make_unique<kafka::Producer>(kafka::ProducerConfig{brokers_, "clickhouse-test"});
+    emitter_ = std::make_unique<testing::ChangeEventEmitter>(brokers_, prefix_);
   }
 
   void TearDown() override {
@@ -70,33 +68,12 @@ class ClickHouseTest : public ::testing::Test {
   }
 
   void Emit(const std::string& table, char op, const json& key, const json& row, int64_t ts_ms) {
-    json v = {{"before", op == 'd' ? row : json()},
-              {"after", op == 'd' ? json() : row},
-              {"source",
-               {{"version", "test"},
-                {"connector", "postgresql"},
-                {"ts_ms", ts_ms},
-                {"table", table},
-                {"lsn", ++lsn_},
-                {"db", "rainbow"},
-                {"schema", "rainbow"}}},
-              {"op", std::string(1, op)},
-              {"ts_ms", ts_ms}};
-    Send(Topic(table), key.dump(), v.dump());
-    if (op == 'd') Send(Topic(table), key.dump(), std::nullopt);
+    emitter_->Emit(table, op, key, row, ts_ms);
   }
-
   void Send(const std::string& topic, std::optional<std::string> key, std::optional<std::string> value) {
-    kafka::OutgoingMessage m{topic, std::move(key), std::move(value)};
-    producer_->Produce(m, [this](const kafka::DeliveryReport& r) {
-      if (!r.ok) delivery_failures_++;
-    });
+    emitter_->Send(topic, std::move(key), std::move(value));
   }
-
-  void Flush() {
-    ASSERT_TRUE(producer_->Flush(30s));
-    ASSERT_EQ(delivery_failures_.load(), 0);
-  }
+  void Flush() { emitter_->Flush(); }
 
   void EmitMembers(int64_t t, const std::string& email = "ada@x") {
     Emit("customers", 'c', {{"id", 1}},
@@ -267,10 +244,8 @@ class ClickHouseTest : public ::testing::Test {
 
   std::string base_dsn_, dsn_, brokers_, name_, prefix_;
   int grpc_port_ = 0, http_port_ = 0;
-  int64_t lsn_ = 1000;
-  std::atomic<int> delivery_failures_{0};
   std::unique_ptr<ClickHouseClient> ch_;
-  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<testing::ChangeEventEmitter> emitter_;
   std::vector<std::unique_ptr<ChildProcess>> loaders_;
 };
 

@@ -18,6 +18,7 @@
 #include "common/s3/client.hpp"
 #include "rainbow/loader.grpc.pb.h"
 #include "services/loader/src/lake_writer.hpp"
+#include "services/loader/tests/event_emitter.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -53,7 +54,7 @@ class LoaderTest : public ::testing::Test {
     s3c.access_key = StackEnv("S3_ACCESS_KEY");
     s3c.secret_key = StackEnv("S3_SECRET_KEY");
     s3_ = std::make_unique<s3::S3Client>(s3c);
-    producer_ = std::make_unique<kafka::Producer>(kafka::ProducerConfig{brokers_, "loader-test"});
+    emitter_ = std::make_unique<testing::ChangeEventEmitter>(brokers_, prefix_);
   }
 
   void TearDown() override {
@@ -73,35 +74,13 @@ class LoaderTest : public ::testing::Test {
       kafka::EnsureTopic(brokers_, Topic(t), partitions, 1);
   }
 
-  // Emits one change event the way cdc-producer does (key = the key columns, tombstone after delete).
   void Emit(const std::string& table, char op, const json& key, const json& row, int64_t ts_ms) {
-    json v = {{"before", op == 'd' ? row : json()},
-              {"after", op == 'd' ? json() : row},
-              {"source",
-               {{"version", "test"},
-                {"connector", "postgresql"},
-                {"ts_ms", ts_ms},
-                {"table", table},
-                {"lsn", ++lsn_},
-                {"db", "rainbow"},
-                {"schema", "rainbow"}}},
-              {"op", std::string(1, op)},
-              {"ts_ms", ts_ms}};
-    Send(Topic(table), key.dump(), v.dump());
-    if (op == 'd') Send(Topic(table), key.dump(), std::nullopt);
+    emitter_->Emit(table, op, key, row, ts_ms);
   }
-
   void Send(const std::string& topic, std::optional<std::string> key, std::optional<std::string> value) {
-    kafka::OutgoingMessage m{topic, std::move(key), std::move(value)};
-    producer_->Produce(m, [this](const kafka::DeliveryReport& r) {
-      if (!r.ok) delivery_failures_++;
-    });
+    emitter_->Send(topic, std::move(key), std::move(value));
   }
-
-  void Flush() {
-    ASSERT_TRUE(producer_->Flush(30s));
-    ASSERT_EQ(delivery_failures_.load(), 0);
-  }
+  void Flush() { emitter_->Flush(); }
 
   std::map<std::string, std::string> LoaderEnv() {
     grpc_port_ = rainbow::testing::FreePort();
@@ -220,10 +199,8 @@ class LoaderTest : public ::testing::Test {
 
   std::string base_dsn_, dsn_, brokers_, name_, prefix_, bucket_;
   int grpc_port_ = 0, http_port_ = 0;  // of the loader started last
-  int64_t lsn_ = 1000;
-  std::atomic<int> delivery_failures_{0};
   std::unique_ptr<s3::S3Client> s3_;
-  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<testing::ChangeEventEmitter> emitter_;
   std::vector<std::unique_ptr<ChildProcess>> loaders_;
 };
 

@@ -20,16 +20,34 @@ void Reply(mg_connection* conn, int status, const std::string& content_type, con
   mg_write(conn, body.data(), body.size());
 }
 
+// Why not ready ("" when ready); an exception is a reason too.
+std::string Evaluate(const ReadinessCheck& check) {
+  try {
+    return check ? check() : "";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+// /metrics: the service's registry, plus service_ready (what /readyz says, as 1 or 0, evaluated at the
+// scrape), so dashboards and alerts see readiness without probing every pod.
 class MetricsHandler final : public CivetHandler {
  public:
-  explicit MetricsHandler(std::shared_ptr<prometheus::Registry> registry) : registry_(std::move(registry)) {}
+  MetricsHandler(std::shared_ptr<prometheus::Registry> registry, ReadinessCheck check)
+      : registry_(std::move(registry)), check_(std::move(check)) {}
   bool handleGet(CivetServer*, mg_connection* conn) override {
-    Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(*registry_));
+    std::string body = RenderMetrics(*registry_);
+    body +=
+        "# HELP service_ready 1 when the service is ready to take traffic (as /readyz), else 0.\n"
+        "# TYPE service_ready gauge\nservice_ready ";
+    body += Evaluate(check_).empty() ? "1\n" : "0\n";
+    Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body);
     return true;
   }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  ReadinessCheck check_;
 };
 
 class HealthHandler final : public CivetHandler {
@@ -44,12 +62,7 @@ class ReadyHandler final : public CivetHandler {
  public:
   explicit ReadyHandler(ReadinessCheck check) : check_(std::move(check)) {}
   bool handleGet(CivetServer*, mg_connection* conn) override {
-    std::string reason;
-    try {
-      reason = check_ ? check_() : "";
-    } catch (const std::exception& e) {
-      reason = e.what();
-    }
+    const std::string reason = Evaluate(check_);
     if (reason.empty()) {
       Reply(conn, 200, "application/json", R"({"status":"ready"})");
     } else {
@@ -92,8 +105,8 @@ std::pair<std::string, int> SplitHostPort(const std::string& addr, const std::st
 
 OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
                              ReadinessCheck ready)
-    : handlers_(new Handlers{MetricsHandler(std::move(registry)), HealthHandler(),
-                             ReadyHandler(std::move(ready))}) {
+    : handlers_(
+          new Handlers{MetricsHandler(std::move(registry), ready), HealthHandler(), ReadyHandler(ready)}) {
   auto [host, port] = SplitHostPort(addr, "HTTP_ADDR");
   const std::vector<std::string> options = {"listening_ports", host + ":" + std::to_string(port),
                                             "num_threads", "4"};

@@ -1,6 +1,10 @@
 // ops::Readiness: named conditions in order, draining first, flips told once each.
 #include "common/ops/readiness.hpp"
 
+#include "common/ops/metrics.hpp"
+#include "common/ops/ops_http_server.hpp"
+#include "tests/support/child_process.hpp"
+
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -48,6 +52,22 @@ TEST(Readiness, OnChangeIsToldEachFlipOnce) {
   r.Set("a");  // no flip
   r.SetDraining();
   EXPECT_EQ(seen, (std::vector<bool>{false, true, false}));
+}
+
+// /metrics carries service_ready, following what /readyz says at each scrape.
+TEST(Readiness, MetricsExposeServiceReady) {
+  Readiness r;
+  r.AddCondition("database", "database: unreachable");
+  OpsHttpServer server("127.0.0.1:0", MetricsRegistry(), r);
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  auto [status, body] = testing::HttpGet(base + "/metrics");
+  ASSERT_EQ(status, 200);
+  EXPECT_NE(body.find("\nservice_ready 0\n"), std::string::npos) << body;
+  EXPECT_EQ(testing::HttpGet(base + "/readyz").first, 503);
+  r.Set("database");
+  std::tie(status, body) = testing::HttpGet(base + "/metrics");
+  EXPECT_NE(body.find("\nservice_ready 1\n"), std::string::npos) << body;
+  EXPECT_EQ(testing::HttpGet(base + "/readyz").first, 200);
 }
 
 }  // namespace

@@ -47,7 +47,10 @@ CdcMetrics::CdcMetrics(prometheus::Registry& r)
       oversized_(prometheus::BuildCounter()
                      .Name("cdc_oversized_events_total")
                      .Help("Events over CDC_MAX_MESSAGE_BYTES, by action (failed, dead_lettered, left_out)")
-                     .Register(r)) {}
+                     .Register(r)) {
+  // Every action's series exists at 0 from the start (dashboards and alerts see "none yet").
+  for (const char* action : {"failed", "dead_lettered", "left_out"}) oversized_.Add({{"action", action}});
+}
 
 prometheus::Counter& CdcMetrics::Oversized(const std::string& action) {
   return oversized_.Add({{"action", action}});

@@ -1,5 +1,7 @@
 #include "services/loader/src/metrics.hpp"
 
+#include "services/loader/src/dimensions.hpp"
+
 namespace rainbow::loader {
 
 LoaderMetrics::LoaderMetrics(prometheus::Registry& registry)
@@ -58,7 +60,12 @@ LoaderMetrics::LoaderMetrics(prometheus::Registry& registry)
       sink_up_(prometheus::BuildGauge()
                    .Name("loader_sink_up")
                    .Help("1 while a sink's last attempt succeeded, by sink")
-                   .Register(registry)) {}
+                   .Register(registry)) {
+  // Dead-letter series exist at 0 from the start for the tables the model loads, so a dashboard or an
+  // alert on them sees "none yet" rather than "no such metric".
+  for (const auto& d : Dimensions()) dead_letters_.Add({{"table", d.source_table}});
+  for (const char* fact_source : {"orders", "orderdetails"}) dead_letters_.Add({{"table", fact_source}});
+}
 
 void LoaderMetrics::Events(const std::string& table, char op, double n) {
   events_.Add({{"table", table}, {"op", std::string(1, op)}}).Increment(n);

@@ -27,6 +27,11 @@ void LoaderStatus::Committed(const std::map<kafka::TopicPartition, int64_t>& nex
   }
 }
 
+void LoaderStatus::Assigned(const std::map<kafka::TopicPartition, int64_t>& stored) {
+  std::lock_guard lock(mu_);
+  for (const auto& [p, offset] : stored) s_.partitions[p].committed = offset;
+}
+
 void LoaderStatus::EndOffset(const kafka::TopicPartition& p, int64_t end) {
   std::lock_guard lock(mu_);
   s_.partitions[p].end = end;

@@ -43,6 +43,8 @@ class LoaderStatus {
 
   void Committed(const std::map<kafka::TopicPartition, int64_t>& next, int64_t events, int64_t facts,
                  int64_t dead, double seconds, double max_freshness);
+  // The offsets the warehouse holds for partitions just assigned (lag is known before any batch).
+  void Assigned(const std::map<kafka::TopicPartition, int64_t>& stored);
   void EndOffset(const kafka::TopicPartition& p, int64_t end);
   void Revoked(const kafka::TopicPartition& p);
   void Error(const std::string& sink, const std::string& error);

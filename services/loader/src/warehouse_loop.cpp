@@ -80,6 +80,7 @@ std::map<kafka::TopicPartition, int64_t> WarehouseLoop::StartOffsets(
     try {
       auto stored = LoadOffsets(Db(), parts);
       log::Info("partitions assigned", {{"count", parts.size()}, {"stored", stored.size()}});
+      status_.Assigned(stored);
       return stored;
     } catch (const std::exception& e) {
       db_.reset();

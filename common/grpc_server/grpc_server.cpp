@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/logging/log.hpp"
+#include "grpc/health/v1/health.pb.h"
 
 namespace rainbow::grpc_server {
 
@@ -74,6 +75,9 @@ void GrpcServer::Start() {
   // Both are process-wide switches read when a ServerBuilder builds; setting them twice is harmless.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The default health service's descriptors are not in grpc++; touching ours links them in (and so
+  // registers them in the generated pool), so reflection can describe grpc.health.v1.Health.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(addr_, grpc::InsecureServerCredentials(), &port_);

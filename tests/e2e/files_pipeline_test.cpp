@@ -165,7 +165,7 @@ TEST(FilesPipeline, UploadBecomesVerifiedXmlAndCompleted) {
   EXPECT_NE(metrics.find("converter_bytes_in_total " + std::to_string(json.size())), std::string::npos);
   EXPECT_NE(metrics.find("converter_bytes_out_total " + std::to_string(xml.size())), std::string::npos);
   EXPECT_NE(metrics.find("converter_conversion_seconds_count 1"), std::string::npos);
-  EXPECT_EQ(metrics.find("converter_conversion_mb_per_second 0\n"), std::string::npos) << "set on success";
+  EXPECT_EQ(metrics.find("converter_conversion_bytes_per_second 0\n"), std::string::npos) << "set on success";
   EXPECT_NE(metrics.find("converter_part_retries_total 0"), std::string::npos);
   // The tracker's own figures (its key prefix is this test's alone).
   const auto tracker_metrics = [&] { return tracker.Metrics(); };

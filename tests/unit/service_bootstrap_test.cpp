@@ -62,6 +62,14 @@ TEST_F(ProbeServer, ListsServicesAndDescriptorsByReflection) {
   EXPECT_NE(got.files_for_symbol.front().find("rainbow/cdc_producer.proto"), std::string::npos);
 }
 
+// grpc++'s default health service is listed by reflection; its descriptors must be there too, or
+// grpcurl can list it but neither describe nor call it.
+TEST_F(ProbeServer, DescribesTheHealthServiceByReflection) {
+  const auto got = testing::Reflect(channel_, "grpc.health.v1.Health");
+  ASSERT_FALSE(got.files_for_symbol.empty());
+  EXPECT_NE(got.files_for_symbol.front().find("grpc/health/v1/health.proto"), std::string::npos);
+}
+
 TEST_F(ProbeServer, ServesMetricsThatPromtoolAccepts) {
   const auto [status, body] = HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/metrics");
   ASSERT_EQ(status, 200);

@@ -11,8 +11,8 @@ ConverterMetrics::ConverterMetrics(prometheus::Registry& registry)
       seconds(ops::Histogram(registry, "converter_conversion_seconds",
                              "Wall time of one S3-to-S3 conversion.",
                              {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300})),
-      mb_per_second(ops::Gauge(registry, "converter_conversion_mb_per_second",
-                               "Input MB/s of the last completed conversion.")),
+      bytes_per_second(ops::Gauge(registry, "converter_conversion_bytes_per_second",
+                                  "Input bytes per second of the last completed conversion.")),
       part_retries(ops::Counter(registry, "converter_part_retries_total",
                                 "Upload parts sent again after a retryable error.")),
       failures(ops::CounterFamily(registry, "converter_failures_total", "Failed conversions, by reason."),
@@ -38,7 +38,7 @@ PipelineHooks ConverterMetrics::Hooks() {
 void ConverterMetrics::Succeeded(const ConvertResult& r) {
   files.Get({"completed"}).Increment();
   seconds.Observe(r.seconds);
-  if (r.seconds > 0) mb_per_second.Set(static_cast<double>(r.bytes_in) / 1e6 / r.seconds);
+  if (r.seconds > 0) bytes_per_second.Set(static_cast<double>(r.bytes_in) / r.seconds);
 }
 
 void ConverterMetrics::Failed(FailureReason reason) {

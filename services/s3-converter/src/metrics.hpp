@@ -17,7 +17,7 @@ struct ConverterMetrics {
   prometheus::Counter& bytes_out;
   ops::LabeledMetrics<prometheus::Counter> files;  // by result
   prometheus::Histogram& seconds;
-  prometheus::Gauge& mb_per_second;
+  prometheus::Gauge& bytes_per_second;
   prometheus::Counter& part_retries;
   ops::LabeledMetrics<prometheus::Counter> failures;  // by reason
   prometheus::Gauge& in_flight;

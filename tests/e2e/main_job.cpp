@@ -47,6 +47,8 @@ struct SmokeConfig {
   std::string state_grpc;
   std::string loader_grpc;
   std::string clickhouse_url;  // empty: no serving layer to check
+  std::string clickhouse_user;
+  std::string clickhouse_password;
   std::string sample_json;
 };
 
@@ -308,6 +310,8 @@ void CheckLoader(const SmokeConfig& c, const std::string& run) {
 void CheckClickHouse(const SmokeConfig& c, const std::string& run) {
   rainbow::loader::ClickHouseConfig cc;
   cc.url = c.clickhouse_url;
+  cc.user = c.clickhouse_user;
+  cc.password = c.clickhouse_password;
   rainbow::loader::ClickHouseClient ch(cc);
   auto version = ch.Query("SELECT version()", false);
   while (!version.empty() && version.back() == '\n') version.pop_back();
@@ -322,6 +326,8 @@ void CheckServing(const SmokeConfig& c, const std::string& run) {
   for (auto id : g_created_orders) ids += (ids.empty() ? "" : ",") + std::to_string(id);
   rainbow::loader::ClickHouseConfig cc;
   cc.url = c.clickhouse_url;
+  cc.user = c.clickhouse_user;
+  cc.password = c.clickhouse_password;
   rainbow::loader::ClickHouseClient ch(cc);
   const auto one = [&](const std::string& sql) {
     auto out = ch.Query(sql);
@@ -438,6 +444,9 @@ int main(int argc, char** argv) {
         c.loader_grpc = env.String("LOADER_GRPC", "127.0.0.1:50055", "loader gRPC address");
         c.clickhouse_url =
             env.String("CLICKHOUSE_URL", "", "ClickHouse HTTP URL of the serving layer (empty: not checked)");
+        c.clickhouse_user = env.String("CLICKHOUSE_USER", "default", "ClickHouse user");
+        c.clickhouse_password =
+            env.String("CLICKHOUSE_PASSWORD", "", "ClickHouse password (or CLICKHOUSE_PASSWORD_FILE)");
         c.sample_json = env.String("MAIN_JOB_SAMPLE_JSON", SAMPLE_JSON, "JSON file dropped into bucket raw");
         return c;
       },

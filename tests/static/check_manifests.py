@@ -54,6 +54,8 @@ for res in base["resources"]:
     docs = [d for d in yaml.safe_load_all((k8s / "base" / res).read_text()) if d]
     name = pathlib.Path(res).stem
     kinds = {d["kind"]: d for d in docs}
+    if "Deployment" not in kinds:
+        continue  # default-deny.yaml: policies only
     for kind in ("Deployment", "Service", "ConfigMap", "ServiceAccount"):
         check(kind in kinds and kinds[kind]["metadata"]["name"] == name, f"k8s {res}: {kind} {name} missing")
     dep = kinds.get("Deployment", {})
@@ -75,7 +77,8 @@ for res in base["resources"]:
 for overlay in (k8s / "overlays").iterdir():
     kz = yaml.safe_load((overlay / "kustomization.yaml").read_text())
     for res in kz["resources"]:
-        check((overlay / res / "kustomization.yaml").exists(), f"k8s overlay {overlay.name}: {res} missing")
+        path = overlay / res
+        check(path.is_file() or (path / "kustomization.yaml").exists(), f"k8s overlay {overlay.name}: {res} missing")
 
 # Where kubectl is present (not on every build machine), kustomize must render every variant.
 if shutil.which("kubectl"):

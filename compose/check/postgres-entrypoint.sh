@@ -11,7 +11,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     --locale=C.UTF-8 >/dev/null
   rm -f /tmp/pwfile
   printf 'host all all all scram-sha-256\nhost replication all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
-  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "${POSTGRES_USER:-postgres}" ]; then
+  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != postgres ]; then
     postgres --single -D "$PGDATA" postgres <<SQL >/dev/null
 CREATE DATABASE "$POSTGRES_DB";
 SQL

@@ -20,10 +20,13 @@ constexpr const char* kCopierLock = "7263104102";
 
 // A DateTime as Unix seconds, which ClickHouse's TabSeparated reads into DateTime (and which costs
 // PostgreSQL a third of to_char's time); times before 1970 (an SCD2 first version's 1900-01-01) become
-// 1970-01-01, DateTime's floor. NULL stays NULL.
+// 1970-01-01, DateTime's floor, and times past 2106 its ceiling. Zero-padded to ten digits: where a
+// value ends near the end of ClickHouse's read buffer, 18.16 parses it with a slower routine that
+// takes only 5 to 10 digits ("0" fails there with "Cannot parse datetime", depending on where the
+// buffer happens to end). NULL stays NULL.
 std::string Ts(const std::string& c) {
-  return "CASE WHEN t." + c + " IS NULL THEN NULL ELSE greatest(floor(date_part('epoch', t." + c +
-         ")), 0)::bigint END";
+  return "CASE WHEN t." + c + " IS NULL THEN NULL ELSE lpad(least(greatest(floor(date_part('epoch', t." + c +
+         ")), 0), 4294967295)::bigint::text, 10, '0') END";
 }
 std::string B(const std::string& c) { return "t." + c + "::int"; }
 std::string C(const std::string& c) { return "t." + c; }

@@ -44,6 +44,7 @@ int Run(const state::TrackerConfig& c) {
 
   ops::Readiness readiness;
   readiness.AddCondition("consumer", "files.events consumer starting");
+  readiness.AddCondition("relay", "files.state relay starting");
   state::LeaseSweeper sweeper(store, metrics, readiness);
   state::RedisDurabilityCheck durability(pool, readiness, c.require_durable_redis);
 
@@ -75,8 +76,14 @@ int Run(const state::TrackerConfig& c) {
   std::jthread relay_thread([&](std::stop_token stop) {
     state::EventRelay relay(redis_config, c.store.prefix, relay_producer, c.state_topic, RelayConsumerName());
     ops::RunUntilStopped(stop, "files.state relay", [&] {
-      relay.RunOnce(200ms);
-      relay.ReclaimIfDue(5s);
+      try {
+        relay.RunOnce(200ms);
+        relay.ReclaimIfDue(5s);
+        readiness.Set("relay");
+      } catch (const std::exception& e) {
+        readiness.Set("relay", std::string("files.state relay failing: ") + e.what());
+        throw;
+      }
     });
   });
   // Consumer: files.events -> Register.

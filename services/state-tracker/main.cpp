@@ -7,16 +7,20 @@
 
 #include "common/grpc_server/grpc_server.hpp"
 #include "common/kafka/producer.hpp"
+#include "common/logging/log.hpp"
 #include "common/ops/background.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
 #include "common/ops/readiness.hpp"
 #include "common/ops/service_main.hpp"
+#include "common/s3/client.hpp"
 #include "services/state-tracker/src/config.hpp"
 #include "services/state-tracker/src/event_relay.hpp"
 #include "services/state-tracker/src/grpc_service.hpp"
 #include "services/state-tracker/src/lease_sweeper.hpp"
 #include "services/state-tracker/src/notification_consumer.hpp"
+#include "services/state-tracker/src/reconciler.hpp"
+#include "services/state-tracker/src/redis_durability.hpp"
 
 namespace {
 
@@ -32,14 +36,37 @@ std::string RelayConsumerName() {
 int Run(const state::TrackerConfig& c) {
   auto registry = ops::MetricsRegistry();
   state::TrackerMetrics metrics(*registry);
-  state::RedisPool pool({c.redis_url}, static_cast<size_t>(c.redis_pool));
+  redis::RedisConfig redis_config{c.redis_url, c.redis_connect_timeout, c.redis_command_timeout};
+  state::RedisPool pool(redis_config, static_cast<size_t>(c.redis_pool));
   state::StateStore store(pool, c.store);
   kafka::Producer producer({c.kafka_brokers, "state-tracker"});  // DLQ
   kafka::Producer relay_producer({c.kafka_brokers, "state-tracker-relay"});
 
   ops::Readiness readiness;
   readiness.AddCondition("consumer", "files.events consumer starting");
+  readiness.AddCondition("relay", "files.state relay starting");
   state::LeaseSweeper sweeper(store, metrics, readiness);
+  state::RedisDurabilityCheck durability(pool, readiness, c.require_durable_redis);
+
+  // Durability: files.events offsets are committed only while Redis fsyncs every write.
+  std::jthread durability_thread([&](std::stop_token stop) {
+    ops::RunUntilStopped(stop, "redis durability check", [&] { durability.RunOnce(); },
+                         {c.durability_check_interval, 1s});
+  });
+  // Reconciliation: objects in the source bucket whose notification never came are registered.
+  std::unique_ptr<s3::S3Client> s3;
+  std::jthread reconcile_thread;
+  if (c.reconcile_interval.count() > 0) {
+    s3 = std::make_unique<s3::S3Client>(c.s3);
+    reconcile_thread = std::jthread([&](std::stop_token stop) {
+      state::Reconciler reconciler(*s3, store, metrics, c.reconcile_buckets, c.accept_prefix);
+      ops::RunUntilStopped(
+          stop, "reconciliation", [&] { reconciler.RunOnce(); },
+          {c.reconcile_interval, std::min<std::chrono::milliseconds>(c.reconcile_interval, 30s)});
+    });
+  } else {
+    log::Warn("reconciliation is off (STATE_RECONCILE_INTERVAL=0): a lost notification is never registered");
+  }
 
   // Sweeper: expired leases back to PENDING; also refreshes the per-state gauges.
   std::jthread sweeper_thread([&](std::stop_token stop) {
@@ -47,17 +74,22 @@ int Run(const state::TrackerConfig& c) {
   });
   // Relay: the outbox stream (written by the transition scripts) -> files.state, at least once.
   std::jthread relay_thread([&](std::stop_token stop) {
-    state::EventRelay relay({c.redis_url}, c.store.prefix, relay_producer, c.state_topic,
-                            RelayConsumerName());
+    state::EventRelay relay(redis_config, c.store.prefix, relay_producer, c.state_topic, RelayConsumerName());
     ops::RunUntilStopped(stop, "files.state relay", [&] {
-      relay.RunOnce(200ms);
-      relay.ReclaimIfDue(5s);
+      try {
+        relay.RunOnce(200ms);
+        relay.ReclaimIfDue(5s);
+        readiness.Set("relay");
+      } catch (const std::exception& e) {
+        readiness.Set("relay", std::string("files.state relay failing: ") + e.what());
+        throw;
+      }
     });
   });
   // Consumer: files.events -> Register.
   std::jthread consumer_thread([&](std::stop_token stop) {
     state::NotificationConsumer consumer({c.kafka_brokers, c.consumer_group, c.events_topic, c.accept_prefix},
-                                         store, producer, metrics);
+                                         store, producer, metrics, durability);
     readiness.Set("consumer");
     ops::RunUntilStopped(stop, "files.events poll", [&] { consumer.RunOnce(stop, 200ms); }, {0ms, 1s});
   });
@@ -82,6 +114,12 @@ int Run(const state::TrackerConfig& c) {
   sweeper_thread.join();
   relay_thread.request_stop();
   relay_thread.join();
+  durability_thread.request_stop();
+  durability_thread.join();
+  if (reconcile_thread.joinable()) {
+    reconcile_thread.request_stop();
+    reconcile_thread.join();
+  }
   producer.Flush(5s);
   relay_producer.Flush(5s);
   log::Info("stopped");

@@ -1,8 +1,9 @@
--- ARGV: id bucket key etag size history_cap [sequencer]
+-- ARGV: id bucket key etag size history_cap [sequencer] [only_if_absent: 1 = leave a known key alone]
 local id = ARGV[1]
 local k = fkey(id)
 local seq = string.upper(ARGV[7] or '')
 local cur = redis.call('HMGET', k, 'etag', 'state', 'seq')
+if ARGV[8] == '1' and cur[2] then return {0, record(id)} end
 -- Sequencers are hex strings of any length: compare them left-padded to the same length.
 if seq ~= '' and cur[3] then
   local n = math.max(#seq, #cur[3])

@@ -30,6 +30,29 @@ TrackerConfig LoadConfig(config::Env& env) {
   c.grpc_max_pollers =
       env.Int("STATE_GRPC_MAX_POLLERS", 0, 0, 1024,
               "gRPC sync server polling threads kept, for Get/List/Stats (0: gRPC's default)");
+  c.require_durable_redis = env.Bool(
+      "STATE_REQUIRE_DURABLE_REDIS", true,
+      "refuse readiness and pause files.events until Redis fsyncs every write (appendonly yes, appendfsync "
+      "always); false accepts losing acknowledged registrations when Redis' machine crashes");
+  c.durability_check_interval = env.Duration("STATE_DURABILITY_CHECK_INTERVAL", 10s,
+                                             "how often Redis' persistence settings are checked");
+  c.reconcile_interval = env.Duration(
+      "STATE_RECONCILE_INTERVAL", 5min,
+      "how often the source bucket(s) are listed to register objects whose notification was lost (0: never)");
+  c.reconcile_buckets = {
+      env.String("STATE_RECONCILE_BUCKET", "raw", "the source bucket reconciliation lists")};
+  if (c.reconcile_interval.count() > 0) {
+    c.s3.endpoint =
+        env.RequireString("S3_ENDPOINT", "S3 endpoint for reconciliation, e.g. http://127.0.0.1:9000");
+    c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
+    c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
+    c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+  }
+  c.redis_connect_timeout =
+      env.Duration("STATE_REDIS_CONNECT_TIMEOUT", 2s, "connecting to Redis fails after this");
+  c.redis_command_timeout = env.Duration(
+      "STATE_REDIS_COMMAND_TIMEOUT", 5s,
+      "a Redis reply not received within this fails the call (and readiness, for a frozen Redis)");
   return c;
 }
 

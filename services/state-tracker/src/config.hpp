@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/config/env.hpp"
 #include "common/ops/service_main.hpp"
+#include "common/s3/types.hpp"
 #include "services/state-tracker/src/state_store.hpp"
 
 namespace rainbow::state {
@@ -24,6 +26,13 @@ struct TrackerConfig {
   std::chrono::milliseconds default_lease{};
   int64_t redis_pool = 1;
   int64_t grpc_max_pollers = 0;
+  bool require_durable_redis = true;
+  std::chrono::milliseconds durability_check_interval{};
+  std::chrono::milliseconds reconcile_interval{};  // 0: no reconciliation
+  std::vector<std::string> reconcile_buckets;
+  s3::S3Config s3;  // for reconciliation
+  std::chrono::milliseconds redis_connect_timeout{};
+  std::chrono::milliseconds redis_command_timeout{};
 };
 
 // Throws config::ConfigError naming the first missing or invalid var.

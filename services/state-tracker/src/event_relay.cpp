@@ -15,13 +15,15 @@ constexpr int kBatch = 500;
 }  // namespace
 
 EventRelay::EventRelay(redis::RedisConfig redis, std::string prefix, kafka::Producer& producer,
-                       std::string topic, std::string consumer_name, std::chrono::milliseconds reclaim_idle)
+                       std::string topic, std::string consumer_name, std::chrono::milliseconds reclaim_idle,
+                       std::chrono::milliseconds flush_timeout)
     : redis_(std::move(redis)),
       stream_(std::move(prefix) + "outbox"),
       producer_(producer),
       topic_(std::move(topic)),
       consumer_(std::move(consumer_name)),
-      reclaim_idle_(reclaim_idle) {}
+      reclaim_idle_(reclaim_idle),
+      flush_timeout_(flush_timeout) {}
 
 void EventRelay::EnsureGroup() {
   if (group_ready_) return;
@@ -36,11 +38,13 @@ void EventRelay::EnsureGroup() {
 
 size_t EventRelay::Publish(const redis::Reply& entries) {
   // entries: [[id, [field, value, ...]], ...]
+  // The batch is shared with the delivery callbacks: a report can arrive after this function returned
+  // (the flush timed out, or a Produce threw mid-batch), and must then find the batch alive.
   struct Pending {
     std::string id;
     std::atomic<bool> ok{false};
   };
-  std::vector<std::unique_ptr<Pending>> batch;
+  auto batch = std::make_shared<std::vector<std::unique_ptr<Pending>>>();
   for (const auto& e : entries.elements) {
     if (e.elements.size() < 2) continue;
     std::string key, event;
@@ -52,17 +56,28 @@ size_t EventRelay::Publish(const redis::Reply& entries) {
     auto p = std::make_unique<Pending>();
     p->id = e.elements[0].str;
     Pending* raw = p.get();
-    batch.push_back(std::move(p));
-    producer_.Produce({topic_, key, event}, [raw](const kafka::DeliveryReport& r) {
-      raw->ok = r.ok;
-      if (!r.ok) log::Warn("files.state event not delivered; will retry", {{"error", r.error}});
-    });
+    batch->push_back(std::move(p));
+    try {
+      producer_.Produce({topic_, key, event}, [batch, raw](const kafka::DeliveryReport& r) {
+        raw->ok = r.ok;
+        if (!r.ok) log::Warn("files.state event not delivered; will retry", {{"error", r.error}});
+      });
+    } catch (const std::exception& ex) {
+      // Not enqueued (the local queue stayed full): it and the rest stay unacknowledged in the stream
+      // and are taken again by Reclaim; what was enqueued is acknowledged below once delivered.
+      log::Warn("files.state produce failed; the rest of the batch will be retried", {{"error", ex.what()}});
+      batch->pop_back();
+      break;
+    }
   }
-  if (batch.empty()) return 0;
-  producer_.Flush(std::chrono::seconds(30));
+  if (batch->empty()) return 0;
+  if (!producer_.Flush(flush_timeout_)) {
+    log::Warn("files.state flush timed out; undelivered events stay in the outbox",
+              {{"in_flight", producer_.InFlight()}});
+  }
   std::vector<std::string> ack = {"XACK", stream_, kGroup};
   std::vector<std::string> del = {"XDEL", stream_};
-  for (const auto& p : batch) {
+  for (const auto& p : *batch) {
     if (!p->ok) continue;
     ack.push_back(p->id);
     del.push_back(p->id);
@@ -73,21 +88,34 @@ size_t EventRelay::Publish(const redis::Reply& entries) {
   return ack.size() - 3;
 }
 
-size_t EventRelay::RunOnce(std::chrono::milliseconds block) {
+redis::Reply EventRelay::GroupCommand(const std::vector<std::string>& args) {
   EnsureGroup();
-  const auto reply =
-      redis_.Command({"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT", std::to_string(kBatch), "BLOCK",
-                      std::to_string(block.count()), "STREAMS", stream_, ">"});
+  try {
+    return redis_.Command(args);
+  } catch (const redis::RedisError& e) {
+    // The stream or its group is gone (Redis flushed, or replaced by an empty one): create it again
+    // (from the start of whatever the stream holds now) and go on, instead of failing every retry.
+    if (e.connection() || std::string(e.what()).find("NOGROUP") == std::string::npos) throw;
+    log::Warn("files.state relay: consumer group missing (redis flushed or replaced), recreating it",
+              {{"stream", stream_}});
+    group_ready_ = false;
+    EnsureGroup();
+    return redis_.Command(args);
+  }
+}
+
+size_t EventRelay::RunOnce(std::chrono::milliseconds block) {
+  const auto reply = GroupCommand({"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT", std::to_string(kBatch),
+                                   "BLOCK", std::to_string(block.count()), "STREAMS", stream_, ">"});
   if (reply.IsNil() || reply.elements.empty()) return 0;
   // [[stream, entries]]
   return Publish(reply.elements.at(0).elements.at(1));
 }
 
 size_t EventRelay::Reclaim() {
-  EnsureGroup();
   const auto reply =
-      redis_.Command({"XAUTOCLAIM", stream_, kGroup, consumer_, std::to_string(reclaim_idle_.count()), "0-0",
-                      "COUNT", std::to_string(kBatch)});
+      GroupCommand({"XAUTOCLAIM", stream_, kGroup, consumer_, std::to_string(reclaim_idle_.count()), "0-0",
+                    "COUNT", std::to_string(kBatch)});
   // [next-start, entries, deleted-ids]
   if (reply.elements.size() < 2) return 0;
   return Publish(reply.elements[1]);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/kafka/producer.hpp"
 #include "common/redis/client.hpp"
@@ -16,11 +17,14 @@ namespace rainbow::state {
 // Entries a dead relay read but never acknowledged are taken over after `reclaim_idle` (XAUTOCLAIM).
 // Ordering: one relay publishes in stream order; with several trackers a file's events may reach
 // Kafka from different relays, so consumers order by (attempt, ts_ms) if they care.
+// Kafka away longer than the flush timeout: the batch's delivery reports may come later; they share
+// ownership of the batch, so nothing they touch is freed (undelivered entries are retried by Reclaim).
 // Threading: one thread (owns its Redis connection; blocking reads).
 class EventRelay {
  public:
   EventRelay(redis::RedisConfig redis, std::string prefix, kafka::Producer& producer, std::string topic,
-             std::string consumer_name, std::chrono::milliseconds reclaim_idle = std::chrono::seconds(30));
+             std::string consumer_name, std::chrono::milliseconds reclaim_idle = std::chrono::seconds(30),
+             std::chrono::milliseconds flush_timeout = std::chrono::seconds(30));
 
   // Publishes the next batch (waiting up to `block` for one); returns how many were acknowledged.
   size_t RunOnce(std::chrono::milliseconds block);
@@ -31,6 +35,8 @@ class EventRelay {
 
  private:
   void EnsureGroup();
+  // A command on the group; NOGROUP recreates the group and runs it once more.
+  redis::Reply GroupCommand(const std::vector<std::string>& args);
   size_t Publish(const redis::Reply& entries);
 
   redis::Client redis_;
@@ -39,6 +45,7 @@ class EventRelay {
   std::string topic_;
   std::string consumer_;
   std::chrono::milliseconds reclaim_idle_;
+  std::chrono::milliseconds flush_timeout_;  // a batch's wait for Kafka; late reports still land safely
   bool group_ready_ = false;
   std::chrono::steady_clock::time_point last_reclaim_ = std::chrono::steady_clock::now();
 };

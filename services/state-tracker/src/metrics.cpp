@@ -29,7 +29,9 @@ TrackerMetrics::TrackerMetrics(prometheus::Registry& registry)
                                    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
       notifications(
           ops::CounterFamily(registry, "state_notifications_total", "files.events messages, by result."),
-          {"result"}) {
+          {"result"}),
+      reconciled(ops::Counter(registry, "state_reconciled_total",
+                              "Objects found in S3 by reconciliation that no notification had registered.")) {
   for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed}) {
     files.Get({std::string(ToString(s))});
     transitions.Get({std::string(ToString(s))});

@@ -18,6 +18,7 @@ struct TrackerMetrics {
   prometheus::Counter& terminal_failures;
   prometheus::Histogram& claim_latency;
   ops::LabeledMetrics<prometheus::Counter> notifications;  // files.events messages, by result
+  prometheus::Counter& reconciled;                         // objects registered by reconciliation
 };
 
 // Reports a transition: metric and log line (a terminal FAILED at error level). The files.state event

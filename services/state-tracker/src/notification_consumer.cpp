@@ -1,6 +1,7 @@
 #include "services/state-tracker/src/notification_consumer.hpp"
 
 #include <map>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -12,16 +13,24 @@ namespace rainbow::state {
 using namespace std::chrono_literals;
 
 NotificationConsumer::NotificationConsumer(const Options& options, StateStore& store,
-                                           kafka::Producer& dlq_producer, TrackerMetrics& metrics)
+                                           kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                           RedisDurabilityCheck& durability)
     : options_(options),
       store_(store),
       dlq_producer_(dlq_producer),
       metrics_(metrics),
+      durability_(durability),
       consumer_({options.brokers, options.group, {options.topic}, "state-tracker"}) {}
 
 NotificationConsumer::~NotificationConsumer() { consumer_.Close(); }
 
 size_t NotificationConsumer::RunOnce(std::stop_token stop, std::chrono::milliseconds wait) {
+  if (!durability_.Durable()) {
+    // Paused (the durability check logs why): registering now would mean committing offsets of
+    // writes a Redis crash can lose.
+    std::this_thread::sleep_for(wait);
+    return 0;
+  }
   std::vector<kafka::ConsumedMessage> batch;
   try {
     for (auto m = consumer_.Poll(wait); m; m = consumer_.Poll(0ms)) {
@@ -33,6 +42,8 @@ size_t NotificationConsumer::RunOnce(std::stop_token stop, std::chrono::millisec
     log::Error("files.events poll failed", {{"error", e.what()}});
   }
   std::map<std::pair<std::string, int32_t>, int64_t> handled;  // next offset per partition
+  std::map<kafka::TopicPartition, int64_t> first;              // the batch's first offset per partition
+  for (const auto& m : batch) first.try_emplace({m.topic, m.partition}, m.offset);
   size_t count = 0;
   for (const auto& m : batch) {
     int attempt = 0;
@@ -54,6 +65,16 @@ size_t NotificationConsumer::RunOnce(std::stop_token stop, std::chrono::millisec
     ++count;
   }
   if (handled.empty()) return 0;
+  if (const auto why = durability_.CheckNow(); !why.empty()) {
+    // Read the batch again once Redis is durable: its writes may be lost, so registering them again
+    // (idempotent) is what makes the later commit cover durable writes only.
+    log::Error(
+        "files.events offsets not committed: redis writes may not be durable; the batch will be read "
+        "again",
+        {{"reason", why}, {"messages", count}});
+    for (const auto& [partition, offset] : first) consumer_.Seek(partition, offset);
+    return 0;
+  }
   try {
     consumer_.Commit(handled);
   } catch (const std::exception& e) {

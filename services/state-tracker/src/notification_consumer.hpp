@@ -8,6 +8,7 @@
 #include "common/kafka/consumer.hpp"
 #include "common/kafka/producer.hpp"
 #include "services/state-tracker/src/ingest.hpp"
+#include "services/state-tracker/src/redis_durability.hpp"
 #include "services/state-tracker/src/state_store.hpp"
 
 namespace rainbow::state {
@@ -17,6 +18,9 @@ namespace rainbow::state {
 // (or dead-lettered). A Redis failure retries the same message (with backoff, until stop), so nothing
 // is lost. One commit per batch, not per message: a synchronous commit is a broker round trip, and per
 // message it made a new consumer group replay a backlog at a few hundred messages a second.
+// Durability: nothing is polled while `durability` says Redis may lose acknowledged writes, and it is
+// asked again right before each commit; a batch whose check fails is not committed (its messages come
+// again after a restart or rebalance; Register is idempotent).
 // Threading: one thread (the Kafka consumer's); built on it, driven by ops::RunUntilStopped.
 class NotificationConsumer {
  public:
@@ -29,7 +33,7 @@ class NotificationConsumer {
   };
 
   NotificationConsumer(const Options& options, StateStore& store, kafka::Producer& dlq_producer,
-                       TrackerMetrics& metrics);
+                       TrackerMetrics& metrics, RedisDurabilityCheck& durability);
   ~NotificationConsumer();
   NotificationConsumer(const NotificationConsumer&) = delete;
   NotificationConsumer& operator=(const NotificationConsumer&) = delete;
@@ -43,6 +47,7 @@ class NotificationConsumer {
   StateStore& store_;
   kafka::Producer& dlq_producer_;
   TrackerMetrics& metrics_;
+  RedisDurabilityCheck& durability_;
   kafka::Consumer consumer_;
 };
 

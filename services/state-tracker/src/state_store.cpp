@@ -204,6 +204,14 @@ void StateStore::RegisterAsync(const std::string& bucket, const std::string& key
       std::move(done));
 }
 
+RegisterResult StateStore::RegisterIfAbsent(const std::string& bucket, const std::string& key,
+                                            const std::string& etag, uint64_t size) {
+  const auto reply = Eval(pool_, Script(kRegister), {options_.prefix},
+                          {FileId(bucket, key), bucket, key, etag, std::to_string(size),
+                           std::to_string(options_.history_cap), "", "1"});
+  return RegisterResult{ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 1};
+}
+
 std::vector<FileRecord> StateStore::Claim(const std::string& worker_id, uint32_t max_files,
                                           std::chrono::milliseconds lease) {
   return Wait<std::vector<FileRecord>>(

@@ -155,6 +155,11 @@ class StateStore {
                           uint64_t size, const std::string& sequencer = "");
   void RegisterAsync(const std::string& bucket, const std::string& key, const std::string& etag,
                      uint64_t size, const std::string& sequencer, Done<RegisterResult> done);
+  // Registers the version only when the key is unknown (reconciliation: an object listed in S3 whose
+  // notification never came). A known key is left alone whatever its ETag, so a listing that raced
+  // with a newer upload cannot set the newer version back.
+  RegisterResult RegisterIfAbsent(const std::string& bucket, const std::string& key, const std::string& etag,
+                                  uint64_t size);
   // Moves up to max_files claimable files (PENDING, or FAILED retryable whose retry time came) to
   // IN_PROGRESS for worker_id with a lease of lease_ms, oldest first.
   std::vector<FileRecord> Claim(const std::string& worker_id, uint32_t max_files,

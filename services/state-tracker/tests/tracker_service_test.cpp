@@ -160,7 +160,7 @@ TEST(StateTrackerService, GrpcHealthFollowsRedisReachability) {
   std::filesystem::create_directories(dir);
   testing::ChildProcess redis("/usr/bin/redis-server",
                               {"--bind", "127.0.0.1", "--port", std::to_string(redis_port), "--save", "",
-                               "--appendonly", "no", "--dir", dir},
+                               "--appendonly", "yes", "--appendfsync", "always", "--dir", dir},
                               {});
   ASSERT_TRUE(svc.WaitReady(30s)) << svc.Logs() << redis.Stdout();
   EXPECT_EQ(svc.WaitGrpcHealth(""), "SERVING");

@@ -55,7 +55,8 @@ class S3Client {
   void DeleteBucket(const BucketName& bucket);
 
   // --- Objects ---
-  // Uploads `body` as one object, with the checksum S3 verifies (see PutOptions::checksum_sha256).
+  // Uploads `body` as one object, with the checksum S3 verifies (see PutOptions::checksum_sha256), under
+  // options.condition (a failed one throws PreconditionFailed; see WriteCondition::if_absent).
   PutResult PutObject(const BucketName& bucket, const ObjectKey& key, std::string_view body,
                       const PutOptions& options = {});
   // The whole object, or the inclusive `range` of it, in memory. kNotFound for a missing key,
@@ -73,6 +74,11 @@ class S3Client {
   ObjectInfo HeadObject(const BucketName& bucket, const ObjectKey& key);
   // Deletes the key; deleting a missing key succeeds (S3 semantics).
   void DeleteObject(const BucketName& bucket, const ObjectKey& key);
+  // Deletes the key only while it holds the version `etag` (without quotes); false when the key is
+  // missing or holds another version. MinIO ignores If-Match on DELETE (it is sent anyway, for servers
+  // that honour it), so the ETag is compared after a HEAD: a write landing between that HEAD and the
+  // DELETE is still deleted. Callers keep that window small (HEAD right before DELETE).
+  bool DeleteObjectIfMatch(const BucketName& bucket, const ObjectKey& key, const std::string& etag);
   // One page of keys, in key order. Pass the page's next_continuation_token back for the next page.
   ListPage ListObjectsV2(const BucketName& bucket, const ListOptions& options = {});
 
@@ -88,9 +94,13 @@ class S3Client {
   // S3 rejects the part (kChecksumMismatch) when the body does not match it.
   UploadedPart UploadPart(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
                           int part_number, std::string_view body, const std::array<uint8_t, 32>& body_sha256);
-  // Assembles the parts (sorted by number here) into the object, which becomes visible only now.
+  // Assembles the parts (sorted by number here) into the object, which becomes visible only now, under
+  // `condition`. Retried on retryable errors; a retry whose first reply was lost finds the upload gone
+  // (NoSuchUpload) or, with if_absent, the key taken (PreconditionFailed): when the object there has
+  // the composite checksum of these parts, it is the one this call wrote, and the call succeeds.
   PutResult CompleteMultipartUpload(const BucketName& bucket, const ObjectKey& key,
-                                    const std::string& upload_id, std::vector<UploadedPart> parts);
+                                    const std::string& upload_id, std::vector<UploadedPart> parts,
+                                    const WriteCondition& condition = {});
   // Discards the upload and its parts.
   void AbortMultipartUpload(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id);
   // Uploads in progress under `prefix` (MinIO needs the exact key as prefix).
@@ -120,6 +130,11 @@ class S3Client {
                                      int concurrency, const BufferSink& sink);
 
  private:
+  // The object at the key when it has exactly `checksum_sha256` (a write of ours that already
+  // happened); nullopt when it is missing or differs.
+  std::optional<PutResult> AlreadyWritten(const BucketName& bucket, const ObjectKey& key,
+                                          const std::string& checksum_sha256);
+
   std::unique_ptr<internal::Transport> transport_;
 };
 

@@ -147,15 +147,18 @@ UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key
 }
 
 PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const ObjectKey& key,
-                                            const std::string& upload_id, std::vector<UploadedPart> parts) {
+                                            const std::string& upload_id, std::vector<UploadedPart> parts,
+                                            const WriteCondition& condition) {
   std::sort(parts.begin(), parts.end(),
             [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  bool all_checksums = !parts.empty();
   for (const auto& p : parts) {
     body += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><ETag>\"" +
             XmlEscape(p.etag) + "\"</ETag>";
     if (!p.checksum_sha256.empty())
       body += "<ChecksumSHA256>" + XmlEscape(p.checksum_sha256) + "</ChecksumSHA256>";
+    all_checksums = all_checksums && !p.checksum_sha256.empty();
     body += "</Part>";
   }
   body += "</CompleteMultipartUpload>";
@@ -163,14 +166,30 @@ PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const Obje
   Request req("POST", bucket.str(), key.str());
   req.query.emplace_back("uploadId", upload_id);
   req.headers.emplace_back("content-type", "application/xml");
+  internal::AddWriteCondition(req.headers, condition);
   req.body = body;
+  int attempt = 0;
   return retry::WithRetry(
       config().retry,
       [&] {
-        const Response resp = transport_->Perform(req);
-        pugi::xml_document doc;
-        const pugi::xml_node root = ParseResult(doc, resp, "CompleteMultipartUploadResult", req);
-        return PutResult{internal::StripQuotes(root.child_value("ETag")), root.child_value("ChecksumSHA256")};
+        ++attempt;
+        try {
+          const Response resp = transport_->Perform(req);
+          pugi::xml_document doc;
+          const pugi::xml_node root = ParseResult(doc, resp, "CompleteMultipartUploadResult", req);
+          return PutResult{internal::StripQuotes(root.child_value("ETag")),
+                           root.child_value("ChecksumSHA256")};
+        } catch (const S3Error& e) {
+          // A retry after a reply that was lost: the first Complete may have written the object (the
+          // upload is gone: NoSuchUpload; or, with if_absent, the object is there: PreconditionFailed).
+          // Our object, recognised by its checksum, means the write happened.
+          const bool maybe_ours = (attempt > 1 && e.code() == "NoSuchUpload") ||
+                                  (condition.if_absent && e.code() == "PreconditionFailed");
+          if (maybe_ours && all_checksums) {
+            if (auto written = AlreadyWritten(bucket, key, CompositeChecksum(parts))) return *written;
+          }
+          throw;
+        }
       },
       [](const std::exception& e) { return internal::IsRetryable(e); });
 }
@@ -206,7 +225,8 @@ PutResult S3Client::UploadMultipart(const BucketName& bucket, const ObjectKey& k
   // Small data: one PUT, no multipart bookkeeping.
   std::string first;
   if (ReadFull(source, first, part_size) < part_size) {
-    return PutObject(bucket, key, first, PutOptions{options.content_type, options.metadata, ""});
+    return PutObject(bucket, key, first,
+                     PutOptions{options.content_type, options.metadata, "", options.condition});
   }
   const auto first_sha256 = crypto::Sha256Of(first);
   const PartSource parts = [&source](std::string& out, size_t max) {
@@ -253,7 +273,7 @@ PutResult S3Client::UploadParts(const BucketName& bucket, const ObjectKey& key, 
   if (options.concurrency < 1) throw std::invalid_argument("s3: concurrency must be at least 1");
   const auto part_size = static_cast<size_t>(options.part_size);
   const std::string upload_id =
-      CreateMultipartUpload(bucket, key, PutOptions{options.content_type, options.metadata, ""});
+      CreateMultipartUpload(bucket, key, PutOptions{options.content_type, options.metadata, "", {}});
 
   PartsRun run;
   if (!first.empty()) {
@@ -322,7 +342,18 @@ PutResult S3Client::UploadParts(const BucketName& bucket, const ObjectKey& key, 
                 [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
       if (options.before_part) options.before_part();
       if (options.before_complete) options.before_complete(run.parts);
-      return CompleteMultipartUpload(bucket, key, upload_id, std::move(run.parts));
+      try {
+        return CompleteMultipartUpload(bucket, key, upload_id, run.parts, options.condition);
+      } catch (const S3Error& e) {
+        // Another object has the key: replace exactly that version when the caller says so (a
+        // failed condition leaves the upload in place, so it can be completed again).
+        if (e.code() != "PreconditionFailed" || !options.on_existing) throw;
+        const ObjectInfo existing = HeadObject(bucket, key);
+        if (options.on_existing(existing) != OnExisting::kReplace) throw;
+        if (options.before_part) options.before_part();
+        return CompleteMultipartUpload(bucket, key, upload_id, std::move(run.parts),
+                                       WriteCondition{false, existing.etag});
+      }
     } catch (...) {
       run.error = std::current_exception();
     }

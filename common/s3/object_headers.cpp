@@ -66,4 +66,10 @@ std::string RangeHeader(const ByteRange& range) {
   return "bytes=" + std::to_string(range.first) + "-" + std::to_string(range.last);
 }
 
+void AddWriteCondition(sigv4::Headers& headers, const WriteCondition& condition) {
+  if (condition.if_absent) headers.emplace_back("if-none-match", "*");
+  if (!condition.if_match_etag.empty())
+    headers.emplace_back("if-match", "\"" + condition.if_match_etag + "\"");
+}
+
 }  // namespace rainbow::s3::internal

@@ -12,6 +12,9 @@ namespace rainbow::s3::internal {
 // metadata name outside [A-Za-z0-9_.-] or a value outside printable ASCII.
 void AddObjectHeaders(sigv4::Headers& headers, const std::string& content_type, const Metadata& metadata);
 
+// If-None-Match: * and If-Match: "<etag>" for a conditional write.
+void AddWriteCondition(sigv4::Headers& headers, const WriteCondition& condition);
+
 // ObjectInfo from HEAD/GET response headers (size from Content-Range's total when present).
 ObjectInfo InfoFromHeaders(const std::map<std::string, std::string>& headers);
 

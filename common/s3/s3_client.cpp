@@ -57,11 +57,31 @@ PutResult S3Client::PutObject(const BucketName& bucket, const ObjectKey& key, st
   const std::string checksum =
       options.checksum_sha256.empty() ? crypto::Sha256Base64(body) : options.checksum_sha256;
   req.headers.emplace_back("x-amz-checksum-sha256", checksum);
+  internal::AddWriteCondition(req.headers, options.condition);
   req.body = body;
   req.unsigned_payload = true;  // the body is covered by the signed checksum header
-  const Response resp = transport_->Execute(req);
-  const std::string& stored = resp.Header("x-amz-checksum-sha256");
-  return {internal::StripQuotes(resp.Header("etag")), stored.empty() ? checksum : stored};
+  try {
+    const Response resp = transport_->Execute(req);
+    const std::string& stored = resp.Header("x-amz-checksum-sha256");
+    return {internal::StripQuotes(resp.Header("etag")), stored.empty() ? checksum : stored};
+  } catch (const S3Error& e) {
+    // A retried PUT whose first reply was lost finds its own object in the way.
+    if (options.condition.if_absent && e.code() == "PreconditionFailed") {
+      if (auto written = AlreadyWritten(bucket, key, checksum)) return *written;
+    }
+    throw;
+  }
+}
+
+std::optional<PutResult> S3Client::AlreadyWritten(const BucketName& bucket, const ObjectKey& key,
+                                                  const std::string& checksum_sha256) {
+  try {
+    const ObjectInfo info = HeadObject(bucket, key);
+    if (info.checksum_sha256 == checksum_sha256) return PutResult{info.etag, info.checksum_sha256};
+  } catch (const S3Error& e) {
+    if (e.s3_kind() != S3ErrorKind::kNotFound) throw;
+  }
+  return std::nullopt;
 }
 
 std::string S3Client::GetObject(const BucketName& bucket, const ObjectKey& key,
@@ -114,6 +134,24 @@ ObjectInfo S3Client::HeadObject(const BucketName& bucket, const ObjectKey& key) 
 
 void S3Client::DeleteObject(const BucketName& bucket, const ObjectKey& key) {
   transport_->Execute(Request("DELETE", bucket.str(), key.str()));
+}
+
+bool S3Client::DeleteObjectIfMatch(const BucketName& bucket, const ObjectKey& key, const std::string& etag) {
+  try {
+    if (HeadObject(bucket, key).etag != etag) return false;
+  } catch (const S3Error& e) {
+    if (e.s3_kind() == S3ErrorKind::kNotFound) return false;
+    throw;
+  }
+  Request req("DELETE", bucket.str(), key.str());
+  req.headers.emplace_back("if-match", "\"" + etag + "\"");
+  try {
+    transport_->Execute(req);
+  } catch (const S3Error& e) {
+    if (e.code() == "PreconditionFailed") return false;  // a server that honours If-Match on DELETE
+    throw;
+  }
+  return true;
 }
 
 ListPage S3Client::ListObjectsV2(const BucketName& bucket, const ListOptions& options) {

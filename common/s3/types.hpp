@@ -115,6 +115,15 @@ struct ByteRange {
   uint64_t last = 0;
 };
 
+// A condition on a write (PutObject, CompleteMultipartUpload), checked by the server, which answers 412
+// PreconditionFailed and writes nothing when it does not hold (MinIO honours both; see common/s3/README.md).
+struct WriteCondition {
+  // If-None-Match: * : only when no object has the key. An existing object with the very checksum of
+  // the write counts as written (it is what a retried write finds when the first reply was lost).
+  bool if_absent = false;
+  std::string if_match_etag;  // If-Match: only over exactly this version (ETag without quotes)
+};
+
 struct PutOptions {
   std::string content_type;  // empty: the server's default (binary/octet-stream)
   Metadata metadata;
@@ -122,6 +131,7 @@ struct PutOptions {
   // where the file was produced. Empty: computed here from the body. Either way it is sent as
   // x-amz-checksum-sha256 and the server rejects the PUT (kChecksumMismatch) when the body differs.
   std::string checksum_sha256;
+  WriteCondition condition;
 };
 
 struct PutResult {
@@ -192,6 +202,12 @@ DataSource MemorySource(std::string_view data);
 // the part is not read twice. Called from worker threads, but never concurrently.
 using PartSource = std::function<std::array<uint8_t, 32>(std::string& out, size_t max)>;
 
+// What a conditional write does about an object that is in its way.
+enum class OnExisting {
+  kFail,     // throw the PreconditionFailed error
+  kReplace,  // write again, over exactly that version (If-Match: its ETag), once
+};
+
 struct MultipartOptions {
   uint64_t part_size = 8ull << 20;  // 5 MiB..5 GiB (S3 limits); the last part may be smaller
   int concurrency = 4;              // parts in flight; memory use is about concurrency * part_size
@@ -209,6 +225,11 @@ struct MultipartOptions {
   std::function<void()> on_failure;
   // Right before Complete, with every stored part in part order: a last check of what was sent.
   std::function<void(const std::vector<UploadedPart>& parts)> before_complete;
+  // Complete's condition (see WriteCondition).
+  WriteCondition condition;
+  // When Complete fails its condition because another object (other content) has the key: what to do
+  // with it. Empty: kFail.
+  std::function<OnExisting(const ObjectInfo& existing)> on_existing;
 };
 
 }  // namespace rainbow::s3

@@ -5,7 +5,10 @@
 namespace rainbow::converter {
 
 LeaseKeeper::LeaseKeeper(TrackerClient& tracker, Lease lease, log::Fields ids)
-    : tracker_(tracker), lease_(std::move(lease)), ids_(std::move(ids)) {
+    : tracker_(tracker),
+      lease_(std::move(lease)),
+      ids_(std::move(ids)),
+      deadline_((lease_.claimed_at + lease_.duration - Margin(lease_.duration)).time_since_epoch().count()) {
   thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
 }
 
@@ -19,15 +22,21 @@ void LeaseKeeper::Stop() {
 
 void LeaseKeeper::Run(std::stop_token stop) {
   while (retry::SleepFor(stop, lease_.interval)) {
+    const auto sent = std::chrono::steady_clock::now();
     try {
       if (!tracker_.Heartbeat(lease_.file, lease_.worker_id, lease_.attempt, lease_.duration)) {
         lost_ = true;
         log::Warn("lease lost, cancelling", ids_);
         return;
       }
+      deadline_ = (sent + lease_.duration - Margin(lease_.duration)).time_since_epoch().count();
     } catch (const std::exception& e) {
       log::Warn("heartbeat failed",
                 {{"key", lease_.file.key()}, {"worker_id", lease_.worker_id}, {"error", e.what()}});
+    }
+    if (expired()) {
+      log::Warn("lease expired locally (no heartbeat accepted in time), cancelling", ids_);
+      return;
     }
   }
 }

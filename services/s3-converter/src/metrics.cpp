@@ -17,7 +17,10 @@ ConverterMetrics::ConverterMetrics(prometheus::Registry& registry)
                                 "Upload parts sent again after a retryable error.")),
       failures(ops::CounterFamily(registry, "converter_failures_total", "Failed conversions, by reason."),
                {"reason"}),
-      in_flight(ops::Gauge(registry, "converter_in_flight", "Conversions running now.")) {
+      in_flight(ops::Gauge(registry, "converter_in_flight", "Conversions running now.")),
+      leases_expired(ops::Counter(registry, "converter_leases_expired_total",
+                                  "Conversions stopped because their lease passed its deadline locally "
+                                  "(no heartbeat accepted in time).")) {
   files.Get({"completed"});
   files.Get({"failed"});
   for (auto r : {FailureReason::kInvalidJson, FailureReason::kWrongShape, FailureReason::kNotFound,

@@ -21,6 +21,7 @@ struct ConverterMetrics {
   prometheus::Counter& part_retries;
   ops::LabeledMetrics<prometheus::Counter> failures;  // by reason
   prometheus::Gauge& in_flight;
+  prometheus::Counter& leases_expired;  // conversions stopped because no heartbeat was accepted in time
 };
 
 }  // namespace rainbow::converter

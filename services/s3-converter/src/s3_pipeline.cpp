@@ -225,11 +225,14 @@ class Conversion {
   void PutParts(std::string first, const std::array<uint8_t, 32>& first_digest);
   void CheckParts(const std::vector<s3::UploadedPart>& parts);
   void VerifyHead(const std::string& expected_checksum);
+  s3::OnExisting OnExistingOutput(const s3::ObjectInfo& existing);
   // A written output that failed verification (or could not be verified) is removed, best effort:
-  // the file will be FAILED, and no object should stand for it in the output bucket.
+  // the file will be FAILED, and no object should stand for it in the output bucket. Only the version
+  // this conversion wrote is deleted, never an object another writer put there meanwhile.
   void DeleteOutput() noexcept {
+    if (written_etag_.empty()) return;
     try {
-      s3_.DeleteObject(dst_bucket_, dst_key_);
+      s3_.DeleteObjectIfMatch(dst_bucket_, dst_key_, written_etag_);
     } catch (...) {
     }
   }
@@ -249,6 +252,7 @@ class Conversion {
   crypto::Sha256 out_hash_;
   std::string out_b64_;  // base64 of out_hash_, once every byte was read
   ConvertResult result_;
+  std::string written_etag_;  // the output version this conversion wrote (for DeleteOutput)
   std::exception_ptr producer_error_;
   std::thread producer_;
 };
@@ -335,8 +339,20 @@ void Conversion::PutWhole(const std::string& xml) {
     s3::PutOptions put;
     put.content_type = kContentType;
     put.metadata = {{"source-etag", head_.etag}, {"sha256", result_.sha256_hex}};
+    if (!options_.writer.empty()) put.metadata["writer"] = options_.writer;
     put.checksum_sha256 = out_b64_;
-    const auto put_result = s3_.PutObject(dst_bucket_, dst_key_, xml, put);
+    put.condition.if_absent = true;
+    s3::PutResult put_result;
+    try {
+      put_result = s3_.PutObject(dst_bucket_, dst_key_, xml, put);
+    } catch (const s3::S3Error& e) {
+      if (e.code() != "PreconditionFailed") throw;
+      const auto existing = s3_.HeadObject(dst_bucket_, dst_key_);
+      if (OnExistingOutput(existing) != s3::OnExisting::kReplace) throw;
+      put.condition = {false, existing.etag};
+      put_result = s3_.PutObject(dst_bucket_, dst_key_, xml, put);
+    }
+    written_etag_ = put_result.etag;
     put_done = true;
     if (!put_result.checksum_sha256.empty() && put_result.checksum_sha256 != out_b64_) {
       throw ConversionError(FailureReason::kVerifyFailed, true,
@@ -362,6 +378,7 @@ void Conversion::PutParts(std::string first, const std::array<uint8_t, 32>& firs
   upload.concurrency = std::max(1, options_.upload_concurrency);
   upload.content_type = kContentType;
   upload.metadata = {{"source-etag", head_.etag}};
+  if (!options_.writer.empty()) upload.metadata["writer"] = options_.writer;
   upload.part_attempts = options_.part_attempts;
   upload.on_part_retry = hooks_.on_part_retry;
   upload.before_part = [this] { CheckCancelled(); };
@@ -370,6 +387,8 @@ void Conversion::PutParts(std::string first, const std::array<uint8_t, 32>& firs
     if (hooks_.on_bytes_out) hooks_.on_bytes_out(bytes);
   };
   upload.on_failure = [this] { queue_.Cancel(); };
+  upload.condition.if_absent = true;
+  upload.on_existing = [this](const s3::ObjectInfo& existing) { return OnExistingOutput(existing); };
   upload.before_complete = [&](const std::vector<s3::UploadedPart>& parts) {
     JoinProducer();
     FinishOutputHash();
@@ -388,6 +407,7 @@ void Conversion::PutParts(std::string first, const std::array<uint8_t, 32>& firs
   s3::PutResult done;
   try {
     done = s3_.UploadParts(dst_bucket_, dst_key_, source, upload, std::move(first), first_digest);
+    written_etag_ = done.etag;
   } catch (...) {
     throw Fail(std::current_exception());
   }
@@ -415,6 +435,22 @@ void Conversion::CheckParts(const std::vector<s3::UploadedPart>& parts) {
                             "part " + std::to_string(i + 1) + " missing or without its checksum");
     }
   }
+}
+
+// Another object (other content) has the output key: the output of an older version of the source, or
+// of a writer whose lease was taken over. Replace exactly that version, and only while this conversion
+// is current: its lease still held (cancelled() false) and the source still the version converted. A
+// stale writer fails one of these checks and leaves the object alone.
+s3::OnExisting Conversion::OnExistingOutput(const s3::ObjectInfo& existing) {
+  CheckCancelled();
+  const auto source = s3_.HeadObject(src_bucket_, src_key_);
+  if (source.etag != head_.etag) {
+    throw ConversionError(FailureReason::kSourceChanged, false,
+                          "source replaced (ETag " + source.etag + ", converted " + head_.etag +
+                              "): leaving the output " + dst_key_.str() + " (ETag " + existing.etag +
+                              ") alone");
+  }
+  return s3::OnExisting::kReplace;
 }
 
 void Conversion::VerifyHead(const std::string& expected_checksum) {

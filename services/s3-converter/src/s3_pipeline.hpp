@@ -52,6 +52,7 @@ struct PipelineOptions {
   int upload_concurrency = 2;
   int part_attempts = 3;          // tries per part on top of the S3 client's own retries
   size_t queue_bytes = 2u << 20;  // XML buffered between the converter and the uploader
+  std::string writer;             // when set, output metadata "writer": who wrote this version
 };
 
 // Observers; each may be empty. Called from the pipeline's threads: keep them short and thread-safe.
@@ -89,7 +90,10 @@ std::string OutputKeyFor(const std::string& key);
 // single-part source, or metadata "sha256" as hex) verified and the converter closed the document;
 // any failure before that aborts the multipart upload, so nothing is visible. Before Complete the parts
 // are checked (1..N, each with its checksum, all bytes sent); after Complete S3's composite checksum
-// must equal ours and HEAD must agree (size, checksum), else the object is deleted again. Output metadata:
+// must equal ours and HEAD must agree (size, checksum), else the object is deleted again (only the version
+// written here). The output is written with If-None-Match: *; an object already at the key is kept when it
+// has our checksum, else replaced (If-Match: its ETag) only while hooks.cancelled() is false and the source
+// still has the ETag converted, so a stale writer neither overwrites nor deletes another's output. Metadata:
 // source-etag, and sha256 (hex of the whole XML) when the XML fits in one part (a multipart object's metadata
 // is fixed before its content exists; its whole-file SHA-256 is returned here and recorded by the tracker).
 // expected_etag: when not empty, the source must still have this ETag (else kSourceChanged).

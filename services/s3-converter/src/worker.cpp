@@ -70,35 +70,40 @@ void WorkerPool::Run(const std::string& worker_id) {
       seen = wakeups_;
     }
     std::vector<files::v1::FileRecord> files;
+    const auto claimed_at = std::chrono::steady_clock::now();  // the leases run from here
     try {
       files = tracker_.Claim(worker_id, 1, config_.lease);
     } catch (const std::exception& e) {
       log::Warn("claim failed", {{"worker_id", worker_id}, {"error", e.what()}});
     }
-    for (const auto& f : files) Process(worker_id, f);
+    for (const auto& f : files) Process(worker_id, f, claimed_at);
     if (!files.empty()) continue;
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, config_.poll_interval, [&] { return stop_ || wakeups_ != seen; });
   }
 }
 
-void WorkerPool::Process(const std::string& worker_id, const files::v1::FileRecord& f) {
+void WorkerPool::Process(const std::string& worker_id, const files::v1::FileRecord& f,
+                         std::chrono::steady_clock::time_point claimed_at) {
   const auto ids = Ids(worker_id, f);
   const uint32_t attempt = f.attempts();
   log::Info("converting", ids);
   metrics_.in_flight.Increment();
 
-  // Heartbeats keep the lease while converting; a lost lease cancels the conversion.
-  LeaseKeeper keeper(tracker_, {f.file(), worker_id, attempt, config_.heartbeat, config_.lease}, ids);
+  // Heartbeats keep the lease while converting; a lease lost, or expired by the local clock (the tracker
+  // unreachable), cancels the conversion: the file may be another worker's now.
+  LeaseKeeper keeper(tracker_, {f.file(), worker_id, attempt, config_.heartbeat, config_.lease, claimed_at},
+                     ids);
   PipelineHooks hooks = metrics_.Hooks();
-  hooks.cancelled = [&] { return keeper.lost() || cancel_.stop_requested(); };
+  hooks.cancelled = [&] { return keeper.ended() || cancel_.stop_requested(); };
+  PipelineOptions options = config_.pipeline;
+  options.writer = worker_id + "/" + std::to_string(attempt);
   try {
     const s3::BucketName src_bucket(f.file().bucket());
     const s3::ObjectKey src_key(f.file().key());
     const s3::ObjectKey dst_key(OutputKeyFor(f.file().key()));
-    const auto result =
-        ConvertObject(s3_, src_bucket, src_key, f.file().etag(), s3::BucketName(config_.output_bucket),
-                      dst_key, config_.pipeline, hooks);
+    const auto result = ConvertObject(s3_, src_bucket, src_key, f.file().etag(),
+                                      s3::BucketName(config_.output_bucket), dst_key, options, hooks);
     keeper.Stop();
     auto fields = ids;
     fields["output_key"] = result.output_key;
@@ -125,7 +130,9 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
     fields["reason"] = std::string(ToString(e.reason()));
     fields["retryable"] = e.retryable();
     metrics_.Failed(e.reason());
-    if (e.reason() == FailureReason::kCancelled || keeper.lost()) {
+    if (e.reason() == FailureReason::kCancelled || keeper.ended()) {
+      if (keeper.expired() && !keeper.lost()) metrics_.leases_expired.Increment();
+      fields["lease"] = keeper.lost() ? "lost" : keeper.expired() ? "expired locally" : "held";
       log::Warn("conversion cancelled", fields);
     } else {
       log::Warn("conversion failed", fields);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <stop_token>
@@ -16,11 +17,11 @@
 namespace rainbow::converter {
 
 // The claim loop: `config.workers` threads, each claiming one file at a time from the tracker,
-// heartbeating while it converts (a lost lease cancels the conversion: the file belongs to someone
-// else now), then Complete (output key + SHA-256) or Fail (error, retryable). Idle workers sleep until
-// Wake() (a files.state PENDING event) or the poll interval.
-// Ownership: the caller owns the S3 client, tracker client and metrics; they outlive the pool.
-// Threading: Start/Stop from one thread; Wake from any.
+// heartbeating while it converts (a lease lost, or past its deadline on the local clock, cancels the
+// conversion: the file may belong to someone else now), then Complete (output key + SHA-256) or Fail (error,
+// retryable). Idle workers sleep until Wake() (a files.state PENDING event) or the poll interval. Ownership:
+// the caller owns the S3 client, tracker client and metrics; they outlive the pool. Threading: Start/Stop
+// from one thread; Wake from any.
 class WorkerPool {
  public:
   WorkerPool(const ConverterConfig& config, s3::S3Client& s3, TrackerClient& tracker,
@@ -33,7 +34,8 @@ class WorkerPool {
 
  private:
   void Run(const std::string& worker_id);
-  void Process(const std::string& worker_id, const files::v1::FileRecord& file);
+  void Process(const std::string& worker_id, const files::v1::FileRecord& file,
+               std::chrono::steady_clock::time_point claimed_at);
 
   const ConverterConfig& config_;
   s3::S3Client& s3_;

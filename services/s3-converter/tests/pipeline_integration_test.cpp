@@ -208,5 +208,37 @@ TEST_F(Pipeline, CancelAfterTheLastByteStillPublishesNothing) {
   }
 }
 
+// The output is written with If-None-Match: *. An object already there with the same content is kept
+// (a second conversion of the same version succeeds); one with other content is replaced only while
+// the source is still the version converted: a writer whose source was replaced meanwhile (a stale
+// writer) leaves the newer output alone, and the file fails with kSourceChanged.
+TEST_F(Pipeline, ConditionalWriteNeverOverwritesAsAStaleWriter) {
+  for (const size_t size : {size_t{20'000}, size_t{9u << 20}}) {
+    const std::string key = dir + "/stale-" + std::to_string(size) + ".json";
+    const s3::ObjectKey out(OutputKeyFor(key));
+    const std::string json = Products(size);
+    s3c.PutObject(kRaw, s3::ObjectKey(key), json);
+    // Same version twice: the second finds its own content there and succeeds.
+    const auto first = ConvertObject(s3c, kRaw, s3::ObjectKey(key), "", kConverted, out, SmallParts());
+    const auto again = ConvertObject(s3c, kRaw, s3::ObjectKey(key), "", kConverted, out, SmallParts());
+    EXPECT_EQ(again.sha256_hex, first.sha256_hex);
+    // Another writer's output (other content) is in place; the source is replaced while we read it.
+    const auto newer = s3c.PutObject(kConverted, out, "<newer/>");
+    std::atomic<uint64_t> read{0};
+    PipelineHooks hooks;
+    hooks.on_bytes_in = [&](uint64_t n) {
+      if ((read += n) == json.size()) s3c.PutObject(kRaw, s3::ObjectKey(key), "[{\"v\":2}]");
+    };
+    try {
+      ConvertObject(s3c, kRaw, s3::ObjectKey(key), "", kConverted, out, SmallParts(), hooks);
+      ADD_FAILURE() << "a stale writer published over a newer output: " << size;
+    } catch (const ConversionError& e) {
+      EXPECT_EQ(e.reason(), FailureReason::kSourceChanged) << e.what();
+    }
+    EXPECT_EQ(s3c.HeadObject(kConverted, out).etag, newer.etag) << size;
+    EXPECT_EQ(s3c.GetObject(kConverted, out), "<newer/>") << size;
+  }
+}
+
 }  // namespace
 }  // namespace rainbow::converter

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/grpc_server/grpc_server.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "common/kafka/producer.hpp"
 #include "common/ops/background.hpp"
 #include "common/ops/metrics.hpp"
@@ -35,6 +36,7 @@ int Run(const state::TrackerConfig& c) {
   state::RedisPool pool({c.redis_url}, static_cast<size_t>(c.redis_pool));
   state::StateStore store(pool, c.store);
   kafka::Producer producer({c.kafka_brokers, "state-tracker"});  // DLQ
+  kafka::DeadLetterWriter dead_letters(producer, c.kafka_brokers, c.topics, "state-tracker");
   kafka::Producer relay_producer({c.kafka_brokers, "state-tracker-relay"});
 
   ops::Readiness readiness;
@@ -57,7 +59,7 @@ int Run(const state::TrackerConfig& c) {
   // Consumer: files.events -> Register.
   std::jthread consumer_thread([&](std::stop_token stop) {
     state::NotificationConsumer consumer({c.kafka_brokers, c.consumer_group, c.events_topic, c.accept_prefix},
-                                         store, producer, metrics);
+                                         store, dead_letters, metrics);
     readiness.Set("consumer");
     ops::RunUntilStopped(stop, "files.events poll", [&] { consumer.RunOnce(stop, 200ms); }, {0ms, 1s});
   });

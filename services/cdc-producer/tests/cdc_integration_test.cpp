@@ -107,6 +107,7 @@ class CdcTest : public ::testing::Test {
         {"CDC_KEY_FORMAT", "json"},
         {"CDC_VALUE_FORMAT", "json"},
     };
+    env.merge(rainbow::testing::KafkaTopicEnv());
     for (auto& [k, v] : extra) env[k] = v;
     service_ = std::make_unique<ChildProcess>(CDC_PRODUCER_BIN, std::vector<std::string>{}, env);
     ++starts_;
@@ -674,6 +675,22 @@ TEST_F(CdcTest, HeartbeatsAdvanceTheSlotOfAnIdleCapturedSchema) {
   EXPECT_LT(lag, 1e6);
   StopService();
   c.Exec("DROP SCHEMA " + other + " CASCADE");
+}
+
+// Topics the service creates get KAFKA_TOPIC_REPLICATION_FACTOR replicas and the topic config
+// min.insync.replicas = KAFKA_TOPIC_MIN_INSYNC_REPLICAS (set on the topic, not left to the broker).
+TEST_F(CdcTest, TopicsItCreatesGetTheConfiguredReplicationAndMinInsyncReplicas) {
+  Sql("CREATE TABLE " + name_ + ".items (id bigint PRIMARY KEY)");
+  StartService({{"KAFKA_TOPIC_REPLICATION_FACTOR", "1"}, {"KAFKA_TOPIC_MIN_INSYNC_REPLICAS", "1"}});
+  WaitStreaming();
+  auto consumer = MakeConsumer({"items"});
+  Sql("INSERT INTO " + name_ + ".items VALUES (1)");
+  const auto events = ReadUntil(
+      consumer, [](const std::vector<Event>& e) { return !e.empty(); }, 60s);
+  ASSERT_EQ(events.size(), 1u) << service_->Stdout();
+  const auto settings = kafka::DescribeTopicSettings(brokers_, Topic("items"));
+  EXPECT_EQ(settings.replication_factor, 1);
+  EXPECT_EQ(settings.min_insync_replicas, 1);
 }
 
 }  // namespace

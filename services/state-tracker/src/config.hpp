@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/config/env.hpp"
+#include "common/kafka/topic_settings.hpp"
 #include "common/ops/service_main.hpp"
 #include "services/state-tracker/src/state_store.hpp"
 
@@ -14,6 +15,7 @@ namespace rainbow::state {
 struct TrackerConfig {
   ops::CommonConfig common;
   std::string kafka_brokers;
+  kafka::TopicSettings topics;  // of files.events.dlq when the tracker creates it
   std::string redis_url;
   StoreOptions store;
   std::string events_topic;

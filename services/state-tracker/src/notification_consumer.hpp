@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/kafka/consumer.hpp"
-#include "common/kafka/producer.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "services/state-tracker/src/ingest.hpp"
 #include "services/state-tracker/src/state_store.hpp"
 
@@ -28,7 +28,7 @@ class NotificationConsumer {
     size_t batch = 500;
   };
 
-  NotificationConsumer(const Options& options, StateStore& store, kafka::Producer& dlq_producer,
+  NotificationConsumer(const Options& options, StateStore& store, kafka::DeadLetterWriter& dead_letters,
                        TrackerMetrics& metrics);
   ~NotificationConsumer();
   NotificationConsumer(const NotificationConsumer&) = delete;
@@ -41,7 +41,7 @@ class NotificationConsumer {
  private:
   Options options_;
   StateStore& store_;
-  kafka::Producer& dlq_producer_;
+  kafka::DeadLetterWriter& dead_letters_;
   TrackerMetrics& metrics_;
   kafka::Consumer consumer_;
 };

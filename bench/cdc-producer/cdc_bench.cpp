@@ -163,6 +163,11 @@ std::map<std::string, std::string> BaseEnv() {
   for (const char* k : {"JAVA_HOME", "LANG"}) {
     if (const char* v = std::getenv(k)) env[k] = v;
   }
+  // Topic replication as the stack exports it; 1 and 1 fit the single broker of the local stack.
+  for (const char* k : {"KAFKA_TOPIC_REPLICATION_FACTOR", "KAFKA_TOPIC_MIN_INSYNC_REPLICAS"}) {
+    const char* v = std::getenv(k);
+    env[k] = v != nullptr ? v : "1";
+  }
   return env;
 }
 

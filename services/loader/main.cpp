@@ -5,6 +5,7 @@
 
 #include "common/error/error.hpp"
 #include "common/grpc_server/grpc_server.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "common/kafka/producer.hpp"
 #include "common/logging/log.hpp"
 #include "common/ops/background.hpp"
@@ -49,6 +50,7 @@ int Run(const loader::LoaderConfig& c) {
   status.WarehouseOk();
 
   kafka::Producer dlq({c.kafka_brokers, "loader-dlq"});
+  kafka::DeadLetterWriter dead_letters(dlq, c.kafka_brokers, c.topics, "loader");
   std::unique_ptr<s3::S3Client> s3;
   if (c.lake.enabled) {
     s3 = std::make_unique<s3::S3Client>(c.s3);
@@ -56,7 +58,7 @@ int Run(const loader::LoaderConfig& c) {
   }
   // Each sink on a thread of its own with its own consumer group: one failing never holds up the other.
   std::jthread warehouse_thread([&](std::stop_token stop) {
-    loader::WarehouseLoop loop(c, dlq, metrics, status);
+    loader::WarehouseLoop loop(c, dead_letters, metrics, status);
     ops::RunUntilStopped(stop, "warehouse sink", [&] { loop.RunOnce(stop); });
     loop.Close();
   });

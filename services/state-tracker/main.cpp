@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/grpc_server/grpc_server.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "common/kafka/producer.hpp"
 #include "common/logging/log.hpp"
 #include "common/ops/background.hpp"
@@ -40,6 +41,7 @@ int Run(const state::TrackerConfig& c) {
   state::RedisPool pool(redis_config, static_cast<size_t>(c.redis_pool));
   state::StateStore store(pool, c.store);
   kafka::Producer producer({c.kafka_brokers, "state-tracker"});  // DLQ
+  kafka::DeadLetterWriter dead_letters(producer, c.kafka_brokers, c.topics, "state-tracker");
   kafka::Producer relay_producer({c.kafka_brokers, "state-tracker-relay"});
 
   ops::Readiness readiness;
@@ -89,7 +91,7 @@ int Run(const state::TrackerConfig& c) {
   // Consumer: files.events -> Register.
   std::jthread consumer_thread([&](std::stop_token stop) {
     state::NotificationConsumer consumer({c.kafka_brokers, c.consumer_group, c.events_topic, c.accept_prefix},
-                                         store, producer, metrics, durability);
+                                         store, dead_letters, metrics, durability);
     readiness.Set("consumer");
     ops::RunUntilStopped(stop, "files.events poll", [&] { consumer.RunOnce(stop, 200ms); }, {0ms, 1s});
   });

@@ -133,19 +133,24 @@ TEST(KafkaAdapter, TailConsumerSeesOnlyWhatComesAfterItStarted) {
   for (int i = 0; i < 12; ++i) EXPECT_TRUE(values.count("new-" + std::to_string(i))) << i;
 }
 
+// The dead-letter topic does not exist yet: the writer creates it with the service's topic settings
+// (never the broker's auto-creation defaults), and the record lands.
 TEST(KafkaAdapter, PoisonMessageGoesToTheDeadLetterTopicWithItsError) {
   const std::string brokers = StackEnv("KAFKA_BROKERS");
   const std::string topic = UniqueName("test.kafka.poison");
   EnsureTopic(brokers, topic, 1, 1);
-  EnsureTopic(brokers, DeadLetterTopic(topic), 1, 1);
   Producer producer({brokers, "dlq-test"});
+  DeadLetterWriter writer(producer, brokers, TopicSettings{1, 1}, "kafka-adapter-test");
   ASSERT_TRUE(producer.ProduceSync({topic, "k1", "{not json", {{"origin", "test"}}, std::nullopt}).ok);
 
   Consumer consumer({brokers, UniqueName("group"), {topic}});
   const auto got = ConsumeN(consumer, 1, 60s);
   ASSERT_EQ(got.size(), 1u);
-  SendToDeadLetter(producer, got[0], "invalid JSON at byte 1", "kafka-adapter-test");
+  writer.Send(got[0], "invalid JSON at byte 1");
   consumer.Commit(got[0]);
+  const auto created = DescribeTopicSettings(brokers, DeadLetterTopic(topic));
+  EXPECT_EQ(created.replication_factor, 1);
+  EXPECT_EQ(created.min_insync_replicas, 1);  // set on the topic: not an auto-created one
 
   Consumer dlq({brokers, UniqueName("group"), {DeadLetterTopic(topic)}});
   const auto dead = ConsumeN(dlq, 1, 60s);
@@ -156,6 +161,20 @@ TEST(KafkaAdapter, PoisonMessageGoesToTheDeadLetterTopicWithItsError) {
   EXPECT_EQ(dead[0].HeaderValue("dlq.error"), "invalid JSON at byte 1");
   EXPECT_EQ(dead[0].HeaderValue("dlq.topic"), topic);
   EXPECT_EQ(dead[0].HeaderValue("dlq.offset"), "0");
+}
+
+// The topic settings reach the broker: replication factor and the topic's own min.insync.replicas (here
+// above the replication factor, which Kafka accepts at creation, so the value cannot be the default 1).
+TEST(KafkaAdapter, EnsureTopicSetsReplicationAndMinInsyncReplicas) {
+  const std::string brokers = StackEnv("KAFKA_BROKERS");
+  const std::string with = UniqueName("test.kafka.minisr");
+  EnsureTopic(brokers, with, 1, TopicSettings{1, 2});
+  const auto got = DescribeTopicSettings(brokers, with);
+  EXPECT_EQ(got.replication_factor, 1);
+  EXPECT_EQ(got.min_insync_replicas, 2);
+  const std::string without = UniqueName("test.kafka.nominisr");
+  EnsureTopic(brokers, without, 1, 1);
+  EXPECT_EQ(DescribeTopicSettings(brokers, without).min_insync_replicas, 0);
 }
 
 // A broker that is not there (nothing listens on the port: what a client sees of a stopped broker)

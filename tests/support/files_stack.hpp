@@ -30,13 +30,15 @@ using testing::StackEnv;
 inline s3::S3Config S3FromEnv() { return rainbow::testing::S3ConfigFromStack(); }
 
 inline std::map<std::string, std::string> SharedEnv() {
-  return {{"KAFKA_BROKERS", StackEnv("KAFKA_BROKERS")},
-          {"REDIS_URL", StackEnv("REDIS_URL")},
-          {"S3_ENDPOINT", StackEnv("S3_ENDPOINT")},
-          {"S3_REGION", StackEnv("S3_REGION")},
-          {"S3_ACCESS_KEY", StackEnv("S3_ACCESS_KEY")},
-          {"S3_SECRET_KEY", StackEnv("S3_SECRET_KEY")},
-          {"LOG_LEVEL", "info"}};
+  std::map<std::string, std::string> env = {{"KAFKA_BROKERS", StackEnv("KAFKA_BROKERS")},
+                                            {"REDIS_URL", StackEnv("REDIS_URL")},
+                                            {"S3_ENDPOINT", StackEnv("S3_ENDPOINT")},
+                                            {"S3_REGION", StackEnv("S3_REGION")},
+                                            {"S3_ACCESS_KEY", StackEnv("S3_ACCESS_KEY")},
+                                            {"S3_SECRET_KEY", StackEnv("S3_SECRET_KEY")},
+                                            {"LOG_LEVEL", "info"}};
+  env.merge(testing::KafkaTopicEnv());
+  return env;
 }
 
 // A service binary as a child process on free ports; waits for /readyz.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdlib>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +17,15 @@ inline std::string StackEnv(const char* name) {
                              " (run through scripts/test, or eval \"$(scripts/stack --test env)\")");
   }
   return v;
+}
+
+// How services started by a test replicate the topics they create: what the stack exports
+// (KAFKA_TOPIC_REPLICATION_FACTOR, KAFKA_TOPIC_MIN_INSYNC_REPLICAS; 1 and 1 on the single-broker stack).
+// Every test that starts a service adds these to its env, since the services' defaults (3 and 2) need
+// three brokers.
+inline std::map<std::string, std::string> KafkaTopicEnv() {
+  return {{"KAFKA_TOPIC_REPLICATION_FACTOR", StackEnv("KAFKA_TOPIC_REPLICATION_FACTOR")},
+          {"KAFKA_TOPIC_MIN_INSYNC_REPLICAS", StackEnv("KAFKA_TOPIC_MIN_INSYNC_REPLICAS")}};
 }
 
 // Runs `scripts/stack --test <args>` (the RAINBOW_STACK var holds the command) and returns its exit code.

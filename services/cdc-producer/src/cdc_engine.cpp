@@ -157,7 +157,7 @@ std::shared_ptr<TableInfo> CdcEngine::LoadRelation(Session& s, uint32_t oid, con
 
 void CdcEngine::EnsureTopicOnce(const std::string& topic) {
   if (topics_ready_.count(topic)) return;
-  kafka::EnsureTopic(config_.kafka_brokers, topic, config_.topic_partitions, config_.topic_replication);
+  kafka::EnsureTopic(config_.kafka_brokers, topic, config_.topic_partitions, config_.topics);
   topics_ready_.insert(topic);
 }
 

@@ -58,8 +58,7 @@ CdcConfig LoadConfig(config::Env& env) {
                               "topic = <prefix>.<table>; source.name = the prefix's first segment");
   c.topic_partitions = static_cast<int>(env.Int("CDC_TOPIC_PARTITIONS", c.topic_partitions, 1, 10'000,
                                                 "partitions of topics the service creates"));
-  c.topic_replication = static_cast<int>(env.Int("CDC_TOPIC_REPLICATION", c.topic_replication, 1, 16,
-                                                 "replication factor of topics the service creates"));
+  c.topics = kafka::LoadTopicSettings(env);
   c.max_message_bytes =
       env.Int("CDC_MAX_MESSAGE_BYTES", c.max_message_bytes, 1024, 100'000'000,
               "largest event (key + value) produced; keep it within the topics' max.message.bytes");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/config/env.hpp"
+#include "common/kafka/topic_settings.hpp"
 #include "common/ops/service_main.hpp"
 #include "services/cdc-producer/src/event_builder.hpp"
 
@@ -30,7 +31,7 @@ struct CdcConfig {
   std::vector<std::string> replica_identity_full;  // tables set to REPLICA IDENTITY FULL at start ("*" = all)
   std::string topic_prefix = "rainbow.public";
   int topic_partitions = 3;
-  int topic_replication = 1;
+  kafka::TopicSettings topics;  // replication and min.insync.replicas of the topics it creates (and .dlq)
   int64_t max_message_bytes = 1'000'000;  // key + value; librdkafka's and Kafka's default limit
   SizePolicy size_policy = SizePolicy::kFail;
   SnapshotMode snapshot_mode = SnapshotMode::kInitial;

@@ -210,6 +210,7 @@ class DebeziumTest : public ::testing::Test {
   ChildProcess& StartOurs(const std::string& slot, const std::string& prefix,
                           std::map<std::string, std::string> extra) {
     auto env = BaseEnv();
+    env.merge(rainbow::testing::KafkaTopicEnv());
     env.insert({{"PG_DSN", dsn_},
                 {"KAFKA_BROKERS", brokers_},
                 {"CDC_SCHEMAS", name_},

@@ -33,8 +33,7 @@ LoaderConfig LoadConfig(config::Env& env) {
       env.Bool("LOADER_MODEL", true,
                "build dimensions and fact_sales (false: staging mirrors only, e.g. to feed another tool)");
   c.migrate = env.Bool("LOADER_MIGRATE", true, "apply the warehouse migrations at start");
-  c.dlq_replication = static_cast<int>(env.Int(
-      "LOADER_DLQ_REPLICATION", 1, 1, 16, "replication factor of <topic>.dlq topics the loader creates"));
+  c.topics = kafka::LoadTopicSettings(env);
   c.lake.enabled = env.Bool("LOADER_LAKE", true, "write every event to the S3 lake");
   c.lake.bucket = env.String("LOADER_LAKE_BUCKET", "lake", "S3 bucket of the lake");
   c.lake.group = env.String("LOADER_LAKE_GROUP", "loader-lake", "Kafka consumer group of the lake sink");

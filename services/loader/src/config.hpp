@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/config/env.hpp"
+#include "common/kafka/topic_settings.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/s3/types.hpp"
 #include "services/loader/src/clickhouse_client.hpp"
@@ -36,8 +37,8 @@ struct LoaderConfig {
   std::string group = "loader";
   BatchLimits batch;
   bool migrate = true;
-  bool model = true;  // false: staging only (no dimensions or facts)
-  int dlq_replication = 1;
+  bool model = true;            // false: staging only (no dimensions or facts)
+  kafka::TopicSettings topics;  // of the <topic>.dlq topics the loader creates
   s3::S3Config s3;
   LakeConfig lake;
   ClickHouseConfig clickhouse;  // url empty: the serving layer is off

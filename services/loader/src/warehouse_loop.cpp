@@ -4,7 +4,6 @@
 #include <chrono>
 #include <thread>
 
-#include "common/kafka/admin.hpp"
 #include "common/kafka/dead_letter.hpp"
 #include "common/logging/log.hpp"
 #include "common/retry/backoff.hpp"
@@ -35,7 +34,7 @@ bool SleepUnlessStopped(std::stop_token stop, std::chrono::milliseconds d) {
 
 }  // namespace
 
-WarehouseLoop::WarehouseLoop(const LoaderConfig& config, kafka::Producer& dlq, LoaderMetrics& metrics,
+WarehouseLoop::WarehouseLoop(const LoaderConfig& config, kafka::DeadLetterWriter& dlq, LoaderMetrics& metrics,
                              LoaderStatus& status)
     : config_(config), dlq_(dlq), metrics_(metrics), status_(status) {
   kafka::ConsumerConfig cc{config.kafka_brokers, config.group, {config.topic_pattern}, "loader"};
@@ -145,12 +144,7 @@ void WarehouseLoop::Collect(std::stop_token stop) {
 void WarehouseLoop::WriteDeadLetters(const std::vector<Poison>& poison) {
   for (const auto& p : poison) {
     const auto& m = pending_[p.message];
-    const auto topic = kafka::DeadLetterTopic(m.topic);
-    if (!dlq_topics_.contains(topic)) {
-      kafka::EnsureTopic(config_.kafka_brokers, topic, 1, config_.dlq_replication);
-      dlq_topics_.insert(topic);
-    }
-    kafka::SendToDeadLetter(dlq_, m, p.error, "loader");
+    dlq_.Send(m, p.error);
     log::Warn("message dead-lettered",
               {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", p.error}});
   }

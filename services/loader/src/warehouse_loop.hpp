@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/kafka/consumer.hpp"
-#include "common/kafka/producer.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "common/pg/connection.hpp"
 #include "services/loader/src/change_event.hpp"
 #include "services/loader/src/config.hpp"
@@ -28,7 +28,7 @@ namespace rainbow::loader {
 // Owned by main; RunOnce is called by one thread in a loop until stop.
 class WarehouseLoop {
  public:
-  WarehouseLoop(const LoaderConfig& config, kafka::Producer& dlq, LoaderMetrics& metrics,
+  WarehouseLoop(const LoaderConfig& config, kafka::DeadLetterWriter& dlq, LoaderMetrics& metrics,
                 LoaderStatus& status);
   ~WarehouseLoop();
 
@@ -55,12 +55,11 @@ class WarehouseLoop {
   void ReportLag();
 
   const LoaderConfig& config_;
-  kafka::Producer& dlq_;
+  kafka::DeadLetterWriter& dlq_;
   LoaderMetrics& metrics_;
   LoaderStatus& status_;
   std::unique_ptr<pg::Connection> db_;
   std::unique_ptr<WarehouseWriter> writer_;
-  std::set<std::string> dlq_topics_;  // created (or found) already
   std::vector<kafka::ConsumedMessage> pending_;
   std::unique_ptr<kafka::Consumer> consumer_;  // last: its callbacks use the members above
 };

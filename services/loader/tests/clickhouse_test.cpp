@@ -140,6 +140,7 @@ class ClickHouseTest : public ::testing::Test {
                                               {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
                                               {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
                                               {"LOG_LEVEL", "info"}};
+    env.merge(rainbow::testing::KafkaTopicEnv());
     for (auto& [k, v] : extra) env[k] = v;
     loaders_.push_back(std::make_unique<ChildProcess>(LOADER_BIN, std::vector<std::string>{}, env));
     return *loaders_.back();

@@ -85,22 +85,24 @@ class LoaderTest : public ::testing::Test {
   std::map<std::string, std::string> LoaderEnv() {
     grpc_port_ = rainbow::testing::FreePort();
     http_port_ = rainbow::testing::FreePort();
-    return {{"KAFKA_BROKERS", brokers_},
-            {"PG_DSN", dsn_},
-            {"LOADER_TOPIC_PATTERN", "^" + name_ + "\\.public\\.[a-z_]+$"},
-            {"LOADER_GROUP", name_},
-            {"LOADER_LAKE_GROUP", name_ + "-lake"},
-            {"LOADER_LAKE_BUCKET", bucket_},
-            {"LOADER_LAKE_WINDOW", "1000"},
-            {"LOADER_LAKE_FLUSH_INTERVAL", "300ms"},
-            {"LOADER_BATCH_WAIT", "50ms"},
-            {"S3_ENDPOINT", StackEnv("S3_ENDPOINT")},
-            {"S3_REGION", StackEnv("S3_REGION")},
-            {"S3_ACCESS_KEY", StackEnv("S3_ACCESS_KEY")},
-            {"S3_SECRET_KEY", StackEnv("S3_SECRET_KEY")},
-            {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
-            {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
-            {"LOG_LEVEL", "info"}};
+    std::map<std::string, std::string> env = {{"KAFKA_BROKERS", brokers_},
+                                              {"PG_DSN", dsn_},
+                                              {"LOADER_TOPIC_PATTERN", "^" + name_ + "\\.public\\.[a-z_]+$"},
+                                              {"LOADER_GROUP", name_},
+                                              {"LOADER_LAKE_GROUP", name_ + "-lake"},
+                                              {"LOADER_LAKE_BUCKET", bucket_},
+                                              {"LOADER_LAKE_WINDOW", "1000"},
+                                              {"LOADER_LAKE_FLUSH_INTERVAL", "300ms"},
+                                              {"LOADER_BATCH_WAIT", "50ms"},
+                                              {"S3_ENDPOINT", StackEnv("S3_ENDPOINT")},
+                                              {"S3_REGION", StackEnv("S3_REGION")},
+                                              {"S3_ACCESS_KEY", StackEnv("S3_ACCESS_KEY")},
+                                              {"S3_SECRET_KEY", StackEnv("S3_SECRET_KEY")},
+                                              {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port_)},
+                                              {"HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+                                              {"LOG_LEVEL", "info"}};
+    env.merge(rainbow::testing::KafkaTopicEnv());
+    return env;
   }
 
   ChildProcess& StartLoader(std::map<std::string, std::string> extra = {}) {

@@ -8,6 +8,7 @@ TrackerConfig LoadConfig(config::Env& env) {
   TrackerConfig c;
   c.common = ops::LoadCommonConfig(env, "127.0.0.1:50053", "127.0.0.1:8083", 5s);
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
+  c.topics = kafka::LoadTopicSettings(env);
   c.redis_url = env.RequireString("REDIS_URL", "Redis holding the file states (redis://host:port/db)");
   c.store.prefix =
       env.String("STATE_REDIS_PREFIX", "rainbow:{files}:", "prefix of every Redis key of the tracker");

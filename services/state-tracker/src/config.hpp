@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/config/env.hpp"
+#include "common/kafka/topic_settings.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/s3/types.hpp"
 #include "services/state-tracker/src/state_store.hpp"
@@ -16,6 +17,7 @@ namespace rainbow::state {
 struct TrackerConfig {
   ops::CommonConfig common;
   std::string kafka_brokers;
+  kafka::TopicSettings topics;  // of files.events.dlq when the tracker creates it
   std::string redis_url;
   StoreOptions store;
   std::string events_topic;

@@ -8,14 +8,8 @@
 
 namespace rainbow::state {
 
-namespace {
-
-constexpr const char* kService = "state-tracker";
-
-}  // namespace
-
 IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,
-                                kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                kafka::DeadLetterWriter& dead_letters, TrackerMetrics& metrics,
                                 const std::string& accept_prefix) {
   std::vector<ObjectCreated> objects;
   try {
@@ -26,7 +20,7 @@ IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStor
                                                   {"partition", message.partition},
                                                   {"offset", message.offset},
                                                   {"error", e.what()}});
-    kafka::SendToDeadLetter(dlq_producer, message, e.what(), kService);
+    dead_letters.Send(message, e.what());
     metrics.notifications.Get({"dead_lettered"}).Increment();
     return IngestResult::kDeadLettered;
   }

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "common/kafka/producer.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "common/kafka/types.hpp"
 #include "services/state-tracker/src/metrics.hpp"
 #include "services/state-tracker/src/state_store.hpp"
@@ -17,7 +17,7 @@ enum class IngestResult { kRegistered, kDuplicate, kSkipped, kDeadLettered };
 // notification goes to files.events.dlq (the caller then commits). Redis errors propagate (the caller
 // retries the message, so nothing accepted is lost).
 IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,
-                                kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                kafka::DeadLetterWriter& dead_letters, TrackerMetrics& metrics,
                                 const std::string& accept_prefix);
 
 }  // namespace rainbow::state

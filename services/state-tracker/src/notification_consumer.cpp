@@ -13,11 +13,11 @@ namespace rainbow::state {
 using namespace std::chrono_literals;
 
 NotificationConsumer::NotificationConsumer(const Options& options, StateStore& store,
-                                           kafka::Producer& dlq_producer, TrackerMetrics& metrics,
+                                           kafka::DeadLetterWriter& dead_letters, TrackerMetrics& metrics,
                                            RedisDurabilityCheck& durability)
     : options_(options),
       store_(store),
-      dlq_producer_(dlq_producer),
+      dead_letters_(dead_letters),
       metrics_(metrics),
       durability_(durability),
       consumer_({options.brokers, options.group, {options.topic}, "state-tracker"}) {}
@@ -50,7 +50,7 @@ size_t NotificationConsumer::RunOnce(std::stop_token stop, std::chrono::millisec
     try {
       retry::WithRetry(
           stop, {100ms, 2s, 2.0, 0},
-          [&] { IngestNotification(m, store_, dlq_producer_, metrics_, options_.accept_prefix); },
+          [&] { IngestNotification(m, store_, dead_letters_, metrics_, options_.accept_prefix); },
           [&](const std::exception& e) {
             log::Warn("notification not handled, retrying", {{"partition", m.partition},
                                                              {"offset", m.offset},

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/kafka/consumer.hpp"
-#include "common/kafka/producer.hpp"
+#include "common/kafka/dead_letter.hpp"
 #include "services/state-tracker/src/ingest.hpp"
 #include "services/state-tracker/src/redis_durability.hpp"
 #include "services/state-tracker/src/state_store.hpp"
@@ -32,7 +32,7 @@ class NotificationConsumer {
     size_t batch = 500;
   };
 
-  NotificationConsumer(const Options& options, StateStore& store, kafka::Producer& dlq_producer,
+  NotificationConsumer(const Options& options, StateStore& store, kafka::DeadLetterWriter& dead_letters,
                        TrackerMetrics& metrics, RedisDurabilityCheck& durability);
   ~NotificationConsumer();
   NotificationConsumer(const NotificationConsumer&) = delete;
@@ -45,7 +45,7 @@ class NotificationConsumer {
  private:
   Options options_;
   StateStore& store_;
-  kafka::Producer& dlq_producer_;
+  kafka::DeadLetterWriter& dead_letters_;
   TrackerMetrics& metrics_;
   RedisDurabilityCheck& durability_;
   kafka::Consumer consumer_;

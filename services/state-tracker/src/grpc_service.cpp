@@ -265,4 +265,22 @@ grpc::Status FileStateGrpcService::Stats(grpc::ServerContext*, const files::v1::
   });
 }
 
+grpc::Status FileStateGrpcService::Redrive(grpc::ServerContext*, const files::v1::RedriveRequest* req,
+                                           files::v1::RedriveResponse* resp) {
+  if (req->bucket().empty() && (!req->key().empty() || !req->key_prefix().empty())) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "key and key_prefix need a bucket"};
+  }
+  if (!req->key().empty() && !req->key_prefix().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "give key or key_prefix, not both"};
+  }
+  return Guard("Redrive", [&] {
+    const auto n = store_.Redrive(req->bucket(), req->key(), req->key_prefix());
+    log::Info(
+        "redrive",
+        {{"bucket", req->bucket()}, {"key", req->key()}, {"key_prefix", req->key_prefix()}, {"redriven", n}});
+    resp->set_redriven(n);
+    return grpc::Status::OK;
+  });
+}
+
 }  // namespace rainbow::state

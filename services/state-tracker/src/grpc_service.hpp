@@ -40,6 +40,8 @@ class FileStateGrpcService final : public FileStateServiceBase {
   grpc::Status List(grpc::ServerContext*, const files::v1::ListRequest*, files::v1::ListResponse*) override;
   grpc::Status Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
                      files::v1::StatsResponse*) override;
+  grpc::Status Redrive(grpc::ServerContext*, const files::v1::RedriveRequest*,
+                       files::v1::RedriveResponse*) override;
 
  private:
   StateStore& store_;

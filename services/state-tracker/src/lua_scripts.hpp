@@ -15,5 +15,6 @@ extern const char* const kSweep;
 extern const char* const kGet;
 extern const char* const kList;
 extern const char* const kStats;
+extern const char* const kRedrive;
 
 }  // namespace rainbow::state::lua

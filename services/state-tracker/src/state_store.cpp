@@ -19,6 +19,7 @@ using lua::kFail;
 using lua::kGet;
 using lua::kHeartbeat;
 using lua::kList;
+using lua::kRedrive;
 using lua::kRegister;
 using lua::kStats;
 using lua::kSweep;
@@ -28,7 +29,8 @@ const redis::Script& Script(const char* body) {
   // first use (thread-safe static init) and read-only afterwards, so calls take no lock.
   static const auto* const scripts = [] {
     auto* m = new std::map<const char*, std::unique_ptr<redis::Script>>();
-    for (const char* b : {kRegister, kClaim, kHeartbeat, kComplete, kFail, kSweep, kGet, kList, kStats}) {
+    for (const char* b :
+         {kRegister, kClaim, kHeartbeat, kComplete, kFail, kSweep, kGet, kList, kStats, kRedrive}) {
       (*m)[b] = std::make_unique<redis::Script>(std::string(lua::kCommon) + b);
     }
     return m;
@@ -324,6 +326,26 @@ Stats StateStore::GetStats() {
           static_cast<uint64_t>(reply.elements.at(1).integer),
           static_cast<uint64_t>(reply.elements.at(2).integer),
           static_cast<uint64_t>(reply.elements.at(3).integer)};
+}
+
+uint64_t StateStore::Redrive(const std::string& bucket, const std::string& key,
+                             const std::string& key_prefix) {
+  std::string min = "-", max = "+";
+  if (!bucket.empty() && !key.empty()) {
+    min = max = "[" + FileId(bucket, key);
+  } else if (!bucket.empty()) {
+    min = "[" + FileId(bucket, key_prefix);
+    max = "(" + FileId(bucket, key_prefix) + "\xff";
+  }
+  constexpr uint32_t kBatch = 500;
+  uint64_t total = 0;
+  for (;;) {  // redriven files leave the FAILED set, so every batch starts at the bound again
+    const auto n = Eval(pool_, Script(kRedrive), {options_.prefix},
+                        {min, max, std::to_string(kBatch), std::to_string(options_.history_cap)})
+                       .integer;
+    total += static_cast<uint64_t>(n);
+    if (n < kBatch) return total;
+  }
 }
 
 std::vector<FileRecord> StateStore::SweepExpired(uint32_t limit) {

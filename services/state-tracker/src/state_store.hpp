@@ -192,6 +192,11 @@ class StateStore {
   // Returns the files it moved.
   std::vector<FileRecord> SweepExpired(uint32_t limit);
 
+  // FAILED (terminal or retryable) -> PENDING with attempts reset and the error cleared: every FAILED
+  // file (bucket empty), one file (bucket and key), or those whose key starts with key_prefix (bucket
+  // given, key empty). Returns how many moved; each transition is published as usual.
+  uint64_t Redrive(const std::string& bucket, const std::string& key, const std::string& key_prefix);
+
   const StoreOptions& options() const { return options_; }
 
  private:

@@ -201,6 +201,44 @@ TEST(StateStore, NonRetryableFailureIsTerminalAtOnce) {
   EXPECT_TRUE(f.store.Claim("w1", 1, 10s).empty());
 }
 
+// Redrive moves FAILED files (terminal or waiting for a retry) back to PENDING with attempts reset:
+// by key prefix within a bucket, one file, or all; files in other states and outside the prefix stay.
+TEST(StateStore, RedriveResetsFailedFilesByPrefixOneOrAll) {
+  Fixture f(Options(1));
+  for (const char* k : {"a/1.json", "a/2.json", "ab.json", "b/1.json", "c.json"})
+    f.store.Register("raw", k, "e", 1);
+  f.store.Register("other", "a/9.json", "e", 1);
+  const auto claimed = f.store.Claim("w", 10, 10s);
+  ASSERT_EQ(claimed.size(), 6u);
+  for (const auto& r : claimed) {
+    if (r.key == "c.json") continue;  // stays IN_PROGRESS
+    ASSERT_TRUE(f.store.Fail(r.bucket, r.key, "w", 1, "bad", false).terminal) << r.key;
+  }
+  EXPECT_EQ(f.store.GetStats().failed, 5u);
+
+  EXPECT_EQ(f.store.Redrive("raw", "", "a/"), 2u);  // not ab.json, not other/a/9.json
+  for (const char* k : {"a/1.json", "a/2.json"}) {
+    const auto r = f.store.Get("raw", k);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->state, FileState::kPending) << k;
+    EXPECT_EQ(r->attempts, 0u) << k;
+    EXPECT_EQ(r->error, "") << k;
+  }
+  EXPECT_EQ(f.store.Get("raw", "ab.json")->state, FileState::kFailed);
+  EXPECT_EQ(f.store.Get("other", "a/9.json")->state, FileState::kFailed);
+
+  EXPECT_EQ(f.store.Redrive("raw", "b/1.json", ""), 1u);
+  EXPECT_EQ(f.store.Redrive("raw", "c.json", ""), 0u);  // IN_PROGRESS: untouched
+  EXPECT_EQ(f.store.Get("raw", "c.json")->state, FileState::kInProgress);
+  EXPECT_EQ(f.store.Redrive("", "", ""), 2u);
+  EXPECT_EQ(f.store.GetStats().failed, 0u);
+
+  // Redriven files are claimable again at once, as attempt 1.
+  const auto again = f.store.Claim("w2", 10, 10s);
+  EXPECT_EQ(again.size(), 5u);
+  for (const auto& r : again) EXPECT_EQ(r.attempts, 1u) << r.key;
+}
+
 TEST(StateStore, ExpiredLeasesCountAsAttempts) {
   Fixture f(Options(2));
   f.store.Register("raw", "g.json", "e", 1);

@@ -133,6 +133,27 @@ TEST(StateTrackerService, NotificationRegistersAndTransitionsArePublished) {
   EXPECT_NE(metrics.find("state_transitions_total{to=\"FAILED\"} 1"), std::string::npos);
   EXPECT_NE(t.service->Logs().find("file terminally FAILED"), std::string::npos);
 
+  // Redrive over gRPC: a key without a bucket is refused; the file's prefix moves it back to PENDING,
+  // reported on files.state with the attempts reset.
+  files::v1::RedriveRequest redrive;
+  files::v1::RedriveResponse redriven;
+  redrive.set_key_prefix(key.substr(0, 3));
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub->Redrive(&ctx, redrive, &redriven).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  redrive.set_bucket("raw");
+  redrive.set_key_prefix(key);
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Redrive(&ctx, redrive, &redriven).ok());
+  }
+  EXPECT_EQ(redriven.redriven(), 1u);
+  const auto redriven_events = events.Wait(key, "PENDING", 2, 20s);
+  ASSERT_EQ(redriven_events.size(), 2u);
+  EXPECT_EQ(redriven_events[1]["attempt"], 0);
+  EXPECT_EQ(GetRecord(*stub, "raw", key)->state(), files::v1::PENDING);
+
   t.service->process->Signal(SIGTERM);
   EXPECT_EQ(t.service->process->Wait(30s), 0);
   s3c.DeleteObject(s3::BucketName("raw"), s3::ObjectKey(key));
@@ -293,6 +314,81 @@ TEST(StateTrackerService, TransitionsCommittedWhileNoTrackerRanArePublishedFromT
   // Acknowledged entries are deleted from the outbox.
   redis::Client redis({StackEnv("REDIS_URL")});
   EXPECT_EQ(redis.Command({"XLEN", prefix + "outbox"}).integer, 0);
+}
+
+TEST(StateTrackerService, RedriveMovesFailedFilesBackToPendingWithAttemptsReset) {
+  const std::string dir = UniqueName("redrive");
+  Tracker t(UniqueName("redrive:{files}") + ":", "none/");
+  ASSERT_TRUE(t.service->WaitReady()) << t.service->Logs();
+  auto stub = TrackerStub(t.service->grpc_addr());
+  const std::vector<std::string> keys = {dir + "/x/a", dir + "/x/b", dir + "/y/c"};
+  for (const auto& key : keys) {
+    files::v1::RegisterRequest reg;
+    reg.mutable_file()->set_bucket("raw");
+    reg.mutable_file()->set_key(key);
+    reg.mutable_file()->set_etag("e");
+    files::v1::RegisterResponse rr;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Register(&ctx, reg, &rr).ok());
+  }
+  files::v1::ClaimRequest claim;
+  claim.set_worker_id("w");
+  claim.set_max_files(10);
+  files::v1::ClaimResponse claimed;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Claim(&ctx, claim, &claimed).ok());
+  }
+  ASSERT_EQ(claimed.files_size(), 3);
+  for (const auto& f : claimed.files()) {
+    files::v1::FailRequest fail;
+    *fail.mutable_file() = f.file();
+    fail.set_worker_id("w");
+    fail.set_attempt(f.attempts());
+    fail.set_error("bad input");
+    files::v1::FailResponse failed;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Fail(&ctx, fail, &failed).ok());
+    ASSERT_EQ(failed.record().state(), files::v1::FAILED);
+  }
+  auto redrive = [&](const std::string& bucket, const std::string& key, const std::string& prefix,
+                     uint64_t* n) {
+    files::v1::RedriveRequest req;
+    req.set_bucket(bucket);
+    req.set_key(key);
+    req.set_key_prefix(prefix);
+    files::v1::RedriveResponse resp;
+    grpc::ClientContext ctx;
+    const auto status = stub->Redrive(&ctx, req, &resp);
+    *n = resp.redriven();
+    return status.error_code();
+  };
+  uint64_t n = 0;
+  EXPECT_EQ(redrive("", keys[0], "", &n), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_EQ(redrive("raw", keys[0], "", &n), grpc::StatusCode::OK);
+  EXPECT_EQ(n, 1u);
+  ASSERT_EQ(redrive("raw", "", dir + "/x/", &n), grpc::StatusCode::OK);
+  EXPECT_EQ(n, 1u);  // x/b; x/a is PENDING already
+  for (int i = 0; i < 2; ++i) {
+    auto rec = GetRecord(*stub, "raw", keys[i]);
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->state(), files::v1::PENDING);
+    EXPECT_EQ(rec->attempts(), 0u);
+    EXPECT_EQ(rec->error(), "");
+    EXPECT_EQ(rec->history(0).error(), "redriven");
+  }
+  EXPECT_EQ(GetRecord(*stub, "raw", keys[2])->state(), files::v1::FAILED);
+  ASSERT_EQ(redrive("", "", "", &n), grpc::StatusCode::OK);  // all
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(GetRecord(*stub, "raw", keys[2])->state(), files::v1::PENDING);
+  // Claimable again, as attempt 1.
+  files::v1::ClaimResponse again;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Claim(&ctx, claim, &again).ok());
+  }
+  ASSERT_EQ(again.files_size(), 3);
+  EXPECT_EQ(again.files(0).attempts(), 1u);
 }
 
 }  // namespace

@@ -407,5 +407,52 @@ TEST(FilesPipeline, OneGigabyteConvertsWithBoundedMemory) {
   s3c.DeleteObject(kConverted, s3::ObjectKey(resp.output_key()));
 }
 
+// On-demand Convert calls are bounded (CONVERTER_MAX_CONCURRENT_CONVERTS): one more while the limit is
+// converting is RESOURCE_EXHAUSTED at once, and the slot is free again afterwards.
+TEST(FilesPipeline, ConvertCallsBeyondTheLimitAreResourceExhausted) {
+  const std::string dir = UniqueName("limit");
+  s3::S3Client s3c(S3FromEnv());
+  const std::string key = dir + "/slow.json";
+  GeneratedProducts gen(40ull << 20);
+  s3c.UploadMultipart(kRaw, s3::ObjectKey(key), [&](char* out, size_t max) { return gen.Read(out, max); },
+                      {16ull << 20, 2});
+  auto env = ConverterEnv("127.0.0.1:1", UniqueName("conv"), 0);
+  env["CONVERTER_MAX_CONCURRENT_CONVERTS"] = "1";
+  env["CONVERTER_DOWNLOAD_CONCURRENCY"] = "1";
+  env["CONVERTER_DOWNLOAD_PART_SIZE"] = std::to_string(64 << 10);
+  Service converter(RAINBOW_CONVERTER_BIN, env);
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = converter::v1::ConverterService::NewStub(
+      grpc::CreateChannel(converter.grpc_addr(), grpc::InsecureChannelCredentials()));
+  const auto call = [&] {
+    converter::v1::ConvertRequest req;
+    req.set_bucket("raw");
+    req.set_key(key);
+    converter::v1::ConvertResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 120s);
+    return stub->Convert(&ctx, req, &resp);
+  };
+  grpc::Status first;
+  std::thread slow([&] { first = call(); });
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (converter.Metrics().find("converter_in_flight 1") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_NE(converter.Metrics().find("converter_in_flight 1"), std::string::npos)
+      << "the first call is converting";
+  const auto second = call();
+  const bool still_converting = converter.Metrics().find("converter_in_flight 1") != std::string::npos;
+  slow.join();
+  ASSERT_TRUE(still_converting) << "the first call ended before the second was answered";
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.error_message();
+  EXPECT_NE(second.error_message().find("CONVERTER_MAX_CONCURRENT_CONVERTS"), std::string::npos);
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_TRUE(call().ok()) << "the slot is given back";
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  s3c.DeleteObject(kConverted, s3::ObjectKey(converter::OutputKeyFor(key)));
+}
+
 }  // namespace
 }  // namespace rainbow

@@ -19,6 +19,9 @@ ConverterConfig LoadConfig(config::Env& env) {
   c.output_bucket = env.String("CONVERTER_OUTPUT_BUCKET", "converted", "bucket the XML is written to");
   c.workers =
       static_cast<int>(env.Int("CONVERTER_WORKERS", 2, 0, 64, "conversion workers (0: gRPC Convert only)"));
+  c.max_concurrent_converts =
+      static_cast<int>(env.Int("CONVERTER_MAX_CONCURRENT_CONVERTS", 4, 1, 1024,
+                               "on-demand Convert RPCs at once (more: RESOURCE_EXHAUSTED)"));
   c.lease = env.Duration("CONVERTER_LEASE", 30s, "lease asked for on Claim, renewed by heartbeats");
   c.heartbeat = env.Duration("CONVERTER_HEARTBEAT", 10s, "heartbeat interval while converting (< lease)");
   c.poll_interval =

@@ -19,6 +19,7 @@ struct ConverterConfig {
   std::string output_bucket = "converted";
   PipelineOptions pipeline;
   int workers = 2;
+  int max_concurrent_converts = 4;  // on-demand Convert RPCs at once; more are RESOURCE_EXHAUSTED
   std::chrono::milliseconds lease{30'000};
   std::chrono::milliseconds heartbeat{10'000};
   std::chrono::milliseconds poll_interval{2'000};

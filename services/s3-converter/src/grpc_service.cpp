@@ -23,6 +23,17 @@ grpc::Status ConverterGrpcService::Convert(grpc::ServerContext* ctx, const v1::C
                                            v1::ConvertResponse* resp) {
   const std::string out_bucket = req->output_bucket().empty() ? config_.output_bucket : req->output_bucket();
   log::Fields ids = {{"bucket", req->bucket()}, {"key", req->key()}, {"output_bucket", out_bucket}};
+  // A slot for this call, given back on every return.
+  if (running_.fetch_add(1) >= config_.max_concurrent_converts) {
+    running_.fetch_sub(1);
+    return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+            "already " + std::to_string(config_.max_concurrent_converts) +
+                " Convert calls in progress (CONVERTER_MAX_CONCURRENT_CONVERTS); retry later"};
+  }
+  struct Slot {
+    std::atomic<int>& n;
+    ~Slot() { n.fetch_sub(1); }
+  } slot{running_};
   try {
     const s3::BucketName src_bucket(req->bucket());
     const s3::ObjectKey src_key(req->key());

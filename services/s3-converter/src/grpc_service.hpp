@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+
 #include "common/s3/client.hpp"
 #include "rainbow/s3_converter.grpc.pb.h"
 #include "services/s3-converter/src/config.hpp"
@@ -9,7 +11,8 @@ namespace rainbow::converter {
 
 // gRPC ConverterService: on-demand Convert(bucket, key) outside the tracker (no state recorded).
 // Errors: INVALID_ARGUMENT (bad names, invalid JSON, wrong shape), NOT_FOUND, DATA_LOSS (checksum),
-// UNAVAILABLE (retryable S3 errors), INTERNAL.
+// UNAVAILABLE (retryable S3 errors), INTERNAL; RESOURCE_EXHAUSTED when config.max_concurrent_converts
+// calls are already converting (each holds buffers and threads: the bound keeps memory bounded).
 class ConverterGrpcService final : public rainbow::converter::v1::ConverterService::Service {
  public:
   ConverterGrpcService(const ConverterConfig& config, s3::S3Client& s3, ConverterMetrics& metrics)
@@ -21,6 +24,7 @@ class ConverterGrpcService final : public rainbow::converter::v1::ConverterServi
   const ConverterConfig& config_;
   s3::S3Client& s3_;
   ConverterMetrics& metrics_;
+  std::atomic<int> running_{0};
 };
 
 // The gRPC status for a conversion error (one place for the mapping).

@@ -145,15 +145,18 @@ Result Connection::Exec(const std::string& sql, const Params& params) {
                "query");
 }
 
-Result Connection::ExecPrepared(const std::string& name, const Params& params) {
-  if (!prepared_.count(name)) {
-    auto it = statements_.find(name);
-    if (it == statements_.end()) {
-      throw PgError("pg: no prepared statement named " + name, "26000", error::Kind::kInvalidArgument);
-    }
-    Check(PQprepare(conn_, name.c_str(), it->second.c_str(), 0, nullptr), "prepare " + name);
-    prepared_.insert(name);
+void Connection::Prepare(const std::string& name) {
+  if (prepared_.count(name)) return;
+  auto it = statements_.find(name);
+  if (it == statements_.end()) {
+    throw PgError("pg: no prepared statement named " + name, "26000", error::Kind::kInvalidArgument);
   }
+  Check(PQprepare(conn_, name.c_str(), it->second.c_str(), 0, nullptr), "prepare " + name);
+  prepared_.insert(name);
+}
+
+Result Connection::ExecPrepared(const std::string& name, const Params& params) {
+  Prepare(name);
   ParamArrays a(params);
   return Check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), a.values.data(),
                               a.lengths.data(), nullptr, 0),

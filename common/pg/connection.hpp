@@ -91,6 +91,9 @@ class Connection {
   Result Exec(const std::string& sql, const Params& params);
   // Runs a statement registered under `name` (see the constructor / Pool config).
   Result ExecPrepared(const std::string& name, const Params& params);
+  // Prepares `name` now if this connection has not yet (ExecPrepared does it on first use): a caller
+  // that must tell a failure before its statement was sent from one after calls this first.
+  void Prepare(const std::string& name);
 
   // COPY ... FROM STDIN: `next` fills a chunk of input (CSV or text format, as the SQL says) and
   // returns false at the end. Returns the number of rows copied. The fast path for bulk loads.

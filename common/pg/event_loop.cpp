@@ -128,6 +128,18 @@ bool EventLoop::Arm(Conn* c, uint32_t events) {
 }
 
 void EventLoop::Send(Conn* c, Job job) {
+  // Jobs that waited past their deadline are handed back unsent; the connection takes the next one.
+  while (std::chrono::steady_clock::now() >= job.deadline) {
+    auto done = std::move(job.done);
+    done(nullptr, false);
+    std::lock_guard lock(mu_);
+    if (stopping_ || waiting_.empty()) {
+      idle_.push_back(c);
+      return;
+    }
+    job = std::move(waiting_.front());
+    waiting_.pop_front();
+  }
   c->job = std::move(job);
   c->busy = true;
   std::vector<const char*> values;

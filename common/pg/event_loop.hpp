@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -26,12 +27,15 @@ class EventLoop {
  public:
   // result: owned by the callback; null when the statement's outcome is unknown (the connection failed
   // once it was sent, or Stop came first). sent: false when the statement never reached the server
-  // (no connection was left, or Stop came first): it may run elsewhere.
+  // (no connection was left, Stop came first, or its deadline passed while queued): it may run
+  // elsewhere.
   using Done = std::function<void(PGresult* result, bool sent)>;
   struct Job {
     std::string statement;
     std::vector<std::string> params;
     Done done;
+    // A job still queued at its deadline is not sent (its caller gave up on it): done(null, false).
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   };
   struct Stats {
     int size = 0;

@@ -37,8 +37,9 @@ int Run(const order::OrderApiConfig& c) {
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
   order::OrderGrpcService grpc_service(service, metrics, c.access_log);
-  order::AsyncCreateOrder async_create(grpc_service, service, metrics,
-                                       {c.pg_dsn, c.create_loop_connections, 4, c.access_log});
+  order::AsyncCreateOrder async_create(
+      grpc_service, service, metrics,
+      {c.pg_dsn, c.create_loop_connections, 4, c.access_log, c.grpc_create_queue});
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());

@@ -12,6 +12,10 @@ OrderApiConfig LoadConfig(config::Env& env) {
       static_cast<int>(env.Int("ORDER_API_CREATE_LOOP_CONNECTIONS", c.pool_size, 1, 512,
                                "PostgreSQL connections of gRPC CreateOrder's event loop, besides the pool "
                                "(default: the pool's size)"));
+  c.grpc_create_queue = static_cast<int>(
+      env.Int("ORDER_API_GRPC_CREATE_QUEUE", 1024, 1, 1'000'000,
+              "most gRPC CreateOrder calls in progress at once (queued for or running their statement); "
+              "beyond it a call is answered RESOURCE_EXHAUSTED"));
   c.rest_threads = static_cast<int>(env.Int("ORDER_API_REST_THREADS", 16, 1, 1024, "REST worker threads"));
   c.max_body_bytes = static_cast<size_t>(
       env.Int("ORDER_API_MAX_BODY_BYTES", 64 * 1024, 256, 16 * 1024 * 1024, "largest POST body"));

@@ -14,6 +14,7 @@ struct OrderApiConfig {
   std::string rest_addr;
   int pool_size = 16;
   int create_loop_connections = 16;  // gRPC CreateOrder's event loop; defaults to pool_size
+  int grpc_create_queue = 1024;      // gRPC CreateOrder calls in progress at once
   int rest_threads = 16;
   size_t max_body_bytes = 64 * 1024;
   bool access_log = true;

@@ -14,6 +14,7 @@ error::Kind ToKind(ErrorCode code) {
       return error::Kind::kConflict;
     case ErrorCode::kUnavailable:
       return error::Kind::kUnavailable;
+    case ErrorCode::kOutcomeUnknown:
     case ErrorCode::kInternal:
       return error::Kind::kPermanent;
   }
@@ -27,7 +28,11 @@ int HttpStatus(ErrorCode code) {
   return error::HttpStatus(ToKind(code));
 }
 
-grpc::StatusCode GrpcCode(ErrorCode code) { return error::GrpcCode(ToKind(code)); }
+grpc::StatusCode GrpcCode(ErrorCode code) {
+  // gRPC has a code of its own for an outcome the server cannot tell (INTERNAL says it failed).
+  if (code == ErrorCode::kOutcomeUnknown) return grpc::StatusCode::UNKNOWN;
+  return error::GrpcCode(ToKind(code));
+}
 
 namespace {
 

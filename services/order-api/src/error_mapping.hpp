@@ -10,7 +10,8 @@
 namespace rainbow::order {
 
 // The one place API errors become protocol codes (STYLE.md: map once, at the boundary): each
-// ErrorCode is an error::Kind, mapped by common/error (one exception: see HttpStatus).
+// ErrorCode is an error::Kind, mapped by common/error (two exceptions: an Idempotency-Key conflict is
+// HTTP 422, an unknown create outcome is gRPC UNKNOWN and HTTP 500).
 error::Kind ToKind(ErrorCode code);
 int HttpStatus(ErrorCode code);
 grpc::StatusCode GrpcCode(ErrorCode code);

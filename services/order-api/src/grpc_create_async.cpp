@@ -22,6 +22,15 @@ struct AsyncCreateOrder::Call {
 
 namespace {
 
+// The call's deadline on the steady clock the event loop compares with (max: none).
+std::chrono::steady_clock::time_point SteadyDeadline(const grpc::ServerContext& ctx) {
+  const auto deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max())
+    return std::chrono::steady_clock::time_point::max();
+  return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                deadline - std::chrono::system_clock::now());
+}
+
 // The two statements the loop runs (a create with and without an idempotency key), as the pool has them.
 std::map<std::string, std::string> CreateStatements() {
   const auto all = OrderStore::Statements();
@@ -99,6 +108,13 @@ void AsyncCreateOrder::Serve(grpc::ServerCompletionQueue* arrivals) {
 
 void AsyncCreateOrder::Take(Call* call) {
   call->scope.emplace(metrics_, config_.access_log, "CreateOrder", call->ctx);
+  if (in_progress_.fetch_add(1) >= config_.max_in_progress) {
+    Refuse(call, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "too many CreateOrder calls in progress (" +
+                                  std::to_string(config_.max_in_progress) + "); retry later"));
+    return;
+  }
+  if (RefusedExpired(call)) return;
   call->input = CreateInputFrom(call->req, call->ctx);
   if (auto error = orders_.ValidateCreateInput(call->input)) {
     Complete(call, *error);
@@ -106,22 +122,23 @@ void AsyncCreateOrder::Take(Call* call) {
   }
   const bool keyed = !call->input.idempotency_key.empty();
   if (keyed) call->fingerprint = RequestFingerprint(call->input);
-  pg::EventLoop::Job job{OrderStore::CreateStatement(keyed),
-                         OrderStore::CreateParams(call->input, call->fingerprint),
-                         [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }};
+  pg::EventLoop::Job job{
+      OrderStore::CreateStatement(keyed), OrderStore::CreateParams(call->input, call->fingerprint),
+      [this, call](PGresult* result, bool sent) { OnResult(call, result, sent); }, SteadyDeadline(call->ctx)};
   if (!loop_.Submit(job)) CreateBlocking(call);
 }
 
 // On the loop's thread: only the common answer (the order) is handled here, the rest elsewhere.
 void AsyncCreateOrder::OnResult(Call* call, PGresult* result, bool sent) {
-  if (!sent) {  // the statement never ran: the blocking path runs it
+  if (!sent) {  // the statement never ran: the blocking path runs it, unless the caller gave up
+    if (RefusedExpired(call)) return;
     CreateBlocking(call);
     return;
   }
   if (result == nullptr) {
     log::Warn("order create outcome unknown, connection lost",
               {{"request_id", call->scope->request_id()}, {"customer_id", call->input.customer_id}});
-    Complete(call, ApiError{ErrorCode::kUnavailable, "", "database unavailable, retry later"});
+    Complete(call, CreateOutcomeUnknown(call->input));
     return;
   }
   const pg::Result answer(result);
@@ -141,10 +158,26 @@ void AsyncCreateOrder::OnResult(Call* call, PGresult* result, bool sent) {
 }
 
 void AsyncCreateOrder::CreateBlocking(Call* call) {
-  blocking_.Post([this, call] { Complete(call, orders_.store().Create(call->input, call->fingerprint)); });
+  blocking_.Post([this, call] {
+    if (RefusedExpired(call)) return;
+    Complete(call, orders_.store().Create(call->input, call->fingerprint));
+  });
+}
+
+bool AsyncCreateOrder::RefusedExpired(Call* call) {
+  if (std::chrono::system_clock::now() < call->ctx.deadline()) return false;
+  Refuse(call, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "deadline passed before the order was created; nothing was written"));
+  return true;
+}
+
+void AsyncCreateOrder::Refuse(Call* call, const grpc::Status& status) {
+  in_progress_.fetch_sub(1);
+  call->responder.FinishWithError(call->scope->Done(status), call);
 }
 
 void AsyncCreateOrder::Complete(Call* call, const ApiResult<CreateResult>& outcome) {
+  in_progress_.fetch_sub(1);
   orders_.RecordCreate(call->input, outcome, call->scope->request_id());
   if (const auto* error = std::get_if<ApiError>(&outcome)) {
     call->responder.FinishWithError(call->scope->Done(ToGrpcStatus(*error)), call);

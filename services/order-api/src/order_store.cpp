@@ -152,6 +152,18 @@ std::vector<Order> ReadOrders(const pg::Result& r) {
   return orders;
 }
 
+ApiError CreateOutcomeUnknown(const CreateOrderInput& input) {
+  const std::string lost = "database connection lost after the order was sent: it may or may not exist; ";
+  if (!input.idempotency_key.empty()) {
+    return {ErrorCode::kOutcomeUnknown, "",
+            lost + "retry with the same Idempotency-Key to get it (created once at most)"};
+  }
+  return {ErrorCode::kOutcomeUnknown, "",
+          lost +
+              "list the customer's orders before creating it again, and send creates with an "
+              "Idempotency-Key so that a retry cannot create an order twice"};
+}
+
 ApiError FromPgError(const pg::PgError& e) {
   if (e.kind() == error::Kind::kRetryable) {
     return {ErrorCode::kUnavailable, "", "database unavailable, retry later"};
@@ -225,11 +237,20 @@ ApiResult<CreateResult> OrderStore::Create(const CreateOrderInput& input, const 
       }
     }
     const auto params = CreateParams(input, fingerprint);
+    // Prepared apart, so a connection lost from here on is known to have lost the create itself.
+    conn->Prepare(CreateStatement(keyed));
     try {
       auto r = conn->ExecPrepared(CreateStatement(keyed), pg::Params(params.begin(), params.end()));
       if (auto created = ReadCreated(r, input)) return std::move(*created);
       return AfterFailedCreateOn(*conn, input, fingerprint, nullptr);
     } catch (const pg::PgError& e) {
+      // No SQLSTATE from the server (ResultError's 08006) and the connection gone: the statement
+      // reached the socket, its reply never came. A server that refused it says why (57P01, ...).
+      if (e.sqlstate() == "08006" && !conn->Healthy()) {
+        log::Warn("order create outcome unknown, connection lost",
+                  {{"customer_id", input.customer_id}, {"error", e.what()}});
+        return CreateOutcomeUnknown(input);
+      }
       return AfterFailedCreateOn(*conn, input, fingerprint, &e);
     }
   } catch (const pg::PgError& e) {

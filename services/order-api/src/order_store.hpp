@@ -21,7 +21,8 @@ class OrderStore {
   static std::map<std::string, std::string> Statements();
 
   // Inputs are validated already. Unknown or soft-deleted customer/payment/product become
-  // kInvalidArgument naming the field; a lost database connection kUnavailable.
+  // kInvalidArgument naming the field; a database that cannot be reached kUnavailable; a connection
+  // lost once the statement was sent kOutcomeUnknown (it may have committed).
   ApiResult<CreateResult> Create(const CreateOrderInput& input, const std::string& fingerprint);
   ApiResult<Order> Get(int64_t id);
   ApiResult<OrderPage> List(const ListQuery& query);
@@ -54,6 +55,10 @@ std::vector<Order> ReadOrders(const pg::Result& r);
 // A successful create statement's answer: the order it wrote, or kInternal when that is not whole.
 // Empty when it returned no row (it wrote nothing: AfterFailedCreate says why).
 std::optional<ApiResult<CreateResult>> ReadCreated(const pg::Result& r, const CreateOrderInput& input);
+
+// The answer to a create whose statement was sent and whose connection was lost before its reply:
+// it may have committed. The message tells the client how to retry without creating it twice.
+ApiError CreateOutcomeUnknown(const CreateOrderInput& input);
 
 // Maps a database error with no better explanation to an API error (unavailable or internal).
 ApiError FromPgError(const pg::PgError& e);

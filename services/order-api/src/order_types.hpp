@@ -62,7 +62,11 @@ enum class ErrorCode {
   kInvalidArgument,  // the request is wrong; `field` names the culprit
   kNotFound,
   kIdempotencyConflict,  // an Idempotency-Key reused for a different request
-  kUnavailable,          // the database cannot be reached right now; retry later
+  kUnavailable,          // the database cannot be reached right now, nothing was written; retry later
+  // The connection was lost after the create was sent: the order may or may not exist. Not UNAVAILABLE
+  // / 503, which clients retry blindly (a duplicate order); UNKNOWN / 500, retried safely only with
+  // the same Idempotency-Key.
+  kOutcomeUnknown,
   kInternal,
 };
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -169,6 +170,57 @@ inline bool WaitReady(const Service& s, std::chrono::seconds timeout) {
   return false;
 }
 
+// The test stack's PostgreSQL frozen (SIGSTOP) until Thaw or destruction: the postmaster (found by
+// its pid file), then each of its children (every backend calls setsid, so they are not in its process
+// group). A black hole: connections stay open, statements sent wait unanswered.
+class FrozenPostgres {
+ public:
+  FrozenPostgres() {
+    std::ifstream file(StackEnv("RAINBOW_STACK_DIR") + "/postgres.pid");
+    pid_t postmaster = 0;
+    file >> postmaster;
+    if (postmaster <= 1 || ::kill(postmaster, SIGSTOP) != 0) {
+      throw std::runtime_error(
+          "cannot freeze PostgreSQL (pid file of the test stack: " + std::to_string(postmaster) + ")");
+    }
+    stopped_.push_back(postmaster);
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(entry.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+      const auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      std::string state;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      const pid_t pid = static_cast<pid_t>(std::stol(name));
+      if (ppid == postmaster && ::kill(pid, SIGSTOP) == 0) stopped_.push_back(pid);
+    }
+  }
+  ~FrozenPostgres() { Thaw(); }
+  FrozenPostgres(const FrozenPostgres&) = delete;
+  FrozenPostgres& operator=(const FrozenPostgres&) = delete;
+  void Thaw() {
+    for (auto it = stopped_.rbegin(); it != stopped_.rend(); ++it) ::kill(*it, SIGCONT);
+    stopped_.clear();
+  }
+
+ private:
+  std::vector<pid_t> stopped_;  // the postmaster first
+};
+
+// A DSN like `dsn` with its port replaced (to go through a proxy on 127.0.0.1).
+inline std::string WithPort(const std::string& dsn, int port) {
+  const auto at = dsn.find("port=");
+  const auto end = dsn.find(' ', at);
+  return dsn.substr(0, at) + "port=" + std::to_string(port) +
+         (end == std::string::npos ? "" : dsn.substr(end));
+}
+
 class OrderApi : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -203,6 +255,15 @@ class OrderApi : public ::testing::Test {
   }
   static int64_t Count(const std::string& table) {
     return Db().Exec("SELECT count(*) FROM rainbow." + table).Int(0, 0);
+  }
+
+  // Orders holding a line of `quantity` (tests that look for their orders give them quantities no
+  // other test uses).
+  static int64_t OrdersWithQuantity(int quantity) {
+    return Db()
+        .Exec("SELECT count(DISTINCT order_id) FROM rainbow.orderdetails WHERE quantity = $1",
+              {std::to_string(quantity)})
+        .Int(0, 0);
   }
 
   static testing::HttpResponse Post(const std::string& body, std::vector<std::string> headers = {}) {

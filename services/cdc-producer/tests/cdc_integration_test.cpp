@@ -707,8 +707,8 @@ TEST_F(CdcTest, KilledWhileKafkaHoldsUnacknowledgedEventsLosesNothing) {
   // One row per table first, read back: the service has found its topics (a topic lookup against a frozen
   // broker would hold the stream before anything is produced).
   auto consumer = MakeConsumer({"items", "notes"});
-  Sql("INSERT INTO " + name_ + ".items VALUES (100, 0)");
-  Sql("INSERT INTO " + name_ + ".notes VALUES (100, 'a')");
+  Sql("INSERT INTO " + name_ + ".items VALUES (1000, 0)");
+  Sql("INSERT INTO " + name_ + ".notes VALUES (1000, 'a')");
   ASSERT_EQ(ReadUntil(
                 consumer, [](const std::vector<Event>& e) { return e.size() >= 2; }, 60s)
                 .size(),
@@ -720,11 +720,15 @@ TEST_F(CdcTest, KilledWhileKafkaHoldsUnacknowledgedEventsLosesNothing) {
   {
     rainbow::testing::FreezeStackComponent("kafka");
     Thaw thaw;
+    // One transaction per insert: the producer's few in-flight requests (sent, held in the frozen
+    // broker's socket) fill up and the rest waits in the producer, lost at the kill unless replayed.
+    pg::Connection c(dsn_);
     for (const std::string t : {"items", "notes"}) {
       const std::string value = t == "items" ? "0" : "'a'";
-      Sql("INSERT INTO " + name_ + "." + t + " SELECT g, " + value + " FROM generate_series(1, 20) g");
-      Sql("UPDATE " + name_ + "." + t + (t == "items" ? " SET v = 1" : " SET t = 'b'"));
-      Sql("DELETE FROM " + name_ + "." + t + " WHERE id <= 10");
+      for (int id = 1; id <= 200; ++id)
+        c.Exec("INSERT INTO " + name_ + "." + t + " VALUES (" + std::to_string(id) + ", " + value + ")");
+      c.Exec("UPDATE " + name_ + "." + t + (t == "items" ? " SET v = 1" : " SET t = 'b'"));
+      c.Exec("DELETE FROM " + name_ + "." + t + " WHERE id <= 100");
     }
     const auto end = std::chrono::steady_clock::now() + 15s;
     while (std::chrono::steady_clock::now() < end && in_flight == 0) {
@@ -732,6 +736,7 @@ TEST_F(CdcTest, KilledWhileKafkaHoldsUnacknowledgedEventsLosesNothing) {
       if (in_flight == 0) std::this_thread::sleep_for(50ms);
     }
     ASSERT_GT(in_flight, 0) << "the kill would not hit the window: nothing unacknowledged";
+    std::this_thread::sleep_for(1s);  // status updates (every 200 ms) reach PostgreSQL meanwhile
     service_->Signal(SIGKILL);
     service_->Wait(10s);
   }
@@ -748,18 +753,18 @@ TEST_F(CdcTest, KilledWhileKafkaHoldsUnacknowledgedEventsLosesNothing) {
           seen[e[read].topic + "/" + v["op"].get<std::string>()].insert(row["id"].get<int>());
         }
         for (const std::string t : {"items", "notes"}) {
-          if (seen[Topic(t) + "/c"].size() < 20 || seen[Topic(t) + "/u"].size() < 21 ||
-              seen[Topic(t) + "/d"].size() < 10)
+          if (seen[Topic(t) + "/c"].size() < 200 || seen[Topic(t) + "/u"].size() < 201 ||
+              seen[Topic(t) + "/d"].size() < 100)
             return false;
         }
         return true;
       },
       90s);
   for (const std::string t : {"items", "notes"}) {
-    EXPECT_GE(seen[Topic(t) + "/c"].size(), 20u)
+    EXPECT_GE(seen[Topic(t) + "/c"].size(), 200u)
         << t << " inserts lost (in flight at the kill: " << in_flight << ")";
-    EXPECT_EQ(seen[Topic(t) + "/u"].size(), 21u) << t << " updates lost";
-    EXPECT_EQ(seen[Topic(t) + "/d"].size(), 10u) << t << " deletes lost";
+    EXPECT_EQ(seen[Topic(t) + "/u"].size(), 201u) << t << " updates lost";
+    EXPECT_EQ(seen[Topic(t) + "/d"].size(), 100u) << t << " deletes lost";
   }
   StopService();
 }

@@ -57,6 +57,16 @@ TEST(ParseCreateOrder, AcceptsTheSeedShape) {
   EXPECT_EQ(in.lines[0].quantity, 4);
 }
 
+// 10,000 levels are refused at the 33rd; 32 are parsed (and then found not to be an order).
+TEST(ParseCreateOrder, RefusesBodiesNestedDeeperThan32) {
+  auto o = ParseCreateOrder(std::string(10'000, '[') + std::string(10'000, ']'));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(o));
+  EXPECT_NE(std::get<ApiError>(o).message.find("nested deeper than 32"), std::string::npos);
+  o = ParseCreateOrder(std::string(32, '[') + std::string(32, ']'));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(o));
+  EXPECT_EQ(std::get<ApiError>(o).message.find("nested deeper"), std::string::npos);
+}
+
 TEST(ParseCreateOrder, NamesTheFieldOfEveryError) {
   EXPECT_EQ(ErrorOf(ParseCreateOrder("{")).field, "body");
   EXPECT_EQ(ErrorOf(ParseCreateOrder("[]")).field, "body");

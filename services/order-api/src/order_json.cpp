@@ -33,7 +33,11 @@ const char* TypeName(const json& v) {
 // container whenever an object ends, which makes a body of many small objects quadratic.
 class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
  public:
+  // Containers nested deeper than this stop the pass (a body 10,000 deep is refused before any
+  // document is built from it; an order is 3 deep).
+  static constexpr std::size_t kMaxDepth = 32;
   const std::optional<std::string>& duplicate() const { return duplicate_; }
+  bool too_deep() const { return too_deep_; }
 
   bool null() override { return Element(); }
   bool boolean(bool) override { return Element(); }
@@ -68,6 +72,10 @@ class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
   };
 
   bool Open(bool array) {
+    if (frames_.size() >= kMaxDepth) {
+      too_deep_ = true;
+      return false;
+    }
     frames_.push_back({array});
     return true;
   }
@@ -93,6 +101,7 @@ class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
 
   std::vector<Frame> frames_;
   std::optional<std::string> duplicate_;
+  bool too_deep_ = false;
 };
 
 // An integer field; `max` bounds it. Absent, null, wrong type or out of range → error naming it.
@@ -122,6 +131,12 @@ std::optional<ApiError> ReadInt(const json& obj, const char* name, const std::st
 }  // namespace
 
 ApiResult<CreateOrderInput> ParseCreateOrder(std::string_view body) {
+  DuplicateKeyFinder duplicates;
+  json::sax_parse(body, &duplicates);
+  if (duplicates.too_deep()) {
+    return Invalid("body",
+                   "body is nested deeper than " + std::to_string(DuplicateKeyFinder::kMaxDepth) + " levels");
+  }
   json doc;
   try {
     doc = json::parse(body);
@@ -129,8 +144,6 @@ ApiResult<CreateOrderInput> ParseCreateOrder(std::string_view body) {
     // e.byte tells the position; the library's message names what it expected.
     return Invalid("body", std::string("malformed JSON: ") + e.what());
   }
-  DuplicateKeyFinder duplicates;
-  json::sax_parse(body, &duplicates);
   if (const auto& path = duplicates.duplicate()) {
     return Invalid(*path, *path + " appears more than once");
   }

@@ -108,9 +108,9 @@ class CommitReplyCutter {
       }
       if (fds[1].revents != 0) {
         if (cutting) {
+          ++cuts_;  // before the close: order-api answers its caller as soon as it sees it
           ::close(client);
           client = -1;
-          ++cuts_;
           DrainUntilReady(server);
           break;
         }

@@ -74,6 +74,18 @@ TEST_F(OrderApi, GetAnIdThatNamesNoOrderIsNotFound) {
   }
 }
 
+// A body nested 2,000 deep (the suite's 4 KiB body limit; the unit test goes 10,000 deep) is refused:
+// 400 naming the limit, nothing written.
+TEST_F(OrderApi, DeeplyNestedBodyIsRefused) {
+  const int64_t before = Count("orders");
+  const std::string deep = R"({"customerId":1,"payment_id":1,"products":)" + std::string(2'000, '[') +
+                           std::string(2'000, ']') + "}";
+  const auto r = Post(deep);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("nested deeper than 32"), std::string::npos) << r.body;
+  EXPECT_EQ(Count("orders"), before);
+}
+
 TEST_F(OrderApi, BadInputIsRejectedWithTheFieldAndWritesNothing) {
   const int64_t orders_before = Count("orders");
   const int64_t lines_before = Count("orderdetails");

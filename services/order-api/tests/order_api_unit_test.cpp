@@ -57,6 +57,16 @@ TEST(ParseCreateOrder, AcceptsTheSeedShape) {
   EXPECT_EQ(in.lines[0].quantity, 4);
 }
 
+// 10,000 levels are refused at the 33rd; 32 are parsed (and then found not to be an order).
+TEST(ParseCreateOrder, RefusesBodiesNestedDeeperThan32) {
+  auto o = ParseCreateOrder(std::string(10'000, '[') + std::string(10'000, ']'));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(o));
+  EXPECT_NE(std::get<ApiError>(o).message.find("nested deeper than 32"), std::string::npos);
+  o = ParseCreateOrder(std::string(32, '[') + std::string(32, ']'));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(o));
+  EXPECT_EQ(std::get<ApiError>(o).message.find("nested deeper"), std::string::npos);
+}
+
 TEST(ParseCreateOrder, NamesTheFieldOfEveryError) {
   EXPECT_EQ(ErrorOf(ParseCreateOrder("{")).field, "body");
   EXPECT_EQ(ErrorOf(ParseCreateOrder("[]")).field, "body");
@@ -156,41 +166,47 @@ TEST(ValidateCreate, ChecksRangesAndCounts) {
   Limits limits;
   limits.max_lines = 3;
   limits.max_quantity = 10;
+  // The field an input is refused for; "(accepted)" when it is not, so a wrongly accepted input fails
+  // the comparison instead of dereferencing an empty optional.
+  const auto refused = [&](const CreateOrderInput& in) -> std::string {
+    const auto error = ValidateCreate(in, limits);
+    return error ? error->field : "(accepted)";
+  };
   CreateOrderInput ok{1, 2, {{3, 1}}, ""};
   EXPECT_FALSE(ValidateCreate(ok, limits).has_value());
   auto bad = ok;
   bad.customer_id = 0;
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "customerId");
+  EXPECT_EQ(refused(bad), "customerId");
   bad = ok;
   bad.payment_id = -4;
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "payment_id");
+  EXPECT_EQ(refused(bad), "payment_id");
   bad = ok;
   bad.lines.clear();
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products");
+  EXPECT_EQ(refused(bad), "products");
   bad = ok;
   bad.lines = {{3, 1}, {4, 1}, {5, 1}, {6, 1}};
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products");
+  EXPECT_EQ(refused(bad), "products");
   bad = ok;
   bad.lines = {{3, 1}, {4, 0}};
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[1].quantity");
+  EXPECT_EQ(refused(bad), "products[1].quantity");
   bad.lines = {{3, 11}};
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[0].quantity");
+  EXPECT_EQ(refused(bad), "products[0].quantity");
   bad.lines = {{3, -1}};
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[0].quantity");
+  EXPECT_EQ(refused(bad), "products[0].quantity");
   bad.lines = {{-3, 1}};
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "products[0].productId");
+  EXPECT_EQ(refused(bad), "products[0].productId");
   bad = ok;
   bad.idempotency_key = std::string(300, 'k');
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key");
+  EXPECT_EQ(refused(bad), "Idempotency-Key");
   // A key is 1..max visible ASCII characters; a key sent empty is a mistake, not "no key".
   for (const std::string& key :
        std::vector<std::string>{"caf\xc3\xa9", "\xff", "two words", "tab\tbed", "\x7f"}) {
     bad.idempotency_key = key;
-    EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key") << key;
+    EXPECT_EQ(refused(bad), "Idempotency-Key") << key;
   }
   bad.idempotency_key = "";
   bad.idempotency_key_given = true;
-  EXPECT_EQ(ValidateCreate(bad, limits)->field, "Idempotency-Key");
+  EXPECT_EQ(refused(bad), "Idempotency-Key");
   bad.idempotency_key_given = false;
   EXPECT_FALSE(ValidateCreate(bad, limits).has_value());
   bad.idempotency_key = "!~" + std::string(253, 'k');

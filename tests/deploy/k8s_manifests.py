@@ -7,6 +7,7 @@
   k8s_manifests.py pods < RENDERED       a Pod for each workload's pod template (Deployment, StatefulSet,
                                          Job), so that Pod Security admission evaluates it as a Pod
   k8s_manifests.py kinds KIND < RENDERED only the objects of that kind
+  k8s_manifests.py configmap-keys NAME < RENDERED   the data keys of ConfigMap NAME, sorted
 """
 import json
 import pathlib
@@ -85,6 +86,13 @@ def kinds(kind):
     yaml.safe_dump_all([d for d in docs() if d["kind"] == kind], sys.stdout)
 
 
+def configmap_keys(name):
+    """The data keys of ConfigMap <name>, one per line, sorted (nothing when there is no such ConfigMap)."""
+    for d in docs():
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name:
+            print("\n".join(sorted(d.get("data", {}))))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "schemas" and len(sys.argv) == 4:
@@ -93,5 +101,7 @@ if __name__ == "__main__":
         pods()
     elif cmd == "kinds" and len(sys.argv) == 3:
         kinds(sys.argv[2])
+    elif cmd == "configmap-keys" and len(sys.argv) == 3:
+        configmap_keys(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -5,7 +5,7 @@
 namespace rainbow::cdc::sql {
 
 constexpr const char* kSlotSql =
-    "SELECT active_pid, confirmed_flush_lsn::text FROM pg_replication_slots "
+    "SELECT active_pid, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots "
     "WHERE slot_name = $1 AND database = current_database()";
 constexpr const char* kLagSql =
     "SELECT confirmed_flush_lsn::text, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "

@@ -12,6 +12,7 @@
 #include "services/cdc-producer/src/engine_session.hpp"
 #include "services/cdc-producer/src/pgoutput_decoder.hpp"
 #include "services/cdc-producer/src/replication_connection.hpp"
+#include "services/cdc-producer/src/slot_plan.hpp"
 #include "services/cdc-producer/src/slot_state.hpp"
 
 namespace rainbow::cdc {
@@ -70,6 +71,10 @@ int CdcEngine::Run() {
     const auto started = Clock::now();
     try {
       const SessionEnd end = RunSession();
+      if (end == SessionEnd::kResnapshot && !stop_) {
+        metrics_.streaming.Set(0);
+        continue;  // at once: the next session takes the snapshot
+      }
       log::Info("session ended",
                 {{"reason", end == SessionEnd::kStoppedInSnapshot ? "stop requested during the snapshot"
                                                                   : "stop requested"}});
@@ -86,6 +91,9 @@ int CdcEngine::Run() {
       log::Error("inconsistent replication stream: stopping; the slot was not advanced past it",
                  {{"error", e.what()}, {"slot", config_.slot}});
       return kExitProtocolError;
+    } catch (const SlotRefusedError& e) {
+      SetError(e.what());
+      log::Error("not streaming: the slot would leave a gap", {{"slot", config_.slot}, {"reason", e.what()}});
     } catch (const OversizedEventError& e) {
       SetError(std::string("oversized event: ") + e.what());
       log::Error("oversized event: the session stops before it; retrying", {{"error", e.what()}});
@@ -110,7 +118,8 @@ int CdcEngine::Run() {
     if (Clock::now() - started > std::chrono::seconds(30)) backoff.Reset();
     const auto delay = backoff.NextDelay();
     const auto until = Clock::now() + delay;
-    while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (!stop_ && !resnapshot_requested_ && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   metrics_.streaming.Set(0);
   log::Info("stopped", {{"slot", config_.slot}, {"confirmed_lsn", Status().confirmed_lsn.ToString()}});
@@ -275,57 +284,75 @@ CdcEngine::SessionEnd CdcEngine::RunSession() {
   SlotStateStore state(*s.meta, config_.state_schema, config_.slot);
 
   auto slot = s.meta->Exec(sql::kSlotSql, {config_.slot});
-  const bool slot_exists = slot.rows() > 0;
   const auto saved = state.Read();
-  const bool marker_done = saved.snapshot_done;
   if (saved.produced.valid() && saved.produced > replay_high_) replay_high_ = saved.produced;
   s.persisted_high = replay_high_;
 
-  bool need_snapshot = false;
-  switch (config_.snapshot_mode) {
-    case SnapshotMode::kAlways:
-      need_snapshot = !snapshot_done_in_process_;
-      break;
-    case SnapshotMode::kInitial:
-      need_snapshot = !slot_exists || !marker_done;
-      break;
-    case SnapshotMode::kNever:
-      break;
-  }
+  SlotFacts facts;
+  facts.mode = config_.snapshot_mode;
+  facts.slot_exists = slot.rows() > 0;
+  facts.slot_lost = facts.slot_exists && !slot.IsNull(0, 2) && slot.Text(0, 2) == "lost";
+  facts.state_row = saved.exists;
+  facts.snapshot_done = saved.snapshot_done;
+  facts.produced = saved.produced.valid();
+  facts.snapshot_done_in_process = snapshot_done_in_process_;
+  // Cleared once the snapshot it asked for is done: a session that fails before keeps the request.
+  facts.resnapshot_requested = resnapshot_requested_.load();
+  const SlotPlan plan = PlanSlot(facts, config_.slot);
+  Lsn slot_confirmed;
+  if (facts.slot_exists && !slot.IsNull(0, 1)) slot_confirmed = Lsn::Parse(slot.Text(0, 1)).value_or(Lsn{});
+  if (plan.action == SlotAction::kRefuse) throw SlotRefusedError(plan.reason);
+  if (plan.action != SlotAction::kStream)
+    log::Info("slot plan",
+              {{"slot", config_.slot}, {"plan", SlotActionName(plan.action)}, {"reason", plan.reason}});
 
   s.repl = std::make_unique<ReplicationConnection>(config_.pg_dsn);
-  Lsn start;
-  if (need_snapshot) {
-    if (slot_exists) {
-      log::Info("dropping the slot to take a consistent snapshot",
-                {{"slot", config_.slot},
-                 {"reason", marker_done ? "snapshot mode always" : "no completed snapshot"}});
+  Lsn start;  // invalid: from the slot's confirmed position
+  switch (plan.action) {
+    case SlotAction::kDropSlotAndSnapshot:
+      // Only on request (Resnapshot), after the service refused to stream from this slot.
+      log::Warn("dropping the slot on request", {{"slot", config_.slot}, {"reason", plan.reason}});
       s.repl->Command("DROP_REPLICATION_SLOT \"" + config_.slot + "\" WAIT");
+      [[fallthrough]];
+    case SlotAction::kSnapshotWithNewSlot: {
+      state.SnapshotStarted();
+      const auto created = s.repl->CreateSlot(config_.slot, true);
+      log::Info("slot created with an exported snapshot", {{"slot", config_.slot},
+                                                           {"lsn", created.consistent_point.ToString()},
+                                                           {"snapshot", created.snapshot_name}});
+      if (!RunSnapshot(s, created.snapshot_name, created.consistent_point)) {
+        // Stopped mid-snapshot: the marker stays unset, so the next start snapshots again (keeping the slot).
+        return SessionEnd::kStoppedInSnapshot;
+      }
+      state.SnapshotDone(created.consistent_point);
+      start = created.consistent_point;
+      break;
     }
-    state.SnapshotStarted();
-    const auto created = s.repl->CreateSlot(config_.slot, true);
-    log::Info("slot created with an exported snapshot", {{"slot", config_.slot},
-                                                         {"lsn", created.consistent_point.ToString()},
-                                                         {"snapshot", created.snapshot_name}});
-    if (!RunSnapshot(s, created.snapshot_name, created.consistent_point)) {
-      // Stopped mid-snapshot: the marker stays unset, so the next start redoes the snapshot.
-      return SessionEnd::kStoppedInSnapshot;
-    }
-    state.SnapshotDone(created.consistent_point);
-    snapshot_done_in_process_ = true;
-    start = created.consistent_point;
-  } else {
-    {
-      std::lock_guard lock(mu_);
-      if (status_.snapshot_state == "not_started") status_.snapshot_state = "skipped";
-    }
-    if (!slot_exists) {
+    case SlotAction::kSnapshotKeepingSlot:
+      // The snapshot is read at a later point than the slot's position; the stream then replays every
+      // change since that position, so a row deleted in between gets its delete event (consumers see
+      // some changes twice, never miss one). The snapshot's events confirm nothing past the slot.
+      if (!RunSnapshot(s, {}, slot_confirmed)) return SessionEnd::kStoppedInSnapshot;
+      state.SnapshotDone(slot_confirmed);
+      break;
+    case SlotAction::kCreateSlotAndStream: {
       const auto created = s.repl->CreateSlot(config_.slot, false);
       log::Info("slot created", {{"slot", config_.slot}, {"lsn", created.consistent_point.ToString()}});
       start = created.consistent_point;
+      break;
     }
-    state.EnsureRow(config_.snapshot_mode != SnapshotMode::kNever);
+    case SlotAction::kStream:
+    case SlotAction::kRefuse:
+      break;
   }
+  if (plan.action == SlotAction::kStream || plan.action == SlotAction::kCreateSlotAndStream) {
+    std::lock_guard lock(mu_);
+    if (status_.snapshot_state == "not_started") status_.snapshot_state = "skipped";
+  } else {
+    snapshot_done_in_process_ = true;
+    if (facts.resnapshot_requested) resnapshot_requested_ = false;
+  }
+  state.EnsureRow(config_.snapshot_mode != SnapshotMode::kNever);
   // From here on the stream starts where the snapshot's view ended (consistent point), or where the slot
   // was last confirmed: nothing is skipped, nothing the snapshot covered is repeated.
   s.repl->StartReplication(config_.slot, start, config_.publication);

@@ -60,6 +60,10 @@ class CdcEngine {
   int Run();
   void RequestStop() { stop_ = true; }
   bool stopping() const { return stop_; }
+  // The next session takes a new snapshot (the streaming session ends after draining what it sent). The
+  // slot is kept when it is usable; one that lost its WAL is dropped and made again: the operator's way
+  // out of a refusal. From any thread.
+  void RequestResnapshot() { resnapshot_requested_ = true; }
 
   StatusSnapshot Status() const;
   // Empty when ready (a session is snapshotting or streaming), else the reason.
@@ -68,11 +72,12 @@ class CdcEngine {
  private:
   struct Session;
   // Why a session returned (errors are exceptions, classified in Run).
-  enum class SessionEnd { kStopped, kStoppedInSnapshot };
+  enum class SessionEnd { kStopped, kStoppedInSnapshot, kResnapshot };
   SessionEnd RunSession();
   void PrepareCatalog(pg::Connection& meta);
-  // False when a stop was requested before the snapshot completed.
-  bool RunSnapshot(Session& s, const std::string& snapshot_name, Lsn consistent_point);
+  // False when a stop was requested before the snapshot completed. snapshot_name: the slot's exported
+  // snapshot, or empty for one of its own; resume_lsn: where a restart resumes once it is delivered.
+  bool RunSnapshot(Session& s, const std::string& snapshot_name, Lsn resume_lsn);
   SessionEnd Stream(Session& s);
   void HandleXLogData(Session& s, Lsn wal_start, std::span<const uint8_t> payload);
   std::shared_ptr<TableInfo> LoadRelation(Session& s, uint32_t oid, const std::string& schema,
@@ -92,6 +97,7 @@ class CdcEngine {
   EventBuilder builder_;
   std::string server_name_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> resnapshot_requested_{false};
   bool snapshot_done_in_process_ = false;
   int64_t messages_received_ = 0;  // pgoutput messages of this process (for the fault hook)
   Lsn replay_high_;                // highest commit LSN already produced (in this process or persisted)

@@ -25,6 +25,13 @@ class KafkaSessionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The slot cannot be streamed from without a gap (PlanSlot's kRefuse): not ready with the reason until an
+// operator calls Resnapshot.
+class SlotRefusedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 inline constexpr const char* kHeartbeatPrefix = "rainbow_cdc_heartbeat";
 
 // Session settings that fix the text form of values (the decoders in value_format.cpp expect them).

@@ -14,8 +14,8 @@ constexpr const char* kSnapshotStartedSql =
     "INSERT INTO {state} (slot_name, snapshot_done) VALUES ($1, false) ON CONFLICT (slot_name) DO UPDATE "
     "SET snapshot_done = false, snapshot_lsn = NULL, updated_at = now()";
 constexpr const char* kSnapshotDoneSql =
-    "UPDATE {state} SET snapshot_done = true, snapshot_lsn = $2::pg_lsn, updated_at = now() WHERE slot_name "
-    "= $1";
+    "INSERT INTO {state} (slot_name, snapshot_done, snapshot_lsn) VALUES ($1, true, $2::pg_lsn) ON CONFLICT "
+    "(slot_name) DO UPDATE SET snapshot_done = true, snapshot_lsn = $2::pg_lsn, updated_at = now()";
 constexpr const char* kEnsureRowSql =
     "INSERT INTO {state} (slot_name, snapshot_done) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 constexpr const char* kSaveProducedSql =

@@ -14,11 +14,19 @@
 
 namespace rainbow::cdc {
 
-bool CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn consistent_point) {
+bool CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn resume_lsn) {
   pg::Connection snap(config_.pg_dsn);
   snap.Exec(kSessionSettings);
   snap.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  snap.Exec("SET TRANSACTION SNAPSHOT '" + snapshot_name + "'");
+  // The events' LSN: the slot's consistent point for its exported snapshot; for a snapshot of our own,
+  // the WAL position when the transaction's snapshot is taken (its first statement, this one).
+  Lsn consistent_point = resume_lsn;
+  if (!snapshot_name.empty()) {
+    snap.Exec("SET TRANSACTION SNAPSHOT '" + snapshot_name + "'");
+  } else {
+    auto at = snap.Exec("SELECT pg_current_wal_lsn()::text");
+    consistent_point = Lsn::Parse(at.Text(0, 0)).value_or(resume_lsn);
+  }
   auto tables = snap.Exec(sql::kPublishedTablesSql, {config_.publication});
   {
     std::lock_guard lock(mu_);
@@ -124,7 +132,9 @@ bool CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn co
   }
   release(true, true);
   snap.Exec("COMMIT");
-  s.tracker->Close(s.batch, consistent_point);
+  // A restart resumes after resume_lsn: the slot's confirmed position when the slot is kept, so the
+  // changes since then are still streamed after this snapshot.
+  s.tracker->Close(s.batch, resume_lsn);
   WaitDelivered(s, config_.kafka_message_timeout + std::chrono::seconds(5));
   if (s.tracker->failed()) throw KafkaSessionError("snapshot delivery failed: " + s.tracker->first_error());
   if (s.tracker->pending_events() > 0) throw KafkaSessionError("snapshot not acknowledged by Kafka in time");

@@ -1,5 +1,7 @@
 #include "services/cdc-producer/src/status_service.hpp"
 
+#include "common/logging/log.hpp"
+
 namespace rainbow::cdc {
 
 void ToProto(const StatusSnapshot& s, v1::Status& out) {
@@ -23,6 +25,15 @@ void ToProto(const StatusSnapshot& s, v1::Status& out) {
 grpc::Status StatusService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
                                       v1::Status* response) {
   ToProto(engine_.Status(), *response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StatusService::Resnapshot(grpc::ServerContext*, const v1::ResnapshotRequest*,
+                                       v1::ResnapshotReply* response) {
+  if (engine_.stopping()) return {grpc::StatusCode::UNAVAILABLE, "cdc-producer is stopping"};
+  engine_.RequestResnapshot();
+  log::Info("re-snapshot requested", {{"slot", engine_.Status().slot}});
+  response->set_plan("the next session takes a new snapshot; the slot is kept unless it lost its WAL");
   return grpc::Status::OK;
 }
 

@@ -5,15 +5,17 @@
 
 namespace rainbow::cdc {
 
-// CdcStatusService over the engine's status; the engine must outlive it. Thread-safe.
+// CdcStatusService over the engine: its status, and Resnapshot; the engine must outlive it. Thread-safe.
 class StatusService final : public v1::CdcStatusService::Service {
  public:
-  explicit StatusService(const CdcEngine& engine) : engine_(engine) {}
+  explicit StatusService(CdcEngine& engine) : engine_(engine) {}
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::Status* response) override;
+  grpc::Status Resnapshot(grpc::ServerContext* context, const v1::ResnapshotRequest* request,
+                          v1::ResnapshotReply* response) override;
 
  private:
-  const CdcEngine& engine_;
+  CdcEngine& engine_;
 };
 
 // Fills the proto from a status copy (exposed for tests).

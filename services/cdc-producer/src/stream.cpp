@@ -16,7 +16,7 @@ namespace rainbow::cdc {
 
 CdcEngine::SessionEnd CdcEngine::Stream(Session& s) {
   try {
-    while (!stop_) {
+    while (!stop_ && !resnapshot_requested_) {
       if (s.tracker->failed()) throw KafkaSessionError(s.tracker->first_error());
       auto data = s.repl->Read(std::chrono::milliseconds(100));
       if (data) {
@@ -57,8 +57,9 @@ CdcEngine::SessionEnd CdcEngine::Stream(Session& s) {
   WaitDelivered(s, config_.shutdown_timeout);
   SendStatus(s, false);
   s.repl->EndCopy();
-  log::Info("confirmed at shutdown", {{"lsn", s.confirmed_sent.ToString()}, {"slot", config_.slot}});
-  return SessionEnd::kStopped;
+  log::Info(stop_ ? "confirmed at shutdown" : "confirmed before the requested re-snapshot",
+            {{"lsn", s.confirmed_sent.ToString()}, {"slot", config_.slot}});
+  return stop_ ? SessionEnd::kStopped : SessionEnd::kResnapshot;
 }
 
 void CdcEngine::HandleXLogData(Session& s, Lsn wal_start, std::span<const uint8_t> payload) {

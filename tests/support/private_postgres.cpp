@@ -22,17 +22,24 @@ PrivatePostgres::PrivatePostgres() {
   ::chmod(dir_.c_str(), 0755);
   port_ = FreePort();
   dsn_ = "host=127.0.0.1 port=" + std::to_string(port_) + " user=rainbow password=rainbow dbname=rainbow";
-  const std::string out = Stack("up postgres");
-  std::ifstream pid_file(dir_ + "/postgres.pid");
-  pid_t pid = 0;
-  if (!(pid_file >> pid) || pid <= 1) throw std::runtime_error("private postgres did not start:\n" + out);
+  try {
+    const std::string out = Stack("up postgres");
+    std::ifstream pid_file(dir_ + "/postgres.pid");
+    pid_t pid = 0;
+    if (!(pid_file >> pid) || pid <= 1) throw std::runtime_error("private postgres did not start:\n" + out);
+  } catch (...) {
+    Cleanup();  // no destructor runs for a constructor that throws
+    throw;
+  }
 }
 
-PrivatePostgres::~PrivatePostgres() {
-  Stack("down postgres");
+void PrivatePostgres::Cleanup() {
+  if (std::filesystem::exists(dir_ + "/postgres.pid")) Stack("down postgres");
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
+
+PrivatePostgres::~PrivatePostgres() { Cleanup(); }
 
 pid_t PrivatePostgres::postmaster() const {
   std::ifstream pid_file(dir_ + "/postgres.pid");

@@ -24,6 +24,8 @@ class PrivatePostgres {
 
  private:
   std::string Stack(const std::string& args) const;
+  // Stops the server if it was started (by its recorded pid) and removes the directory.
+  void Cleanup();
 
   std::string dir_;
   int port_ = 0;

@@ -1,7 +1,10 @@
 #include "common/pg/connection.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <charconv>
 
 #include "common/logging/log.hpp"
@@ -79,9 +82,12 @@ void LogNotice(void*, const char* message) {
 }
 }  // namespace
 
-Connection::Connection(const std::string& dsn, std::map<std::string, std::string> statements)
+Connection::Connection(const std::string& dsn, std::map<std::string, std::string> statements,
+                       const Timeouts& timeouts)
     : statements_(std::move(statements)) {
-  conn_ = PQconnectdb(dsn.c_str());
+  const ConnectParams params(dsn, timeouts);
+  response_timeout_ = params.response_timeout();
+  conn_ = PQconnectdbParams(params.keys(), params.values(), 0);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string err = PQerrorMessage(conn_);
     while (!err.empty() && err.back() == '\n') err.pop_back();
@@ -123,7 +129,70 @@ Result Connection::Check(pg_result* res, const std::string& what) {
   throw ResultError(res, conn_, what);
 }
 
-Result Connection::Exec(const std::string& sql) { return Check(PQexec(conn_, sql.c_str()), "query"); }
+bool Connection::WaitSocket(bool for_write, std::chrono::steady_clock::time_point deadline) {
+  pollfd p{PQsocket(conn_), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline != std::chrono::steady_clock::time_point::max()) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      wait_ms = static_cast<int>(std::min<int64_t>(left.count(), 60'000));
+    }
+    const int n = ::poll(&p, 1, wait_ms);
+    if (n > 0) return true;  // readable, writable or failed: libpq tells which
+    if (n < 0 && errno != EINTR) return true;
+  }
+}
+
+pg_result* Connection::Run(const std::function<int()>& send, const std::string& what) {
+  if (broken_) {
+    throw PgError("pg: " + what + ": connection abandoned after a statement got no answer", "08006",
+                  error::Kind::kRetryable);
+  }
+  if (!send()) return nullptr;
+  const auto deadline = response_timeout_ ? std::chrono::steady_clock::now() + *response_timeout_
+                                          : std::chrono::steady_clock::time_point::max();
+  const auto give_up = [&] {
+    // The server may still run the statement later: nothing more is read from this connection. The
+    // shutdown makes its backend see the connection end as soon as it runs again.
+    broken_ = true;
+    ::shutdown(PQsocket(conn_), SHUT_RDWR);
+    throw PgError("pg: " + what + ": no answer from the server within " +
+                      std::to_string(response_timeout_->count()) +
+                      " ms (statement timeout + connect timeout)",
+                  "08006", error::Kind::kRetryable);
+  };
+  // Blocking mode: the PQsend* call wrote the whole message (a frozen server's kernel still takes it).
+  pg_result* kept = nullptr;
+  for (;;) {
+    while (PQisBusy(conn_)) {
+      if (!WaitSocket(false, deadline)) {
+        if (kept != nullptr) PQclear(kept);
+        give_up();
+      }
+      if (!PQconsumeInput(conn_)) break;  // PQgetResult reports the failure
+    }
+    pg_result* r = PQgetResult(conn_);
+    if (r == nullptr) return kept;
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+      if (kept != nullptr) PQclear(kept);
+      return r;  // the caller streams the copy now
+    }
+    // Like PQexec: the first error is the answer; the results after it are read and dropped.
+    if (kept != nullptr && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+      PQclear(r);
+      continue;
+    }
+    if (kept != nullptr) PQclear(kept);
+    kept = r;
+  }
+}
+
+Result Connection::Exec(const std::string& sql) {
+  return Check(Run([&] { return PQsendQuery(conn_, sql.c_str()); }, "query"), "query");
+}
 
 namespace {
 struct ParamArrays {
@@ -140,8 +209,12 @@ struct ParamArrays {
 
 Result Connection::Exec(const std::string& sql, const Params& params) {
   ParamArrays a(params);
-  return Check(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, a.values.data(),
-                            a.lengths.data(), nullptr, 0),
+  return Check(Run(
+                   [&] {
+                     return PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                              a.values.data(), a.lengths.data(), nullptr, 0);
+                   },
+                   "query"),
                "query");
 }
 
@@ -151,20 +224,26 @@ void Connection::Prepare(const std::string& name) {
   if (it == statements_.end()) {
     throw PgError("pg: no prepared statement named " + name, "26000", error::Kind::kInvalidArgument);
   }
-  Check(PQprepare(conn_, name.c_str(), it->second.c_str(), 0, nullptr), "prepare " + name);
+  Check(Run([&] { return PQsendPrepare(conn_, name.c_str(), it->second.c_str(), 0, nullptr); },
+            "prepare " + name),
+        "prepare " + name);
   prepared_.insert(name);
 }
 
 Result Connection::ExecPrepared(const std::string& name, const Params& params) {
   Prepare(name);
   ParamArrays a(params);
-  return Check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), a.values.data(),
-                              a.lengths.data(), nullptr, 0),
+  return Check(Run(
+                   [&] {
+                     return PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
+                                                a.values.data(), a.lengths.data(), nullptr, 0);
+                   },
+                   name),
                name);
 }
 
 int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bool(std::string&)>& next) {
-  pg_result* start = PQexec(conn_, copy_sql.c_str());
+  pg_result* start = Run([&] { return PQsendQuery(conn_, copy_sql.c_str()); }, "copy");
   if (start == nullptr || PQresultStatus(start) != PGRES_COPY_IN) {
     Check(start, "copy");  // throws with the server's message
     throw PgError("pg: copy: server did not enter COPY IN mode", "", error::Kind::kInvalidArgument);
@@ -188,7 +267,8 @@ int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bo
   bool failed = false;
   std::string error;
   int64_t rows = 0;
-  while (pg_result* r = PQgetResult(conn_)) {
+  // The copy's outcome, waited for like any answer (nothing more to send).
+  if (pg_result* r = Run([] { return 1; }, "copy")) {
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
       failed = true;
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -199,6 +279,9 @@ int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bo
       if (n != nullptr && *n != '\0') rows = std::stoll(n);
     }
     PQclear(r);
+  } else {
+    failed = true;
+    error = PQerrorMessage(conn_);
   }
   if (failed || !failure.empty()) {
     while (!error.empty() && error.back() == '\n') error.pop_back();
@@ -207,7 +290,7 @@ int64_t Connection::CopyFrom(const std::string& copy_sql, const std::function<bo
   return rows;
 }
 
-bool Connection::Healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::Healthy() const { return conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 
 bool Connection::InTransaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error/error.hpp"
+#include "common/pg/timeouts.hpp"
 
 struct pg_conn;
 struct pg_result;
@@ -78,10 +79,14 @@ using Params = std::vector<std::optional<std::string>>;
 
 // One libpq connection. Not thread-safe: a connection is used by one thread at a time (the pool
 // hands it out exclusively). Prepared statements are prepared lazily on first use per connection.
+// `timeouts` bound every wait (see Timeouts): a statement whose answer does not come within the
+// response timeout throws PgError (kRetryable, SQLSTATE 08006) and leaves the connection broken
+// (Healthy() false; its outcome is unknown), so a frozen server fails calls instead of hanging them.
 class Connection {
  public:
   // Throws PgError (kRetryable) when the server cannot be reached.
-  explicit Connection(const std::string& dsn, std::map<std::string, std::string> statements = {});
+  explicit Connection(const std::string& dsn, std::map<std::string, std::string> statements = {},
+                      const Timeouts& timeouts = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -105,8 +110,16 @@ class Connection {
 
  private:
   Result Check(pg_result* res, const std::string& what);
+  // Sends with `send` (a PQsend* call) and waits for the answer up to response_timeout_: the last
+  // result (the first error, or a COPY start), as PQexec would return it; null when the send failed.
+  // Throws PgError when no answer came in time (and marks the connection broken).
+  pg_result* Run(const std::function<int()>& send, const std::string& what);
+  // Waits until the socket is readable (or writable); false at `deadline`.
+  bool WaitSocket(bool for_write, std::chrono::steady_clock::time_point deadline);
 
   pg_conn* conn_ = nullptr;
+  std::optional<std::chrono::milliseconds> response_timeout_;
+  bool broken_ = false;  // an answer did not come in time: the connection's state is unknown
   std::map<std::string, std::string> statements_;
   std::set<std::string> prepared_;
 };

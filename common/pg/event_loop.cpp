@@ -21,10 +21,11 @@ std::string LastError(const PGconn* pg) {
 }  // namespace
 
 EventLoop::EventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
-                     std::string fallback_application_name)
+                     std::string fallback_application_name, Timeouts timeouts)
     : dsn_(std::move(dsn)),
       statements_(std::move(statements)),
-      application_name_(std::move(fallback_application_name)) {
+      application_name_(std::move(fallback_application_name)),
+      timeouts_(timeouts) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epfd_ < 0 || wakefd_ < 0) throw std::runtime_error("pg event loop: epoll or eventfd failed");
@@ -156,11 +157,26 @@ void EventLoop::Send(Conn* c, Job job) {
     Fail(c, true);
     return;
   }
+  if (const auto limit = timeouts_.ResponseTimeout())
+    c->answer_due = std::chrono::steady_clock::now() + *limit;
   if (!Arm(c, flushed == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN)) Fail(c, true);
+}
+
+void EventLoop::FailOverdue() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& c : conns_) {
+    if (c->answer_due.load() > now) continue;
+    // Armed and unanswered: no event can come for it once it leaves the epoll set, so it is this
+    // thread's to fail. The statement may still run when the server wakes: its outcome is unknown.
+    log::Warn("create loop statement got no answer in time",
+              {{"timeout_ms", timeouts_.ResponseTimeout().value_or(std::chrono::milliseconds(0)).count()}});
+    Fail(c.get(), true);
+  }
 }
 
 void EventLoop::Finish(Conn* c, PGresult* r) {
   c->busy = false;
+  c->answer_due = std::chrono::steady_clock::time_point::max();
   auto done = std::move(c->job.done);
   const bool broken = PQstatus(c->pg) != CONNECTION_OK;
   done(r, true);
@@ -182,6 +198,7 @@ void EventLoop::Finish(Conn* c, PGresult* r) {
 }
 
 void EventLoop::Fail(Conn* c, bool sent) {
+  c->answer_due = std::chrono::steady_clock::time_point::max();
   if (c->last) PQclear(c->last);
   c->last = nullptr;
   Done done;
@@ -237,16 +254,21 @@ void EventLoop::Run() {
       if (events[i].data.ptr == nullptr) return;  // Stop
       OnReady(static_cast<Conn*>(events[i].data.ptr));
     }
+    FailOverdue();
     if (after_batch_) after_batch_();
   }
 }
 
 bool EventLoop::Connect(Conn* c) {
   if (c->pg) PQfinish(c->pg);
-  // A keyword before dbname is a default: the DSN (expanded from dbname) overrides it.
-  const char* keys[] = {"fallback_application_name", "dbname", nullptr};
-  const char* values[] = {application_name_.c_str(), dsn_.c_str(), nullptr};
-  c->pg = PQconnectdbParams(keys, values, 1);
+  c->pg = nullptr;
+  try {
+    const ConnectParams params(dsn_, timeouts_, {{"fallback_application_name", application_name_}});
+    c->pg = PQconnectdbParams(params.keys(), params.values(), 0);
+  } catch (const std::exception& e) {
+    log::Error("create loop cannot connect", {{"error", e.what()}});
+    return false;
+  }
   if (PQstatus(c->pg) != CONNECTION_OK) {
     log::Warn("create loop cannot connect", {{"error", LastError(c->pg)}});
     return false;

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -12,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/pg/timeouts.hpp"
 
 namespace rainbow::pg {
 
@@ -44,10 +47,11 @@ class EventLoop {
     int waiting = 0;  // jobs queued for a connection
   };
 
-  // dsn: should bound its connect time (connect_timeout): Stop waits for a reconnect in progress.
+  // timeouts: of every connection (a connect bounds how long Stop waits for a reconnect in progress);
+  // a statement unanswered for timeouts.ResponseTimeout() fails its connection: (null, sent).
   // fallback_application_name: what pg_stat_activity shows for these connections unless the DSN says.
   EventLoop(std::string dsn, int size, std::map<std::string, std::string> statements,
-            std::string fallback_application_name);
+            std::string fallback_application_name, Timeouts timeouts = {});
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -67,6 +71,10 @@ class EventLoop {
     PGresult* last = nullptr;
     bool busy = false;
     bool watched = false;  // its socket is in the epoll set (from its first statement on)
+    // When its statement's answer is due (set before the socket is armed, so the loop thread only sees
+    // it on a connection that is its own); max() while idle or without a response timeout.
+    std::atomic<std::chrono::steady_clock::time_point> answer_due{
+        std::chrono::steady_clock::time_point::max()};
   };
   // False (logged) when epoll refuses: the caller fails the connection.
   bool Arm(Conn* c, uint32_t events);
@@ -76,6 +84,8 @@ class EventLoop {
   // The connection failed: its job gets (null, sent) and it goes to the repair thread.
   void Fail(Conn* c, bool sent);
   void OnReady(Conn* c);
+  // Fails the connections whose answer is overdue (a frozen server): loop thread only.
+  void FailOverdue();
   void Run();
   void Repair();
   // Opens c->pg and prepares the statements; false (logged) on failure.
@@ -84,6 +94,7 @@ class EventLoop {
   const std::string dsn_;
   const std::map<std::string, std::string> statements_;
   const std::string application_name_;
+  const Timeouts timeouts_;
   int epfd_ = -1;
   int wakefd_ = -1;  // eventfd: Stop
   std::vector<std::unique_ptr<Conn>> conns_;

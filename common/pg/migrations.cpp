@@ -60,11 +60,12 @@ std::vector<int> PendingMigrations(Connection& conn, const std::string& history_
 
 bool ApplyMigrationsWhenReachable(const std::string& dsn, const std::string& history_table,
                                   const std::string& lock_name, const std::vector<Migration>& migrations,
-                                  const std::function<bool(std::chrono::milliseconds)>& wait) {
+                                  const std::function<bool(std::chrono::milliseconds)>& wait,
+                                  const Timeouts& timeouts) {
   retry::Backoff backoff({std::chrono::milliseconds(200), std::chrono::milliseconds(5'000), 2.0, 30});
   for (;;) {
     try {
-      Connection conn(dsn);
+      Connection conn(dsn, {}, timeouts.WithoutStatementTimeout());
       const auto applied = ApplyMigrations(conn, history_table, lock_name, migrations);
       log::Info("migrations applied",
                 {{"applied", applied}, {"known", migrations.size()}, {"history", history_table}});

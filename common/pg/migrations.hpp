@@ -30,9 +30,12 @@ std::vector<int> PendingMigrations(Connection& conn, const std::string& history_
 // ApplyMigrations, retrying with backoff (up to 30 attempts, 0.2-5 s apart) while the database cannot
 // be reached yet (containers start in any order); a failing migration itself throws. `wait` sleeps for
 // a delay and returns true when the caller wants to stop instead (a termination signal): this then
-// returns false. Called by a service's main before its servers start.
+// returns false. Called by a service's main before its servers start. The connection has `timeouts`
+// but no statement timeout: a migration may build an index for long, and the advisory lock waits for
+// as long as another replica migrates.
 bool ApplyMigrationsWhenReachable(const std::string& dsn, const std::string& history_table,
                                   const std::string& lock_name, const std::vector<Migration>& migrations,
-                                  const std::function<bool(std::chrono::milliseconds)>& wait);
+                                  const std::function<bool(std::chrono::milliseconds)>& wait,
+                                  const Timeouts& timeouts = {});
 
 }  // namespace rainbow::pg

@@ -29,7 +29,7 @@ Pool::Lease Pool::Acquire() {
   ++open_;  // reserve the slot, connect outside the lock
   lock.unlock();
   try {
-    return Lease(this, std::make_unique<Connection>(config_.dsn, config_.statements));
+    return Lease(this, std::make_unique<Connection>(config_.dsn, config_.statements, config_.timeouts));
   } catch (...) {
     std::lock_guard relock(mu_);
     --open_;

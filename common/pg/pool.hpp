@@ -18,6 +18,7 @@ struct PoolConfig {
   std::chrono::milliseconds acquire_timeout{5'000};
   // Named statements every connection prepares on first use (SQL lives next to the code using it).
   std::map<std::string, std::string> statements;
+  Timeouts timeouts;  // of every connection (PG_* vars, TimeoutsFromEnv)
 };
 
 struct PoolStats {

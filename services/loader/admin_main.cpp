@@ -23,6 +23,10 @@
 
 namespace {
 
+// Reconcile and backfill run over whole tables for as long as the data needs: no statement timeout
+// (the default connect and TCP timeouts apply).
+const rainbow::pg::Timeouts kNoStatementTimeout = rainbow::pg::Timeouts{}.WithoutStatementTimeout();
+
 std::string Env(const char* name, const std::string& fallback = "") {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : fallback;
@@ -58,8 +62,8 @@ int main(int argc, char** argv) {
   const std::string warehouse_dsn = Env("LOADER_WAREHOUSE_DSN", source_dsn);
   try {
     if (reconcile->parsed()) {
-      pg::Connection source(source_dsn);
-      pg::Connection warehouse(warehouse_dsn);
+      pg::Connection source(source_dsn, {}, kNoStatementTimeout);
+      pg::Connection warehouse(warehouse_dsn, {}, kNoStatementTimeout);
       // With LOADER_CLICKHOUSE_URL set, the serving layer is checked too.
       std::unique_ptr<loader::ClickHouseClient> clickhouse;
       if (const auto url = Env("LOADER_CLICKHOUSE_URL"); !url.empty()) {
@@ -80,7 +84,7 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
     }
-    pg::Connection warehouse(warehouse_dsn);
+    pg::Connection warehouse(warehouse_dsn, {}, kNoStatementTimeout);
     loader::BackfillResult r;
     if (from_lake) {
       s3::S3Config c;

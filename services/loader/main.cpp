@@ -28,10 +28,11 @@ namespace {
 using namespace rainbow;
 
 // The warehouse's migrations once the database answers; false when SIGTERM came first.
-bool Migrate(const std::string& dsn) {
+bool Migrate(const std::string& dsn, const pg::Timeouts& timeouts) {
   return pg::ApplyMigrationsWhenReachable(
       dsn, loader::kMigrationHistory, "rainbow.loader.migrations", loader::Migrations(),
-      [](std::chrono::milliseconds delay) { return ops::WaitForTerminationSignal(delay).has_value(); });
+      [](std::chrono::milliseconds delay) { return ops::WaitForTerminationSignal(delay).has_value(); },
+      timeouts);
 }
 
 int Run(const loader::LoaderConfig& c) {
@@ -46,7 +47,7 @@ int Run(const loader::LoaderConfig& c) {
                : "warehouse sink not committing (migrating, or retrying a failed batch)";
   });
   ops::OpsHttpServer ops_http(c.common.http_addr, registry, readiness);
-  if (c.migrate && !Migrate(c.warehouse_dsn)) return 0;
+  if (c.migrate && !Migrate(c.warehouse_dsn, c.pg_timeouts)) return 0;
   status.WarehouseOk();
 
   kafka::Producer dlq({c.kafka_brokers, "loader-dlq"});
@@ -87,7 +88,7 @@ int Run(const loader::LoaderConfig& c) {
     status.ClickHouseEnabled();
     metrics.SinkUp("clickhouse", false);
     clickhouse_thread = std::jthread([&](std::stop_token stop) {
-      loader::ClickHouseSink sink(c.clickhouse, c.warehouse_dsn, &metrics, &status);
+      loader::ClickHouseSink sink(c.clickhouse, c.warehouse_dsn, &metrics, &status, c.pg_timeouts);
       retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(5'000), 2.0, 0});
       while (!stop.stop_requested()) {
         auto pause = c.clickhouse.interval;
@@ -112,7 +113,8 @@ int Run(const loader::LoaderConfig& c) {
 
   loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema,
                                     c.lake.enabled ? std::optional(c.s3) : std::nullopt, c.lake.bucket,
-                                    c.clickhouse.url.empty() ? std::nullopt : std::optional(c.clickhouse));
+                                    c.clickhouse.url.empty() ? std::nullopt : std::optional(c.clickhouse),
+                                    c.pg_timeouts);
   grpc_server::GrpcServer grpc(c.common.grpc_addr);
   grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says

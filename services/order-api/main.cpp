@@ -21,25 +21,26 @@ using namespace rainbow;
 int Run(const order::OrderApiConfig& c) {
   auto registry = ops::MetricsRegistry();
   order::OrderMetrics metrics(*registry);
-  pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements()});
+  pg::Pool pool({c.pg_dsn, c.pool_size, std::chrono::milliseconds(5'000), order::OrderStore::Statements(),
+                 c.pg_timeouts});
   ops::AddScrapeHook([&] { metrics.ObservePool(pool.Stats()); });
 
   // /healthz answers from here on (liveness), /readyz and gRPC health once the database answers, the
   // schema is complete (whoever migrated it: ORDER_API_MIGRATE=false) and both servers listen.
   ops::Readiness readiness;
-  order::DatabaseCheck database({c.pg_dsn, order::kMigrationHistory});
+  order::DatabaseCheck database({c.pg_dsn, order::kMigrationHistory, c.pg_timeouts});
   readiness.AddCheck("database", [&database] { return database.Problem(); });
   readiness.AddCondition("listening", "starting: servers not listening yet");
   database.Start([&readiness] { readiness.Refresh(); });
   ops::OpsHttpServer ops_http(c.common.http_addr, registry, readiness);
-  if (c.migrate && !order::MigrateWhenReachable(c.pg_dsn)) return 0;
+  if (c.migrate && !order::MigrateWhenReachable(c.pg_dsn, c.pg_timeouts)) return 0;
 
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
   order::OrderGrpcService grpc_service(service, metrics, c.access_log);
   order::AsyncCreateOrder async_create(
       grpc_service, service, metrics,
-      {c.pg_dsn, c.create_loop_connections, 4, c.access_log, c.grpc_create_queue});
+      {c.pg_dsn, c.pg_timeouts, c.create_loop_connections, 4, c.access_log, c.grpc_create_queue});
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());

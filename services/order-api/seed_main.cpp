@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    rainbow::pg::Connection conn(dsn);
+    // Bulk COPY of the seed files: no statement timeout (the default connect and TCP timeouts apply).
+    rainbow::pg::Connection conn(dsn, {}, rainbow::pg::Timeouts{}.WithoutStatementTimeout());
     rainbow::pg::ApplyMigrations(conn, "rainbow.schema_migrations", "rainbow.order-api.migrations",
                                  rainbow::order::Migrations());
     rainbow::order::SeedReport report = rainbow::order::LoadSeedData(conn, data_dir, catalog, replace);

@@ -274,7 +274,9 @@ void CdcEngine::Periodic(Session& s, bool force) {
 
 CdcEngine::SessionEnd CdcEngine::RunSession() {
   Session s;
-  s.meta = std::make_unique<pg::Connection>(config_.pg_dsn);
+  // Its statements are short (catalog, slot state, heartbeats): the statement timeout applies.
+  s.meta = std::make_unique<pg::Connection>(config_.pg_dsn, std::map<std::string, std::string>{},
+                                            config_.pg_timeouts);
   s.meta->Exec(kSessionSettings);
   s.database = std::string(s.meta->Exec("SELECT current_database()").Text(0, 0));
   builder_ = EventBuilder(EnvelopeSettings{version_, server_name_, s.database, "__debezium_unavailable_value",
@@ -306,7 +308,7 @@ CdcEngine::SessionEnd CdcEngine::RunSession() {
     log::Info("slot plan",
               {{"slot", config_.slot}, {"plan", SlotActionName(plan.action)}, {"reason", plan.reason}});
 
-  s.repl = std::make_unique<ReplicationConnection>(config_.pg_dsn);
+  s.repl = std::make_unique<ReplicationConnection>(config_.pg_dsn, config_.pg_timeouts);
   Lsn start;  // invalid: from the slot's confirmed position
   switch (plan.action) {
     case SlotAction::kDropSlotAndSnapshot:

@@ -43,6 +43,7 @@ CdcConfig LoadConfig(config::Env& env) {
   c.pg_dsn = env.RequireSecret("PG_DSN",
                                "libpq connection string of the captured database (the role needs "
                                "REPLICATION; replication=database is added by the service)");
+  c.pg_timeouts = pg::TimeoutsFromEnv(env);
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers host:port[,host:port]");
   c.slot = env.String("CDC_SLOT", c.slot, "logical replication slot (pgoutput), created if missing");
   c.publication = env.String("CDC_PUBLICATION", c.publication, "publication, created if missing");

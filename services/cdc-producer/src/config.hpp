@@ -8,6 +8,7 @@
 #include "common/config/env.hpp"
 #include "common/kafka/topic_settings.hpp"
 #include "common/ops/service_main.hpp"
+#include "common/pg/timeouts.hpp"
 #include "services/cdc-producer/src/event_builder.hpp"
 
 namespace rainbow::cdc {
@@ -23,6 +24,7 @@ enum class SizePolicy { kFail, kSkip, kWarn };
 struct CdcConfig {
   ops::CommonConfig common;
   std::string pg_dsn;
+  pg::Timeouts pg_timeouts;  // PG_CONNECT_TIMEOUT, PG_STATEMENT_TIMEOUT, ... (common/pg)
   std::string kafka_brokers;
   std::string slot = "rainbow_cdc";
   std::string publication = "rainbow_cdc";

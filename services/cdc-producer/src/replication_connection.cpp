@@ -42,11 +42,18 @@ int64_t PgNowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(now).count() - kPgEpochOffsetUs;
 }
 
-ReplicationConnection::ReplicationConnection(const std::string& dsn) {
-  // expand_dbname: the first "dbname" is the caller's whole conninfo; later keywords override it.
-  const char* keys[] = {"dbname", "replication", "application_name", nullptr};
-  const char* values[] = {dsn.c_str(), "database", "cdc-producer", nullptr};
-  conn_ = PQconnectdbParams(keys, values, 1);
+ReplicationConnection::ReplicationConnection(const std::string& dsn, const pg::Timeouts& timeouts) {
+  // Connect and TCP timeouts, but no statement_timeout: it would end START_REPLICATION's stream (and a
+  // CREATE_REPLICATION_SLOT waiting for running transactions).
+  std::optional<pg::ConnectParams> params;
+  try {
+    params.emplace(
+        dsn, timeouts.WithoutStatementTimeout(), pg::ConnectParams::Pairs{},
+        pg::ConnectParams::Pairs{{"replication", "database"}, {"application_name", "cdc-producer"}});
+  } catch (const std::exception& e) {
+    throw ReplicationError(std::string("replication connection failed: ") + e.what());
+  }
+  conn_ = PQconnectdbParams(params->keys(), params->values(), 0);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     const std::string err = ConnError(conn_);
     PQfinish(conn_);

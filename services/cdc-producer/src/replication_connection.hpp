@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/pg/timeouts.hpp"
 #include "services/cdc-producer/src/lsn.hpp"
 
 struct pg_conn;
@@ -32,8 +33,9 @@ struct CreatedSlot {
 // not thread-safe. The CopyData buffer returned by Read stays valid until the next Read or destruction.
 class ReplicationConnection {
  public:
-  // dsn: any libpq conninfo or URI; replication=database is added.
-  explicit ReplicationConnection(const std::string& dsn);
+  // dsn: any libpq conninfo or URI; replication=database is added. `timeouts` without their statement
+  // timeout: the stream is one statement that lasts as long as the connection.
+  ReplicationConnection(const std::string& dsn, const pg::Timeouts& timeouts);
   ~ReplicationConnection();
   ReplicationConnection(const ReplicationConnection&) = delete;
   ReplicationConnection& operator=(const ReplicationConnection&) = delete;

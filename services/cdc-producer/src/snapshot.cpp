@@ -15,7 +15,9 @@
 namespace rainbow::cdc {
 
 bool CdcEngine::RunSnapshot(Session& s, const std::string& snapshot_name, Lsn resume_lsn) {
-  pg::Connection snap(config_.pg_dsn);
+  // The statement timeout applies: each statement is one FETCH of CDC_SNAPSHOT_FETCH_ROWS rows, not
+  // the whole table, so a long snapshot is many short statements.
+  pg::Connection snap(config_.pg_dsn, {}, config_.pg_timeouts);
   snap.Exec(kSessionSettings);
   snap.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   // The events' LSN: the slot's consistent point for its exported snapshot; for a snapshot of our own,

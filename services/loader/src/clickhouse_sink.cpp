@@ -255,8 +255,12 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch) {
 }
 
 ClickHouseSink::ClickHouseSink(const ClickHouseConfig& config, std::string warehouse_dsn,
-                               LoaderMetrics* metrics, LoaderStatus* status)
-    : ch_(config), warehouse_dsn_(std::move(warehouse_dsn)), metrics_(metrics), status_(status) {}
+                               LoaderMetrics* metrics, LoaderStatus* status, pg::Timeouts pg_timeouts)
+    : ch_(config),
+      warehouse_dsn_(std::move(warehouse_dsn)),
+      pg_timeouts_(pg_timeouts),
+      metrics_(metrics),
+      status_(status) {}
 
 void ClickHouseSink::Reset() {
   pg_.reset();  // and with its session the copier lock
@@ -312,7 +316,10 @@ int64_t ClickHouseSink::RunOnce(std::stop_token stop) {
     migrated_ = true;
   }
   if (!pg_) {
-    pg_ = std::make_unique<pg::Connection>(warehouse_dsn_);
+    // No statement timeout: one COPY ... TO STDOUT exports a table's whole delta, which takes as long
+    // as the delta is big (the first copy of a large warehouse).
+    pg_ = std::make_unique<pg::Connection>(warehouse_dsn_, std::map<std::string, std::string>{},
+                                           pg_timeouts_.WithoutStatementTimeout());
     pg_->Exec("SET DateStyle = ISO; SET extra_float_digits = 3");
   }
   // One copier among the replicas (the lock goes with its session when it dies). Copying twice would

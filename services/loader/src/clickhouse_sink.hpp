@@ -60,8 +60,9 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch);
 // the warehouse down) throws; the caller backs off and calls RunOnce again.
 class ClickHouseSink {
  public:
+  // pg_timeouts: of its warehouse connection, without the statement timeout (see RunOnce).
   ClickHouseSink(const ClickHouseConfig& config, std::string warehouse_dsn, LoaderMetrics* metrics,
-                 LoaderStatus* status);
+                 LoaderStatus* status, pg::Timeouts pg_timeouts = {});
 
   // One round: migrate on first use, then copy every table up to the current watermark. Returns the
   // rows copied (0: caught up).
@@ -75,6 +76,7 @@ class ClickHouseSink {
 
   ClickHouseClient ch_;
   std::string warehouse_dsn_;
+  pg::Timeouts pg_timeouts_;
   LoaderMetrics* metrics_;
   LoaderStatus* status_;
   std::unique_ptr<pg::Connection> pg_;

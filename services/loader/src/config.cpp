@@ -16,6 +16,7 @@ LoaderConfig LoadConfig(config::Env& env) {
   c.warehouse_dsn =
       env.String("LOADER_WAREHOUSE_DSN", "", "libpq connection string of the warehouse (default: PG_DSN)");
   if (c.warehouse_dsn.empty()) c.warehouse_dsn = c.source_dsn;
+  c.pg_timeouts = pg::TimeoutsFromEnv(env);
   c.source_schema = env.String("LOADER_SOURCE_SCHEMA", "rainbow", "schema of the source tables (Reconcile)");
   c.topic_pattern =
       env.String("LOADER_TOPIC_PATTERN", "^rainbow\\.public\\.[a-z_][a-z0-9_]*$",

@@ -7,6 +7,7 @@
 #include "common/config/env.hpp"
 #include "common/kafka/topic_settings.hpp"
 #include "common/ops/service_main.hpp"
+#include "common/pg/timeouts.hpp"
 #include "common/s3/types.hpp"
 #include "services/loader/src/clickhouse_client.hpp"
 
@@ -32,6 +33,7 @@ struct LoaderConfig {
   std::string kafka_brokers;
   std::string source_dsn;     // PG_DSN: the OLTP database (Reconcile reads it)
   std::string warehouse_dsn;  // LOADER_WAREHOUSE_DSN, default PG_DSN
+  pg::Timeouts pg_timeouts;   // PG_CONNECT_TIMEOUT, PG_STATEMENT_TIMEOUT, ... (common/pg), both databases
   std::string source_schema = "rainbow";
   std::string topic_pattern;  // a regex (librdkafka: starts with '^')
   std::string group = "loader";

@@ -45,8 +45,8 @@ grpc::Status LoaderGrpcService::GetStatus(grpc::ServerContext*, const v1::GetSta
 grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::ReconcileRequest*,
                                           v1::ReconcileResponse* out) {
   try {
-    pg::Connection source(source_dsn_);
-    pg::Connection warehouse(warehouse_dsn_);
+    pg::Connection source(source_dsn_, {}, pg_timeouts_);
+    pg::Connection warehouse(warehouse_dsn_, {}, pg_timeouts_);
     std::unique_ptr<ClickHouseClient> ch;
     if (clickhouse_) ch = std::make_unique<ClickHouseClient>(*clickhouse_);
     const auto report = loader::Reconcile(source, warehouse, source_schema_, ch.get());
@@ -72,7 +72,7 @@ grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::Reconc
 grpc::Status LoaderGrpcService::Backfill(grpc::ServerContext*, const v1::BackfillRequest* request,
                                          v1::BackfillResponse* out) {
   try {
-    pg::Connection warehouse(warehouse_dsn_);
+    pg::Connection warehouse(warehouse_dsn_, {}, pg_timeouts_);
     BackfillResult r;
     if (request->from_lake()) {
       if (!lake_)

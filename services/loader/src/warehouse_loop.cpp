@@ -65,7 +65,10 @@ pg::Connection& WarehouseLoop::Db() {
   if (!db_ || !db_->Healthy()) {
     writer_.reset();
     db_.reset();
-    db_ = std::make_unique<pg::Connection>(config_.warehouse_dsn);
+    // The statement timeout applies: a batch is bounded (LOADER_BATCH_*), and a frozen warehouse must
+    // fail the batch (not ready, retried) rather than hold this thread.
+    db_ = std::make_unique<pg::Connection>(config_.warehouse_dsn, std::map<std::string, std::string>{},
+                                           config_.pg_timeouts);
     writer_ = std::make_unique<WarehouseWriter>(*db_, config_.model);
   }
   return *db_;

@@ -6,6 +6,7 @@ OrderApiConfig LoadConfig(config::Env& env) {
   OrderApiConfig c;
   c.common = ops::LoadCommonConfig(env, "127.0.0.1:50051", "127.0.0.1:8081");
   c.pg_dsn = env.RequireSecret("PG_DSN", "libpq connection string of the OLTP database");
+  c.pg_timeouts = pg::TimeoutsFromEnv(env);
   c.rest_addr = env.String("ORDER_API_REST_ADDR", "127.0.0.1:8080", "REST listen address host:port");
   c.pool_size = static_cast<int>(env.Int("ORDER_API_PG_POOL_SIZE", 16, 1, 512, "PostgreSQL connections"));
   c.create_loop_connections =

@@ -4,6 +4,7 @@
 
 #include "common/config/env.hpp"
 #include "common/ops/service_main.hpp"
+#include "common/pg/timeouts.hpp"
 #include "services/order-api/src/validation.hpp"
 
 namespace rainbow::order {
@@ -11,6 +12,7 @@ namespace rainbow::order {
 struct OrderApiConfig {
   ops::CommonConfig common;
   std::string pg_dsn;
+  pg::Timeouts pg_timeouts;  // PG_CONNECT_TIMEOUT, PG_STATEMENT_TIMEOUT, ... (common/pg)
   std::string rest_addr;
   int pool_size = 16;
   int create_loop_connections = 16;  // gRPC CreateOrder's event loop; defaults to pool_size

@@ -21,6 +21,8 @@ class DatabaseCheck {
   struct Options {
     std::string dsn;
     std::string migration_history;  // table of applied migration versions
+    // The service's (PG_* vars); the check's statements are held to kStatementTimeout at most.
+    pg::Timeouts timeouts;
     std::chrono::milliseconds interval{1'000};
   };
 
@@ -52,9 +54,5 @@ class DatabaseCheck {
   std::chrono::steady_clock::time_point last_check_;
   std::thread thread_;
 };
-
-// The DSN (key=value or URI form) with connect_timeout=5 unless it names one: a check must end even
-// when the database host drops packets (libpq would wait for TCP to give up), or shutdown would too.
-std::string WithConnectTimeout(const std::string& dsn);
 
 }  // namespace rainbow::order

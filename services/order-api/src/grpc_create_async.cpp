@@ -48,9 +48,7 @@ AsyncCreateOrder::AsyncCreateOrder(OrderGrpcService& grpc_service, OrderService&
       orders_(orders),
       metrics_(metrics),
       config_(std::move(config)),
-      // The readiness check's connect timeout: a reconnect must end even when the host drops packets.
-      loop_(WithConnectTimeout(config_.dsn), config_.connections, CreateStatements(),
-            "order-api-create-loop"),
+      loop_(config_.dsn, config_.connections, CreateStatements(), "order-api-create-loop", config_.timeouts),
       blocking_(config_.blocking_threads) {
   loop_.Start([this] { AfterBatch(); });
 }

@@ -19,6 +19,7 @@ namespace rainbow::order {
 
 struct AsyncCreateConfig {
   std::string dsn;
+  pg::Timeouts timeouts;
   int connections = 16;      // the event loop's own connections (besides the pool)
   int blocking_threads = 4;  // for what must block: explaining a failure, running without the loop
   bool access_log = true;

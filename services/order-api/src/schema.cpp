@@ -6,10 +6,11 @@
 
 namespace rainbow::order {
 
-bool MigrateWhenReachable(const std::string& dsn) {
+bool MigrateWhenReachable(const std::string& dsn, const pg::Timeouts& timeouts) {
   return pg::ApplyMigrationsWhenReachable(
       dsn, kMigrationHistory, "rainbow.order-api.migrations", Migrations(),
-      [](std::chrono::milliseconds delay) { return ops::WaitForTerminationSignal(delay).has_value(); });
+      [](std::chrono::milliseconds delay) { return ops::WaitForTerminationSignal(delay).has_value(); },
+      timeouts);
 }
 
 }  // namespace rainbow::order

@@ -249,14 +249,6 @@ TEST(CatalogColumn, MapsTheFeedHeaderToSnakeCase) {
   EXPECT_EQ(CatalogColumn("countryOfOrigin"), "country_of_origin");
 }
 
-TEST(WithConnectTimeout, AddsOneInEitherDsnFormUnlessNamed) {
-  EXPECT_EQ(WithConnectTimeout("host=db dbname=x"), "host=db dbname=x connect_timeout=5");
-  EXPECT_EQ(WithConnectTimeout("postgresql://u@db/x"), "postgresql://u@db/x?connect_timeout=5");
-  EXPECT_EQ(WithConnectTimeout("postgres://u@db/x?sslmode=disable"),
-            "postgres://u@db/x?sslmode=disable&connect_timeout=5");
-  EXPECT_EQ(WithConnectTimeout("host=db connect_timeout=1"), "host=db connect_timeout=1");
-}
-
 TEST(RequestIdOrNew, KeepsPlainIdsOnly) {
   EXPECT_EQ(RequestIdOrNew("abc-12_3.x"), "abc-12_3.x");
   for (std::string_view bad : {"", "has space", "quote\"", "line\nbreak", "caf\xc3\xa9"}) {

@@ -1,0 +1,131 @@
+// PostgreSQL frozen with SIGSTOP (a black hole: connections stay open, the kernel still acknowledges
+// TCP, nothing answers): common/pg's statements and connects fail within their timeouts instead of
+// hanging, order-api reports not ready and answers 503, and all recover after SIGCONT without a restart.
+// Runs on a PostgreSQL of its own (PrivatePostgres): the shared test stack's is never frozen.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "common/pg/connection.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/private_postgres.hpp"
+
+namespace rainbow::pg {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::FrozenProcessTree;
+using testing::PrivatePostgres;
+
+// "Does not hang": every wait below is bounded by this, far above the timeouts configured (a few s).
+constexpr auto kBound = 45s;
+
+class PgFrozen : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new PrivatePostgres(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static Timeouts Short() {
+    Timeouts t;
+    t.connect = 2s;
+    t.statement = 1s;  // the client gives up after 1 s + 2 s
+    return t;
+  }
+  static inline PrivatePostgres* server_ = nullptr;
+};
+
+TEST_F(PgFrozen, StatementsAndConnectsFailWithinTheTimeoutAndRecover) {
+  Connection conn(server_->dsn(), {}, Short());
+  ASSERT_EQ(conn.Exec("SELECT 1").Int(0, 0), 1);
+  // The DSN said nothing of timeouts: the session got the configured statement timeout.
+  EXPECT_EQ(conn.Exec("SHOW statement_timeout").Text(0, 0), "1s");
+
+  auto frozen = std::make_unique<FrozenProcessTree>(server_->postmaster());
+  ASSERT_GE(frozen->size(), 2u) << "the postmaster and at least this connection's backend";
+  auto statement = std::async(std::launch::async, [&conn]() -> std::string {
+    try {
+      conn.Exec("SELECT 1");
+      return "answered";
+    } catch (const PgError& e) {
+      return error::IsRetryable(e.kind()) ? "retryable" : std::string("other: ") + e.what();
+    }
+  });
+  auto connect = std::async(std::launch::async, []() -> std::string {
+    try {
+      Connection fresh(server_->dsn(), {}, Short());
+      return "connected";
+    } catch (const PgError& e) {
+      return error::IsRetryable(e.kind()) ? "retryable" : std::string("other: ") + e.what();
+    }
+  });
+  const bool statement_returned = statement.wait_for(kBound) == std::future_status::ready;
+  const bool connect_returned = connect.wait_for(kBound) == std::future_status::ready;
+  frozen.reset();  // thawed before the futures are read: a hung call returns now and the test ends
+  EXPECT_TRUE(statement_returned) << "a statement to the frozen server hung";
+  EXPECT_TRUE(connect_returned) << "a connect to the frozen server hung";
+  EXPECT_EQ(statement.get(), "retryable");
+  EXPECT_EQ(connect.get(), "retryable");
+  EXPECT_FALSE(conn.Healthy()) << "a connection whose answer never came is not reused";
+
+  // Thawed: a new connection works at once, nothing was restarted.
+  Connection again(server_->dsn(), {}, Short());
+  EXPECT_EQ(again.Exec("SELECT 2").Int(0, 0), 2);
+}
+
+// Status of GET url, waiting until it is `want` (or kBound passed); the last status seen.
+long WaitForStatus(const std::string& url, long want) {
+  const auto end = std::chrono::steady_clock::now() + kBound;
+  long status = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    status = testing::HttpGet(url).first;
+    if (status == want) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  return status;
+}
+
+TEST_F(PgFrozen, OrderApiIsNotReadyWhileFrozenAndReadyAfter) {
+  const int rest = testing::FreePort(), grpc = testing::FreePort(), ops = testing::FreePort();
+  ChildProcess service(ORDER_API_PATH, {},
+                       {{"PG_DSN", server_->dsn()},
+                        {"PG_CONNECT_TIMEOUT", "2s"},
+                        {"PG_STATEMENT_TIMEOUT", "1s"},
+                        {"ORDER_API_PG_POOL_SIZE", "2"},
+                        {"ORDER_API_CREATE_LOOP_CONNECTIONS", "1"},
+                        {"ORDER_API_REST_ADDR", "127.0.0.1:" + std::to_string(rest)},
+                        {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc)},
+                        {"HTTP_ADDR", "127.0.0.1:" + std::to_string(ops)},
+                        {"LOG_LEVEL", "warn"}});
+  const std::string readyz = "http://127.0.0.1:" + std::to_string(ops) + "/readyz";
+  // An order id no order has: 404 says the database answered the lookup.
+  const std::string order = "http://127.0.0.1:" + std::to_string(rest) + "/api/v1/orders/987654321";
+  ASSERT_EQ(WaitForStatus(readyz, 200), 200) << service.Stdout() << service.Stderr();
+  ASSERT_EQ(testing::HttpCall("GET", order).status, 404) << service.Stderr();
+
+  {
+    FrozenProcessTree frozen(server_->postmaster());
+    // A REST request that needs the database returns (503: retry later) instead of hanging.
+    auto lookup = std::async(std::launch::async, [&] { return testing::HttpCall("GET", order); });
+    const bool returned = lookup.wait_for(kBound) == std::future_status::ready;
+    EXPECT_TRUE(returned) << "a REST request hung on the frozen database";
+    EXPECT_EQ(WaitForStatus(readyz, 503), 503) << "still ready while the database is frozen";
+    if (returned) {
+      EXPECT_EQ(lookup.get().status, 503);
+    }
+    frozen.Thaw();
+    if (!returned) lookup.wait();
+  }
+  EXPECT_EQ(WaitForStatus(readyz, 200), 200) << "not ready again after SIGCONT\n" << service.Stderr();
+  EXPECT_EQ(testing::HttpCall("GET", order).status, 404) << service.Stderr();
+  service.Signal(SIGTERM);
+  EXPECT_EQ(service.Wait(30s), 0) << service.Stderr();
+}
+
+}  // namespace
+}  // namespace rainbow::pg

@@ -11,6 +11,7 @@
 #include "common/logging/log.hpp"
 #include "common/ops/ops_http_server.hpp"
 #include "services/order-api/src/request_id.hpp"
+#include "services/order-api/src/url_path.hpp"
 
 namespace rainbow::order {
 namespace {
@@ -97,6 +98,9 @@ class RestServer::Router final : public CivetHandler {
     try {
       if (draining_.load()) {
         r = ErrorResponse(503, "shutting down; retry on another replica", request_id);
+      } else if (request.path.empty()) {
+        r = ErrorResponse(400, "the path has a malformed percent-escape or encodes a control byte",
+                          request_id);
       } else {
         r = routes_.Handle(request, request_id, route);
       }
@@ -128,7 +132,8 @@ class RestServer::Router final : public CivetHandler {
     const mg_request_info* ri = mg_get_request_info(conn);
     HttpRequest request;
     request.method = method;
-    request.path = uri ? *uri : ri->local_uri != nullptr ? ri->local_uri : "/";
+    // Decoded here (civetweb's decode_url is off, see url_path.hpp); empty when it cannot be.
+    request.path = DecodeUrlPath(uri ? *uri : ri->local_uri != nullptr ? ri->local_uri : "/").value_or("");
     while (request.path.size() > 1 && request.path.back() == '/') request.path.pop_back();
     if (ri->query_string != nullptr) request.query = ri->query_string;
     if (const char* type = mg_get_header(conn, "Content-Type")) request.content_type = type;
@@ -168,12 +173,13 @@ class RestServer::Router final : public CivetHandler {
 
 RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics) {
   auto [host, port] = ops::SplitHostPort(config.addr, "ORDER_API_REST_ADDR");
-  const std::vector<std::string> options = {"listening_ports",       host + ":" + std::to_string(port),
-                                            "num_threads",           std::to_string(config.threads),
-                                            "enable_keep_alive",     "yes",
-                                            "keep_alive_timeout_ms", "15000",
-                                            "tcp_nodelay",           "1",
-                                            "request_timeout_ms",    "30000"};
+  const std::vector<std::string> options = {"listening_ports", host + ":" + std::to_string(port),
+                                            "num_threads", std::to_string(config.threads),
+                                            "enable_keep_alive", "yes", "keep_alive_timeout_ms", "15000",
+                                            "tcp_nodelay", "1", "request_timeout_ms", "30000",
+                                            // The path is decoded by DecodeUrlPath: civetweb's decoding
+                                            // ends the path at a %00.
+                                            "decode_url", "no"};
   router_ = std::make_unique<Router>(std::move(config), service, metrics);
   CivetCallbacks callbacks;  // copied by civetweb
   callbacks.http_error = [](mg_connection* conn, int status, const char* message) {

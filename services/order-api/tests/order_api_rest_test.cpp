@@ -74,6 +74,24 @@ TEST_F(OrderApi, GetAnIdThatNamesNoOrderIsNotFound) {
   }
 }
 
+// A path whose escape decodes to NUL named the order list once (civetweb's decoding ended the path
+// there): now 400, while an escape that decodes to a digit still names its order.
+TEST_F(OrderApi, APathWithAnEncodedNulIsABadRequest) {
+  auto nul = HttpCall("GET", service_->Url("/api/v1/orders/%00"));
+  EXPECT_EQ(nul.status, 400) << nul.body;
+  EXPECT_FALSE(json::parse(nul.body)["error"].get<std::string>().empty());
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders%00")).status, 400);
+  EXPECT_EQ(HttpCall("GET", service_->Url("/api/v1/orders/%zz")).status, 400);
+  auto product = Db().Exec("SELECT id FROM rainbow.products ORDER BY id LIMIT 1");
+  auto created = Post(Body(7, 2, {{product.Int(0, 0), 1}}));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = std::to_string(json::parse(created.body)["id"].get<int64_t>());
+  std::string escaped;
+  for (char c : id) escaped += "%3" + std::string(1, c);
+  auto got = HttpCall("GET", service_->Url("/api/v1/orders/" + escaped));
+  EXPECT_EQ(got.status, 200) << escaped;
+}
+
 // A body nested 2,000 deep (the suite's 4 KiB body limit; the unit test goes 10,000 deep) is refused:
 // 400 naming the limit, nothing written.
 TEST_F(OrderApi, DeeplyNestedBodyIsRefused) {

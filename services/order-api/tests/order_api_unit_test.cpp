@@ -12,6 +12,7 @@
 #include "services/order-api/src/order_json.hpp"
 #include "services/order-api/src/request_id.hpp"
 #include "services/order-api/src/seed_loader.hpp"
+#include "services/order-api/src/url_path.hpp"
 #include "services/order-api/src/validation.hpp"
 #include "services/order-api/src/work_queue.hpp"
 
@@ -276,6 +277,16 @@ TEST(WorkQueue, RunsEveryTaskPostedBeforeStopAndInlineAfter) {
   queue.Post([&] { ran_on = std::this_thread::get_id(); });
   EXPECT_EQ(ran_on, caller);
   queue.Stop();  // idempotent
+}
+
+// civetweb's decoding is off (it ended the path at %00); ours refuses what cannot name a route.
+TEST(UrlPath, DecodesEscapesAndRefusesMalformedOnesAndControlBytes) {
+  EXPECT_EQ(DecodeUrlPath("/api/v1/orders/%31%32"), "/api/v1/orders/12");
+  EXPECT_EQ(DecodeUrlPath("/a%20b/%e2%82%AC"), "/a b/\xe2\x82\xac");
+  EXPECT_EQ(DecodeUrlPath("/plain"), "/plain");
+  for (const char* bad : {"/api/v1/orders/%00", "/x%0a", "/x%7F", "/x%", "/x%4", "/x%zz", "/x%g0"}) {
+    EXPECT_EQ(DecodeUrlPath(bad), std::nullopt) << bad;
+  }
 }
 
 }  // namespace

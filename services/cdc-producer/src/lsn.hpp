@@ -3,6 +3,7 @@
 #include <compare>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,8 @@ class Lsn {
  private:
   uint64_t value_ = 0;
 };
+
+// "16/B374D848" in logs and in test failure messages (gtest would print the raw bytes otherwise).
+inline std::ostream& operator<<(std::ostream& out, const Lsn& lsn) { return out << lsn.ToString(); }
 
 }  // namespace rainbow::cdc

@@ -177,5 +177,11 @@ TEST(PgOutputDecoder, TruncationsAndMutationsNeverCrash) {
   }
 }
 
+// A failed EXPECT_EQ on LSNs says "16/B374D848", as PostgreSQL prints it, not eight raw bytes.
+TEST(Lsn, PrintsAsPostgresDoesInTestMessages) {
+  EXPECT_EQ(::testing::PrintToString(Lsn(0x16B374D848ULL)), "16/B374D848");
+  EXPECT_EQ(::testing::PrintToString(Lsn::Parse("0/1").value()), "0/1");
+}
+
 }  // namespace
 }  // namespace rainbow::cdc

@@ -4,6 +4,47 @@
 
 namespace rainbow::order::api_test {
 
+// The gRPC create path prices every line as REST does: discounted products (their own promotion) and
+// an undiscounted one, each line's net unit price = price - discount, and what the database holds is
+// what was answered. (A net price computed without the discount passed every gRPC test before this.)
+TEST_F(OrderApi, GrpcPricesEachLineWithItsDiscount) {
+  auto with_promo =
+      Db().Exec("SELECT id FROM rainbow.products WHERE promotion_id IS NOT NULL ORDER BY id LIMIT 2");
+  auto without = Db().Exec("SELECT id FROM rainbow.products WHERE promotion_id IS NULL ORDER BY id LIMIT 1");
+  const std::vector<std::pair<int64_t, int>> lines = {
+      {with_promo.Int(0, 0), 3}, {without.Int(0, 0), 1}, {with_promo.Int(1, 0), 4}};
+  v1::Order created;
+  {
+    grpc::ClientContext ctx;
+    const auto st = Grpc()->CreateOrder(&ctx, GrpcBody(9, 1, lines), &created);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_EQ(created.lines_size(), 3);
+  int64_t total = 0, discount = 0, discounted_lines = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto& line = created.lines(i);
+    auto [price, disc] = ExpectedPriceAndDiscount(lines[i].first);
+    EXPECT_EQ(line.line_no(), i + 1);
+    EXPECT_EQ(line.quantity(), lines[i].second);
+    EXPECT_EQ(line.unit_price(), FormatCents(price));
+    EXPECT_EQ(line.discount_unit_price(), FormatCents(disc)) << "product " << lines[i].first;
+    EXPECT_EQ(line.net_unit_price(), FormatCents(price - disc)) << "product " << lines[i].first;
+    total += price * lines[i].second;
+    discount += disc * lines[i].second;
+    discounted_lines += disc > 0 ? 1 : 0;
+  }
+  ASSERT_GT(discounted_lines, 0) << "the seed data gave no discounted line: the test would prove nothing";
+  EXPECT_EQ(created.total_amount(), FormatCents(total));
+  EXPECT_EQ(created.discount_amount(), FormatCents(discount));
+  EXPECT_EQ(created.net_amount(), FormatCents(total - discount));
+  auto rows = Db().Exec(
+      "SELECT count(*), sum(quantity * round(price * 100))::bigint FROM rainbow.orderdetails WHERE order_id "
+      "= $1",
+      {std::to_string(created.id())});
+  EXPECT_EQ(rows.Int(0, 0), 3);
+  EXPECT_EQ(rows.Int(0, 1), total);
+}
+
 TEST_F(OrderApi, GrpcSharesTheImplementationAndStatusCodes) {
   auto stub = Grpc();
   const auto req = GrpcBody(5, 3, {{10, 2}});

@@ -57,6 +57,10 @@ ConverterConfig LoadConfig(config::Env& env) {
     } catch (const std::exception& e) {
       throw config::ConfigError("CONVERTER_ITEM_NAMES", std::string("CONVERTER_ITEM_NAMES: ") + e.what());
     }
+    if (c.lease > std::chrono::hours(1)) {
+      throw config::ConfigError("CONVERTER_LEASE",
+                                "CONVERTER_LEASE must be at most 1h (state-tracker's limit)");
+    }
     if (c.heartbeat >= c.lease) {
       throw config::ConfigError("CONVERTER_HEARTBEAT",
                                 "CONVERTER_HEARTBEAT must be shorter than CONVERTER_LEASE");

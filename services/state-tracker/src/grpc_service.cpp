@@ -45,12 +45,52 @@ grpc::Status Guard(const char* op, F&& f) {
   }
 }
 
+// What a caller may store in Redis, per field: S3's own limits where it has them (bucket names, object
+// keys), generous ones elsewhere. Over a limit is INVALID_ARGUMENT naming the field, not memory growth.
+constexpr size_t kMaxBucketBytes = 63;
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr size_t kMaxEtagBytes = 256;
+constexpr size_t kMaxWorkerIdBytes = 256;
+constexpr size_t kMaxSha256Bytes = 128;
+constexpr size_t kMaxErrorBytes = 4096;  // longer failure texts are cut, not refused: the failure counts
+constexpr uint32_t kMaxLeaseMs = 3'600'000;
+
+grpc::Status TooLong(const char* field, size_t max) {
+  return {grpc::StatusCode::INVALID_ARGUMENT,
+          std::string(field) + " is longer than " + std::to_string(max) + " bytes"};
+}
+
 grpc::Status CheckRef(const files::v1::FileRef& f, bool need_etag) {
   if (f.bucket().empty() || f.key().empty() || (need_etag && f.etag().empty())) {
     return {grpc::StatusCode::INVALID_ARGUMENT, need_etag ? "file.bucket, file.key and file.etag are required"
                                                           : "file.bucket and file.key are required"};
   }
+  if (f.bucket().size() > kMaxBucketBytes) return TooLong("file.bucket", kMaxBucketBytes);
+  if (f.key().size() > kMaxKeyBytes) return TooLong("file.key", kMaxKeyBytes);
+  if (f.etag().size() > kMaxEtagBytes) return TooLong("file.etag", kMaxEtagBytes);
   return grpc::Status::OK;
+}
+
+grpc::Status CheckWorker(const std::string& worker_id) {
+  if (worker_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
+  if (worker_id.size() > kMaxWorkerIdBytes) return TooLong("worker_id", kMaxWorkerIdBytes);
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckLease(uint32_t lease_ms) {
+  if (lease_ms > kMaxLeaseMs) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "lease_ms must be at most " + std::to_string(kMaxLeaseMs) + " (0: the default lease)"};
+  }
+  return grpc::Status::OK;
+}
+
+// A failure text cut to kMaxErrorBytes, on a UTF-8 character boundary.
+std::string BoundedError(const std::string& error) {
+  if (error.size() <= kMaxErrorBytes) return error;
+  size_t end = kMaxErrorBytes;
+  while (end > 0 && (static_cast<unsigned char>(error[end]) & 0xC0) == 0x80) --end;
+  return error.substr(0, end) + " [cut]";
 }
 
 }  // namespace
@@ -131,8 +171,8 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Register(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* FileStateGrpcService::Claim(grpc::CallbackServerContext* ctx,
                                                       const files::v1::ClaimRequest* req,
                                                       files::v1::ClaimResponse* resp) {
-  if (req->worker_id().empty())
-    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
+  if (auto s = CheckLease(req->lease_ms()); !s.ok()) return Reject(ctx, s);
   const auto started = std::chrono::steady_clock::now();
   const uint32_t n = req->max_files() == 0 ? 1 : std::min<uint32_t>(req->max_files(), 1000);
   const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
@@ -156,8 +196,8 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Heartbeat(grpc::CallbackServerCo
                                                           const files::v1::HeartbeatRequest* req,
                                                           files::v1::HeartbeatResponse* resp) {
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
-  if (req->worker_id().empty())
-    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
+  if (auto s = CheckLease(req->lease_ms()); !s.ok()) return Reject(ctx, s);
   const auto lease = req->lease_ms() == 0 ? default_lease_ : std::chrono::milliseconds(req->lease_ms());
   return Serve<int64_t>(
       ctx, "Heartbeat",
@@ -178,6 +218,9 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Complete(grpc::CallbackServerCon
   if (req->worker_id().empty() || req->output_key().empty() || req->sha256().empty()) {
     return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id, output_key and sha256 are required"});
   }
+  if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
+  if (req->output_key().size() > kMaxKeyBytes) return Reject(ctx, TooLong("output_key", kMaxKeyBytes));
+  if (req->sha256().size() > kMaxSha256Bytes) return Reject(ctx, TooLong("sha256", kMaxSha256Bytes));
   return Serve<CompleteResult>(
       ctx, "Complete",
       [&](Done<CompleteResult> done) {
@@ -196,14 +239,13 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext
                                                      const files::v1::FailRequest* req,
                                                      files::v1::FailResponse* resp) {
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
-  if (req->worker_id().empty())
-    return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"});
+  if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
   return Serve<FailResult>(
       ctx, "Fail",
       [&](Done<FailResult> done) {
         store_.FailAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
-                         req->error().empty() ? "unspecified error" : req->error(), req->retryable(),
-                         std::move(done));
+                         req->error().empty() ? "unspecified error" : BoundedError(req->error()),
+                         req->retryable(), std::move(done));
       },
       [this, resp](FailResult& r) {
         ReportTransition(r.record, metrics_, "failed");

@@ -69,12 +69,42 @@ TEST(StateTrackerService, NotificationRegistersAndTransitionsArePublished) {
     EXPECT_EQ(stub->Register(&bad, reg, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
 
-  // Claim over gRPC, fail it non-retryably: terminal FAILED, reported on files.state.
+  // Fields over their limits are refused before anything reaches Redis, naming the field.
   files::v1::ClaimRequest claim;
   claim.set_worker_id("test-worker");
   claim.set_max_files(10);
-  claim.set_lease_ms(30'000);
+  claim.set_lease_ms(3'600'001);
   files::v1::ClaimResponse claimed;
+  {
+    grpc::ClientContext ctx;
+    const auto st = stub->Claim(&ctx, claim, &claimed);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("lease_ms"), std::string::npos) << st.error_message();
+  }
+  {
+    auto long_worker = claim;
+    long_worker.set_lease_ms(30'000);
+    long_worker.set_worker_id(std::string(257, 'w'));
+    grpc::ClientContext ctx;
+    const auto st = stub->Claim(&ctx, long_worker, &claimed);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("worker_id"), std::string::npos) << st.error_message();
+  }
+  {
+    files::v1::RegisterRequest reg;
+    reg.mutable_file()->set_bucket("raw");
+    reg.mutable_file()->set_key(std::string(1025, 'k'));
+    reg.mutable_file()->set_etag("e");
+    files::v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    const auto st = stub->Register(&ctx, reg, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("file.key"), std::string::npos) << st.error_message();
+  }
+  ASSERT_EQ(claimed.files_size(), 0);
+
+  // Claim over gRPC, fail it non-retryably: terminal FAILED, reported on files.state.
+  claim.set_lease_ms(30'000);
   {
     grpc::ClientContext ctx;
     ASSERT_TRUE(stub->Claim(&ctx, claim, &claimed).ok());
@@ -93,15 +123,17 @@ TEST(StateTrackerService, NotificationRegistersAndTransitionsArePublished) {
     EXPECT_EQ(stub->Fail(&ctx, fail, &failed).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   }
   fail.set_attempt(1);
+  fail.set_error("wrong shape" + std::string(10'000, '.'));  // stored cut to 4096 bytes, not refused
   {
     grpc::ClientContext ctx;
     ASSERT_TRUE(stub->Fail(&ctx, fail, &failed).ok());
   }
   EXPECT_EQ(failed.record().state(), files::v1::FAILED);
   EXPECT_FALSE(failed.record().retryable());
+  EXPECT_EQ(failed.record().error(), "wrong shape" + std::string(4096 - 11, '.') + " [cut]");
   auto failed_events = events.Wait(key, "FAILED", 1, 20s);
   ASSERT_EQ(failed_events.size(), 1u);
-  EXPECT_EQ(failed_events[0]["error"], "wrong shape");
+  EXPECT_EQ(failed_events[0]["error"], failed.record().error());
   EXPECT_EQ(failed_events[0]["attempt"], 1);
   EXPECT_EQ(events.Wait(key, "IN_PROGRESS", 1, 5s).size(), 1u);
 

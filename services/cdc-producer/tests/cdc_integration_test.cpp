@@ -211,6 +211,20 @@ class CdcTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> service_;
 };
 
+// Row ids by operation ("r", "c", "u", "d"), tallied as events arrive: Add takes the events not seen yet.
+struct IdsByOp {
+  std::map<std::string, std::multiset<int>> ids;
+  size_t seen = 0;
+  void Add(const std::vector<Event>& events) {
+    for (; seen < events.size(); ++seen) {
+      if (!events[seen].value) continue;  // a delete's tombstone
+      const auto& v = *events[seen].value;
+      ids[v["op"]].insert((v["op"] == "d" ? v["before"] : v["after"])["id"].get<int>());
+    }
+  }
+  size_t Count(const std::string& op, int id) { return ids[op].count(id); }
+};
+
 std::vector<Event> OfTopic(const std::vector<Event>& all, const std::string& topic) {
   std::vector<Event> out;
   for (const auto& e : all) {
@@ -448,24 +462,19 @@ TEST_F(CdcTest, SnapshotModeAlwaysKeepsTheSlotSoADeleteWhileDownArrives) {
   StartService({{"CDC_SNAPSHOT_MODE", "always"}});
   WaitStreaming();
   auto consumer = MakeConsumer({"items"});
-  std::map<std::string, std::multiset<int>> by_op;  // op -> ids
-  size_t seen = 0;
+  IdsByOp by_op;
   ReadUntil(
       consumer,
       [&](const std::vector<Event>& e) {
-        for (; seen < e.size(); ++seen) {
-          if (!e[seen].value) continue;
-          const auto& v = *e[seen].value;
-          by_op[v["op"]].insert((v["op"] == "d" ? v["before"] : v["after"])["id"].get<int>());
-        }
-        return by_op["d"].count(2) == 1 && by_op["r"].count(4) == 1 && by_op["c"].count(4) == 1;
+        by_op.Add(e);
+        return by_op.Count("d", 2) == 1 && by_op.Count("r", 4) == 1 && by_op.Count("c", 4) == 1;
       },
       60s);
-  EXPECT_EQ(by_op["d"].count(2), 1u) << "the delete made while the service was down was lost";
-  EXPECT_EQ(by_op["r"].count(1), 2u);  // read by both snapshots
-  EXPECT_EQ(by_op["r"].count(2), 1u);  // only by the first: it was gone at the second
-  EXPECT_EQ(by_op["r"].count(4), 1u);
-  EXPECT_EQ(by_op["c"].count(4), 1u);  // its insert is streamed from the kept slot too
+  EXPECT_EQ(by_op.Count("d", 2), 1u) << "the delete made while the service was down was lost";
+  EXPECT_EQ(by_op.Count("r", 1), 2u);  // read by both snapshots
+  EXPECT_EQ(by_op.Count("r", 2), 1u);  // only by the first: it was gone at the second
+  EXPECT_EQ(by_op.Count("r", 4), 1u);
+  EXPECT_EQ(by_op.Count("c", 4), 1u);  // its insert is streamed from the kept slot too
   StopService();
 }
 
@@ -480,23 +489,16 @@ TEST_F(CdcTest, ASlotDroppedOutsideIsRefusedUntilResnapshot) {
   WaitStreaming();
   Sql("INSERT INTO " + name_ + ".items VALUES (3, 'c')");  // streamed: the slot has produced events
   auto consumer = MakeConsumer({"items"});
-  std::map<std::string, std::multiset<int>> by_op;
-  size_t seen = 0;
-  auto tally = [&](const std::vector<Event>& e) {
-    for (; seen < e.size(); ++seen) {
-      if (!e[seen].value) continue;
-      const auto& v = *e[seen].value;
-      by_op[v["op"]].insert((v["op"] == "d" ? v["before"] : v["after"])["id"].get<int>());
-    }
-  };
+  IdsByOp by_op;
+  auto tally = [&](const std::vector<Event>& e) { by_op.Add(e); };
   auto events = ReadUntil(
       consumer,
       [&](const std::vector<Event>& e) {
         tally(e);
-        return by_op["c"].count(3) == 1;
+        return by_op.Count("c", 3) == 1;
       },
       60s);
-  ASSERT_EQ(by_op["c"].count(3), 1u);
+  ASSERT_EQ(by_op.Count("c", 3), 1u);
   StopService();
   Sql("SELECT pg_drop_replication_slot('" + name_ + "')");
   Sql("INSERT INTO " + name_ + ".items VALUES (4, 'd')");  // in the gap: no slot holds it
@@ -535,11 +537,11 @@ TEST_F(CdcTest, ASlotDroppedOutsideIsRefusedUntilResnapshot) {
       consumer,
       [&](const std::vector<Event>& e) {
         tally(e);
-        return by_op["r"].count(4) == 1;
+        return by_op.Count("r", 4) == 1;
       },
       60s, events);
-  EXPECT_EQ(by_op["r"].count(4), 1u) << "the re-snapshot did not read the row written in the gap";
-  EXPECT_EQ(by_op["r"].count(3), 1u);
+  EXPECT_EQ(by_op.Count("r", 4), 1u) << "the re-snapshot did not read the row written in the gap";
+  EXPECT_EQ(by_op.Count("r", 3), 1u);
 
   // While streaming: a change right before the request and one during the re-snapshot both arrive.
   Sql("INSERT INTO " + name_ + ".items VALUES (5, 'e')");
@@ -549,13 +551,13 @@ TEST_F(CdcTest, ASlotDroppedOutsideIsRefusedUntilResnapshot) {
       consumer,
       [&](const std::vector<Event>& e) {
         tally(e);
-        return by_op["r"].count(5) == 1 && by_op["c"].count(5) >= 1 && by_op["c"].count(6) >= 1;
+        return by_op.Count("r", 5) == 1 && by_op.Count("c", 5) >= 1 && by_op.Count("c", 6) >= 1;
       },
       60s, events);
-  EXPECT_EQ(by_op["r"].count(5), 1u) << "no re-snapshot after the request while streaming";
-  EXPECT_GE(by_op["c"].count(5), 1u);
-  EXPECT_GE(by_op["c"].count(6), 1u);
-  EXPECT_EQ(by_op["r"].count(1), 3u);  // three snapshots
+  EXPECT_EQ(by_op.Count("r", 5), 1u) << "no re-snapshot after the request while streaming";
+  EXPECT_GE(by_op.Count("c", 5), 1u);
+  EXPECT_GE(by_op.Count("c", 6), 1u);
+  EXPECT_EQ(by_op.Count("r", 1), 3u);  // three snapshots
   WaitStreaming();
   StopService();
 }

@@ -24,6 +24,7 @@
 #include "services/order-api/src/order_types.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/grpc_probes.hpp"
+#include "tests/support/private_postgres.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::order::api_test {
@@ -175,42 +176,21 @@ inline bool WaitReady(const Service& s, std::chrono::seconds timeout) {
 // group). A black hole: connections stay open, statements sent wait unanswered.
 class FrozenPostgres {
  public:
-  FrozenPostgres() {
+  FrozenPostgres() : frozen_(Postmaster()) {}
+  void Thaw() { frozen_.Thaw(); }
+
+ private:
+  static pid_t Postmaster() {
     std::ifstream file(StackEnv("RAINBOW_STACK_DIR") + "/postgres.pid");
     pid_t postmaster = 0;
     file >> postmaster;
-    if (postmaster <= 1 || ::kill(postmaster, SIGSTOP) != 0) {
+    if (postmaster <= 1) {
       throw std::runtime_error(
           "cannot freeze PostgreSQL (pid file of the test stack: " + std::to_string(postmaster) + ")");
     }
-    stopped_.push_back(postmaster);
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream stat(entry.path() / "stat");
-      std::string line;
-      std::getline(stat, line);
-      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-      const auto close = line.rfind(')');
-      if (close == std::string::npos) continue;
-      std::istringstream rest(line.substr(close + 1));
-      std::string state;
-      pid_t ppid = 0;
-      rest >> state >> ppid;
-      const pid_t pid = static_cast<pid_t>(std::stol(name));
-      if (ppid == postmaster && ::kill(pid, SIGSTOP) == 0) stopped_.push_back(pid);
-    }
+    return postmaster;
   }
-  ~FrozenPostgres() { Thaw(); }
-  FrozenPostgres(const FrozenPostgres&) = delete;
-  FrozenPostgres& operator=(const FrozenPostgres&) = delete;
-  void Thaw() {
-    for (auto it = stopped_.rbegin(); it != stopped_.rend(); ++it) ::kill(*it, SIGCONT);
-    stopped_.clear();
-  }
-
- private:
-  std::vector<pid_t> stopped_;  // the postmaster first
+  rainbow::testing::FrozenProcessTree frozen_;  // the postmaster, then its children
 };
 
 // A DSN like `dsn` with its port replaced (to go through a proxy on 127.0.0.1).

@@ -29,6 +29,7 @@
 #include "bench/common/grpc_h2_load.hpp"
 #include "bench/common/tcp.hpp"
 #include "bench/order-api/load_support.hpp"
+#include "common/security/grpc_security.hpp"
 #include "rainbow/order_api.grpc.pb.h"
 #include "services/order-api/src/order_store.hpp"
 
@@ -350,7 +351,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < std::min(o.concurrency, o.grpc_connections) && grpcpp; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);  // no connection sharing between channels
-    channels.push_back(grpc::CreateCustomChannel(o.grpc_addr, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(
+        rainbow::security::Connect(o.grpc_addr, rainbow::security::ClientFromProcessEnv(), args));
   }
   const ClientThread client = ChooseClient(o, channels);
   std::vector<std::thread> workers;

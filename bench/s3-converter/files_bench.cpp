@@ -23,6 +23,7 @@
 
 #include "bench/s3-converter/tracker_lean_load.hpp"
 #include "common/s3/client.hpp"
+#include "common/security/grpc_security.hpp"
 #include "rainbow/state_tracker.grpc.pb.h"
 #include "services/s3-converter/src/chunk_queue.hpp"
 #include "services/s3-converter/src/s3_pipeline.hpp"
@@ -354,7 +355,7 @@ int Tracker(const std::string& addr, int concurrency, double seconds, const std:
             const std::string& client) {
   // Debian's abseil is built without NDEBUG: its per-lock deadlock detection would run inside gRPC.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  auto channel = rainbow::security::Connect(addr, rainbow::security::ClientFromProcessEnv());
   auto stub = files::v1::FileStateService::NewStub(channel);
   std::atomic<uint64_t> ops{0}, errors{0};
   // Both closed-loop clients run the Register phase, then the cycle phase; the client's own CPU per

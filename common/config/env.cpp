@@ -79,6 +79,12 @@ std::string Env::RequireSecret(const std::string& name, const std::string& descr
   return *v;
 }
 
+std::string Env::Secret(const std::string& name, const std::string& description) {
+  Note({name, "", description, false, true});
+  if (describing_) return "";
+  return Read(name).value_or("");
+}
+
 std::string Env::String(const std::string& name, const std::string& fallback,
                         const std::string& description) {
   Note({name, fallback, description, false, false});

@@ -47,6 +47,8 @@ class Env {
   std::string RequireString(const std::string& name, const std::string& description);
   std::string String(const std::string& name, const std::string& fallback, const std::string& description);
   std::string RequireSecret(const std::string& name, const std::string& description);
+  // An optional secret: empty when unset. Marked secret in --help; its value is never put in an error.
+  std::string Secret(const std::string& name, const std::string& description);
   int64_t Int(const std::string& name, int64_t fallback, int64_t min, int64_t max,
               const std::string& description);
   bool Bool(const std::string& name, bool fallback, const std::string& description);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/logging/log.hpp"
+#include "common/security/grpc_security.hpp"
 #include "grpc/health/v1/health.pb.h"
 
 namespace rainbow::grpc_server {
@@ -80,7 +81,7 @@ void GrpcServer::Start() {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(addr_, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(addr_, security::ServerCredentials(tls_), &port_);
   builder.SetMaxReceiveMessageSize(max_message_bytes_);
   builder.SetMaxSendMessageSize(max_message_bytes_);
   if (sync_max_pollers_ > 0) {
@@ -101,7 +102,11 @@ void GrpcServer::Start() {
     async_threads_.emplace_back(
         [part = async_parts_[i], queue = arrival_queues_[i].get()] { part->Serve(queue); });
   }
-  log::Info("grpc server listening", {{"addr", addr_}, {"port", port_}});
+  log::Info("grpc server listening", {{"addr", addr_},
+                                      {"port", port_},
+                                      {"transport", tls_.mutual()    ? "mtls"
+                                                    : tls_.enabled() ? "tls"
+                                                                     : "plaintext"}});
 }
 
 void GrpcServer::SetServing(bool serving) {

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/security/security_config.hpp"
+
 namespace rainbow::grpc_server {
 
 // A method a service serves on grpc++'s completion-queue API instead of a sync handler (for a call
@@ -51,6 +53,8 @@ class GrpcServer {
   // Before Start: `part` serves the async methods of a service added with AddService (not owned; it
   // must outlive the server).
   void AddAsyncPart(AsyncPart* part);
+  // Before Start: serve TLS (mTLS with a client CA) as `tls` says; plaintext if never called.
+  void UseTls(const security::ServerTlsConfig& tls) { tls_ = tls; }
   // Throws std::runtime_error naming the address if it cannot be bound.
   void Start();
   // The bound port (useful with "127.0.0.1:0").
@@ -71,6 +75,7 @@ class GrpcServer {
   void StopFollowing();
 
   std::string addr_;
+  security::ServerTlsConfig tls_;
   int max_message_bytes_;
   int sync_max_pollers_;
   std::vector<grpc::Service*> services_;

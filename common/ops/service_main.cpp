@@ -22,6 +22,8 @@ CommonConfig LoadCommonConfig(config::Env& env, const std::string& default_grpc_
                            {"trace", "debug", "info", "warn", "error", "critical", "off"}, "log level");
   c.drain_timeout = env.Duration("DRAIN_TIMEOUT", default_drain,
                                  "on SIGTERM: time in-flight work may take to finish before it is cancelled");
+  c.grpc_tls = security::LoadServerTls(env);
+  c.auth = security::LoadAuth(env);
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include "common/config/env.hpp"
 #include "common/logging/log.hpp"
 #include "common/ops/termination.hpp"
+#include "common/security/security_config.hpp"
 
 namespace rainbow::ops {
 
@@ -27,6 +28,8 @@ struct CommonConfig {
   // DRAIN_TIMEOUT: on SIGTERM, how long in-flight work (gRPC and REST calls, conversions) may take to
   // finish once /readyz says 503; then it is cancelled.
   std::chrono::milliseconds drain_timeout{};
+  security::ServerTlsConfig grpc_tls;  // GRPC_TLS_*: plaintext when unset
+  security::AuthConfig auth;           // AUTH_TOKENS_FILE: every call allowed when unset
 };
 
 // default_drain: the service's default for DRAIN_TIMEOUT (what its longest in-flight work needs).

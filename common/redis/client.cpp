@@ -6,6 +6,7 @@
 
 #include "common/crypto/sha256.hpp"
 #include "common/logging/log.hpp"
+#include "common/security/url_redaction.hpp"
 
 namespace rainbow::redis {
 namespace {
@@ -64,37 +65,49 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
 
 Script::Script(std::string b) : body(std::move(b)), sha1(crypto::Sha1Hex(body)) {}
 
-void ParseRedisUrl(const std::string& url, std::string& host, int& port, int& db, std::string& password) {
+RedisEndpoint ParseRedisUrl(const std::string& url) {
+  const std::string shown = security::RedactUrl(url);
+  if (url.rfind("rediss://", 0) == 0) {
+    throw std::invalid_argument(
+        "REDIS_URL='" + shown +
+        "': TLS to Redis is not available in this build (Debian's hiredis 0.14 has no "
+        "TLS); reach a TLS Redis through a local TLS tunnel (see the README's security "
+        "section) and use redis://");
+  }
   const std::string scheme = "redis://";
   if (url.rfind(scheme, 0) != 0)
-    throw std::invalid_argument("REDIS_URL='" + url + "' must start with redis://");
+    throw std::invalid_argument("REDIS_URL='" + shown + "' must start with redis://");
+  RedisEndpoint e;
   std::string rest = url.substr(scheme.size());
   const auto at = rest.rfind('@');
   if (at != std::string::npos) {
     std::string auth = rest.substr(0, at);
     const auto colon = auth.find(':');
-    password = colon == std::string::npos ? auth : auth.substr(colon + 1);
+    if (colon == std::string::npos) {
+      e.password = auth;  // redis://password@host, as redis-cli reads it
+    } else {
+      e.user = auth.substr(0, colon);
+      e.password = auth.substr(colon + 1);
+    }
     rest = rest.substr(at + 1);
   }
   const auto slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
-  db = 0;
   try {
-    if (slash != std::string::npos && slash + 1 < rest.size()) db = std::stoi(rest.substr(slash + 1));
+    if (slash != std::string::npos && slash + 1 < rest.size()) e.db = std::stoi(rest.substr(slash + 1));
     const auto colon = hostport.rfind(':');
-    host = hostport.substr(0, colon);
-    port = colon == std::string::npos ? 6379 : std::stoi(hostport.substr(colon + 1));
+    e.host = hostport.substr(0, colon);
+    e.port = colon == std::string::npos ? 6379 : std::stoi(hostport.substr(colon + 1));
   } catch (const std::exception&) {
-    throw std::invalid_argument("REDIS_URL='" + url + "' has an invalid port or db number");
+    throw std::invalid_argument("REDIS_URL='" + shown + "' has an invalid port or db number");
   }
-  if (host.empty() || port <= 0 || port > 65535 || db < 0) {
-    throw std::invalid_argument("REDIS_URL='" + url + "' needs redis://host:port[/db]");
+  if (e.host.empty() || e.port <= 0 || e.port > 65535 || e.db < 0) {
+    throw std::invalid_argument("REDIS_URL='" + shown + "' needs redis://host:port[/db]");
   }
+  return e;
 }
 
-Client::Client(RedisConfig config) : config_(std::move(config)) {
-  ParseRedisUrl(config_.url, host_, port_, db_, password_);
-}
+Client::Client(RedisConfig config) : config_(std::move(config)) { endpoint_ = ParseRedisUrl(config_.url); }
 
 Client::~Client() { Disconnect(); }
 
@@ -111,28 +124,34 @@ void Client::EnsureConnected() {
   std::string last_error;
   for (;;) {
     const timeval tv = ToTimeval(config_.connect_timeout);
-    redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, tv);
+    redisContext* c = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv);
     if (c != nullptr && c->err == 0) {
       const timeval cmd = ToTimeval(config_.command_timeout);
       redisSetTimeout(c, cmd);
       ctx_ = c;
       try {
-        if (!password_.empty()) Send({"AUTH", password_});
-        if (db_ != 0) Send({"SELECT", std::to_string(db_)});
+        if (!endpoint_.user.empty()) {
+          Send({"AUTH", endpoint_.user, endpoint_.password});
+        } else if (!endpoint_.password.empty()) {
+          Send({"AUTH", endpoint_.password});
+        }
+        if (endpoint_.db != 0) Send({"SELECT", std::to_string(endpoint_.db)});
       } catch (const RedisError& e) {
         Disconnect();
         if (!e.connection()) throw;  // wrong password: retrying will not help
         last_error = e.what();
         continue;
       }
-      if (backoff.attempts() > 0) log::Info("redis reconnected", {{"host", host_}, {"port", port_}});
+      if (backoff.attempts() > 0)
+        log::Info("redis reconnected", {{"host", endpoint_.host}, {"port", endpoint_.port}});
       return;
     }
     last_error = c != nullptr ? c->errstr : "cannot allocate redis context";
     if (c != nullptr) redisFree(c);
     const auto delay = backoff.NextDelay();
     if (std::chrono::steady_clock::now() + delay > deadline) {
-      throw RedisError("redis: cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + last_error,
+      throw RedisError("redis: cannot connect to " + endpoint_.host + ":" + std::to_string(endpoint_.port) +
+                           ": " + last_error,
                        true);
     }
     std::this_thread::sleep_for(delay);

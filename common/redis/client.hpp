@@ -36,6 +36,16 @@ class RedisError : public error::Error {
   bool connection() const { return kind() == error::Kind::kUnavailable; }
 };
 
+// What REDIS_URL names: redis://[[user]:password@]host[:port][/db]. A user means a Redis 6 ACL user
+// (AUTH user password); without one, the default user.
+struct RedisEndpoint {
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  std::string user;
+  std::string password;
+};
+
 struct RedisConfig {
   std::string url;  // REDIS_URL: redis://[:password@]host:port[/db]
   std::chrono::milliseconds connect_timeout{2'000};
@@ -86,14 +96,12 @@ class Client {
   Reply Send(const std::vector<std::string>& args);
 
   RedisConfig config_;
-  std::string host_;
-  int port_ = 6379;
-  int db_ = 0;
-  std::string password_;
+  RedisEndpoint endpoint_;
   redisContext* ctx_ = nullptr;
 };
 
-// Parses REDIS_URL; throws std::invalid_argument on a malformed URL.
-void ParseRedisUrl(const std::string& url, std::string& host, int& port, int& db, std::string& password);
+// Parses REDIS_URL; throws std::invalid_argument on a malformed URL, naming it with its password
+// hidden. rediss:// (TLS) is refused with the reason: Debian's hiredis 0.14 has no TLS.
+RedisEndpoint ParseRedisUrl(const std::string& url);
 
 }  // namespace rainbow::redis

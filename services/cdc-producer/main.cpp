@@ -30,8 +30,10 @@ int main(int argc, char** argv) {
         readiness.AddCheck("engine", [&engine] { return engine.NotReadyReason(); });
         const auto not_ready_reason = [&readiness] { return readiness.NotReadyReason(); };
         rainbow::ops::OpsHttpServer http(cfg.common.http_addr, registry, readiness);
-        rainbow::cdc::StatusService status(engine);
+        const rainbow::security::Authorizer auth(cfg.common.auth);
+        rainbow::cdc::StatusService status(engine, auth);
         rainbow::grpc_server::GrpcServer grpc(cfg.common.grpc_addr);
+        grpc.UseTls(cfg.common.grpc_tls);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
         grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
         grpc.Start();

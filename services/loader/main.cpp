@@ -111,11 +111,13 @@ int Run(const loader::LoaderConfig& c) {
     });
   }
 
-  loader::LoaderGrpcService service(status, c.source_dsn, c.warehouse_dsn, c.source_schema,
+  const security::Authorizer auth(c.common.auth);
+  loader::LoaderGrpcService service(auth, status, c.source_dsn, c.warehouse_dsn, c.source_schema,
                                     c.lake.enabled ? std::optional(c.s3) : std::nullopt, c.lake.bucket,
                                     c.clickhouse.url.empty() ? std::nullopt : std::optional(c.clickhouse),
                                     c.pg_timeouts);
   grpc_server::GrpcServer grpc(c.common.grpc_addr);
+  grpc.UseTls(c.common.grpc_tls);
   grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();

@@ -37,12 +37,14 @@ int Run(const order::OrderApiConfig& c) {
 
   order::OrderStore store(pool);
   order::OrderService service(store, c.limits, metrics);
-  order::OrderGrpcService grpc_service(service, metrics, c.access_log);
+  const security::Authorizer auth(c.common.auth);
+  order::OrderGrpcService grpc_service(service, metrics, c.access_log, auth);
   order::AsyncCreateOrder async_create(
       grpc_service, service, metrics,
       {c.pg_dsn, c.pg_timeouts, c.create_loop_connections, 4, c.access_log, c.grpc_create_queue});
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
+  grpc.UseTls(c.common.grpc_tls);
   grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());
   grpc.AddAsyncPart(&async_create);
   readiness.OnChange([&grpc](bool ready) { grpc.SetServing(ready); });
@@ -54,8 +56,9 @@ int Run(const order::OrderApiConfig& c) {
     }
   } detach{readiness};
   grpc.Start();
-  order::RestServer rest({c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION},
-                         service, metrics);
+  order::RestServer rest(
+      {c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION, &auth}, service,
+      metrics);
   readiness.Set("listening");
   log::Info("order-api listening",
             {{"rest_port", rest.port()}, {"grpc_port", grpc.port()}, {"ops_port", ops_http.port()}});

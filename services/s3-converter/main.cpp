@@ -22,7 +22,7 @@ int Run(const conv::ConverterConfig& c) {
   auto registry = ops::MetricsRegistry();
   conv::ConverterMetrics metrics(*registry);
   s3::S3Client s3(c.s3);
-  conv::TrackerClient tracker(c.state_grpc);
+  conv::TrackerClient tracker(c.state_grpc, c.tracker_client);
   conv::WorkerPool pool(c, s3, tracker, metrics);
 
   ops::Readiness readiness;
@@ -35,8 +35,10 @@ int Run(const conv::ConverterConfig& c) {
   });
 
   ops::OpsHttpServer http(c.common.http_addr, registry, readiness);
-  conv::ConverterGrpcService service(c, s3, metrics);
+  const security::Authorizer auth(c.common.auth);
+  conv::ConverterGrpcService service(c, s3, metrics, auth);
   grpc_server::GrpcServer grpc(c.common.grpc_addr);
+  grpc.UseTls(c.common.grpc_tls);
   grpc.AddService(&service, conv::v1::ConverterService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();

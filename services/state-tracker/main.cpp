@@ -97,10 +97,12 @@ int Run(const state::TrackerConfig& c) {
   });
 
   ops::OpsHttpServer http(c.common.http_addr, registry, readiness);
-  state::FileStateGrpcService service(store, metrics, c.default_lease);
+  const security::Authorizer auth(c.common.auth);
+  state::FileStateGrpcService service(store, metrics, c.default_lease, auth);
   // The transitions are on gRPC's callback API (no thread held per call); the sync pollers serve only
   // Get, List and Stats.
   grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, static_cast<int>(c.grpc_max_pollers));
+  grpc.UseTls(c.common.grpc_tls);
   grpc.AddService(&service, files::v1::FileStateService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();

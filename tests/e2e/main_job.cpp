@@ -19,6 +19,7 @@
 #include "common/pg/connection.hpp"
 #include "common/redis/client.hpp"
 #include "common/s3/client.hpp"
+#include "common/security/grpc_security.hpp"
 #include "rainbow/loader.grpc.pb.h"
 #include "rainbow/order_api.grpc.pb.h"
 #include "rainbow/state_tracker.grpc.pb.h"
@@ -37,6 +38,7 @@ namespace {
 using namespace std::chrono_literals;
 
 struct SmokeConfig {
+  rainbow::security::ClientConfig grpc_client;
   std::string pg_dsn;
   std::string kafka_brokers;
   std::string redis_url;
@@ -138,25 +140,32 @@ void CheckPrometheus(const SmokeConfig& c, const std::string&) {
 // Orders created by CheckOrders, followed through CDC by CheckCdc.
 std::vector<int64_t> g_created_orders;
 
+// REST headers plus the bearer token (GRPC_CLIENT_TOKEN serves REST too) when one is set.
+std::vector<std::string> WithToken(const SmokeConfig& c, std::vector<std::string> headers) {
+  if (!c.grpc_client.token.empty()) headers.push_back("Authorization: Bearer " + c.grpc_client.token);
+  return headers;
+}
+
 // Flow A's entry: orders created and read back through order-api's REST and gRPC APIs.
 void CheckOrders(const SmokeConfig& c, const std::string& run) {
   const std::string body =
       R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":2},{"productId":2,"quantity":1}]})";
-  auto created =
-      rainbow::testing::HttpCall("POST", c.order_api_url + "/api/v1/orders", body,
-                                 {"Content-Type: application/json", "Idempotency-Key: main-job-" + run});
+  auto created = rainbow::testing::HttpCall(
+      "POST", c.order_api_url + "/api/v1/orders", body,
+      WithToken(c, {"Content-Type: application/json", "Idempotency-Key: main-job-" + run}));
   if (created.status != 201)
     throw std::runtime_error("REST create: " + std::to_string(created.status) + " " + created.body);
   const auto order = nlohmann::json::parse(created.body);
   const auto id = order["id"].get<int64_t>();
-  auto got = rainbow::testing::HttpCall("GET", c.order_api_url + "/api/v1/orders/" + std::to_string(id));
+  auto got = rainbow::testing::HttpCall("GET", c.order_api_url + "/api/v1/orders/" + std::to_string(id), "",
+                                        WithToken(c, {}));
   if (got.status != 200 || nlohmann::json::parse(got.body) != order)
     throw std::runtime_error("REST read back differs");
   g_created_orders.push_back(id);
   rainbow::log::Info("order via REST", {{"order_id", id}, {"net_amount", order["netAmount"]}, {"run", run}});
 
-  auto stub = rainbow::order::v1::OrderService::NewStub(
-      grpc::CreateChannel(c.order_api_grpc, grpc::InsecureChannelCredentials()));
+  auto stub =
+      rainbow::order::v1::OrderService::NewStub(rainbow::security::Connect(c.order_api_grpc, c.grpc_client));
   rainbow::order::v1::CreateOrderRequest req;
   req.set_customer_id(2);
   req.set_payment_id(3);
@@ -278,8 +287,8 @@ void CheckLoader(const SmokeConfig& c, const std::string& run) {
   if (!waiting.empty())
     throw std::runtime_error(std::to_string(waiting.size()) + " order(s) not in the lake within 60 s");
   // Reconcile through the loader's gRPC API, until the loader has caught up with the source.
-  auto stub = rainbow::loader::v1::LoaderService::NewStub(
-      grpc::CreateChannel(c.loader_grpc, grpc::InsecureChannelCredentials()));
+  auto stub =
+      rainbow::loader::v1::LoaderService::NewStub(rainbow::security::Connect(c.loader_grpc, c.grpc_client));
   rainbow::loader::v1::ReconcileResponse rec;
   const auto rec_deadline = std::chrono::steady_clock::now() + 120s;
   while (std::chrono::steady_clock::now() < rec_deadline) {
@@ -378,8 +387,8 @@ void CheckFiles(const SmokeConfig& c, const std::string& run) {
   const std::string key = "main-job/" + run + "/sample_products.json";
   s3.PutObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(key), buf.str());
 
-  auto stub = rainbow::files::v1::FileStateService::NewStub(
-      grpc::CreateChannel(c.state_grpc, grpc::InsecureChannelCredentials()));
+  auto stub =
+      rainbow::files::v1::FileStateService::NewStub(rainbow::security::Connect(c.state_grpc, c.grpc_client));
   rainbow::files::v1::FileRecord record;
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -447,6 +456,7 @@ int main(int argc, char** argv) {
         c.clickhouse_user = env.String("CLICKHOUSE_USER", "default", "ClickHouse user");
         c.clickhouse_password =
             env.String("CLICKHOUSE_PASSWORD", "", "ClickHouse password (or CLICKHOUSE_PASSWORD_FILE)");
+        c.grpc_client = rainbow::security::LoadClient(env);  // GRPC_CLIENT_*: TLS and the token
         c.sample_json = env.String("MAIN_JOB_SAMPLE_JSON", SAMPLE_JSON, "JSON file dropped into bucket raw");
         return c;
       },

@@ -172,7 +172,7 @@ size_t CollectHeader(char* data, size_t size, size_t n, void* out) {
 }  // namespace
 
 HttpResponse HttpCall(const std::string& method, const std::string& url, const std::string& body,
-                      const std::vector<std::string>& headers) {
+                      const std::vector<std::string>& headers, const std::string& ca_file) {
   CURL* curl = curl_easy_init();
   HttpResponse r;
   curl_slist* list = nullptr;
@@ -190,6 +190,7 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
   if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);

@@ -49,9 +49,10 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // names lower-cased
 };
 
-// Any method, with a body and request headers ("Name: value").
+// Any method, with a body and request headers ("Name: value"). For https URLs, `ca_file` is the CA
+// bundle the server's certificate must chain to (host name checked too).
 HttpResponse HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
-                      const std::vector<std::string>& headers = {});
+                      const std::vector<std::string>& headers = {}, const std::string& ca_file = "");
 
 // Runs a shell command, feeding `input` on stdin; returns (exit code, combined output).
 std::pair<int, std::string> RunShell(const std::string& command, const std::string& input = "");

@@ -5,25 +5,35 @@
 namespace rainbow::redis {
 namespace {
 
-TEST(RedisUrl, ParsesHostPortDbAndPassword) {
-  std::string host, password;
-  int port = 0, db = 0;
-  ParseRedisUrl("redis://:pw@10.0.0.1:6380/3", host, port, db, password);
-  EXPECT_EQ(host, "10.0.0.1");
-  EXPECT_EQ(port, 6380);
-  EXPECT_EQ(db, 3);
-  EXPECT_EQ(password, "pw");
-  ParseRedisUrl("redis://localhost", host, port, db, password);
-  EXPECT_EQ(port, 6379);
-  EXPECT_EQ(db, 0);
+TEST(RedisUrl, ParsesHostPortDbUserAndPassword) {
+  auto e = ParseRedisUrl("redis://:pw@10.0.0.1:6380/3");
+  EXPECT_EQ(e.host, "10.0.0.1");
+  EXPECT_EQ(e.port, 6380);
+  EXPECT_EQ(e.db, 3);
+  EXPECT_EQ(e.user, "");
+  EXPECT_EQ(e.password, "pw");
+  e = ParseRedisUrl("redis://tracker:p:w@h/1");  // an ACL user; the password may hold ':'
+  EXPECT_EQ(e.user, "tracker");
+  EXPECT_EQ(e.password, "p:w");
+  e = ParseRedisUrl("redis://localhost");
+  EXPECT_EQ(e.port, 6379);
+  EXPECT_EQ(e.db, 0);
 }
 
-TEST(RedisUrl, RejectsMalformedUrls) {
-  std::string host, password;
-  int port = 0, db = 0;
-  EXPECT_THROW(ParseRedisUrl("http://x:1", host, port, db, password), std::invalid_argument);
-  EXPECT_THROW(ParseRedisUrl("redis://x:notaport", host, port, db, password), std::invalid_argument);
-  EXPECT_THROW(ParseRedisUrl("redis://:1/0", host, port, db, password), std::invalid_argument);
+TEST(RedisUrl, RejectsMalformedUrlsWithoutShowingThePassword) {
+  EXPECT_THROW(ParseRedisUrl("http://x:1"), std::invalid_argument);
+  EXPECT_THROW(ParseRedisUrl("redis://x:notaport"), std::invalid_argument);
+  EXPECT_THROW(ParseRedisUrl("redis://:1/0"), std::invalid_argument);
+  for (const char* url :
+       {"redis://u:SECRETPW@x:notaport", "rediss://u:SECRETPW@x:1", "redis://u:SECRETPW@:1/0"}) {
+    try {
+      ParseRedisUrl(url);
+      ADD_FAILURE() << "parsed";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()).find("SECRETPW"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("***"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Script, IsNamedByItsSha1) {

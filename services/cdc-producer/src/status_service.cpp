@@ -1,6 +1,8 @@
 #include "services/cdc-producer/src/status_service.hpp"
 
 #include "common/logging/log.hpp"
+#include "common/security/grpc_security.hpp"
+#include "common/security/scopes.hpp"
 
 namespace rainbow::cdc {
 
@@ -22,14 +24,16 @@ void ToProto(const StatusSnapshot& s, v1::Status& out) {
   out.set_replayed_events(s.replayed_events);
 }
 
-grpc::Status StatusService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+grpc::Status StatusService::GetStatus(grpc::ServerContext* ctx, const v1::GetStatusRequest*,
                                       v1::Status* response) {
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kCdcRead); !denied.ok()) return denied;
   ToProto(engine_.Status(), *response);
   return grpc::Status::OK;
 }
 
-grpc::Status StatusService::Resnapshot(grpc::ServerContext*, const v1::ResnapshotRequest*,
+grpc::Status StatusService::Resnapshot(grpc::ServerContext* ctx, const v1::ResnapshotRequest*,
                                        v1::ResnapshotReply* response) {
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kCdcAdmin); !denied.ok()) return denied;
   if (engine_.stopping()) return {grpc::StatusCode::UNAVAILABLE, "cdc-producer is stopping"};
   engine_.RequestResnapshot();
   log::Info("re-snapshot requested", {{"slot", engine_.Status().slot}});

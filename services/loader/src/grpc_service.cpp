@@ -4,14 +4,18 @@
 
 #include "common/error/error.hpp"
 #include "common/pg/connection.hpp"
+#include "common/security/grpc_security.hpp"
+#include "common/security/scopes.hpp"
 #include "services/loader/src/backfill.hpp"
 #include "services/loader/src/model_types.hpp"
 #include "services/loader/src/reconcile.hpp"
 
 namespace rainbow::loader {
 
-grpc::Status LoaderGrpcService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+grpc::Status LoaderGrpcService::GetStatus(grpc::ServerContext* ctx, const v1::GetStatusRequest*,
                                           v1::Status* out) {
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kLoaderRead); !denied.ok())
+    return denied;
   const auto s = status_.Get();
   for (const auto& [p, progress] : s.partitions) {
     auto* t = out->add_progress();
@@ -42,8 +46,10 @@ grpc::Status LoaderGrpcService::GetStatus(grpc::ServerContext*, const v1::GetSta
   return grpc::Status::OK;
 }
 
-grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::ReconcileRequest*,
+grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext* ctx, const v1::ReconcileRequest*,
                                           v1::ReconcileResponse* out) {
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kLoaderAdmin); !denied.ok())
+    return denied;
   try {
     pg::Connection source(source_dsn_, {}, pg_timeouts_);
     pg::Connection warehouse(warehouse_dsn_, {}, pg_timeouts_);
@@ -69,8 +75,10 @@ grpc::Status LoaderGrpcService::Reconcile(grpc::ServerContext*, const v1::Reconc
   }
 }
 
-grpc::Status LoaderGrpcService::Backfill(grpc::ServerContext*, const v1::BackfillRequest* request,
+grpc::Status LoaderGrpcService::Backfill(grpc::ServerContext* ctx, const v1::BackfillRequest* request,
                                          v1::BackfillResponse* out) {
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kLoaderAdmin); !denied.ok())
+    return denied;
   try {
     pg::Connection warehouse(warehouse_dsn_, {}, pg_timeouts_);
     BackfillResult r;

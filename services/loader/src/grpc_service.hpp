@@ -6,6 +6,7 @@
 
 #include "common/pg/timeouts.hpp"
 #include "common/s3/types.hpp"
+#include "common/security/authorizer.hpp"
 #include "rainbow/loader.grpc.pb.h"
 #include "services/loader/src/clickhouse_client.hpp"
 #include "services/loader/src/status.hpp"
@@ -13,14 +14,17 @@
 namespace rainbow::loader {
 
 // LoaderService: GetStatus from the shared status, Reconcile on connections of its own (opened per
-// call: it is an operator's command, not a hot path). The status must outlive it. Thread-safe.
+// call: it is an operator's command, not a hot path). GetStatus needs loader:read, the others
+// loader:admin. The status and the authorizer must outlive it. Thread-safe.
 class LoaderGrpcService final : public v1::LoaderService::Service {
  public:
   // lake: where Backfill from the lake reads (nullopt: the lake sink is off, and so is that backfill).
-  LoaderGrpcService(const LoaderStatus& status, std::string source_dsn, std::string warehouse_dsn,
-                    std::string source_schema, std::optional<s3::S3Config> lake, std::string lake_bucket,
-                    std::optional<ClickHouseConfig> clickhouse = std::nullopt, pg::Timeouts pg_timeouts = {})
-      : status_(status),
+  LoaderGrpcService(const security::Authorizer& auth, const LoaderStatus& status, std::string source_dsn,
+                    std::string warehouse_dsn, std::string source_schema, std::optional<s3::S3Config> lake,
+                    std::string lake_bucket, std::optional<ClickHouseConfig> clickhouse = std::nullopt,
+                    pg::Timeouts pg_timeouts = {})
+      : auth_(auth),
+        status_(status),
         source_dsn_(std::move(source_dsn)),
         warehouse_dsn_(std::move(warehouse_dsn)),
         source_schema_(std::move(source_schema)),
@@ -39,6 +43,7 @@ class LoaderGrpcService final : public v1::LoaderService::Service {
                         v1::BackfillResponse* response) override;
 
  private:
+  const security::Authorizer& auth_;
   const LoaderStatus& status_;
   const std::string source_dsn_;
   const std::string warehouse_dsn_;

@@ -3,6 +3,8 @@
 #include <map>
 
 #include "common/logging/log.hpp"
+#include "common/security/grpc_security.hpp"
+#include "common/security/scopes.hpp"
 #include "services/order-api/src/database_check.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/grpc_call_scope.hpp"
@@ -106,6 +108,11 @@ void AsyncCreateOrder::Serve(grpc::ServerCompletionQueue* arrivals) {
 
 void AsyncCreateOrder::Take(Call* call) {
   call->scope.emplace(metrics_, config_.access_log, "CreateOrder", call->ctx);
+  if (auto denied = security::Authorize(grpc_service_.auth(), call->ctx, security::scope::kOrdersWrite);
+      !denied.ok()) {
+    call->responder.FinishWithError(call->scope->Done(denied), call);
+    return;
+  }
   if (in_progress_.fetch_add(1) >= config_.max_in_progress) {
     Refuse(call, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                               "too many CreateOrder calls in progress (" +

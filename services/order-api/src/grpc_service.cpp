@@ -1,5 +1,7 @@
 #include "services/order-api/src/grpc_service.hpp"
 
+#include "common/security/grpc_security.hpp"
+#include "common/security/scopes.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/grpc_call_scope.hpp"
 
@@ -46,6 +48,9 @@ CreateOrderInput CreateInputFrom(const v1::CreateOrderRequest& req, const grpc::
 grpc::Status OrderGrpcService::GetOrder(grpc::ServerContext* ctx, const v1::GetOrderRequest* req,
                                         v1::Order* out) {
   CallScope call(metrics_, access_log_, "GetOrder", *ctx);
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kOrdersRead); !denied.ok()) {
+    return call.Done(denied);
+  }
   auto got = service_.Get(req->id());
   if (auto* e = std::get_if<ApiError>(&got)) return call.Done(ToGrpcStatus(*e));
   ToProto(std::get<Order>(got), out);
@@ -55,6 +60,9 @@ grpc::Status OrderGrpcService::GetOrder(grpc::ServerContext* ctx, const v1::GetO
 grpc::Status OrderGrpcService::ListOrders(grpc::ServerContext* ctx, const v1::ListOrdersRequest* req,
                                           v1::ListOrdersResponse* out) {
   CallScope call(metrics_, access_log_, "ListOrders", *ctx);
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kOrdersRead); !denied.ok()) {
+    return call.Done(denied);
+  }
   ListQuery q;
   q.limit = req->limit() == 0 ? 50 : req->limit();
   q.after = req->after();

@@ -7,6 +7,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/logging/log.hpp"
+#include "common/security/scopes.hpp"
 #include "services/order-api/src/error_mapping.hpp"
 #include "services/order-api/src/order_json.hpp"
 
@@ -86,10 +88,12 @@ bool IsJsonMediaType(std::string_view type) {
           lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0);
 }
 
-RestRoutes::RestRoutes(OrderService& service, size_t max_body_bytes, std::string version)
+RestRoutes::RestRoutes(OrderService& service, size_t max_body_bytes, std::string version,
+                       const security::Authorizer* auth)
     : service_(service),
       max_body_bytes_(max_body_bytes),
       version_(std::move(version)),
+      auth_(auth),
       started_(std::chrono::steady_clock::now()) {}
 
 HttpResponse RestRoutes::Handle(const HttpRequest& request, const std::string& request_id,
@@ -105,19 +109,50 @@ HttpResponse RestRoutes::Handle(const HttpRequest& request, const std::string& r
   }
   if (path == "/") {
     route = "/";
-    return get ? Root() : NotAllowed("GET", request_id);
+    if (!get) return NotAllowed("GET", request_id);
+    if (auto refused = Refusal(request, security::scope::kOrdersRead, request_id)) return *refused;
+    return Root();
   }
   if (path == orders) {
     route = orders;
-    if (get) return List(request, request_id);
-    if (method == "POST") return Create(request, request_id);
+    if (get) {
+      if (auto refused = Refusal(request, security::scope::kOrdersRead, request_id)) return *refused;
+      return List(request, request_id);
+    }
+    if (method == "POST") {
+      if (auto refused = Refusal(request, security::scope::kOrdersWrite, request_id)) return *refused;
+      return Create(request, request_id);
+    }
     return NotAllowed("GET, POST", request_id);
   }
   if (path.rfind(orders + "/", 0) == 0 && path.find('/', orders.size() + 1) == std::string::npos) {
     route = orders + "/:id";
-    return get ? Get(path.substr(orders.size() + 1), request_id) : NotAllowed("GET", request_id);
+    if (!get) return NotAllowed("GET", request_id);
+    if (auto refused = Refusal(request, security::scope::kOrdersRead, request_id)) return *refused;
+    return Get(path.substr(orders.size() + 1), request_id);
   }
   return ErrorResponse(404, "route not found: " + path, request_id);
+}
+
+std::optional<HttpResponse> RestRoutes::Refusal(const HttpRequest& request, std::string_view scope,
+                                                const std::string& request_id) const {
+  if (auth_ == nullptr || !auth_->enabled()) return std::nullopt;
+  const auto decision = auth_->Decide(request.authorization, {}, scope);
+  if (decision.allowed()) return std::nullopt;
+  log::Warn("request refused", {{"request_id", request_id},
+                                {"principal", decision.principal},
+                                {"scope", std::string(scope)},
+                                {"reason", decision.reason}});
+  if (decision.verdict == security::Verdict::kUnauthenticated) {
+    auto r = ErrorResponse(401, decision.reason, request_id);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"order-api\"");
+    return r;
+  }
+  auto r = ErrorResponse(403, decision.reason, request_id);
+  r.headers.emplace_back(
+      "WWW-Authenticate",
+      "Bearer realm=\"order-api\", error=\"insufficient_scope\", scope=\"" + std::string(scope) + "\"");
+  return r;
 }
 
 HttpResponse RestRoutes::Root() const {

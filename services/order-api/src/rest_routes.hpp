@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/security/authorizer.hpp"
 #include "services/order-api/src/order_service.hpp"
 #include "services/order-api/src/order_types.hpp"
 
@@ -22,7 +23,8 @@ struct HttpRequest {
   std::string query;   // raw query string, not decoded
   std::optional<std::string> content_type;
   std::optional<std::string> idempotency_key;
-  long long content_length = -1;  // -1: not given (chunked)
+  std::optional<std::string> authorization;  // the Authorization header
+  long long content_length = -1;             // -1: not given (chunked)
   // Appends the body to `out`; false as soon as it grows beyond `max` bytes. Unset: no body.
   std::function<bool(std::string& out, size_t max)> read_body;
 };
@@ -38,9 +40,15 @@ struct HttpResponse {
 // The REST API's routes over OrderService (the seed's, see rest_server.hpp): a request in, a
 // response out. Errors are {"error","field"?,"requestId"} with the status of their kind. Thread-safe
 // (no state of its own beyond construction).
+//
+// Authorization (when `auth` is on): GET /ping is open (a probe); every other route needs a bearer
+// token: orders:read for GET / and the GET routes, orders:write for
+// POST. 401 with WWW-Authenticate when the caller is unknown, 403 when it lacks the scope.
 class RestRoutes {
  public:
-  RestRoutes(OrderService& service, size_t max_body_bytes, std::string version);
+  // auth: must outlive the routes; nullptr = every request allowed.
+  RestRoutes(OrderService& service, size_t max_body_bytes, std::string version,
+             const security::Authorizer* auth = nullptr);
 
   // `route` is set to the matched route's label ("/api/v1/orders/:id"; "unmatched" when none).
   HttpResponse Handle(const HttpRequest& request, const std::string& request_id, std::string& route);
@@ -50,10 +58,14 @@ class RestRoutes {
   HttpResponse List(const HttpRequest& request, const std::string& request_id);
   HttpResponse Create(const HttpRequest& request, const std::string& request_id);
   HttpResponse Get(const std::string& id_text, const std::string& request_id);
+  // The refusal when the request may not use `scope`; nullopt when it may.
+  std::optional<HttpResponse> Refusal(const HttpRequest& request, std::string_view scope,
+                                      const std::string& request_id) const;
 
   OrderService& service_;
   const size_t max_body_bytes_;
   const std::string version_;
+  const security::Authorizer* auth_;
   const std::chrono::steady_clock::time_point started_;
 };
 

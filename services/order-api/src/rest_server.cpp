@@ -37,7 +37,7 @@ class RestServer::Router final : public CivetHandler {
  public:
   Router(RestConfig config, OrderService& service, OrderMetrics& metrics)
       : config_(std::move(config)),
-        routes_(service, config_.max_body_bytes, config_.version),
+        routes_(service, config_.max_body_bytes, config_.version, config_.auth),
         metrics_(metrics) {}
 
   // From now on requests are answered 503 without being routed; the ones already routed finish.
@@ -138,6 +138,7 @@ class RestServer::Router final : public CivetHandler {
     if (ri->query_string != nullptr) request.query = ri->query_string;
     if (const char* type = mg_get_header(conn, "Content-Type")) request.content_type = type;
     if (const char* key = mg_get_header(conn, "Idempotency-Key")) request.idempotency_key = key;
+    if (const char* auth = mg_get_header(conn, "Authorization")) request.authorization = auth;
     request.content_length = ri->content_length;
     request.read_body = [conn](std::string& out, size_t max) {
       char buf[8192];
@@ -182,6 +183,11 @@ RestServer::RestServer(RestConfig config, OrderService& service, OrderMetrics& m
                                             "decode_url", "no"};
   router_ = std::make_unique<Router>(std::move(config), service, metrics);
   CivetCallbacks callbacks;  // copied by civetweb
+  // civetweb's own errors (a TLS setup that fails, above all) would otherwise go nowhere.
+  callbacks.log_message = [](const mg_connection*, const char* message) {
+    log::Warn("civetweb", {{"error", std::string(message != nullptr ? message : "")}});
+    return 1;
+  };
   callbacks.http_error = [](mg_connection* conn, int status, const char* message) {
     const auto* server = static_cast<const CivetServer*>(mg_get_user_data(mg_get_context(conn)));
     auto* router =

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "common/security/authorizer.hpp"
 #include "services/order-api/src/metrics.hpp"
 #include "services/order-api/src/order_service.hpp"
 #include "services/order-api/src/rest_routes.hpp"
@@ -18,6 +19,7 @@ struct RestConfig {
   size_t max_body_bytes = 64 * 1024;
   bool access_log = true;
   std::string version;
+  const security::Authorizer* auth = nullptr;  // must outlive the server; nullptr = no authentication
 };
 
 // The HTTP plumbing of the seed's REST API (the routes themselves are RestRoutes), on civetweb:
@@ -25,7 +27,9 @@ struct RestConfig {
 //   GET /api/v1/orders/:id.
 // Every response is JSON; errors are {"error","field"?,"requestId"}. Each request gets an id (from
 // X-Request-Id when the client sends a sane one) echoed in the response and in the access log.
-// Owns its civetweb worker threads.
+// Owns its civetweb worker threads. Plaintext only: Debian's civetweb loads OpenSSL 3 at run time and
+// fails on a symbol OpenSSL 3 no longer exports (SSL_get_peer_certificate), so HTTPS is terminated in
+// front of it (the Kubernetes Ingress, or any TLS proxy); see the README's security section.
 class RestServer {
  public:
   RestServer(RestConfig config, OrderService& service, OrderMetrics& metrics);

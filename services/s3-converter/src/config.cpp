@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <sstream>
+
 namespace rainbow::converter {
 
 using namespace std::chrono_literals;
@@ -17,6 +20,10 @@ ConverterConfig LoadConfig(config::Env& env) {
   c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
   c.state_grpc = env.RequireString("CONVERTER_STATE_GRPC", "state-tracker gRPC address (host:port)");
   c.output_bucket = env.String("CONVERTER_OUTPUT_BUCKET", "converted", "bucket the XML is written to");
+  const std::string sources =
+      env.String("CONVERTER_SOURCE_BUCKETS", "raw",
+                 "comma-separated buckets conversions may read (nothing else is read)");
+  c.tracker_client = security::LoadClient(env);
   c.workers =
       static_cast<int>(env.Int("CONVERTER_WORKERS", 2, 0, 64, "conversion workers (0: gRPC Convert only)"));
   c.max_concurrent_converts =
@@ -52,6 +59,21 @@ ConverterConfig LoadConfig(config::Env& env) {
   p.xml.limits.max_token_bytes = static_cast<size_t>(env.Int(
       "CONVERTER_MAX_TOKEN_BYTES", 16ll << 20, 1024, 1ll << 30, "longest JSON string/number accepted"));
   if (!env.describing()) {
+    c.source_buckets.clear();
+    std::stringstream list(sources);
+    for (std::string b; std::getline(list, b, ',');) {
+      if (b.empty()) continue;
+      try {
+        s3::BucketName check(b);
+      } catch (const std::exception& e) {
+        throw config::ConfigError("CONVERTER_SOURCE_BUCKETS",
+                                  std::string("CONVERTER_SOURCE_BUCKETS: ") + e.what());
+      }
+      c.source_buckets.push_back(b);
+    }
+    if (c.source_buckets.empty()) {
+      throw config::ConfigError("CONVERTER_SOURCE_BUCKETS", "CONVERTER_SOURCE_BUCKETS names no bucket");
+    }
     try {
       p.xml.item_names = ParseItemNames(items);
     } catch (const std::exception& e) {
@@ -67,6 +89,11 @@ ConverterConfig LoadConfig(config::Env& env) {
     }
   }
   return c;
+}
+
+bool IsSourceBucket(const ConverterConfig& config, const std::string& bucket) {
+  return std::find(config.source_buckets.begin(), config.source_buckets.end(), bucket) !=
+         config.source_buckets.end();
 }
 
 }  // namespace rainbow::converter

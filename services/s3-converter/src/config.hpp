@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/config/env.hpp"
 #include "common/ops/service_main.hpp"
 #include "common/s3/types.hpp"
+#include "common/security/security_config.hpp"
 #include "services/s3-converter/src/s3_pipeline.hpp"
 
 namespace rainbow::converter {
@@ -17,6 +19,10 @@ struct ConverterConfig {
   s3::S3Config s3;
   std::string state_grpc;  // state-tracker's gRPC address
   std::string output_bucket = "converted";
+  // Least privilege with the service's S3 credentials: conversions read only these buckets and write
+  // only output_bucket, whoever asks (a Convert caller, or a file registered from another bucket).
+  std::vector<std::string> source_buckets{"raw"};
+  security::ClientConfig tracker_client;  // GRPC_CLIENT_*: TLS and token towards state-tracker
   PipelineOptions pipeline;
   int workers = 2;
   int max_concurrent_converts = 4;  // on-demand Convert RPCs at once; more are RESOURCE_EXHAUSTED
@@ -28,5 +34,8 @@ struct ConverterConfig {
 };
 
 ConverterConfig LoadConfig(config::Env& env);
+
+// Whether a conversion of `bucket` may run: it must be one of config.source_buckets.
+bool IsSourceBucket(const ConverterConfig& config, const std::string& bucket);
 
 }  // namespace rainbow::converter

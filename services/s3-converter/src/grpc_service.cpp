@@ -1,6 +1,8 @@
 #include "services/s3-converter/src/grpc_service.hpp"
 
 #include "common/logging/log.hpp"
+#include "common/security/grpc_security.hpp"
+#include "common/security/scopes.hpp"
 
 namespace rainbow::converter {
 
@@ -21,8 +23,23 @@ grpc::Status ToStatus(const ConversionError& e) {
 
 grpc::Status ConverterGrpcService::Convert(grpc::ServerContext* ctx, const v1::ConvertRequest* req,
                                            v1::ConvertResponse* resp) {
+  if (auto denied = security::Authorize(auth_, *ctx, security::scope::kFilesConvert); !denied.ok())
+    return denied;
   const std::string out_bucket = req->output_bucket().empty() ? config_.output_bucket : req->output_bucket();
   log::Fields ids = {{"bucket", req->bucket()}, {"key", req->key()}, {"output_bucket", out_bucket}};
+  // The service's S3 credentials may reach more than this service should touch: a caller names only
+  // the buckets it was configured for.
+  if (!IsSourceBucket(config_, req->bucket())) {
+    log::Warn("convert refused: source bucket not allowed", ids);
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            "bucket '" + req->bucket() + "' is not one this converter reads (CONVERTER_SOURCE_BUCKETS)"};
+  }
+  if (out_bucket != config_.output_bucket) {
+    log::Warn("convert refused: output bucket not allowed", ids);
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            "output bucket '" + out_bucket +
+                "' is not this converter's (CONVERTER_OUTPUT_BUCKET=" + config_.output_bucket + ")"};
+  }
   // A slot for this call, given back on every return.
   if (running_.fetch_add(1) >= config_.max_concurrent_converts) {
     running_.fetch_sub(1);

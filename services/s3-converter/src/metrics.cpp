@@ -25,7 +25,8 @@ ConverterMetrics::ConverterMetrics(prometheus::Registry& registry)
   files.Get({"failed"});
   for (auto r : {FailureReason::kInvalidJson, FailureReason::kWrongShape, FailureReason::kNotFound,
                  FailureReason::kSourceChanged, FailureReason::kChecksumMismatch, FailureReason::kS3,
-                 FailureReason::kVerifyFailed, FailureReason::kCancelled, FailureReason::kInternal}) {
+                 FailureReason::kVerifyFailed, FailureReason::kCancelled, FailureReason::kForbiddenBucket,
+                 FailureReason::kInternal}) {
     failures.Get({std::string(ToString(r))});
   }
 }

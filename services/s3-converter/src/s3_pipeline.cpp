@@ -114,6 +114,8 @@ std::string_view ToString(FailureReason reason) {
       return "verify_failed";
     case FailureReason::kCancelled:
       return "cancelled";
+    case FailureReason::kForbiddenBucket:
+      return "forbidden_bucket";
     case FailureReason::kInternal:
       return "internal";
   }

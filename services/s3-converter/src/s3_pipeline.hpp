@@ -23,6 +23,7 @@ enum class FailureReason {
   kS3,                // S3 request failed: retryable or not per the S3 error kind
   kVerifyFailed,      // the uploaded object does not match what was sent: retryable
   kCancelled,         // the lease was lost or the service is stopping: not reported to the tracker
+  kForbiddenBucket,   // not a configured source or output bucket (CONVERTER_SOURCE_BUCKETS): permanent
   kInternal,          // anything else: retryable
 };
 

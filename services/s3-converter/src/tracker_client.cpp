@@ -1,5 +1,7 @@
 #include "services/s3-converter/src/tracker_client.hpp"
 
+#include "common/security/grpc_security.hpp"
+
 namespace rainbow::converter {
 
 namespace {
@@ -17,10 +19,9 @@ bool LeaseLost(const grpc::Status& s) {
 
 }  // namespace
 
-TrackerClient::TrackerClient(const std::string& address, std::chrono::milliseconds deadline)
-    : stub_(files::v1::FileStateService::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
-      deadline_(deadline) {}
+TrackerClient::TrackerClient(const std::string& address, const security::ClientConfig& client,
+                             std::chrono::milliseconds deadline)
+    : stub_(files::v1::FileStateService::NewStub(security::Connect(address, client))), deadline_(deadline) {}
 
 std::unique_ptr<grpc::ClientContext> TrackerClient::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();

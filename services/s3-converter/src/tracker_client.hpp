@@ -11,6 +11,7 @@
 #include "rainbow/state_tracker.grpc.pb.h"
 
 #include "common/error/error.hpp"
+#include "common/security/security_config.hpp"
 
 namespace rainbow::converter {
 
@@ -25,7 +26,8 @@ class TrackerUnavailable : public error::Error {
 // (gRPC stubs are).
 class TrackerClient {
  public:
-  explicit TrackerClient(const std::string& address,
+  // client: TLS and the bearer token towards the tracker (plaintext, no token by default).
+  explicit TrackerClient(const std::string& address, const security::ClientConfig& client = {},
                          std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
   std::vector<files::v1::FileRecord> Claim(const std::string& worker_id, uint32_t max_files,

@@ -99,6 +99,10 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
   PipelineOptions options = config_.pipeline;
   options.writer = worker_id + "/" + std::to_string(attempt);
   try {
+    if (!IsSourceBucket(config_, f.file().bucket())) {
+      throw ConversionError(FailureReason::kForbiddenBucket, false,
+                            "bucket " + f.file().bucket() + " is not in CONVERTER_SOURCE_BUCKETS");
+    }
     const s3::BucketName src_bucket(f.file().bucket());
     const s3::ObjectKey src_key(f.file().key());
     const s3::ObjectKey dst_key(OutputKeyFor(f.file().key()));

@@ -9,7 +9,9 @@ TrackerConfig LoadConfig(config::Env& env) {
   c.common = ops::LoadCommonConfig(env, "127.0.0.1:50053", "127.0.0.1:8083", 5s);
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
   c.topics = kafka::LoadTopicSettings(env);
-  c.redis_url = env.RequireString("REDIS_URL", "Redis holding the file states (redis://host:port/db)");
+  c.redis_url = env.RequireSecret(
+      "REDIS_URL",
+      "Redis holding the file states (redis://[[user]:password@]host:port/db; may carry a password)");
   c.store.prefix =
       env.String("STATE_REDIS_PREFIX", "rainbow:{files}:", "prefix of every Redis key of the tracker");
   c.store.max_attempts = static_cast<uint32_t>(

@@ -3,6 +3,8 @@
 #include "common/error/error.hpp"
 #include "common/logging/log.hpp"
 #include "common/redis/client.hpp"
+#include "common/security/grpc_security.hpp"
+#include "common/security/scopes.hpp"
 #include "services/state-tracker/src/notification.hpp"
 
 namespace rainbow::state {
@@ -149,6 +151,7 @@ grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const grpc::S
 grpc::ServerUnaryReactor* FileStateGrpcService::Register(grpc::CallbackServerContext* ctx,
                                                          const files::v1::RegisterRequest* req,
                                                          files::v1::RegisterResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesWrite); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckRef(req->file(), true); !s.ok()) return Reject(ctx, s);
   if (!req->sequencer().empty() && !IsSequencer(req->sequencer())) {
     return Reject(ctx,
@@ -171,6 +174,7 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Register(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* FileStateGrpcService::Claim(grpc::CallbackServerContext* ctx,
                                                       const files::v1::ClaimRequest* req,
                                                       files::v1::ClaimResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesWrite); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckLease(req->lease_ms()); !s.ok()) return Reject(ctx, s);
   const auto started = std::chrono::steady_clock::now();
@@ -195,6 +199,7 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Claim(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* FileStateGrpcService::Heartbeat(grpc::CallbackServerContext* ctx,
                                                           const files::v1::HeartbeatRequest* req,
                                                           files::v1::HeartbeatResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesWrite); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckLease(req->lease_ms()); !s.ok()) return Reject(ctx, s);
@@ -214,6 +219,7 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Heartbeat(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* FileStateGrpcService::Complete(grpc::CallbackServerContext* ctx,
                                                          const files::v1::CompleteRequest* req,
                                                          files::v1::CompleteResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesWrite); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
   if (req->worker_id().empty() || req->output_key().empty() || req->sha256().empty()) {
     return Reject(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "worker_id, output_key and sha256 are required"});
@@ -238,6 +244,7 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Complete(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext* ctx,
                                                      const files::v1::FailRequest* req,
                                                      files::v1::FailResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesWrite); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckRef(req->file(), false); !s.ok()) return Reject(ctx, s);
   if (auto s = CheckWorker(req->worker_id()); !s.ok()) return Reject(ctx, s);
   return Serve<FailResult>(
@@ -254,8 +261,9 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext
       });
 }
 
-grpc::Status FileStateGrpcService::Get(grpc::ServerContext*, const files::v1::GetRequest* req,
+grpc::Status FileStateGrpcService::Get(grpc::ServerContext* ctx, const files::v1::GetRequest* req,
                                        files::v1::FileRecord* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesRead); !s.ok()) return s;
   if (auto s = CheckRef(req->file(), false); !s.ok()) return s;
   return Guard("Get", [&] {
     const auto r = store_.Get(req->file().bucket(), req->file().key());
@@ -267,8 +275,9 @@ grpc::Status FileStateGrpcService::Get(grpc::ServerContext*, const files::v1::Ge
   });
 }
 
-grpc::Status FileStateGrpcService::List(grpc::ServerContext*, const files::v1::ListRequest* req,
+grpc::Status FileStateGrpcService::List(grpc::ServerContext* ctx, const files::v1::ListRequest* req,
                                         files::v1::ListResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesRead); !s.ok()) return s;
   FileState state;
   switch (req->state()) {
     case files::v1::PENDING:
@@ -295,8 +304,9 @@ grpc::Status FileStateGrpcService::List(grpc::ServerContext*, const files::v1::L
   });
 }
 
-grpc::Status FileStateGrpcService::Stats(grpc::ServerContext*, const files::v1::StatsRequest*,
+grpc::Status FileStateGrpcService::Stats(grpc::ServerContext* ctx, const files::v1::StatsRequest*,
                                          files::v1::StatsResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesRead); !s.ok()) return s;
   return Guard("Stats", [&] {
     const auto s = store_.GetStats();
     resp->set_pending(s.pending);
@@ -307,8 +317,9 @@ grpc::Status FileStateGrpcService::Stats(grpc::ServerContext*, const files::v1::
   });
 }
 
-grpc::Status FileStateGrpcService::Redrive(grpc::ServerContext*, const files::v1::RedriveRequest* req,
+grpc::Status FileStateGrpcService::Redrive(grpc::ServerContext* ctx, const files::v1::RedriveRequest* req,
                                            files::v1::RedriveResponse* resp) {
+  if (auto s = security::Authorize(auth_, *ctx, security::scope::kFilesAdmin); !s.ok()) return s;
   if (req->bucket().empty() && (!req->key().empty() || !req->key_prefix().empty())) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "key and key_prefix need a bucket"};
   }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/security/authorizer.hpp"
 #include "rainbow/state_tracker.grpc.pb.h"
 #include "services/state-tracker/src/metrics.hpp"
 #include "services/state-tracker/src/state_store.hpp"
@@ -18,13 +19,16 @@ using FileStateServiceBase = files::v1::FileStateService::WithCallbackMethod_Reg
                     files::v1::FileStateService::Service>>>>>;
 
 // gRPC FileStateService over the store. Errors: INVALID_ARGUMENT (missing fields), NOT_FOUND,
-// FAILED_PRECONDITION (fencing: the caller does not hold the file), UNAVAILABLE (Redis).
+// FAILED_PRECONDITION (fencing: the caller does not hold the file), UNAVAILABLE (Redis);
+// UNAUTHENTICATED / PERMISSION_DENIED without the scope: files:write for the transitions (workers),
+// files:read for Get, List, Stats, files:admin for Redrive. `auth` must outlive the service.
 // The transitions do not hold a thread while Redis works: the handler queues the script on the
 // store's pipelined connections and the reply finishes the call (on a Redis I/O thread).
 class FileStateGrpcService final : public FileStateServiceBase {
  public:
-  FileStateGrpcService(StateStore& store, TrackerMetrics& metrics, std::chrono::milliseconds default_lease)
-      : store_(store), metrics_(metrics), default_lease_(default_lease) {}
+  FileStateGrpcService(StateStore& store, TrackerMetrics& metrics, std::chrono::milliseconds default_lease,
+                       const security::Authorizer& auth)
+      : store_(store), metrics_(metrics), default_lease_(default_lease), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext*, const files::v1::RegisterRequest*,
                                      files::v1::RegisterResponse*) override;
@@ -47,6 +51,7 @@ class FileStateGrpcService final : public FileStateServiceBase {
   StateStore& store_;
   TrackerMetrics& metrics_;
   std::chrono::milliseconds default_lease_;
+  const security::Authorizer& auth_;
 };
 
 void ToProto(const FileRecord& r, files::v1::FileRecord* out);

@@ -1,4 +1,5 @@
 #include "tests/e2e/chaos_src/checks.hpp"
+#include "common/security/grpc_security.hpp"
 
 #include <grpcpp/grpcpp.h>
 
@@ -133,7 +134,7 @@ CheckResult CheckFilesConverted(const s3::S3Config& s3_config, const std::string
                                 const std::vector<std::string>& keys, const std::string& run,
                                 std::chrono::seconds wait) {
   auto stub = files::v1::FileStateService::NewStub(
-      grpc::CreateChannel(state_grpc, grpc::InsecureChannelCredentials()));
+      rainbow::security::Connect(state_grpc, rainbow::security::ClientFromProcessEnv()));
   std::map<std::string, files::v1::FileRecord> done;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (done.size() < keys.size() && std::chrono::steady_clock::now() < deadline) {
@@ -176,7 +177,7 @@ CheckResult CheckFilesConverted(const s3::S3Config& s3_config, const std::string
 
 CheckResult CheckReconcile(const std::string& loader_grpc, std::chrono::seconds wait) {
   auto stub = loader::v1::LoaderService::NewStub(
-      grpc::CreateChannel(loader_grpc, grpc::InsecureChannelCredentials()));
+      rainbow::security::Connect(loader_grpc, rainbow::security::ClientFromProcessEnv()));
   loader::v1::ReconcileResponse rec;
   std::string last = "no answer";
   const auto deadline = std::chrono::steady_clock::now() + wait;

@@ -1,4 +1,5 @@
 #include "tests/e2e/chaos_src/load.hpp"
+#include "common/security/grpc_security.hpp"
 
 #include <grpcpp/grpcpp.h>
 
@@ -53,7 +54,7 @@ int64_t OrderLoad::CreateRest(const PlannedOrder& order) {
 int64_t OrderLoad::CreateGrpc(const PlannedOrder& order) {
   // A fresh channel per attempt: the server behind the address is killed and started again.
   auto stub = order::v1::OrderService::NewStub(
-      grpc::CreateChannel(config_.grpc_target, grpc::InsecureChannelCredentials()));
+      rainbow::security::Connect(config_.grpc_target, rainbow::security::ClientFromProcessEnv()));
   order::v1::CreateOrderRequest req;
   req.set_customer_id(order.customer_id);
   req.set_payment_id(order.payment_id);

@@ -113,6 +113,7 @@ s3::S3Config S3FromEnv() {
   c.region = Env("S3_REGION");
   c.access_key = Env("S3_ACCESS_KEY");
   c.secret_key = Env("S3_SECRET_KEY");
+  if (const char* ca = std::getenv("S3_CA_FILE")) c.ca_file = ca;
   return c;
 }
 

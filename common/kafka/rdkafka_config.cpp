@@ -1,6 +1,12 @@
 #include "common/kafka/rdkafka_config.hpp"
 
 #include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <string_view>
 
 #include "common/kafka/types.hpp"
 #include "common/logging/log.hpp"
@@ -40,15 +46,56 @@ class EventForwarder final : public RdKafka::EventCb {
 
 EventForwarder g_event_forwarder;
 
+bool IsSecretProperty(const std::string& name) {
+  return name.find("password") != std::string::npos || name.find("secret") != std::string::npos ||
+         name.find("key") != std::string::npos || name.find("jaas") != std::string::npos;
+}
+
+std::map<std::string, std::string> ReadPropertiesFromEnv() {
+  constexpr std::string_view kPrefix = "KAFKA_PROPERTY_";
+  std::map<std::string, std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    if (entry.substr(0, kPrefix.size()) != kPrefix) continue;
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string var(entry.substr(kPrefix.size(), eq - kPrefix.size()));
+    std::string value(entry.substr(eq + 1));
+    if (var.size() > 5 && var.substr(var.size() - 5) == "_FILE") {
+      var.resize(var.size() - 5);
+      std::ifstream in(value, std::ios::binary);
+      if (!in)
+        throw KafkaError("KAFKA_PROPERTY_" + var + "_FILE=" + value + " cannot be read", "config", false);
+      std::stringstream text;
+      text << in.rdbuf();
+      value = text.str();
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    }
+    std::string name;
+    for (char c : var)
+      name += c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!name.empty() && !value.empty()) out[name] = value;
+  }
+  return out;
+}
+
 }  // namespace
+
+const std::map<std::string, std::string>& KafkaPropertiesFromEnv() {
+  static const std::map<std::string, std::string> properties = ReadPropertiesFromEnv();
+  return properties;
+}
 
 std::unique_ptr<RdKafka::Conf> MakeConf(const std::map<std::string, std::string>& properties) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   conf->set("event_cb", static_cast<RdKafka::EventCb*>(&g_event_forwarder), err);
-  for (const auto& [key, value] : properties) {
-    if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) {
-      throw KafkaError("kafka config " + key + "=" + value + ": " + err, "config", false);
+  for (const auto* source : {&properties, &KafkaPropertiesFromEnv()}) {
+    for (const auto& [key, value] : *source) {
+      if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) {
+        const std::string shown = IsSecretProperty(key) ? "***" : value;
+        throw KafkaError("kafka config " + key + "=" + shown + ": " + err, "config", false);
+      }
     }
   }
   return conf;

@@ -359,6 +359,7 @@ Response Transport::Perform(const Request& request) {
   curl_easy_setopt(h, CURLOPT_USERAGENT, "rainbow-s3/0.1");
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, handle->error);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
+  if (!config_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, config_.ca_file.c_str());
   if (config_.request_timeout.count() > 0) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.request_timeout.count()));
   }

@@ -100,6 +100,9 @@ struct S3Config {
   std::string region = "us-east-1";
   std::string access_key;
   std::string secret_key;
+  // S3_CA_FILE: the PEM CA bundle an https endpoint's certificate must chain to (e.g. MinIO with its own
+  // CA); empty = the system's trust store. The host name is always verified.
+  std::string ca_file;
   std::chrono::milliseconds connect_timeout{5'000};
   // Whole-request limit; 0 means none (large streaming GETs rely on the stall timeout instead).
   std::chrono::milliseconds request_timeout{0};

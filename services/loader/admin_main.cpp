@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
       c.region = Env("S3_REGION", "us-east-1");
       c.access_key = Env("S3_ACCESS_KEY");
       c.secret_key = Env("S3_SECRET_KEY");
+      c.ca_file = Env("S3_CA_FILE", "");
       if (c.endpoint.empty()) {
         std::cerr << "loader-admin: S3_ENDPOINT is not set\n";
         return 2;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdlib>
+
 #include "common/s3/types.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -12,6 +14,7 @@ inline s3::S3Config S3ConfigFromStack() {
   c.region = StackEnv("S3_REGION");
   c.access_key = StackEnv("S3_ACCESS_KEY");
   c.secret_key = StackEnv("S3_SECRET_KEY");
+  if (const char* ca = std::getenv("S3_CA_FILE")) c.ca_file = ca;  // a stack started with --tls
   return c;
 }
 

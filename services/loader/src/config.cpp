@@ -70,6 +70,8 @@ LoaderConfig LoadConfig(config::Env& env) {
                                         "most warehouse versions (so rows) per ClickHouse insert");
   if (c.lake.enabled || env.describing()) {
     c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint of the lake, e.g. http://127.0.0.1:9000");
+    c.s3.ca_file =
+        env.String("S3_CA_FILE", "", "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");
     c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
     c.s3.access_key = env.RequireSecret("S3_ACCESS_KEY", "S3 access key");
     c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");

@@ -50,6 +50,8 @@ TrackerConfig LoadConfig(config::Env& env) {
     c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
     c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
     c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+    c.s3.ca_file =
+        env.String("S3_CA_FILE", "", "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");
   }
   c.redis_connect_timeout =
       env.Duration("STATE_REDIS_CONNECT_TIMEOUT", 2s, "connecting to Redis fails after this");

@@ -174,6 +174,8 @@ int main(int argc, char** argv) {
         c.pg_dsn = env.RequireSecret("PG_DSN", "libpq connection string of the chaos stack");
         c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
         c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint URL");
+        c.s3.ca_file = env.String("S3_CA_FILE", "",
+                                  "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");
         c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
         c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
         c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");

@@ -60,20 +60,24 @@ class HealthHandler final : public CivetHandler {
 
 class ReadyHandler final : public CivetHandler {
  public:
-  explicit ReadyHandler(ReadinessCheck check) : check_(std::move(check)) {}
+  ReadyHandler(ReadinessCheck check, std::function<std::vector<std::string>()> failing)
+      : check_(std::move(check)), failing_(std::move(failing)) {}
   bool handleGet(CivetServer*, mg_connection* conn) override {
     const std::string reason = Evaluate(check_);
     if (reason.empty()) {
       Reply(conn, 200, "application/json", R"({"status":"ready"})");
     } else {
+      auto failing = failing_();
+      if (failing.empty()) failing.push_back("readiness");  // changed between the two reads
       Reply(conn, 503, "application/json",
-            nlohmann::json{{"status", "not ready"}, {"reason", reason}}.dump());
+            nlohmann::json{{"status", "not ready"}, {"failing", failing}}.dump());
     }
     return true;
   }
 
  private:
   ReadinessCheck check_;
+  std::function<std::vector<std::string>()> failing_;
 };
 
 }  // namespace
@@ -105,8 +109,12 @@ std::pair<std::string, int> SplitHostPort(const std::string& addr, const std::st
 
 OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
                              ReadinessCheck ready)
-    : handlers_(
-          new Handlers{MetricsHandler(std::move(registry), ready), HealthHandler(), ReadyHandler(ready)}) {
+    : OpsHttpServer(addr, std::move(registry), ready, [] { return std::vector<std::string>{"readiness"}; }) {}
+
+OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
+                             ReadinessCheck ready, FailingList failing)
+    : handlers_(new Handlers{MetricsHandler(std::move(registry), ready), HealthHandler(),
+                             ReadyHandler(ready, std::move(failing))}) {
   auto [host, port] = SplitHostPort(addr, "HTTP_ADDR");
   const std::vector<std::string> options = {"listening_ports", host + ":" + std::to_string(port),
                                             "num_threads", "4"};
@@ -124,7 +132,9 @@ OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus
 
 OpsHttpServer::OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
                              const Readiness& readiness)
-    : OpsHttpServer(addr, std::move(registry), [&readiness] { return readiness.NotReadyReason(); }) {}
+    : OpsHttpServer(
+          addr, std::move(registry), [&readiness] { return readiness.NotReadyReason(); },
+          [&readiness] { return readiness.FailingComponents(); }) {}
 
 OpsHttpServer::~OpsHttpServer() {
   if (server_) server_->close();

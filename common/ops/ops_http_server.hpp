@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/ops/readiness.hpp"
 
@@ -21,6 +22,7 @@ class OpsHttpServer {
  public:
   // addr is "host:port"; port 0 picks a free port (see port()). Throws std::runtime_error if the
   // address cannot be bound.
+  // /readyz names the one component "readiness" when `ready` says not ready.
   OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry,
                 ReadinessCheck ready);
   // /readyz reports `readiness` (which must outlive this server).
@@ -33,6 +35,9 @@ class OpsHttpServer {
   int port() const { return port_; }
 
  private:
+  using FailingList = std::function<std::vector<std::string>()>;
+  OpsHttpServer(const std::string& addr, std::shared_ptr<prometheus::Registry> registry, ReadinessCheck ready,
+                FailingList failing);
   struct Handlers;
   std::unique_ptr<Handlers> handlers_;
   std::unique_ptr<CivetServer> server_;

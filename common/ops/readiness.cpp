@@ -61,6 +61,26 @@ std::string Readiness::NotReadyReason() const {
   return "";
 }
 
+std::vector<std::string> Readiness::FailingComponents() const {
+  std::lock_guard lock(mu_);
+  if (draining_) return {"draining"};
+  std::vector<std::string> failing;
+  for (const auto& c : conditions_) {
+    bool unmet = false;
+    if (c.check) {
+      try {
+        unmet = !c.check().empty();
+      } catch (const std::exception&) {
+        unmet = true;
+      }
+    } else {
+      unmet = !c.problem.empty();
+    }
+    if (unmet) failing.push_back(c.name);
+  }
+  return failing;
+}
+
 void Readiness::Refresh() {
   std::lock_guard publishing(publish_mu_);
   const std::string reason = NotReadyReason();

@@ -37,6 +37,10 @@ class Readiness {
 
   // Empty when ready, else why not (the first unmet condition's reason, or "shutting down").
   std::string NotReadyReason() const;
+  // The names of the unmet conditions ({"draining"} while draining), for /readyz: a probe or a caller
+  // on the network learns which part is failing, never the raw error text (which may name hosts, users
+  // or paths); that goes to the log.
+  std::vector<std::string> FailingComponents() const;
   // Re-evaluates and tells OnChange's callback if readiness flipped. Set and SetDraining call it;
   // call it when what a polled check reads has changed.
   void Refresh();

@@ -63,11 +63,26 @@ TEST(Readiness, MetricsExposeServiceReady) {
   auto [status, body] = testing::HttpGet(base + "/metrics");
   ASSERT_EQ(status, 200);
   EXPECT_NE(body.find("\nservice_ready 0\n"), std::string::npos) << body;
-  EXPECT_EQ(testing::HttpGet(base + "/readyz").first, 503);
+  const auto readyz = testing::HttpGet(base + "/readyz");
+  EXPECT_EQ(readyz.first, 503);
+  // The failing part by name, not its error text (which may name hosts or users).
+  EXPECT_EQ(readyz.second, R"({"failing":["database"],"status":"not ready"})");
   r.Set("database");
   std::tie(status, body) = testing::HttpGet(base + "/metrics");
   EXPECT_NE(body.find("\nservice_ready 1\n"), std::string::npos) << body;
   EXPECT_EQ(testing::HttpGet(base + "/readyz").first, 200);
+}
+
+TEST(Readiness, FailingComponentsNamesEveryUnmetCondition) {
+  Readiness r;
+  r.AddCondition("a", "a: down");
+  r.AddCheck("b", [] { return std::string(); });
+  r.AddCheck("c", []() -> std::string { throw std::runtime_error("password=hunter2 rejected"); });
+  EXPECT_EQ(r.FailingComponents(), (std::vector<std::string>{"a", "c"}));
+  r.Set("a");
+  EXPECT_EQ(r.FailingComponents(), (std::vector<std::string>{"c"}));
+  r.SetDraining();
+  EXPECT_EQ(r.FailingComponents(), (std::vector<std::string>{"draining"}));
 }
 
 }  // namespace

@@ -85,9 +85,17 @@ void Readiness::Refresh() {
   std::lock_guard publishing(publish_mu_);
   const std::string reason = NotReadyReason();
   const bool ready = reason.empty();
+  // Every new reason is logged, not only flips: /readyz names the failing part, the log says why.
+  if (reason != logged_reason_) {
+    logged_reason_ = reason;
+    if (ready) {
+      log::Info("ready");
+    } else {
+      log::Warn("not ready", {{"reason", reason}});
+    }
+  }
   if (ready == published_ready_) return;
   published_ready_ = ready;
-  log::Info(ready ? "ready" : "not ready", {{"reason", ready ? log::Value::Omitted() : log::Value(reason)}});
   if (on_change_) on_change_(ready);
 }
 

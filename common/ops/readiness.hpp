@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,7 @@ class Readiness {
   std::mutex publish_mu_;
   std::function<void(bool)> on_change_;
   bool published_ready_ = false;
+  std::optional<std::string> logged_reason_;  // the last reason Refresh logged ("" = ready)
 };
 
 }  // namespace rainbow::ops

@@ -6,6 +6,7 @@
 
 #include "common/crypto/sha256.hpp"
 #include "common/logging/log.hpp"
+#include "common/redis/tls_tunnel.hpp"
 #include "common/security/url_redaction.hpp"
 
 namespace rainbow::redis {
@@ -67,17 +68,12 @@ Script::Script(std::string b) : body(std::move(b)), sha1(crypto::Sha1Hex(body)) 
 
 RedisEndpoint ParseRedisUrl(const std::string& url) {
   const std::string shown = security::RedactUrl(url);
-  if (url.rfind("rediss://", 0) == 0) {
-    throw std::invalid_argument(
-        "REDIS_URL='" + shown +
-        "': TLS to Redis is not available in this build (Debian's hiredis 0.14 has no "
-        "TLS); reach a TLS Redis through a local TLS tunnel (see the README's security "
-        "section) and use redis://");
-  }
-  const std::string scheme = "redis://";
-  if (url.rfind(scheme, 0) != 0)
-    throw std::invalid_argument("REDIS_URL='" + shown + "' must start with redis://");
   RedisEndpoint e;
+  e.tls = url.rfind("rediss://", 0) == 0;
+  const std::string scheme = e.tls ? "rediss://" : "redis://";
+  if (url.rfind(scheme, 0) != 0) {
+    throw std::invalid_argument("REDIS_URL='" + shown + "' must start with redis:// or rediss:// (TLS)");
+  }
   std::string rest = url.substr(scheme.size());
   const auto at = rest.rfind('@');
   if (at != std::string::npos) {
@@ -124,7 +120,17 @@ void Client::EnsureConnected() {
   std::string last_error;
   for (;;) {
     const timeval tv = ToTimeval(config_.connect_timeout);
-    redisContext* c = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv);
+    redisContext* c = nullptr;
+    if (endpoint_.tls) {
+      try {
+        c = redisConnectFd(
+            ConnectTlsTunnel(endpoint_.host, endpoint_.port, config_.ca_file, config_.connect_timeout));
+      } catch (const std::runtime_error& e) {
+        last_error = e.what();
+      }
+    } else {
+      c = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv);
+    }
     if (c != nullptr && c->err == 0) {
       const timeval cmd = ToTimeval(config_.command_timeout);
       redisSetTimeout(c, cmd);
@@ -136,18 +142,21 @@ void Client::EnsureConnected() {
           Send({"AUTH", endpoint_.password});
         }
         if (endpoint_.db != 0) Send({"SELECT", std::to_string(endpoint_.db)});
+        if (backoff.attempts() > 0)
+          log::Info("redis reconnected", {{"host", endpoint_.host}, {"port", endpoint_.port}});
+        return;
       } catch (const RedisError& e) {
-        Disconnect();
+        Disconnect();                // frees c
         if (!e.connection()) throw;  // wrong password: retrying will not help
+        // The link broke during AUTH (e.g. a plaintext client at a TLS port): back off like any
+        // failed connect; retrying at once would spin.
         last_error = e.what();
-        continue;
       }
-      if (backoff.attempts() > 0)
-        log::Info("redis reconnected", {{"host", endpoint_.host}, {"port", endpoint_.port}});
-      return;
+    } else {
+      if (c != nullptr || !endpoint_.tls)
+        last_error = c != nullptr ? c->errstr : "cannot allocate redis context";
+      if (c != nullptr) redisFree(c);
     }
-    last_error = c != nullptr ? c->errstr : "cannot allocate redis context";
-    if (c != nullptr) redisFree(c);
     const auto delay = backoff.NextDelay();
     if (std::chrono::steady_clock::now() + delay > deadline) {
       throw RedisError("redis: cannot connect to " + endpoint_.host + ":" + std::to_string(endpoint_.port) +

@@ -36,9 +36,10 @@ class RedisError : public error::Error {
   bool connection() const { return kind() == error::Kind::kUnavailable; }
 };
 
-// What REDIS_URL names: redis://[[user]:password@]host[:port][/db]. A user means a Redis 6 ACL user
-// (AUTH user password); without one, the default user.
+// What REDIS_URL names: redis[s]://[[user]:password@]host[:port][/db]. A user means a Redis 6 ACL user
+// (AUTH user password); without one, the default user. rediss:// is TLS (see tls_tunnel.hpp).
 struct RedisEndpoint {
+  bool tls = false;
   std::string host;
   int port = 6379;
   int db = 0;
@@ -47,7 +48,8 @@ struct RedisEndpoint {
 };
 
 struct RedisConfig {
-  std::string url;  // REDIS_URL: redis://[:password@]host:port[/db]
+  std::string url;      // REDIS_URL: redis[s]://[[user]:password@]host:port[/db]
+  std::string ca_file;  // REDIS_CA_FILE: the CA bundle for rediss:// (empty: the system's trust store)
   std::chrono::milliseconds connect_timeout{2'000};
   std::chrono::milliseconds command_timeout{5'000};
   // How long a call keeps trying to (re)connect before it fails.
@@ -101,7 +103,7 @@ class Client {
 };
 
 // Parses REDIS_URL; throws std::invalid_argument on a malformed URL, naming it with its password
-// hidden. rediss:// (TLS) is refused with the reason: Debian's hiredis 0.14 has no TLS.
+// hidden.
 RedisEndpoint ParseRedisUrl(const std::string& url);
 
 }  // namespace rainbow::redis

@@ -37,7 +37,8 @@ std::string RelayConsumerName() {
 int Run(const state::TrackerConfig& c) {
   auto registry = ops::MetricsRegistry();
   state::TrackerMetrics metrics(*registry);
-  redis::RedisConfig redis_config{c.redis_url, c.redis_connect_timeout, c.redis_command_timeout};
+  redis::RedisConfig redis_config{c.redis_url, c.redis_ca_file, c.redis_connect_timeout,
+                                  c.redis_command_timeout};
   state::RedisPool pool(redis_config, static_cast<size_t>(c.redis_pool));
   state::StateStore store(pool, c.store);
   kafka::Producer producer({c.kafka_brokers, "state-tracker"});  // DLQ

@@ -42,6 +42,7 @@ struct SmokeConfig {
   std::string pg_dsn;
   std::string kafka_brokers;
   std::string redis_url;
+  std::string redis_ca_file;
   rainbow::s3::S3Config s3;
   std::string prometheus_url;
   std::string order_api_url;
@@ -88,7 +89,10 @@ void CheckKafka(const SmokeConfig& c, const std::string& run) {
 }
 
 void CheckRedis(const SmokeConfig& c, const std::string& run) {
-  rainbow::redis::Client client({c.redis_url});
+  rainbow::redis::RedisConfig redis_config;
+  redis_config.url = c.redis_url;
+  redis_config.ca_file = c.redis_ca_file;
+  rainbow::redis::Client client(redis_config);
   const rainbow::redis::Script script(
       "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])");
   const auto reply = client.Eval(script, {"smoke:" + run}, {run});
@@ -441,7 +445,8 @@ int main(int argc, char** argv) {
         SmokeConfig c;
         c.pg_dsn = env.RequireSecret("PG_DSN", "libpq connection string");
         c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
-        c.redis_url = env.RequireString("REDIS_URL", "redis://host:port/db");
+        c.redis_url = env.RequireSecret("REDIS_URL", "redis[s]://[[user]:password@]host:port/db");
+        c.redis_ca_file = env.String("REDIS_CA_FILE", "", "PEM CA bundle for a rediss:// REDIS_URL");
         c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint URL");
         c.s3.ca_file = env.String("S3_CA_FILE", "",
                                   "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");

@@ -2,11 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "common/redis/client.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/stack_env.hpp"
+#include "tests/support/test_pki.hpp"
 
 namespace rainbow::redis {
 namespace {
@@ -95,6 +99,80 @@ TEST(RedisClient, PipelineReturnsErrorRepliesInPlace) {
   EXPECT_EQ(replies[1].type, Reply::Type::kError);
   EXPECT_EQ(replies[2].str, "v");
   EXPECT_EQ(replies[3].integer, 1);
+}
+
+// rediss:// against a real Redis with TLS only (no plaintext port) and an ACL user: commands and
+// scripts work through the TLS tunnel; a wrong CA, a wrong password and a
+// plaintext client are each refused, and no error names the password.
+TEST(RedisClient, TlsWithAnAclUser) {
+  testing::TestPki pki;
+  const auto ca = pki.MakeCa("redis-ca");
+  const auto other_ca = pki.MakeCa("other-ca");
+  const auto server = pki.MakeLeaf(ca, "redis-server", "localhost");
+  const int port = testing::FreePort();
+  const std::string password = "acl-" + UniqueName("pw");
+  testing::ChildProcess redis("/usr/bin/redis-server",
+                              {"--bind",
+                               "127.0.0.1",
+                               "--port",
+                               "0",
+                               "--tls-port",
+                               std::to_string(port),
+                               "--tls-cert-file",
+                               server.cert,
+                               "--tls-key-file",
+                               server.key,
+                               "--tls-ca-cert-file",
+                               ca.cert,
+                               "--tls-auth-clients",
+                               "no",
+                               "--save",
+                               "",
+                               "--appendonly",
+                               "no",
+                               "--dir",
+                               pki.dir(),
+                               "--user",
+                               "default",
+                               "off",
+                               "--user",
+                               "tracker",
+                               "on",
+                               ">" + password,
+                               "~*",
+                               "&*",
+                               "+@all"},
+                              std::map<std::string, std::string>{});
+  RedisConfig c;
+  c.url = "rediss://tracker:" + password + "@localhost:" + std::to_string(port) + "/0";
+  c.ca_file = ca.cert;
+  c.reconnect_budget = std::chrono::milliseconds(10'000);
+  Client client(c);
+  const std::string key = UniqueName("tls");
+  ASSERT_EQ(client.Command({"SET", key, std::string(100'000, 'x')}).str, "OK");  // larger than one TLS record
+  EXPECT_EQ(client.Command({"GET", key}).str.size(), 100'000u);
+  EXPECT_EQ(client.Eval(kMoveScript, {key, key + ":dst"}, {"!"}).integer, 1);
+
+  const auto refused = [&](RedisConfig bad, const char* what) {
+    bad.reconnect_budget = std::chrono::milliseconds(500);
+    try {
+      Client(bad).Command({"PING"});
+      ADD_FAILURE() << what << ": PING answered";
+    } catch (const RedisError& e) {
+      EXPECT_EQ(std::string(e.what()).find(password), std::string::npos) << e.what();
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  RedisConfig wrong_ca = c;
+  wrong_ca.ca_file = other_ca.cert;
+  EXPECT_NE(refused(wrong_ca, "wrong CA").find("certificate"), std::string::npos);
+  RedisConfig wrong_password = c;
+  wrong_password.url = "rediss://tracker:not-" + password + "@localhost:" + std::to_string(port) + "/0";
+  refused(wrong_password, "wrong password");
+  RedisConfig plaintext = c;
+  plaintext.url = "redis://tracker:" + password + "@localhost:" + std::to_string(port) + "/0";
+  refused(plaintext, "plaintext");
 }
 
 }  // namespace

@@ -24,8 +24,10 @@ TEST(RedisUrl, RejectsMalformedUrlsWithoutShowingThePassword) {
   EXPECT_THROW(ParseRedisUrl("http://x:1"), std::invalid_argument);
   EXPECT_THROW(ParseRedisUrl("redis://x:notaport"), std::invalid_argument);
   EXPECT_THROW(ParseRedisUrl("redis://:1/0"), std::invalid_argument);
+  EXPECT_TRUE(ParseRedisUrl("rediss://u:p@h:6380").tls);
+  EXPECT_FALSE(ParseRedisUrl("redis://u:p@h:6380").tls);
   for (const char* url :
-       {"redis://u:SECRETPW@x:notaport", "rediss://u:SECRETPW@x:1", "redis://u:SECRETPW@:1/0"}) {
+       {"redis://u:SECRETPW@x:notaport", "rediss://u:SECRETPW@x:port", "redis://u:SECRETPW@:1/0"}) {
     try {
       ParseRedisUrl(url);
       ADD_FAILURE() << "parsed";

@@ -765,17 +765,20 @@ TEST_F(CdcTest, AnEventOverTheSizeLimitIsDeadLetteredOrStopsTheSession) {
   const std::string before(c.Exec("SELECT pg_current_wal_lsn()::text").Text(0, 0));
   Sql("INSERT INTO " + name_ + ".items VALUES (3, repeat('y', 10000))");
   StartService({{"CDC_SNAPSHOT_MODE", "never"}, {"CDC_MAX_MESSAGE_BYTES", "4096"}});
-  std::string reason;
+  // /readyz names the failing part (the engine); GetStatus says why.
+  std::string reason, readyz;
   for (const auto end = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < end;) {
     const auto [status, body] =
         rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz");
-    if (status == 503 && body.find("CDC_MAX_MESSAGE_BYTES") != std::string::npos) {
-      reason = body;
+    if (status == 503 && Status().last_error().find("CDC_MAX_MESSAGE_BYTES") != std::string::npos) {
+      reason = Status().last_error();
+      readyz = body;
       break;
     }
     std::this_thread::sleep_for(200ms);
   }
   EXPECT_NE(reason.find("over CDC_MAX_MESSAGE_BYTES"), std::string::npos) << service_->Stdout();
+  EXPECT_NE(readyz.find(R"("failing":["engine"])"), std::string::npos) << readyz;
   auto slot =
       c.Exec("SELECT confirmed_flush_lsn <= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
              {before, name_});

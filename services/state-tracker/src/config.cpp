@@ -10,8 +10,9 @@ TrackerConfig LoadConfig(config::Env& env) {
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
   c.topics = kafka::LoadTopicSettings(env);
   c.redis_url = env.RequireSecret(
-      "REDIS_URL",
-      "Redis holding the file states (redis://[[user]:password@]host:port/db; may carry a password)");
+      "REDIS_URL", "Redis holding the file states (redis[s]://[[user]:password@]host:port/db; a secret)");
+  c.redis_ca_file = env.String("REDIS_CA_FILE", "",
+                               "PEM CA bundle for a rediss:// (TLS) REDIS_URL (default: system trust store)");
   c.store.prefix =
       env.String("STATE_REDIS_PREFIX", "rainbow:{files}:", "prefix of every Redis key of the tracker");
   c.store.max_attempts = static_cast<uint32_t>(

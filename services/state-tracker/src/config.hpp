@@ -19,6 +19,7 @@ struct TrackerConfig {
   std::string kafka_brokers;
   kafka::TopicSettings topics;  // of files.events.dlq when the tracker creates it
   std::string redis_url;
+  std::string redis_ca_file;  // REDIS_CA_FILE: for a rediss:// URL
   StoreOptions store;
   std::string events_topic;
   std::string state_topic;

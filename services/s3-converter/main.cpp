@@ -1,9 +1,13 @@
 // s3-converter: JSON in S3 -> XML in S3, streaming (wiring only; logic in src/).
 #include <malloc.h>
 
+#include <atomic>
+#include <chrono>
+
 #include <thread>
 
 #include "common/grpc_server/grpc_server.hpp"
+#include "common/ops/background.hpp"
 #include "common/ops/metrics.hpp"
 #include "common/ops/ops_http_server.hpp"
 #include "common/ops/readiness.hpp"
@@ -27,6 +31,33 @@ int Run(const conv::ConverterConfig& c) {
 
   ops::Readiness readiness;
   readiness.AddCondition("wake-ups", "files.state consumer starting");
+  // S3 health: a one-key listing of the output bucket every CONVERTER_HEALTH_INTERVAL, with one try
+  // and short timeouts (the conversions' client retries; a probe must answer fast). Workers claim
+  // nothing while it fails, so an S3 outage does not burn the files' attempts.
+  readiness.AddCondition("s3", "S3 not checked yet");
+  std::atomic<bool> s3_healthy{false};
+  s3::S3Config probe_config = c.s3;
+  probe_config.retry.max_attempts = 1;
+  probe_config.connect_timeout = std::chrono::milliseconds(2'000);
+  probe_config.request_timeout = std::chrono::milliseconds(5'000);
+  s3::S3Client s3_probe(probe_config);
+  const auto check_s3 = [&] {
+    try {
+      s3::ListOptions one;
+      one.max_keys = 1;
+      s3_probe.ListObjectsV2(s3::BucketName(c.output_bucket), one);
+      s3_healthy = true;
+      readiness.Set("s3");
+    } catch (const std::exception& e) {
+      s3_healthy = false;
+      readiness.Set("s3", std::string("S3 unreachable: ") + e.what());
+    }
+  };
+  check_s3();
+  std::jthread s3_checker([&](std::stop_token stop) {
+    ops::RunUntilStopped(stop, "S3 health check", check_s3, {c.health_interval, c.health_interval});
+  });
+  if (c.workers > 0) pool.ReportTo(&readiness, [&s3_healthy] { return s3_healthy.load(); });
   // Wake-ups: a files.state event making a file claimable wakes idle workers.
   std::jthread waker([&](std::stop_token stop) {
     conv::RunWakeUps(
@@ -56,6 +87,8 @@ int Run(const conv::ConverterConfig& c) {
   pool.Stop(c.common.drain_timeout);
   waker.request_stop();
   waker.join();
+  s3_checker.request_stop();
+  s3_checker.join();
   log::Info("stopped");
   return 0;
 }

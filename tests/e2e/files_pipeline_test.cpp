@@ -454,5 +454,45 @@ TEST(FilesPipeline, ConvertCallsBeyondTheLimitAreResourceExhausted) {
   s3c.DeleteObject(kConverted, s3::ObjectKey(converter::OutputKeyFor(key)));
 }
 
+// S3 unreachable: the converter says so on /readyz (naming s3) and claims nothing, so the file keeps
+// its attempts; a converter that reaches S3 then converts it on its first attempt.
+TEST(FilesPipeline, ConverterClaimsNothingWhileS3IsDownAndSaysSo) {
+  const std::string dir = UniqueName("e2e");
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("e2e:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  auto down_env = ConverterEnv(tracker.grpc_addr(), UniqueName("down"));
+  down_env["S3_ENDPOINT"] = "http://127.0.0.1:" + std::to_string(testing::FreePort());  // nothing listens
+  down_env["CONVERTER_HEALTH_INTERVAL"] = "500ms";
+  Service down(RAINBOW_CONVERTER_BIN, down_env);
+
+  s3::S3Client s3c(S3FromEnv());
+  const std::string key = dir + "/while-s3-down.json";
+  const std::string json = R"([{"name":"a"}])";
+  s3c.PutObject(kRaw, s3::ObjectKey(key), json);
+  auto stub = TrackerStub(tracker.grpc_addr());
+  ASSERT_TRUE(WaitForState(*stub, "raw", key, files::v1::PENDING, 30s).has_value());
+
+  std::pair<long, std::string> readyz;
+  for (int i = 0; i < 50; ++i) {
+    readyz = testing::HttpGet("http://127.0.0.1:" + std::to_string(down.http_port) + "/readyz");
+    if (readyz.first == 503 && readyz.second.find("\"s3\"") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(readyz.first, 503) << readyz.second;
+  EXPECT_NE(readyz.second.find("\"s3\""), std::string::npos) << readyz.second;
+  std::this_thread::sleep_for(3s);  // six health checks, and claims it would have made by now
+  const auto waiting = GetRecord(*stub, "raw", key);
+  ASSERT_TRUE(waiting.has_value());
+  EXPECT_EQ(waiting->state(), files::v1::PENDING) << waiting->DebugString() << down.Logs();
+  EXPECT_EQ(waiting->attempts(), 0u) << waiting->DebugString();
+
+  Service up(RAINBOW_CONVERTER_BIN, ConverterEnv(tracker.grpc_addr(), UniqueName("up")));
+  const auto done = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 60s);
+  ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
+      << (done ? done->DebugString() : "") << up.Logs();
+  EXPECT_EQ(done->attempts(), 1u);
+}
+
 }  // namespace
 }  // namespace rainbow

@@ -35,6 +35,8 @@ ConverterConfig LoadConfig(config::Env& env) {
   c.heartbeat = env.Duration("CONVERTER_HEARTBEAT", 10s, "heartbeat interval while converting (< lease)");
   c.poll_interval =
       env.Duration("CONVERTER_POLL_INTERVAL", 2s, "claim poll when no files.state event woke us");
+  c.health_interval = env.Duration("CONVERTER_HEALTH_INTERVAL", 5s,
+                                   "S3 health check; while it fails /readyz names s3 and nothing is claimed");
   c.state_topic = env.String("CONVERTER_STATE_TOPIC", "files.state", "state events that wake idle workers");
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);

@@ -29,6 +29,7 @@ struct ConverterConfig {
   std::chrono::milliseconds lease{30'000};
   std::chrono::milliseconds heartbeat{10'000};
   std::chrono::milliseconds poll_interval{2'000};
+  std::chrono::milliseconds health_interval{5'000};  // S3 health check (readiness; workers pause)
   std::string state_topic = "files.state";
   std::string worker_id;  // prefix of the workers' ids (default host-pid)
 };

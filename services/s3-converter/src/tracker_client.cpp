@@ -86,10 +86,11 @@ bool TrackerClient::Complete(const files::v1::FileRef& file, const std::string& 
 }
 
 bool TrackerClient::Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                         const std::string& error, bool retryable) {
+                         const std::string& error, bool retryable, bool infrastructure) {
   auto req = Fenced<files::v1::FailRequest>(file, worker_id, attempt);
   req.set_error(error);
   req.set_retryable(retryable);
+  req.set_infrastructure(infrastructure && retryable);
   return CallFenced("Fail", &files::v1::FileStateService::Stub::Fail, req);
 }
 

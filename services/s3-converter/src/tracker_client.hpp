@@ -38,8 +38,9 @@ class TrackerClient {
   // False when the lease was lost before completing.
   bool Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
                 const std::string& output_key, const std::string& sha256);
+  // infrastructure: S3 (not the file) failed; the tracker does not count the attempt.
   bool Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-            const std::string& error, bool retryable);
+            const std::string& error, bool retryable, bool infrastructure = false);
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;

@@ -71,10 +71,19 @@ void WorkerPool::Run(const std::string& worker_id) {
     }
     std::vector<files::v1::FileRecord> files;
     const auto claimed_at = std::chrono::steady_clock::now();  // the leases run from here
+    // While S3 is unhealthy nothing is claimed: a claim would only fail the file's conversion.
+    if (healthy_ && !healthy_()) {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, config_.poll_interval, [&] { return stop_.load(); });
+      continue;
+    }
     try {
       files = tracker_.Claim(worker_id, 1, config_.lease);
+      if (readiness_ != nullptr) readiness_->Set(kTrackerCondition);
     } catch (const std::exception& e) {
       log::Warn("claim failed", {{"worker_id", worker_id}, {"error", e.what()}});
+      if (readiness_ != nullptr)
+        readiness_->Set(kTrackerCondition, std::string("state-tracker unreachable: ") + e.what());
     }
     for (const auto& f : files) Process(worker_id, f, claimed_at);
     if (!files.empty()) continue;
@@ -142,7 +151,11 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
       log::Warn("conversion failed", fields);
       try {
         WithTrackerRetries(
-            [&] { return tracker_.Fail(f.file(), worker_id, attempt, e.what(), e.retryable()); },
+            [&] {
+              // A retryable S3 error is S3's, not the file's: it must not use up the file's attempts.
+              const bool infrastructure = e.reason() == FailureReason::kS3 && e.retryable();
+              return tracker_.Fail(f.file(), worker_id, attempt, e.what(), e.retryable(), infrastructure);
+            },
             cancel_.get_token());
       } catch (const std::exception& te) {
         log::Error("could not report the failure; the lease will expire",

@@ -3,12 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/ops/readiness.hpp"
 #include "common/s3/client.hpp"
 #include "services/s3-converter/src/config.hpp"
 #include "services/s3-converter/src/metrics.hpp"
@@ -27,6 +29,14 @@ class WorkerPool {
   WorkerPool(const ConverterConfig& config, s3::S3Client& s3, TrackerClient& tracker,
              ConverterMetrics& metrics);
   ~WorkerPool();
+  // Before Start: the pool reports the tracker's reachability as the condition "tracker" of
+  // `readiness` (which must outlive it), and claims nothing while `healthy` says S3 is down.
+  void ReportTo(ops::Readiness* readiness, std::function<bool()> healthy) {
+    readiness_ = readiness;
+    healthy_ = std::move(healthy);
+    if (readiness_ != nullptr) readiness_->AddCondition(kTrackerCondition, "state-tracker not called yet");
+  }
+  static constexpr const char* kTrackerCondition = "tracker";
   void Start();
   void Wake();
   // Stops claiming; in-flight conversions get until `drain` to finish, then are cancelled.
@@ -41,6 +51,8 @@ class WorkerPool {
   s3::S3Client& s3_;
   TrackerClient& tracker_;
   ConverterMetrics& metrics_;
+  ops::Readiness* readiness_ = nullptr;
+  std::function<bool()> healthy_;
   std::atomic<bool> stop_{false};
   std::stop_source cancel_;  // requested when the drain time is over: in-flight work is cancelled
   std::mutex mu_;

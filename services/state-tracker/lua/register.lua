@@ -21,7 +21,7 @@ if prev then
   redis.call('HDEL', k, 'worker', 'lease_exp', 'output_key', 'sha256', 'error', 'retryable')
 end
 redis.call('HSET', k, 'bucket', ARGV[2], 'key', ARGV[3], 'etag', ARGV[4], 'size', ARGV[5],
-           'state', 'PENDING', 'attempts', 0, 'created_ms', now, 'updated_ms', now)
+           'state', 'PENDING', 'attempts', 0, 'free', 0, 'infra_run', 0, 'created_ms', now, 'updated_ms', now)
 if seq ~= '' then redis.call('HSET', k, 'seq', seq) end
 move_state(id, prev, 'PENDING')
 redis.call('ZADD', P .. 'ready', now, id)

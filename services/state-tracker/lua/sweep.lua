@@ -6,7 +6,7 @@ local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', P .. 'leases', id)
   local k = fkey(id)
-  local f = redis.call('HMGET', k, 'state', 'lease_exp', 'attempts', 'worker')
+  local f = redis.call('HMGET', k, 'state', 'lease_exp', 'attempts', 'worker', 'free')
   if f[1] == 'IN_PROGRESS' then
     if tonumber(f[2]) > now then
       redis.call('ZADD', P .. 'leases', f[2], id)
@@ -14,7 +14,7 @@ for _, id in ipairs(ids) do
       local attempts = tonumber(f[3])
       local err = 'lease of worker ' .. (f[4] or '') .. ' expired (attempt ' .. attempts .. ')'
       redis.call('HDEL', k, 'lease_exp')
-      if attempts >= tonumber(ARGV[2]) then
+      if attempts - tonumber(f[5] or '0') >= tonumber(ARGV[2]) then
         err = err .. '; no attempts left'
         redis.call('HSET', k, 'state', 'FAILED', 'error', err, 'retryable', '0', 'updated_ms', now)
         move_state(id, 'IN_PROGRESS', 'FAILED')

@@ -19,6 +19,9 @@ TrackerConfig LoadConfig(config::Env& env) {
       env.Int("STATE_MAX_ATTEMPTS", 3, 1, 1000, "claims of a file before it is terminally FAILED"));
   c.store.retry_delay =
       env.Duration("STATE_RETRY_DELAY", 1s, "a retryable failure is claimable again after this");
+  c.store.max_retry_delay =
+      env.Duration("STATE_MAX_RETRY_DELAY", 60s,
+                   "cap of the doubling delay after infrastructure failures (which do not use up attempts)");
   c.store.history_cap =
       static_cast<size_t>(env.Int("STATE_HISTORY_CAP", 50, 1, 10000, "transitions kept per file"));
   c.events_topic = env.String("STATE_EVENTS_TOPIC", "files.events", "bucket notifications to register");

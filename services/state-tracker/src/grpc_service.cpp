@@ -252,7 +252,7 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext
       [&](Done<FailResult> done) {
         store_.FailAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
                          req->error().empty() ? "unspecified error" : BoundedError(req->error()),
-                         req->retryable(), std::move(done));
+                         req->retryable(), std::move(done), req->infrastructure());
       },
       [this, resp](FailResult& r) {
         ReportTransition(r.record, metrics_, "failed");

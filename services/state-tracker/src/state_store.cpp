@@ -276,20 +276,21 @@ void StateStore::CompleteAsync(const std::string& bucket, const std::string& key
 }
 
 FailResult StateStore::Fail(const std::string& bucket, const std::string& key, const std::string& worker_id,
-                            uint32_t attempt, const std::string& error, bool retryable) {
+                            uint32_t attempt, const std::string& error, bool retryable, bool infrastructure) {
   return Wait<FailResult>([&](Done<FailResult> done) {
-    FailAsync(bucket, key, worker_id, attempt, error, retryable, std::move(done));
+    FailAsync(bucket, key, worker_id, attempt, error, retryable, std::move(done), infrastructure);
   });
 }
 
 void StateStore::FailAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
-                           uint32_t attempt, const std::string& error, bool retryable,
-                           Done<FailResult> done) {
+                           uint32_t attempt, const std::string& error, bool retryable, Done<FailResult> done,
+                           bool infrastructure) {
   EvalThen<FailResult>(
       pool_, Script(kFail), {options_.prefix},
       {FileId(bucket, key), worker_id, std::to_string(attempt), error, retryable ? "1" : "0",
        std::to_string(options_.max_attempts), std::to_string(options_.retry_delay.count()),
-       std::to_string(options_.history_cap)},
+       std::to_string(options_.history_cap), infrastructure ? "1" : "0",
+       std::to_string(options_.max_retry_delay.count())},
       [id = FileId(bucket, key)](const redis::Reply& reply) {
         if (reply.elements.at(0).integer == 0) {
           ThrowRefusal(reply, id);

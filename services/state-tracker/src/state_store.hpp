@@ -65,7 +65,9 @@ struct StoreOptions {
   std::string prefix = "rainbow:{files}:";
   uint32_t max_attempts = 3;                     // claims before a file is terminally FAILED
   std::chrono::milliseconds retry_delay{1'000};  // a retryable failure is claimable again after this
-  size_t history_cap = 50;                       // transitions kept per file
+  // An infrastructure failure's delay doubles per such failure in a row, up to this.
+  std::chrono::milliseconds max_retry_delay{60'000};
+  size_t history_cap = 50;  // transitions kept per file
 };
 
 struct Stats {
@@ -180,10 +182,12 @@ class StateStore {
                      uint32_t attempt, const std::string& output_key, const std::string& sha256,
                      Done<CompleteResult> done);
   // IN_PROGRESS -> FAILED, claimable again after retry_delay if retryable and attempts remain.
+  // infrastructure: a dependency failed, not the file (see FailRequest.infrastructure).
   FailResult Fail(const std::string& bucket, const std::string& key, const std::string& worker_id,
-                  uint32_t attempt, const std::string& error, bool retryable);
+                  uint32_t attempt, const std::string& error, bool retryable, bool infrastructure = false);
   void FailAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
-                 uint32_t attempt, const std::string& error, bool retryable, Done<FailResult> done);
+                 uint32_t attempt, const std::string& error, bool retryable, Done<FailResult> done,
+                 bool infrastructure = false);
   std::optional<FileRecord> Get(const std::string& bucket, const std::string& key);
   // Files in `state` ordered by id, after `cursor` (an id from a previous page's next_cursor).
   ListResult List(FileState state, uint32_t limit, const std::string& cursor);

@@ -191,6 +191,43 @@ TEST(StateStore, RetryableFailuresUpToMaxAttemptsThenTerminal) {
   EXPECT_EQ(f.store.GetStats().failed, 1u);
 }
 
+// Infrastructure failures (S3 down) give the attempt back: with max_attempts 2, five of them in a row
+// leave the file retryable, each one waiting twice as long as the one before (50, 100, 200, 400 ms,
+// capped at 300 ms here); then a failure of the file itself counts as the first used attempt.
+TEST(StateStore, InfrastructureFailuresDoNotUseUpAttemptsAndBackOff) {
+  auto o = Options(2);
+  o.max_retry_delay = 300ms;
+  Fixture f(o);
+  f.store.Register("raw", "i.json", "e", 1);
+  uint32_t attempt = 0;
+  std::vector<std::chrono::milliseconds> waits;
+  for (int i = 0; i < 5; ++i) {
+    const auto claim_start = std::chrono::steady_clock::now();
+    std::vector<FileRecord> c;
+    while ((c = f.store.Claim("w", 1, 10s)).empty()) std::this_thread::sleep_for(5ms);
+    waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                          claim_start));
+    attempt = c[0].attempts;
+    const auto r =
+        f.store.Fail("raw", "i.json", "w", attempt, "S3 unavailable", true, /*infrastructure=*/true);
+    ASSERT_FALSE(r.terminal) << "infrastructure failure " << i + 1 << " used up the attempts";
+    EXPECT_TRUE(r.record.retryable);
+  }
+  EXPECT_EQ(attempt, 5u);  // the fencing token still grows with every claim
+  // waits[i] is the delay after failure i (waits[0]: the first claim, at once).
+  EXPECT_LT(waits[0], 50ms);
+  EXPECT_GE(waits[2], 90ms);   // 100 ms after the 2nd failure (50 after the 1st)
+  EXPECT_GE(waits[3], 190ms);  // 200 ms
+  EXPECT_GE(waits[4], 290ms);  // 400 ms capped at 300
+  EXPECT_LT(waits[4], 1000ms);
+  // Failures of the file itself count again: the first leaves one attempt, the second is terminal.
+  std::vector<FileRecord> c;
+  while ((c = f.store.Claim("w", 1, 10s)).empty()) std::this_thread::sleep_for(5ms);
+  EXPECT_FALSE(f.store.Fail("raw", "i.json", "w", c[0].attempts, "bad bytes", true).terminal);
+  while ((c = f.store.Claim("w", 1, 10s)).empty()) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(f.store.Fail("raw", "i.json", "w", c[0].attempts, "bad bytes", true).terminal);
+}
+
 TEST(StateStore, NonRetryableFailureIsTerminalAtOnce) {
   Fixture f;
   f.store.Register("raw", "f.json", "e", 1);

@@ -159,6 +159,9 @@ grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::s
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  // Waits out a connection still being set up (a slow handshake on a busy machine) instead of failing
+  // fast with UNAVAILABLE: every channel given here is one whose handshake must succeed.
+  ctx.set_wait_for_ready(true);
   if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
   grpc::CompletionQueue cq;
   grpc::ByteBuffer request;  // empty: a default-valued message of any type
@@ -247,6 +250,26 @@ void ExpectNoSecretsIn(Service& s, const std::string& name) {
       rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(s.http_port) + "/readyz").second);
   ExpectNoSecrets(name + " logs", s.Logs());
 }
+
+// A database of the test stack's PostgreSQL for one test, dropped at its end.
+struct ScratchDatabase {
+  explicit ScratchDatabase(const std::string& prefix)
+      : name(rainbow::testing::UniqueIdentifier(prefix)), base(StackEnv("PG_DSN")) {
+    rainbow::pg::Connection c(base);
+    c.Exec("CREATE DATABASE " + name);
+  }
+  ~ScratchDatabase() {
+    try {
+      rainbow::pg::Connection c(base);
+      c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    } catch (const std::exception&) {
+    }
+  }
+  ScratchDatabase(const ScratchDatabase&) = delete;
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+  const std::string name;
+  const std::string base;
+};
 
 std::map<std::string, std::string> TrackerEnv(const std::string& dir) {
   auto env = SharedEnv();
@@ -405,22 +428,9 @@ TEST(Security, CertificateReplacedOnDiskIsServedWithoutRestart) {
 }
 
 TEST(Security, OrderApiChecksEveryRpcAndRoute) {
-  const std::string db = rainbow::testing::UniqueIdentifier("sec_orders");
-  const std::string base = StackEnv("PG_DSN");
-  {
-    rainbow::pg::Connection c(base);
-    c.Exec("CREATE DATABASE " + db);
-  }
-  struct Drop {
-    std::string base, db;
-    ~Drop() {
-      try {
-        rainbow::pg::Connection c(base);
-        c.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-      } catch (const std::exception&) {
-      }
-    }
-  } drop{base, db};
+  const ScratchDatabase scratch("sec_orders");
+  const std::string& db = scratch.name;
+  const std::string& base = scratch.base;
   const int rest_port = rainbow::testing::FreePort();
   auto env = W().ServerEnv(false);
   env["PG_DSN"] = base + " dbname=" + db;
@@ -510,22 +520,9 @@ TEST(Security, CdcProducerChecksEveryRpc) {
 }
 
 TEST(Security, LoaderChecksEveryRpc) {
-  const std::string db = rainbow::testing::UniqueIdentifier("sec_loader");
-  const std::string base = StackEnv("PG_DSN");
-  {
-    rainbow::pg::Connection c(base);
-    c.Exec("CREATE DATABASE " + db);
-  }
-  struct Drop {
-    std::string base, db;
-    ~Drop() {
-      try {
-        rainbow::pg::Connection c(base);
-        c.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-      } catch (const std::exception&) {
-      }
-    }
-  } drop{base, db};
+  const ScratchDatabase scratch("sec_loader");
+  const std::string& db = scratch.name;
+  const std::string& base = scratch.base;
   auto env = With(SharedEnv(), W().ServerEnv(false));
   env["PG_DSN"] = base + " dbname=" + db;
   env["LOADER_TOPIC_PATTERN"] = "^" + db + "\\.public\\.[a-z_]+$";

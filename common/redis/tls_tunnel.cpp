@@ -82,6 +82,15 @@ int ConnectTcp(const std::string& host, int port, std::chrono::milliseconds time
   throw std::runtime_error("cannot connect to " + host + ":" + std::to_string(port) + ": " + last);
 }
 
+// After an SSL_read/SSL_write that moved nothing: notes what the TLS connection waits for; false when
+// it closed or failed.
+bool NoteWant(SSL* ssl, int result, bool& wants_read, bool& wants_write) {
+  const int e = SSL_get_error(ssl, result);
+  if (e == SSL_ERROR_WANT_READ) return wants_read = true;
+  if (e == SSL_ERROR_WANT_WRITE) return wants_write = true;
+  return false;
+}
+
 // Moves bytes between the plain local socket and the TLS connection until either side closes.
 void Pump(SSL* ssl, int tcp, int local) {
   std::array<char, 16384> up{}, down{};  // up: local -> server, down: server -> local
@@ -104,13 +113,7 @@ void Pump(SSL* ssl, int tcp, int local) {
         up_off += static_cast<size_t>(n), progress = true;
         if (up_off == up_len) up_len = 0;
       } else {
-        const int e = SSL_get_error(ssl, n);
-        if (e == SSL_ERROR_WANT_READ)
-          ssl_wants_read = true;
-        else if (e == SSL_ERROR_WANT_WRITE)
-          ssl_wants_write = true;
-        else
-          break;
+        if (!NoteWant(ssl, n, ssl_wants_read, ssl_wants_write)) break;
       }
     }
     if (down_len == 0) {
@@ -118,13 +121,7 @@ void Pump(SSL* ssl, int tcp, int local) {
       if (n > 0) {
         down_len = static_cast<size_t>(n), down_off = 0, progress = true;
       } else {
-        const int e = SSL_get_error(ssl, n);
-        if (e == SSL_ERROR_WANT_READ)
-          ssl_wants_read = true;
-        else if (e == SSL_ERROR_WANT_WRITE)
-          ssl_wants_write = true;
-        else
-          break;  // the server closed, or the connection failed
+        if (!NoteWant(ssl, n, ssl_wants_read, ssl_wants_write)) break;  // closed, or failed
       }
     }
     if (down_len > 0) {

@@ -26,13 +26,16 @@ std::optional<std::string_view> BearerToken(std::string_view header) {
 
 }  // namespace
 
+std::optional<Authorizer::FileVersion> Authorizer::VersionOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileVersion{st.st_ino, st.st_size, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
+}
+
 Authorizer::Authorizer(AuthConfig config) : config_(std::move(config)) {
   if (config_.enabled()) {
     table_ = std::make_shared<const TokenTable>(TokenTable::Load(config_.tokens_file));
-    struct stat st {};
-    if (::stat(config_.tokens_file.c_str(), &st) == 0) {
-      version_ = {st.st_ino, st.st_size, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
-    }
+    version_ = VersionOf(config_.tokens_file).value_or(FileVersion{});
     next_check_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     log::Info("authentication on", {{"tokens", table_->token_count()}});
   }
@@ -43,11 +46,9 @@ std::shared_ptr<const TokenTable> Authorizer::Current() const {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_check_) return table_;
   next_check_ = now + std::chrono::seconds(1);
-  struct stat st {};
-  if (::stat(config_.tokens_file.c_str(), &st) != 0) return table_;  // mid-rotation: keep the last good
-  const FileVersion seen{st.st_ino, st.st_size, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
-  if (seen == version_) return table_;
-  version_ = seen;
+  const auto seen = VersionOf(config_.tokens_file);
+  if (!seen || *seen == version_) return table_;  // unchanged, or gone mid-rotation: keep the last good
+  version_ = *seen;
   try {
     table_ = std::make_shared<const TokenTable>(TokenTable::Load(config_.tokens_file));
     log::Info("tokens file reloaded", {{"tokens", table_->token_count()}});

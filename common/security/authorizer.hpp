@@ -40,18 +40,20 @@ class Authorizer {
                   const std::vector<std::string>& peer_common_names, std::string_view scope) const;
 
  private:
+  struct FileVersion {
+    ino_t inode = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileVersion&) const = default;
+  };
+  static std::optional<FileVersion> VersionOf(const std::string& path);
   std::shared_ptr<const TokenTable> Current() const;
 
   const AuthConfig config_;
   mutable std::mutex mu_;  // the fields below
   mutable std::shared_ptr<const TokenTable> table_;
   mutable std::chrono::steady_clock::time_point next_check_{};
-  mutable struct FileVersion {
-    ino_t inode = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileVersion&) const = default;
-  } version_;
+  mutable FileVersion version_;
 };
 
 }  // namespace rainbow::security

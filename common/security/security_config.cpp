@@ -18,9 +18,9 @@ std::chrono::seconds ReloadInterval(config::Env& env) {
 }
 
 // Both or neither: a certificate without its key (or the reverse) is a half-done configuration.
-void CheckPair(config::Env& env, const std::string& cert_var, const std::string& cert,
-               const std::string& key_var, const std::string& key) {
-  if (env.describing() || (cert.empty() && key.empty())) return;
+void CheckPair(const std::string& cert_var, const std::string& cert, const std::string& key_var,
+               const std::string& key) {
+  if (cert.empty() && key.empty()) return;
   if (cert.empty()) throw config::ConfigError(cert_var, key_var + " is set but " + cert_var + " is not");
   if (key.empty()) throw config::ConfigError(key_var, cert_var + " is set but " + key_var + " is not");
   CheckCertificateFile(cert_var, cert);
@@ -32,8 +32,7 @@ void CheckPair(config::Env& env, const std::string& cert_var, const std::string&
 
 void CheckServerTlsFiles(const std::string& prefix, const std::string& cert, const std::string& key,
                          const std::string& client_ca) {
-  config::Env env([](const std::string&) { return std::nullopt; });  // CheckPair only asks describing()
-  CheckPair(env, prefix + "CERT_FILE", cert, prefix + "KEY_FILE", key);
+  CheckPair(prefix + "CERT_FILE", cert, prefix + "KEY_FILE", key);
   if (!client_ca.empty()) {
     if (cert.empty())
       throw config::ConfigError(prefix + "CLIENT_CA_FILE",
@@ -84,7 +83,7 @@ ClientConfig LoadClient(config::Env& env) {
   c.token =
       env.Secret("GRPC_CLIENT_TOKEN", "bearer token sent on every gRPC call (prefer GRPC_CLIENT_TOKEN_FILE)");
   c.reload_interval = ReloadInterval(env);
-  CheckPair(env, "GRPC_CLIENT_CERT_FILE", c.cert_file, "GRPC_CLIENT_KEY_FILE", c.key_file);
+  if (!env.describing()) CheckPair("GRPC_CLIENT_CERT_FILE", c.cert_file, "GRPC_CLIENT_KEY_FILE", c.key_file);
   if (!env.describing()) {
     if (!c.ca_file.empty()) CheckCertificateFile("GRPC_CLIENT_CA_FILE", c.ca_file);
     if (!c.cert_file.empty() && c.ca_file.empty()) {

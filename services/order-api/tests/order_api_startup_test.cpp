@@ -64,8 +64,7 @@ TEST(OrderApiStartup, NotReadyUntilTheSchemaIsMigrated) {
     EXPECT_EQ(ready.first, 503) << ready.second;
     // The open endpoint names the failing part; why is in the log.
     EXPECT_NE(ready.second.find(R"("failing":["database"])"), std::string::npos) << ready.second;
-    EXPECT_NE(follower.process->Stdout().find("schema not migrated"), std::string::npos)
-        << follower.process->Stdout();
+    EXPECT_TRUE(StdoutShows(*follower.process, "schema not migrated")) << follower.process->Stdout();
     EXPECT_EQ(testing::HttpGet(follower.OpsUrl("/healthz")).first, 200);
     // gRPC health says the same, for the server and for OrderService.
     EXPECT_EQ(testing::HealthStatus(ChannelTo(follower.grpc)), "NOT_SERVING");

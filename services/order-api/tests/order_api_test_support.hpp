@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -318,6 +319,18 @@ inline std::vector<json> LogLines(const ChildProcess& process, const std::string
     if (!j.is_discarded() && j.value("msg", "") == msg) out.push_back(std::move(j));
   }
   return out;
+}
+
+// Whether `text` shows up in the service's stdout within `timeout`. Log lines reach stdout a
+// little after the state they describe (the readiness loop logs a new reason on its next round).
+inline bool StdoutShows(const ChildProcess& process, const std::string& text,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (process.Stdout().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 // The line with message `msg` and request_id `id`; null when there is none (yet).

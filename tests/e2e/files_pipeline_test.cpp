@@ -14,6 +14,7 @@
 #include "rainbow/s3_converter.grpc.pb.h"
 #include "services/s3-converter/src/s3_pipeline.hpp"
 #include "tests/support/files_stack.hpp"
+#include "tests/support/s3_fault_proxy.hpp"
 
 namespace rainbow {
 namespace {
@@ -492,6 +493,243 @@ TEST(FilesPipeline, ConverterClaimsNothingWhileS3IsDownAndSaysSo) {
   ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
       << (done ? done->DebugString() : "") << up.Logs();
   EXPECT_EQ(done->attempts(), 1u);
+}
+
+// An object deleted from `raw` before it was converted ends REMOVED, not FAILED: by its s3:ObjectRemoved
+// notification (no converter runs while it arrives), or, when the converter gets there first, by the
+// NoSuchKey the converter reports (here: a file registered by hand for a key that is not in S3).
+TEST(FilesPipeline, ObjectDeletedBeforeConversionEndsRemovedNotFailed) {
+  const std::string dir = UniqueName("removed");
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("removed:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string deleted = dir + "/deleted.json";
+  s3c.PutObject(kRaw, s3::ObjectKey(deleted), R"([{"name":"a"}])");
+  ASSERT_TRUE(WaitForState(*stub, "raw", deleted, files::v1::PENDING, 30s).has_value()) << tracker.Logs();
+  s3c.DeleteObject(kRaw, s3::ObjectKey(deleted));
+  const auto by_event = WaitForState(*stub, "raw", deleted, files::v1::REMOVED, 30s);
+  ASSERT_TRUE(by_event && by_event->state() == files::v1::REMOVED)
+      << (by_event ? by_event->DebugString() : "") << tracker.Logs();
+  EXPECT_EQ(by_event->attempts(), 0u);
+
+  const std::string missing = dir + "/never-uploaded.json";
+  {
+    files::v1::RegisterRequest req;
+    req.mutable_file()->set_bucket("raw");
+    req.mutable_file()->set_key(missing);
+    req.mutable_file()->set_etag("0123456789abcdef0123456789abcdef");
+    req.set_size(10);
+    files::v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Register(&ctx, req, &resp).ok());
+  }
+  Service converter(RAINBOW_CONVERTER_BIN, ConverterEnv(tracker.grpc_addr(), UniqueName("conv")));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  const auto by_worker = WaitForState(*stub, "raw", missing, files::v1::REMOVED, 60s);
+  ASSERT_TRUE(by_worker && by_worker->state() == files::v1::REMOVED)
+      << (by_worker ? by_worker->DebugString() : "") << converter.Logs();
+  EXPECT_NE(by_worker->error().find("no longer exists"), std::string::npos) << by_worker->error();
+  EXPECT_EQ(by_worker->attempts(), 1u);
+  EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"source_removed\"} 1"),
+            std::string::npos);
+  // Neither is FAILED, and the tracker counts both as REMOVED.
+  files::v1::StatsResponse stats;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->Stats(&ctx, {}, &stats).ok());
+  EXPECT_EQ(stats.removed(), 2u);
+  EXPECT_EQ(stats.failed(), 0u);
+}
+
+// --- Faults between the converter and S3 (tests/support/s3_fault_proxy): the converter's S3 traffic
+// goes through the proxy; the tracker and the test talk to MinIO directly.
+
+int MinioPort() {
+  const std::string endpoint = StackEnv("S3_ENDPOINT");
+  return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+}
+
+std::map<std::string, std::string> ConverterVia(const testing::S3FaultProxy& proxy,
+                                                const std::string& tracker_addr,
+                                                const std::string& worker_id) {
+  auto env = ConverterEnv(tracker_addr, worker_id, 1);
+  env["S3_ENDPOINT"] = proxy.endpoint();
+  env["CONVERTER_PART_ATTEMPTS"] = "1";  // a refused part fails the attempt after the client's own retries
+  return env;
+}
+
+// Polls until the file is FAILED for good (not retryable: no attempts left), or the timeout passes;
+// returns the last record seen.
+std::optional<files::v1::FileRecord> WaitForFinalFailure(files::v1::FileStateService::Stub& stub,
+                                                         const std::string& key,
+                                                         std::chrono::seconds timeout) {
+  std::optional<files::v1::FileRecord> last;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    last = GetRecord(stub, "raw", key);
+    if (last && last->state() == files::v1::FAILED && !last->retryable()) return last;
+    std::this_thread::sleep_for(100ms);
+  }
+  return last;
+}
+
+bool HistoryHas(const files::v1::FileRecord& r, files::v1::FileState to, const std::string& error_part) {
+  for (const auto& t : r.history()) {
+    if (t.to() == to && t.error().find(error_part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Source bytes changed on the way (one character of a string value, so the JSON stays valid): the
+// SHA-256 of what was read does not match the one the source declares, every attempt fails, and
+// nothing is ever published in `converted`.
+TEST(FilesPipeline, SourceBytesCorruptedInTransitFailTheFileWithNothingPublished) {
+  const std::string dir = UniqueName("corrupt-in");
+  testing::S3FaultProxy proxy(MinioPort());
+  proxy.ReplaceInBody({"GET", "/raw/" + dir + "/"}, "needle", "neEdle");
+  Service tracker(RAINBOW_TRACKER_BIN, TrackerEnv(UniqueName("corrupt-in:{files}") + ":", "raw/" + dir + "/",
+                                                  UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/products.json";
+  s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"ean":"1","name":"needle in a haystack"}])");
+  ASSERT_FALSE(s3c.HeadObject(kRaw, s3::ObjectKey(key)).checksum_sha256.empty())
+      << "the source declares its SHA-256";
+  const auto rec = WaitForFinalFailure(*stub, key, 90s);
+  ASSERT_TRUE(rec && rec->state() == files::v1::FAILED && !rec->retryable())
+      << (rec ? rec->DebugString() : "") << converter.Logs();
+  EXPECT_EQ(rec->attempts(), 3u) << "each attempt read corrupted bytes and failed";
+  EXPECT_NE(rec->error().find("SHA-256"), std::string::npos) << rec->error();
+  EXPECT_GE(proxy.faults(), 3) << "the proxy changed every download";
+  EXPECT_TRUE(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.empty())
+      << "a corrupted conversion was published";
+  EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"checksum_mismatch\"} 3"),
+            std::string::npos)
+      << converter.Metrics();
+}
+
+// The output's SHA-256 as S3 reports it (HEAD after the write) differs from what the converter sent:
+// the output is deleted, the attempt fails, and after the last attempt the file is FAILED with nothing
+// left in `converted`.
+TEST(FilesPipeline, OutputChecksumMismatchAfterTheWriteFailsTheFileWithNothingPublished) {
+  const std::string dir = UniqueName("corrupt-out");
+  testing::S3FaultProxy proxy(MinioPort());
+  proxy.CorruptHeader({"HEAD", "/converted/" + dir + "/"}, "x-amz-checksum-sha256");
+  Service tracker(RAINBOW_TRACKER_BIN, TrackerEnv(UniqueName("corrupt-out:{files}") + ":", "raw/" + dir + "/",
+                                                  UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/products.json";
+  s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"ean":"1","name":"a"},{"ean":"2","name":"b"}])");
+  const auto rec = WaitForFinalFailure(*stub, key, 90s);
+  ASSERT_TRUE(rec && rec->state() == files::v1::FAILED && !rec->retryable())
+      << (rec ? rec->DebugString() : "") << converter.Logs();
+  EXPECT_EQ(rec->attempts(), 3u);
+  EXPECT_NE(rec->error().find("does not match"), std::string::npos) << rec->error();
+  EXPECT_GE(proxy.faults(), 3);
+  EXPECT_TRUE(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.empty()) << "an unverified output was left";
+  EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"verify_failed\"} 3"),
+            std::string::npos)
+      << converter.Metrics();
+}
+
+// S3 fails in the middle of a conversion: part 2 of the multipart output is refused (503) more times
+// than the S3 client retries. The failure is S3's, so it does not use up the file's one attempt
+// (STATE_MAX_ATTEMPTS=1: a failure counted against the file would end it FAILED); the file is
+// claimed again after a back-off and COMPLETED once, its output verified.
+TEST(FilesPipeline, S3FailingMidConversionIsRetriedWithoutUsingUpAttempts) {
+  const std::string dir = UniqueName("s3-mid");
+  testing::S3FaultProxy proxy(MinioPort());
+  constexpr int kRefusals = 12;  // more than two attempts' worth of the client's own retries of one part
+  proxy.FailRequests({"PUT", "partNumber=2&"}, kRefusals);
+  auto tracker_env =
+      TrackerEnv(UniqueName("s3-mid:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker"));
+  tracker_env["STATE_MAX_ATTEMPTS"] = "1";
+  Service tracker(RAINBOW_TRACKER_BIN, tracker_env);
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/products.json";
+  GeneratedProducts gen(12ull << 20);  // about 16 MiB of XML: parts of 5 MiB
+  s3c.UploadMultipart(kRaw, s3::ObjectKey(key), [&](char* out, size_t max) { return gen.Read(out, max); },
+                      {8ull << 20, 2});
+  const auto rec = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 180s);
+  ASSERT_TRUE(rec && rec->state() == files::v1::COMPLETED)
+      << (rec ? rec->DebugString() : "") << converter.Logs();
+  EXPECT_EQ(proxy.faults(), kRefusals) << "every refusal was met";
+  EXPECT_GE(rec->attempts(), 2u) << rec->DebugString();
+  const auto full = GetRecord(*stub, "raw", key);
+  ASSERT_TRUE(full.has_value());
+  EXPECT_TRUE(HistoryHas(*full, files::v1::FAILED, "ServiceUnavailable")) << full->DebugString();
+  EXPECT_EQ(ObjectSha256(s3c, kConverted, rec->output_key()), rec->sha256());
+  EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"s3\"}"), std::string::npos);
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  s3c.DeleteObject(kConverted, s3::ObjectKey(rec->output_key()));
+}
+
+// Item 1 of the reliability issue: a converter cut off from its tracker (frozen with SIGSTOP in the
+// middle of a conversion, whose download the proxy keeps slow) stops by itself when its lease runs
+// out by its own clock, before the tracker is back, so it cannot go on writing a file another worker
+// may own by then. Once the tracker is back, the expired lease is swept and the file is converted
+// again, COMPLETED once.
+TEST(FilesPipeline, ConverterCutOffFromAFrozenTrackerStopsAtItsLeaseDeadline) {
+  const std::string dir = UniqueName("frozen-tracker");
+  testing::S3FaultProxy proxy(MinioPort());
+  proxy.SlowDown({"GET", "/raw/" + dir + "/"}, 200 * 1024);
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("frozen:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/products.json";
+  GeneratedProducts gen(2ull << 20);  // about 10 s to download at the proxy's pace
+  std::string json;
+  char buf[65536];
+  for (size_t n; (n = gen.Read(buf, sizeof(buf))) > 0;) json.append(buf, n);
+  s3c.PutObject(kRaw, s3::ObjectKey(key), json);
+  const auto held = WaitForState(*stub, "raw", key, files::v1::IN_PROGRESS, 30s);
+  ASSERT_TRUE(held && held->state() == files::v1::IN_PROGRESS) << converter.Logs();
+  std::this_thread::sleep_for(1s);  // well into the download
+  tracker.process->Signal(SIGSTOP);
+  bool stopped_by_itself = false;
+  for (int i = 0; i < 100 && !stopped_by_itself; ++i) {  // the lease is 3 s, heartbeats every 1 s
+    std::this_thread::sleep_for(100ms);
+    const auto logs = converter.process->Stdout();
+    stopped_by_itself = logs.find("\"msg\":\"conversion cancelled\"") != std::string::npos &&
+                        logs.find("expired locally") != std::string::npos;
+  }
+  const bool converted_meanwhile = !s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.empty();
+  proxy.Clear();
+  tracker.process->Signal(SIGCONT);
+  ASSERT_TRUE(stopped_by_itself) << "the converter went on past its lease while the tracker was frozen\n"
+                                 << converter.Logs();
+  EXPECT_FALSE(converted_meanwhile) << "an output was published by a worker whose lease had run out";
+
+  const auto done = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 90s);
+  ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
+      << (done ? done->DebugString() : "") << converter.Logs();
+  EXPECT_EQ(done->attempts(), 2u) << done->DebugString();
+  EXPECT_EQ(ObjectSha256(s3c, kConverted, done->output_key()), done->sha256());
+  EXPECT_EQ(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.size(), 1u);
+  EXPECT_GE(proxy.faults(), 1);
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  s3c.DeleteObject(kConverted, s3::ObjectKey(done->output_key()));
 }
 
 }  // namespace

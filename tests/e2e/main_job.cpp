@@ -100,6 +100,32 @@ void CheckRedis(const SmokeConfig& c, const std::string& run) {
   if (reply.str != run) throw std::runtime_error("script returned '" + reply.str + "'");
 }
 
+// The s3+notification step's object, deleted right after its notification, ends REMOVED in the
+// tracker (or COMPLETED when the converter was quicker than the delete), never FAILED.
+void CheckDeletedFile(const SmokeConfig& c, const std::string& run) {
+  const std::string key = "smoke/" + run + ".json";
+  auto stub =
+      rainbow::files::v1::FileStateService::NewStub(rainbow::security::Connect(c.state_grpc, c.grpc_client));
+  rainbow::files::v1::FileRecord record;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    rainbow::files::v1::GetRequest req;
+    req.mutable_file()->set_bucket("raw");
+    req.mutable_file()->set_key(key);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    if (stub->Get(&ctx, req, &record).ok()) {
+      if (record.state() == rainbow::files::v1::REMOVED || record.state() == rainbow::files::v1::COMPLETED)
+        return;
+      if (record.state() == rainbow::files::v1::FAILED) break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  throw std::runtime_error("raw/" + key + " deleted before conversion is " +
+                           rainbow::files::v1::FileState_Name(record.state()) + " ('" + record.error() +
+                           "'), not REMOVED");
+}
+
 void CheckS3AndNotification(const SmokeConfig& c, const std::string& run) {
   rainbow::kafka::Consumer consumer({c.kafka_brokers, "smoke-notify-" + run, {"files.events"}});
   rainbow::s3::S3Client s3(c.s3);
@@ -484,6 +510,7 @@ int main(int argc, char** argv) {
             steps.push_back(
                 {"serving (warehouse -> ClickHouse fact_sales, view sales_by_day)", CheckServing});
           steps.push_back({"files (raw -> state-tracker -> s3-converter -> converted)", CheckFiles});
+          steps.push_back({"files deleted from raw before conversion end REMOVED", CheckDeletedFile});
         }
         for (const auto& [name, step] : steps) {
           const auto start = std::chrono::steady_clock::now();

@@ -1,8 +1,6 @@
 // common/s3 against a real MinIO (scripts/stack --test up minio; env from scripts/stack --test env).
 // The suite creates its own bucket and removes it, with everything in it, at the end.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +17,7 @@
 
 #include "common/crypto/sha256.hpp"
 #include "common/s3/client.hpp"
+#include "tests/support/loopback_socket.hpp"
 #include "tests/support/s3_stack_env.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -66,16 +65,9 @@ class FlakyProxy {
       : cut_after_(cut_after), to_cut_(connections_to_cut), cut_uploads_(cut_uploads) {
     const auto colon = endpoint.rfind(':');
     upstream_port_ = std::stoi(endpoint.substr(colon + 1));
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(listener_, 16) != 0 ||
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      throw std::runtime_error("proxy: cannot listen");
-    }
-    port_ = ntohs(addr.sin_port);
+    const auto listener = rainbow::testing::ListenOnLoopback();
+    listener_ = listener.fd;
+    port_ = listener.port;
     acceptor_ = std::jthread([this] { AcceptLoop(); });
   }
   ~FlakyProxy() {
@@ -95,14 +87,9 @@ class FlakyProxy {
       if (::poll(&p, 1, 50) <= 0) continue;
       const int client = ::accept(listener_, nullptr, nullptr);
       if (client < 0) continue;
-      const int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(static_cast<uint16_t>(upstream_port_));
-      if (::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      const int upstream = rainbow::testing::ConnectToLoopback(upstream_port_);
+      if (upstream < 0) {
         ::close(client);
-        ::close(upstream);
         continue;
       }
       const bool cut = connections_++ < to_cut_;

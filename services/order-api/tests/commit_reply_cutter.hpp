@@ -4,12 +4,10 @@
 // connection to order-api is cut the moment the server starts answering it, so order-api sees its
 // create sent and its connection lost: the commit outcome is unknown to it. The server side is read
 // until the server is ready for the next query (the implicit transaction committed), then closed.
-// Used by the unknown-outcome tests only (tests/support holds the general fault proxy).
+// Used by the unknown-outcome tests only (tests/support/s3_fault_proxy is the HTTP one for S3).
 //
 // Owned by the test; one thread accepts, one thread per connection pumps both ways; the destructor
 // closes everything and joins.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,23 +20,16 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/loopback_socket.hpp"
+
 namespace rainbow::order::api_test {
 
 class CommitReplyCutter {
  public:
   explicit CommitReplyCutter(int server_port) : server_port_(server_port) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::listen(listener_, 64) != 0)
-      throw std::runtime_error("commit reply cutter: cannot listen");
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    const auto listener = testing::ListenOnLoopback();
+    listener_ = listener.fd;
+    port_ = listener.port;
     acceptor_ = std::thread([this] { Accept(); });
   }
   ~CommitReplyCutter() {
@@ -68,13 +59,8 @@ class CommitReplyCutter {
     while (!stop_) {
       const int client = ::accept(listener_, nullptr, nullptr);
       if (client < 0) return;
-      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(static_cast<uint16_t>(server_port_));
-      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-        ::close(server);
+      const int server = testing::ConnectToLoopback(server_port_);
+      if (server < 0) {
         ::close(client);
         continue;
       }

@@ -1,5 +1,7 @@
 #include "services/s3-converter/src/lease_keeper.hpp"
 
+#include <algorithm>
+
 #include "common/retry/backoff.hpp"
 
 namespace rainbow::converter {
@@ -23,8 +25,13 @@ void LeaseKeeper::Stop() {
 void LeaseKeeper::Run(std::stop_token stop) {
   while (retry::SleepFor(stop, lease_.interval)) {
     const auto sent = std::chrono::steady_clock::now();
+    // An answer after the local deadline is no use (the conversion stops there anyway), and waiting
+    // longer would hold up Stop: the worker must be free to report and move on.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::duration(deadline_.load()) - sent.time_since_epoch());
+    const auto wait = std::clamp(left, std::chrono::milliseconds(100), lease_.duration);
     try {
-      if (!tracker_.Heartbeat(lease_.file, lease_.worker_id, lease_.attempt, lease_.duration)) {
+      if (!tracker_.Heartbeat(lease_.file, lease_.worker_id, lease_.attempt, lease_.duration, wait)) {
         lost_ = true;
         log::Warn("lease lost, cancelling", ids_);
         return;

@@ -23,7 +23,7 @@ ConverterMetrics::ConverterMetrics(prometheus::Registry& registry)
                                   "(no heartbeat accepted in time).")) {
   files.Get({"completed"});
   files.Get({"failed"});
-  for (auto r : {FailureReason::kInvalidJson, FailureReason::kWrongShape, FailureReason::kNotFound,
+  for (auto r : {FailureReason::kInvalidJson, FailureReason::kWrongShape, FailureReason::kSourceRemoved,
                  FailureReason::kSourceChanged, FailureReason::kChecksumMismatch, FailureReason::kS3,
                  FailureReason::kVerifyFailed, FailureReason::kCancelled, FailureReason::kForbiddenBucket,
                  FailureReason::kInternal}) {

@@ -18,7 +18,7 @@ error::Kind KindOf(FailureReason reason, bool retryable) {
     case FailureReason::kInvalidJson:
     case FailureReason::kWrongShape:
       return error::Kind::kInvalidArgument;
-    case FailureReason::kNotFound:
+    case FailureReason::kSourceRemoved:
       return error::Kind::kNotFound;
     case FailureReason::kSourceChanged:
       return error::Kind::kConflict;
@@ -48,7 +48,9 @@ ConversionError Classify(std::exception_ptr error) {
   } catch (const s3::S3Error& e) {
     switch (e.s3_kind()) {
       case s3::S3ErrorKind::kNotFound:
-        return {FailureReason::kNotFound, false, e.what()};
+        // Reads of the source map their NotFound to kSourceRemoved (ReadingSource); any other is the
+        // output side's (a missing output bucket, an unknown upload): S3's, permanent.
+        return {FailureReason::kS3, false, e.what()};
       case s3::S3ErrorKind::kChecksumMismatch:
         return {FailureReason::kChecksumMismatch, true, e.what()};
       case s3::S3ErrorKind::kRetryable:
@@ -102,8 +104,8 @@ std::string_view ToString(FailureReason reason) {
       return "invalid_json";
     case FailureReason::kWrongShape:
       return "wrong_shape";
-    case FailureReason::kNotFound:
-      return "not_found";
+    case FailureReason::kSourceRemoved:
+      return "source_removed";
     case FailureReason::kSourceChanged:
       return "source_changed";
     case FailureReason::kChecksumMismatch:
@@ -206,6 +208,19 @@ class Conversion {
       throw ConversionError(FailureReason::kCancelled, false, "conversion cancelled");
     }
   }
+  // Runs a read of the source object: its NotFound means the object was deleted (kSourceRemoved, and
+  // the file ends REMOVED), except for a missing bucket, which is a setup error.
+  template <typename Read>
+  auto ReadingSource(Read&& read) const {
+    try {
+      return read();
+    } catch (const s3::S3Error& e) {
+      if (e.s3_kind() != s3::S3ErrorKind::kNotFound || e.code() == "NoSuchBucket") throw;
+      throw ConversionError(
+          FailureReason::kSourceRemoved, false,
+          "source " + src_bucket_.str() + "/" + src_key_.str() + " no longer exists: " + e.what());
+    }
+  }
   // Joins the producer; rethrows its error.
   void JoinProducer() {
     if (producer_.joinable()) producer_.join();
@@ -261,7 +276,7 @@ class Conversion {
 
 void Conversion::ReadHead(const std::string& expected_etag) {
   try {
-    head_ = s3_.HeadObject(src_bucket_, src_key_);
+    head_ = ReadingSource([&] { return s3_.HeadObject(src_bucket_, src_key_); });
   } catch (...) {
     throw Classify(std::current_exception());
   }
@@ -282,13 +297,15 @@ void Conversion::Produce() {
     crypto::Sha256 in_hash;
     XmlConverter converter(options_.xml, XmlConverter::TakeBuffers{},
                            [&](std::string& chunk) { queue_.PushBuffer(chunk); });
-    const auto info = s3_.DownloadParallel(src_bucket_, src_key_, options_.download_part_size,
-                                           options_.download_concurrency, [&](std::string_view chunk) {
-                                             CheckCancelled();
-                                             if (verify_source) in_hash.Update(chunk);
-                                             if (hooks_.on_bytes_in) hooks_.on_bytes_in(chunk.size());
-                                             converter.Feed(chunk);
-                                           });
+    const auto info = ReadingSource([&] {
+      return s3_.DownloadParallel(src_bucket_, src_key_, options_.download_part_size,
+                                  options_.download_concurrency, [&](std::string_view chunk) {
+                                    CheckCancelled();
+                                    if (verify_source) in_hash.Update(chunk);
+                                    if (hooks_.on_bytes_in) hooks_.on_bytes_in(chunk.size());
+                                    converter.Feed(chunk);
+                                  });
+    });
     converter.Finish();
     if (info.etag != head_.etag) {
       throw ConversionError(
@@ -445,7 +462,7 @@ void Conversion::CheckParts(const std::vector<s3::UploadedPart>& parts) {
 // stale writer fails one of these checks and leaves the object alone.
 s3::OnExisting Conversion::OnExistingOutput(const s3::ObjectInfo& existing) {
   CheckCancelled();
-  const auto source = s3_.HeadObject(src_bucket_, src_key_);
+  const auto source = ReadingSource([&] { return s3_.HeadObject(src_bucket_, src_key_); });
   if (source.etag != head_.etag) {
     throw ConversionError(FailureReason::kSourceChanged, false,
                           "source replaced (ETag " + source.etag + ", converted " + head_.etag +

@@ -17,7 +17,7 @@ namespace rainbow::converter {
 enum class FailureReason {
   kInvalidJson,       // not JSON: permanent
   kWrongShape,        // JSON, but not an array of objects / JSON lines: permanent
-  kNotFound,          // the source object is gone: permanent
+  kSourceRemoved,     // the source object is gone (NoSuchKey while reading it): permanent
   kSourceChanged,     // the object was replaced by a newer version (which gets its own event): permanent
   kChecksumMismatch,  // the bytes read do not match the source's SHA-256: retryable (a bad read)
   kS3,                // S3 request failed: retryable or not per the S3 error kind

@@ -23,9 +23,9 @@ TrackerClient::TrackerClient(const std::string& address, const security::ClientC
                              std::chrono::milliseconds deadline)
     : stub_(files::v1::FileStateService::NewStub(security::Connect(address, client))), deadline_(deadline) {}
 
-std::unique_ptr<grpc::ClientContext> TrackerClient::Context() const {
+std::unique_ptr<grpc::ClientContext> TrackerClient::Context(std::chrono::milliseconds wait) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + deadline_);
+  ctx->set_deadline(std::chrono::system_clock::now() + (wait.count() > 0 ? wait : deadline_));
   return ctx;
 }
 
@@ -61,9 +61,9 @@ bool TrackerClient::CallFenced(const char* op,
                                grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
                                                                                          const Request&,
                                                                                          Response*),
-                               const Request& req) {
+                               const Request& req, std::chrono::milliseconds wait) {
   Response resp;
-  auto ctx = Context();
+  auto ctx = Context(wait);
   const auto s = ((*stub_).*method)(ctx.get(), req, &resp);
   if (LeaseLost(s)) return false;
   if (!s.ok()) Throw(op, s);
@@ -71,10 +71,10 @@ bool TrackerClient::CallFenced(const char* op,
 }
 
 bool TrackerClient::Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                              std::chrono::milliseconds lease) {
+                              std::chrono::milliseconds lease, std::chrono::milliseconds wait) {
   auto req = Fenced<files::v1::HeartbeatRequest>(file, worker_id, attempt);
   req.set_lease_ms(static_cast<uint32_t>(lease.count()));
-  return CallFenced("Heartbeat", &files::v1::FileStateService::Stub::Heartbeat, req);
+  return CallFenced("Heartbeat", &files::v1::FileStateService::Stub::Heartbeat, req, wait);
 }
 
 bool TrackerClient::Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
@@ -86,11 +86,12 @@ bool TrackerClient::Complete(const files::v1::FileRef& file, const std::string& 
 }
 
 bool TrackerClient::Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                         const std::string& error, bool retryable, bool infrastructure) {
+                         const std::string& error, bool retryable, Cause cause) {
   auto req = Fenced<files::v1::FailRequest>(file, worker_id, attempt);
   req.set_error(error);
   req.set_retryable(retryable);
-  req.set_infrastructure(infrastructure && retryable);
+  req.set_infrastructure(cause == Cause::kInfrastructure && retryable);
+  req.set_source_removed(cause == Cause::kSourceRemoved);
   return CallFenced("Fail", &files::v1::FileStateService::Stub::Fail, req);
 }
 

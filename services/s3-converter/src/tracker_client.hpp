@@ -32,25 +32,31 @@ class TrackerClient {
 
   std::vector<files::v1::FileRecord> Claim(const std::string& worker_id, uint32_t max_files,
                                            std::chrono::milliseconds lease);
-  // False when the lease is lost (the tracker says we no longer hold the file).
+  // False when the lease is lost (the tracker says we no longer hold the file). `wait`: how long to
+  // wait for the answer (0: the client's deadline); a heartbeat is worth nothing after the lease ends.
   bool Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                 std::chrono::milliseconds lease);
+                 std::chrono::milliseconds lease,
+                 std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   // False when the lease was lost before completing.
   bool Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
                 const std::string& output_key, const std::string& sha256);
-  // infrastructure: S3 (not the file) failed; the tracker does not count the attempt.
+  // Whose failure it is (FailRequest): the file's; S3's (infrastructure: the tracker does not count
+  // the attempt); or the source object is gone (the file ends REMOVED).
+  enum class Cause { kFile, kInfrastructure, kSourceRemoved };
   bool Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-            const std::string& error, bool retryable, bool infrastructure = false);
+            const std::string& error, bool retryable, Cause cause = Cause::kFile);
 
  private:
-  std::unique_ptr<grpc::ClientContext> Context() const;
+  // A call context with the client's deadline, or `wait` when it is set.
+  std::unique_ptr<grpc::ClientContext> Context(
+      std::chrono::milliseconds wait = std::chrono::milliseconds(0)) const;
   // Calls a fenced transition: false when the lease was lost (FAILED_PRECONDITION, NOT_FOUND), throws
   // TrackerUnavailable on any other failure.
   template <typename Request, typename Response>
   bool CallFenced(const char* op,
                   grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
                                                                             const Request&, Response*),
-                  const Request& req);
+                  const Request& req, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   std::unique_ptr<files::v1::FileStateService::Stub> stub_;
   std::chrono::milliseconds deadline_;
 };

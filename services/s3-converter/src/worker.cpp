@@ -153,8 +153,11 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
         WithTrackerRetries(
             [&] {
               // A retryable S3 error is S3's, not the file's: it must not use up the file's attempts.
-              const bool infrastructure = e.reason() == FailureReason::kS3 && e.retryable();
-              return tracker_.Fail(f.file(), worker_id, attempt, e.what(), e.retryable(), infrastructure);
+              using Cause = TrackerClient::Cause;
+              const Cause cause = e.reason() == FailureReason::kSourceRemoved         ? Cause::kSourceRemoved
+                                  : e.reason() == FailureReason::kS3 && e.retryable() ? Cause::kInfrastructure
+                                                                                      : Cause::kFile;
+              return tracker_.Fail(f.file(), worker_id, attempt, e.what(), e.retryable(), cause);
             },
             cancel_.get_token());
       } catch (const std::exception& te) {

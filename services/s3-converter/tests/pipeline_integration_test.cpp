@@ -151,7 +151,7 @@ TEST_F(Pipeline, SourceChecksumMismatch) {
 
 TEST_F(Pipeline, MissingAndReplacedSource) {
   const auto missing = ExpectFailure(dir + "/missing.json");
-  EXPECT_EQ(missing.reason(), FailureReason::kNotFound);
+  EXPECT_EQ(missing.reason(), FailureReason::kSourceRemoved);
   EXPECT_FALSE(missing.retryable());
   const std::string key = dir + "/replaced.json";
   const auto v1 = s3c.PutObject(kRaw, s3::ObjectKey(key), "[]");

@@ -33,3 +33,9 @@ local function holds(k, worker, attempt)
   end
   return nil
 end
+-- Sequencers are hex strings of any length (upper-cased by the caller): a is later than b when it is
+-- greater left-padded to the same length.
+local function seq_later(a, b)
+  local n = math.max(#a, #b)
+  return string.rep('0', n - #a) .. a > string.rep('0', n - #b) .. b
+end

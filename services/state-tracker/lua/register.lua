@@ -3,13 +3,11 @@ local id = ARGV[1]
 local k = fkey(id)
 local seq = string.upper(ARGV[7] or '')
 local cur = redis.call('HMGET', k, 'etag', 'state', 'seq')
-if ARGV[8] == '1' and cur[2] then return {0, record(id)} end
--- Sequencers are hex strings of any length: compare them left-padded to the same length.
-if seq ~= '' and cur[3] then
-  local n = math.max(#seq, #cur[3])
-  if string.rep('0', n - #seq) .. seq <= string.rep('0', n - #cur[3]) .. cur[3] then return {0, record(id)} end
-end
-if cur[1] == ARGV[4] then
+-- A REMOVED key that is listed or uploaded again is a new life of the key, whatever its ETag.
+local removed = cur[2] == 'REMOVED'
+if ARGV[8] == '1' and cur[2] and not removed then return {0, record(id)} end
+if seq ~= '' and cur[3] and not seq_later(seq, cur[3]) then return {0, record(id)} end
+if cur[1] == ARGV[4] and not removed then
   if seq ~= '' then redis.call('HSET', k, 'seq', seq) end
   return {0, record(id)}
 end

@@ -21,6 +21,8 @@ files::v1::FileState ToProtoState(FileState s) {
       return files::v1::COMPLETED;
     case FileState::kFailed:
       return files::v1::FAILED;
+    case FileState::kRemoved:
+      return files::v1::REMOVED;
   }
   return files::v1::FILE_STATE_UNSPECIFIED;
 }
@@ -252,10 +254,14 @@ grpc::ServerUnaryReactor* FileStateGrpcService::Fail(grpc::CallbackServerContext
       [&](Done<FailResult> done) {
         store_.FailAsync(req->file().bucket(), req->file().key(), req->worker_id(), req->attempt(),
                          req->error().empty() ? "unspecified error" : BoundedError(req->error()),
-                         req->retryable(), std::move(done), req->infrastructure());
+                         req->retryable(), std::move(done),
+                         req->source_removed()   ? FailCause::kSourceRemoved
+                         : req->infrastructure() ? FailCause::kInfrastructure
+                                                 : FailCause::kFile);
       },
       [this, resp](FailResult& r) {
-        ReportTransition(r.record, metrics_, "failed");
+        ReportTransition(r.record, metrics_,
+                         r.record.state == FileState::kRemoved ? "source object removed" : "failed");
         ToProto(r.record, resp->mutable_record());
         return grpc::Status::OK;
       });
@@ -292,6 +298,9 @@ grpc::Status FileStateGrpcService::List(grpc::ServerContext* ctx, const files::v
     case files::v1::FAILED:
       state = FileState::kFailed;
       break;
+    case files::v1::REMOVED:
+      state = FileState::kRemoved;
+      break;
     default:
       return {grpc::StatusCode::INVALID_ARGUMENT, "state is required"};
   }
@@ -313,6 +322,7 @@ grpc::Status FileStateGrpcService::Stats(grpc::ServerContext* ctx, const files::
     resp->set_in_progress(s.in_progress);
     resp->set_completed(s.completed);
     resp->set_failed(s.failed);
+    resp->set_removed(s.removed);
     return grpc::Status::OK;
   });
 }

@@ -10,10 +10,11 @@
 namespace rainbow::state {
 
 // What the consumer did with one files.events message.
-enum class IngestResult { kRegistered, kDuplicate, kSkipped, kDeadLettered };
+enum class IngestResult { kRegistered, kRemoved, kDuplicate, kSkipped, kDeadLettered };
 
 // Handles one files.events message: registers every s3:ObjectCreated record whose bucket/key starts
-// with accept_prefix (empty: all) and is in a watched bucket; a message that is not a bucket
+// with accept_prefix (empty: all) and is in a watched bucket, and marks the files of s3:ObjectRemoved
+// records REMOVED (StateStore::Remove); a message that is not a bucket
 // notification goes to files.events.dlq (the caller then commits). Redis errors propagate (the caller
 // retries the message, so nothing accepted is lost).
 IngestResult IngestNotification(const kafka::ConsumedMessage& message, StateStore& store,

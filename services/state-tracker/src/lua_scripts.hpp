@@ -16,5 +16,6 @@ extern const char* const kGet;
 extern const char* const kList;
 extern const char* const kStats;
 extern const char* const kRedrive;
+extern const char* const kRemove;
 
 }  // namespace rainbow::state::lua

@@ -32,11 +32,13 @@ TrackerMetrics::TrackerMetrics(prometheus::Registry& registry)
           {"result"}),
       reconciled(ops::Counter(registry, "state_reconciled_total",
                               "Objects found in S3 by reconciliation that no notification had registered.")) {
-  for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed}) {
+  for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed,
+                 FileState::kRemoved}) {
     files.Get({std::string(ToString(s))});
     transitions.Get({std::string(ToString(s))});
   }
-  for (const char* r : {"registered", "duplicate", "skipped", "dead_lettered"}) notifications.Get({r});
+  for (const char* r : {"registered", "removed", "duplicate", "skipped", "dead_lettered"})
+    notifications.Get({r});
 }
 
 void TrackerMetrics::Transition(FileState to) { transitions.Get({std::string(ToString(to))}).Increment(); }
@@ -46,6 +48,7 @@ void TrackerMetrics::SetStats(const Stats& s) {
   files.Get({"IN_PROGRESS"}).Set(static_cast<double>(s.in_progress));
   files.Get({"COMPLETED"}).Set(static_cast<double>(s.completed));
   files.Get({"FAILED"}).Set(static_cast<double>(s.failed));
+  files.Get({"REMOVED"}).Set(static_cast<double>(s.removed));
 }
 
 void ReportTransition(const FileRecord& record, TrackerMetrics& metrics, const char* why) {

@@ -53,12 +53,12 @@ bool IsSequencer(std::string_view s) {
          s.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
 }
 
-std::vector<ObjectCreated> ParseBucketNotification(std::string_view value) {
+std::vector<ObjectEvent> ParseBucketNotification(std::string_view value) {
   const auto j = nlohmann::json::parse(value, nullptr, false);
   if (j.is_discarded()) throw NotificationError("value is not JSON");
   const auto& records = Member(j, "Records", "notification");
   if (!records.is_array()) throw NotificationError("notification.Records is not an array");
-  std::vector<ObjectCreated> out;
+  std::vector<ObjectEvent> out;
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string where = "Records[" + std::to_string(i) + "]";
     const auto& r = records[i];
@@ -68,16 +68,19 @@ std::vector<ObjectCreated> ParseBucketNotification(std::string_view value) {
         StringMember(Member(s3, "bucket", where + ".s3"), "name", where + ".s3.bucket");
     const auto& object = Member(s3, "object", where + ".s3");
     const std::string raw_key = StringMember(object, "key", where + ".s3.object");
-    if (event.rfind("s3:ObjectCreated:", 0) != 0) continue;
-    ObjectCreated o;
+    const bool removed = event.rfind("s3:ObjectRemoved:", 0) == 0;
+    if (!removed && event.rfind("s3:ObjectCreated:", 0) != 0) continue;
+    ObjectEvent o;
     o.event_name = event;
+    o.removed = removed;
     o.bucket = bucket;
     o.key = QueryUnescape(raw_key);
     if (o.bucket.empty() || o.key.empty()) throw NotificationError(where + ": empty bucket or key");
-    o.etag = StringMember(object, "eTag", where + ".s3.object");
+    // A removal names no content (AWS sends no eTag for it); a creation must.
+    if (!removed || object.contains("eTag")) o.etag = StringMember(object, "eTag", where + ".s3.object");
     if (o.etag.size() >= 2 && o.etag.front() == '"' && o.etag.back() == '"')
       o.etag = o.etag.substr(1, o.etag.size() - 2);
-    if (o.etag.empty()) throw NotificationError(where + ": empty eTag");
+    if (!removed && o.etag.empty()) throw NotificationError(where + ": empty eTag");
     if (auto it = object.find("sequencer"); it != object.end()) {
       if (it->is_string()) o.sequencer = it->get<std::string>();
       if (!IsSequencer(o.sequencer))

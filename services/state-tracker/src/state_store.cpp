@@ -21,6 +21,7 @@ using lua::kHeartbeat;
 using lua::kList;
 using lua::kRedrive;
 using lua::kRegister;
+using lua::kRemove;
 using lua::kStats;
 using lua::kSweep;
 
@@ -30,7 +31,7 @@ const redis::Script& Script(const char* body) {
   static const auto* const scripts = [] {
     auto* m = new std::map<const char*, std::unique_ptr<redis::Script>>();
     for (const char* b :
-         {kRegister, kClaim, kHeartbeat, kComplete, kFail, kSweep, kGet, kList, kStats, kRedrive}) {
+         {kRegister, kClaim, kHeartbeat, kComplete, kFail, kSweep, kGet, kList, kStats, kRedrive, kRemove}) {
       (*m)[b] = std::make_unique<redis::Script>(std::string(lua::kCommon) + b);
     }
     return m;
@@ -170,6 +171,8 @@ std::string_view ToString(FileState state) {
       return "COMPLETED";
     case FileState::kFailed:
       return "FAILED";
+    case FileState::kRemoved:
+      return "REMOVED";
   }
   return "PENDING";
 }
@@ -179,6 +182,7 @@ std::optional<FileState> ParseFileState(std::string_view text) {
   if (text == "IN_PROGRESS") return FileState::kInProgress;
   if (text == "COMPLETED") return FileState::kCompleted;
   if (text == "FAILED") return FileState::kFailed;
+  if (text == "REMOVED") return FileState::kRemoved;
   return std::nullopt;
 }
 
@@ -276,21 +280,21 @@ void StateStore::CompleteAsync(const std::string& bucket, const std::string& key
 }
 
 FailResult StateStore::Fail(const std::string& bucket, const std::string& key, const std::string& worker_id,
-                            uint32_t attempt, const std::string& error, bool retryable, bool infrastructure) {
+                            uint32_t attempt, const std::string& error, bool retryable, FailCause cause) {
   return Wait<FailResult>([&](Done<FailResult> done) {
-    FailAsync(bucket, key, worker_id, attempt, error, retryable, std::move(done), infrastructure);
+    FailAsync(bucket, key, worker_id, attempt, error, retryable, std::move(done), cause);
   });
 }
 
 void StateStore::FailAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
                            uint32_t attempt, const std::string& error, bool retryable, Done<FailResult> done,
-                           bool infrastructure) {
+                           FailCause cause) {
   EvalThen<FailResult>(
       pool_, Script(kFail), {options_.prefix},
       {FileId(bucket, key), worker_id, std::to_string(attempt), error, retryable ? "1" : "0",
        std::to_string(options_.max_attempts), std::to_string(options_.retry_delay.count()),
-       std::to_string(options_.history_cap), infrastructure ? "1" : "0",
-       std::to_string(options_.max_retry_delay.count())},
+       std::to_string(options_.history_cap), cause == FailCause::kInfrastructure ? "1" : "0",
+       std::to_string(options_.max_retry_delay.count()), cause == FailCause::kSourceRemoved ? "1" : "0"},
       [id = FileId(bucket, key)](const redis::Reply& reply) {
         if (reply.elements.at(0).integer == 0) {
           ThrowRefusal(reply, id);
@@ -298,6 +302,14 @@ void StateStore::FailAsync(const std::string& bucket, const std::string& key, co
         return FailResult{ParseRecord(reply.elements.at(2)), reply.elements.at(1).integer == 1};
       },
       std::move(done));
+}
+
+std::optional<StateStore::RemoveResult> StateStore::Remove(const std::string& bucket, const std::string& key,
+                                                           const std::string& sequencer) {
+  const auto reply = Eval(pool_, Script(kRemove), {options_.prefix},
+                          {FileId(bucket, key), std::to_string(options_.history_cap), sequencer});
+  if (reply.elements.at(1).type != redis::Reply::Type::kArray) return std::nullopt;  // "not found"
+  return RemoveResult{ParseRecord(reply.elements.at(1)), reply.elements.at(0).integer == 1};
 }
 
 std::optional<FileRecord> StateStore::Get(const std::string& bucket, const std::string& key) {
@@ -326,7 +338,8 @@ Stats StateStore::GetStats() {
   return {static_cast<uint64_t>(reply.elements.at(0).integer),
           static_cast<uint64_t>(reply.elements.at(1).integer),
           static_cast<uint64_t>(reply.elements.at(2).integer),
-          static_cast<uint64_t>(reply.elements.at(3).integer)};
+          static_cast<uint64_t>(reply.elements.at(3).integer),
+          static_cast<uint64_t>(reply.elements.at(4).integer)};
 }
 
 uint64_t StateStore::Redrive(const std::string& bucket, const std::string& key,

@@ -17,9 +17,10 @@
 
 namespace rainbow::state {
 
-enum class FileState { kPending, kInProgress, kCompleted, kFailed };
+enum class FileState { kPending, kInProgress, kCompleted, kFailed, kRemoved };
 
-std::string_view ToString(FileState state);  // "PENDING" | "IN_PROGRESS" | "COMPLETED" | "FAILED"
+// "PENDING" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "REMOVED"
+std::string_view ToString(FileState state);
 std::optional<FileState> ParseFileState(std::string_view text);
 
 struct Transition {
@@ -75,6 +76,14 @@ struct Stats {
   uint64_t in_progress = 0;
   uint64_t completed = 0;
   uint64_t failed = 0;
+  uint64_t removed = 0;
+};
+
+// Whose failure a Fail reports.
+enum class FailCause {
+  kFile,            // the file's own (bad JSON, a checksum that does not match): uses up an attempt
+  kInfrastructure,  // a dependency's (S3 down, a timeout): see FailRequest.infrastructure
+  kSourceRemoved,   // the source object is gone: the file ends REMOVED, not FAILED
 };
 
 struct RegisterResult {
@@ -182,12 +191,21 @@ class StateStore {
                      uint32_t attempt, const std::string& output_key, const std::string& sha256,
                      Done<CompleteResult> done);
   // IN_PROGRESS -> FAILED, claimable again after retry_delay if retryable and attempts remain.
-  // infrastructure: a dependency failed, not the file (see FailRequest.infrastructure).
   FailResult Fail(const std::string& bucket, const std::string& key, const std::string& worker_id,
-                  uint32_t attempt, const std::string& error, bool retryable, bool infrastructure = false);
+                  uint32_t attempt, const std::string& error, bool retryable,
+                  FailCause cause = FailCause::kFile);
   void FailAsync(const std::string& bucket, const std::string& key, const std::string& worker_id,
                  uint32_t attempt, const std::string& error, bool retryable, Done<FailResult> done,
-                 bool infrastructure = false);
+                 FailCause cause = FailCause::kFile);
+  // The source object was deleted (an s3:ObjectRemoved record; `sequencer` as in Register): a file not
+  // converted yet ends REMOVED (lua/remove.lua says which states move). nullopt when the key is
+  // unknown; `moved` false when nothing changed.
+  struct RemoveResult {
+    FileRecord record;
+    bool moved = false;
+  };
+  std::optional<RemoveResult> Remove(const std::string& bucket, const std::string& key,
+                                     const std::string& sequencer = "");
   std::optional<FileRecord> Get(const std::string& bucket, const std::string& key);
   // Files in `state` ordered by id, after `cursor` (an id from a previous page's next_cursor).
   ListResult List(FileState state, uint32_t limit, const std::string& cursor);

@@ -46,14 +46,19 @@ TEST(Notification, QueryUnescape) {
   EXPECT_THROW(QueryUnescape("a%zz"), NotificationError);
 }
 
-TEST(Notification, SkipsOtherEventsAndStripsQuotes) {
+TEST(Notification, KeepsCreationsAndRemovalsSkipsOthersAndStripsQuotes) {
   const auto objs = ParseBucketNotification(
-      R"({"Records":[{"eventName":"s3:ObjectRemoved:Delete","s3":{"bucket":{"name":"raw"},"object":{"key":"x"}}},
+      R"({"Records":[{"eventName":"s3:ObjectRemoved:Delete","s3":{"bucket":{"name":"raw"},"object":{"key":"x","sequencer":"1A"}}},
+                     {"eventName":"s3:ObjectAccessed:Get","s3":{"bucket":{"name":"raw"},"object":{"key":"z"}}},
                      {"eventName":"s3:ObjectCreated:CompleteMultipartUpload","s3":{"bucket":{"name":"raw"},
                       "object":{"key":"y.json","size":5,"eTag":"\"abc-2\""}}}]})");
-  ASSERT_EQ(objs.size(), 1u);
-  EXPECT_EQ(objs[0].key, "y.json");
-  EXPECT_EQ(objs[0].etag, "abc-2");
+  ASSERT_EQ(objs.size(), 2u);
+  EXPECT_TRUE(objs[0].removed);  // a removal needs no eTag
+  EXPECT_EQ(objs[0].key, "x");
+  EXPECT_EQ(objs[0].sequencer, "1A");
+  EXPECT_FALSE(objs[1].removed);
+  EXPECT_EQ(objs[1].key, "y.json");
+  EXPECT_EQ(objs[1].etag, "abc-2");
 }
 
 TEST(Notification, RejectsNonConformingMessages) {

@@ -59,6 +59,65 @@ TEST(StateStore, RegisterIgnoresEventsOlderThanTheNewestSeen) {
   EXPECT_TRUE(f.store.Register("raw", "s.json", "e3", 12).created);
 }
 
+// A source object deleted before its conversion ends REMOVED, never FAILED: by a removal record
+// (Remove) whatever the file's unconverted state, or by a worker that found no such key (Fail with
+// kSourceRemoved). A converted file keeps COMPLETED, replays change nothing, and the key uploaded
+// again is a new version even with the same content.
+TEST(StateStore, SourceRemovedBeforeConversionEndsRemoved) {
+  Fixture f;
+  EXPECT_FALSE(f.store.Remove("raw", "never.json").has_value());
+
+  f.store.Register("raw", "pending.json", "e", 1, "10");
+  const auto gone = f.store.Remove("raw", "pending.json", "11");
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_TRUE(gone->moved);
+  EXPECT_EQ(gone->record.state, FileState::kRemoved);
+  EXPECT_EQ(gone->record.error, "source object removed");
+  EXPECT_TRUE(f.store.Claim("w", 10, 10s).empty());  // not claimable
+  // Replays: the removal again, and the creation before it, change nothing.
+  EXPECT_FALSE(f.store.Remove("raw", "pending.json", "11")->moved);
+  EXPECT_FALSE(f.store.Register("raw", "pending.json", "e", 1, "10").created);
+  EXPECT_EQ(f.store.Get("raw", "pending.json")->state, FileState::kRemoved);
+  // The same bytes uploaded again (a later sequencer): a new PENDING version.
+  EXPECT_TRUE(f.store.Register("raw", "pending.json", "e", 1, "12").created);
+  EXPECT_EQ(f.store.Get("raw", "pending.json")->state, FileState::kPending);
+  ASSERT_EQ(f.store.Claim("w", 10, 10s).size(), 1u);
+  f.store.Complete("raw", "pending.json", "w", 1, "pending.xml", "sha");
+
+  // A removal older than the newest upload is ignored.
+  f.store.Register("raw", "newer.json", "e", 1, "20");
+  EXPECT_FALSE(f.store.Remove("raw", "newer.json", "1F")->moved);
+  EXPECT_EQ(f.store.Get("raw", "newer.json")->state, FileState::kPending);
+
+  // IN_PROGRESS: the holder loses the file; its Complete is refused like a stale worker's.
+  f.store.Register("raw", "held.json", "e", 1);
+  ASSERT_EQ(f.store.Claim("w2", 10, 10s).size(), 2u);  // newer.json and held.json
+  EXPECT_TRUE(f.store.Remove("raw", "held.json")->moved);
+  EXPECT_THROW(f.store.Complete("raw", "held.json", "w2", 1, "held.xml", "sha"), FencingError);
+  EXPECT_EQ(f.store.Get("raw", "held.json")->state, FileState::kRemoved);
+
+  // COMPLETED stays COMPLETED: its output exists.
+  EXPECT_FALSE(f.store.Remove("raw", "pending.json")->moved);
+  EXPECT_EQ(f.store.Get("raw", "pending.json")->state, FileState::kCompleted);
+
+  // The worker found no such key: REMOVED at once, not a failure, and Redrive leaves it alone.
+  const auto by_worker =
+      f.store.Fail("raw", "newer.json", "w2", 1, "NoSuchKey", false, FailCause::kSourceRemoved);
+  EXPECT_EQ(by_worker.record.state, FileState::kRemoved);
+  EXPECT_EQ(by_worker.record.error, "NoSuchKey");
+  EXPECT_EQ(f.store.Redrive("", "", ""), 0u);
+  const auto stats = f.store.GetStats();
+  EXPECT_EQ(stats.removed, 2u);
+  EXPECT_EQ(stats.failed, 0u);
+  EXPECT_EQ(stats.completed, 1u);
+  const auto history = f.store.Get("raw", "held.json")->history;
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.front().from, "IN_PROGRESS");
+  EXPECT_EQ(history.front().to, "REMOVED");
+  // A REMOVED key that the reconciliation lists again (its new notification lost) registers again.
+  EXPECT_TRUE(f.store.RegisterIfAbsent("raw", "held.json", "e", 1).created);
+}
+
 // Claim hands out at most max_files, oldest first, and the rest on later calls.
 TEST(StateStore, ClaimTakesAtMostMaxFiles) {
   Fixture f;
@@ -209,7 +268,7 @@ TEST(StateStore, InfrastructureFailuresDoNotUseUpAttemptsAndBackOff) {
                                                                           claim_start));
     attempt = c[0].attempts;
     const auto r =
-        f.store.Fail("raw", "i.json", "w", attempt, "S3 unavailable", true, /*infrastructure=*/true);
+        f.store.Fail("raw", "i.json", "w", attempt, "S3 unavailable", true, FailCause::kInfrastructure);
     ASSERT_FALSE(r.terminal) << "infrastructure failure " << i + 1 << " used up the attempts";
     EXPECT_TRUE(r.record.retryable);
   }

@@ -87,6 +87,11 @@ void GrpcServer::Start() {
   if (sync_max_pollers_ > 0) {
     builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, sync_max_pollers_);
   }
+  if (max_threads_ > 0) {
+    grpc::ResourceQuota quota("grpc-server-threads");
+    quota.SetMaxThreads(max_threads_);
+    builder.SetResourceQuota(quota);
+  }
   for (auto* s : services_) builder.RegisterService(s);
   for (size_t i = 0; i < async_parts_.size(); ++i) arrival_queues_.push_back(builder.AddCompletionQueue());
   std::lock_guard lock(health_mu_);

@@ -55,6 +55,10 @@ class GrpcServer {
   void AddAsyncPart(AsyncPart* part);
   // Before Start: serve TLS (mTLS with a client CA) as `tls` says; plaintext if never called.
   void UseTls(const security::ServerTlsConfig& tls) { tls_ = tls; }
+  // Before Start: at most `max_threads` threads run synchronous calls (gRPC's thread quota, pollers
+  // included); a call arriving when none is free is answered RESOURCE_EXHAUSTED at once, so a flood
+  // of slow calls costs neither unbounded threads nor an unbounded queue. 0: no limit.
+  void LimitThreads(int max_threads) { max_threads_ = max_threads; }
   // Throws std::runtime_error naming the address if it cannot be bound.
   void Start();
   // The bound port (useful with "127.0.0.1:0").
@@ -78,6 +82,7 @@ class GrpcServer {
   security::ServerTlsConfig tls_;
   int max_message_bytes_;
   int sync_max_pollers_;
+  int max_threads_ = 0;
   std::vector<grpc::Service*> services_;
   std::vector<std::string> health_names_;
   std::mutex health_mu_;  // serving_ and the health service against Start/Shutdown on another thread

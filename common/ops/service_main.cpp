@@ -24,6 +24,10 @@ CommonConfig LoadCommonConfig(config::Env& env, const std::string& default_grpc_
                                  "on SIGTERM: time in-flight work may take to finish before it is cancelled");
   c.grpc_tls = security::LoadServerTls(env);
   c.auth = security::LoadAuth(env);
+  c.grpc_max_threads = static_cast<int>(
+      env.Int("GRPC_MAX_THREADS", 256, 4, 65536,
+              "threads for synchronous gRPC calls (pollers included); a call finding none free is "
+              "RESOURCE_EXHAUSTED"));
   return c;
 }
 

@@ -30,6 +30,9 @@ struct CommonConfig {
   std::chrono::milliseconds drain_timeout{};
   security::ServerTlsConfig grpc_tls;  // GRPC_TLS_*: plaintext when unset
   security::AuthConfig auth;           // AUTH_TOKENS_FILE: every call allowed when unset
+  // GRPC_MAX_THREADS: threads the gRPC server may run synchronous calls on (its pollers included); a
+  // call that finds none free is answered RESOURCE_EXHAUSTED at once instead of waiting in a queue.
+  int grpc_max_threads = 256;
 };
 
 // default_drain: the service's default for DRAIN_TIMEOUT (what its longest in-flight work needs).

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
         rainbow::cdc::StatusService status(engine, auth);
         rainbow::grpc_server::GrpcServer grpc(cfg.common.grpc_addr);
         grpc.UseTls(cfg.common.grpc_tls);
+        grpc.LimitThreads(cfg.common.grpc_max_threads);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
         grpc.FollowReadiness(not_ready_reason);  // gRPC health says what /readyz says
         grpc.Start();

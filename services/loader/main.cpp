@@ -118,6 +118,7 @@ int Run(const loader::LoaderConfig& c) {
                                     c.pg_timeouts);
   grpc_server::GrpcServer grpc(c.common.grpc_addr);
   grpc.UseTls(c.common.grpc_tls);
+  grpc.LimitThreads(c.common.grpc_max_threads);
   grpc.AddService(&service, loader::v1::LoaderService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();

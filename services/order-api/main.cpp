@@ -45,6 +45,7 @@ int Run(const order::OrderApiConfig& c) {
   // As many pollers as database connections: calls beyond that would wait for a connection anyway.
   grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, c.pool_size);
   grpc.UseTls(c.common.grpc_tls);
+  grpc.LimitThreads(c.common.grpc_max_threads);
   grpc.AddService(&grpc_service, order::v1::OrderService::service_full_name());
   grpc.AddAsyncPart(&async_create);
   readiness.OnChange([&grpc](bool ready) { grpc.SetServing(ready); });

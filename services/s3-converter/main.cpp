@@ -70,6 +70,7 @@ int Run(const conv::ConverterConfig& c) {
   conv::ConverterGrpcService service(c, s3, metrics, auth);
   grpc_server::GrpcServer grpc(c.common.grpc_addr);
   grpc.UseTls(c.common.grpc_tls);
+  grpc.LimitThreads(c.common.grpc_max_threads);
   grpc.AddService(&service, conv::v1::ConverterService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();

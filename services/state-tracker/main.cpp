@@ -104,6 +104,7 @@ int Run(const state::TrackerConfig& c) {
   // Get, List and Stats.
   grpc_server::GrpcServer grpc(c.common.grpc_addr, 16 * 1024 * 1024, static_cast<int>(c.grpc_max_pollers));
   grpc.UseTls(c.common.grpc_tls);
+  grpc.LimitThreads(c.common.grpc_max_threads);
   grpc.AddService(&service, files::v1::FileStateService::service_full_name());
   grpc.FollowReadiness([&readiness] { return readiness.NotReadyReason(); });  // as /readyz says
   grpc.Start();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "common/grpc_server/grpc_server.hpp"
 #include "common/ops/metrics.hpp"
@@ -20,15 +21,23 @@ struct ProbeConfig {
   std::string token;
   std::chrono::milliseconds drain{};
   std::string not_ready_file;
+  std::chrono::milliseconds call_delay{};
 };
 
-// Answers GetStatus with fixed values: the probe needs one real service for reflection to list.
+// Answers GetStatus with fixed values, after `delay` (a slow call holding its thread): the probe needs
+// one real service for reflection to list.
 class ProbeStatusService final : public rainbow::cdc::v1::CdcStatusService::Service {
+ public:
+  explicit ProbeStatusService(std::chrono::milliseconds delay) : delay_(delay) {}
+
+ private:
   grpc::Status GetStatus(grpc::ServerContext*, const rainbow::cdc::v1::GetStatusRequest*,
                          rainbow::cdc::v1::Status* out) override {
+    std::this_thread::sleep_for(delay_);
     out->set_slot_name("probe");
     return grpc::Status::OK;
   }
+  const std::chrono::milliseconds delay_;
 };
 
 }  // namespace
@@ -44,6 +53,8 @@ int main(int argc, char** argv) {
         c.drain = env.Duration("PROBE_DRAIN", std::chrono::milliseconds(2'000), "graceful drain time");
         c.not_ready_file =
             env.String("PROBE_NOT_READY_FILE", "", "not ready (as a dependency down) while this file exists");
+        c.call_delay =
+            env.Duration("PROBE_CALL_DELAY", std::chrono::milliseconds(0), "GetStatus takes this long");
         return c;
       },
       [](const ProbeConfig& c) {
@@ -60,8 +71,9 @@ int main(int argc, char** argv) {
           return down ? "dependency down (" + c.not_ready_file + " exists)" : "";
         };
         rainbow::ops::OpsHttpServer http(c.common.http_addr, registry, not_ready_reason);
-        ProbeStatusService status;
+        ProbeStatusService status(c.call_delay);
         rainbow::grpc_server::GrpcServer grpc(c.common.grpc_addr);
+        grpc.LimitThreads(c.common.grpc_max_threads);
         grpc.AddService(&status, rainbow::cdc::v1::CdcStatusService::service_full_name());
         grpc.FollowReadiness(not_ready_reason, std::chrono::milliseconds(100));
         grpc.Start();

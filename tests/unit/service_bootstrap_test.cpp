@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "rainbow/cdc_producer.grpc.pb.h"
 #include "tests/support/child_process.hpp"
 #include "tests/support/grpc_probes.hpp"
 
@@ -105,6 +106,53 @@ TEST_F(ProbeServer, SigtermDrainsAndExitsZero) {
   ASSERT_TRUE(code.has_value()) << "probe server ignored SIGTERM";
   EXPECT_EQ(*code, 0) << child_->Stdout() << child_->Stderr();
   EXPECT_NE(child_->Stdout().find("\"msg\":\"draining\""), std::string::npos) << child_->Stdout();
+}
+
+// GRPC_MAX_THREADS bounds the threads synchronous calls run on: a flood of slow calls gets
+// RESOURCE_EXHAUSTED at once for what does not fit, the rest are served, and once they are done the
+// server takes calls again.
+TEST(ProbeServerLimits, CallsBeyondTheThreadLimitAreResourceExhaustedAtOnce) {
+  const int grpc_port = FreePort();
+  ChildProcess child(PROBE_SERVER_PATH, {},
+                     {{"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc_port)},
+                      {"HTTP_ADDR", "127.0.0.1:" + std::to_string(FreePort())},
+                      {"PROBE_TOKEN", "t0ken"},
+                      {"PROBE_CALL_DELAY", "2s"},
+                      {"GRPC_MAX_THREADS", "6"}});
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 20s)) << child.Stderr();
+  auto stub = cdc::v1::CdcStatusService::NewStub(channel);
+  constexpr int kCalls = 24;
+  std::vector<grpc::StatusCode> codes(kCalls);
+  std::vector<double> seconds(kCalls);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+      cdc::v1::Status out;
+      const auto t0 = std::chrono::steady_clock::now();
+      codes[i] = stub->GetStatus(&ctx, {}, &out).error_code();
+      seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    });
+  }
+  for (auto& t : callers) t.join();
+  int ok = 0, exhausted = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    if (codes[i] == grpc::StatusCode::OK) ++ok;
+    if (codes[i] == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      EXPECT_LT(seconds[i], 1.0) << "a refused call must not wait for a thread";
+    }
+  }
+  EXPECT_EQ(ok + exhausted, kCalls) << "every call is served or refused as exhausted";
+  EXPECT_GE(ok, 1);
+  EXPECT_LE(ok, 6) << "more calls ran at once than the threads allowed";
+  EXPECT_GE(exhausted, kCalls - 6);
+  grpc::ClientContext ctx;
+  cdc::v1::Status out;
+  EXPECT_TRUE(stub->GetStatus(&ctx, {}, &out).ok()) << "calls are taken again once the flood is served";
 }
 
 TEST(ProbeServerConfig, MissingRequiredVarExitsNonZeroNamingIt) {

@@ -88,7 +88,8 @@ int Run(const loader::LoaderConfig& c) {
     status.ClickHouseEnabled();
     metrics.SinkUp("clickhouse", false);
     clickhouse_thread = std::jthread([&](std::stop_token stop) {
-      loader::ClickHouseSink sink(c.clickhouse, c.warehouse_dsn, &metrics, &status, c.pg_timeouts);
+      loader::ClickHouseSink sink(c.clickhouse, c.warehouse_dsn, &metrics, &status, c.pg_timeouts,
+                                  &dead_letters);
       retry::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(5'000), 2.0, 0});
       while (!stop.stop_requested()) {
         auto pause = c.clickhouse.interval;

@@ -58,27 +58,38 @@ int ClickHouseErrorCode(const std::string& body) {
   return std::atoi(m[1].str().c_str());
 }
 
-bool IsPermanentClickHouseCode(int code) {
+bool IsRowValueClickHouseCode(int code) {
   switch (code) {
     case 6:    // CANNOT_PARSE_TEXT
-    case 16:   // NO_SUCH_COLUMN_IN_TABLE
     case 26:   // CANNOT_PARSE_QUOTED_STRING
     case 27:   // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-    case 32:   // ATTEMPT_TO_READ_AFTER_EOF
     case 38:   // CANNOT_PARSE_DATE
     case 41:   // CANNOT_PARSE_DATETIME
-    case 43:   // ILLEGAL_TYPE_OF_ARGUMENT
-    case 47:   // UNKNOWN_IDENTIFIER
-    case 50:   // UNKNOWN_TYPE
     case 53:   // TYPE_MISMATCH
-    case 60:   // UNKNOWN_TABLE
-    case 62:   // SYNTAX_ERROR
     case 69:   // ARGUMENT_OUT_OF_BOUND
     case 70:   // CANNOT_CONVERT_TYPE
     case 72:   // CANNOT_PARSE_NUMBER
-    case 81:   // UNKNOWN_DATABASE
     case 117:  // INCORRECT_DATA
+    case 321:  // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    case 349:  // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
     case 407:  // DECIMAL_OVERFLOW
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsPermanentClickHouseCode(int code) {
+  if (IsRowValueClickHouseCode(code)) return true;
+  switch (code) {
+    case 16:  // NO_SUCH_COLUMN_IN_TABLE
+    case 32:  // ATTEMPT_TO_READ_AFTER_EOF
+    case 43:  // ILLEGAL_TYPE_OF_ARGUMENT
+    case 47:  // UNKNOWN_IDENTIFIER
+    case 50:  // UNKNOWN_TYPE
+    case 60:  // UNKNOWN_TABLE
+    case 62:  // SYNTAX_ERROR
+    case 81:  // UNKNOWN_DATABASE
       return true;
     default:
       return false;

@@ -37,6 +37,9 @@ int ClickHouseErrorCode(const std::string& body);
 // Codes about the statement or the data (syntax, types, parsing, unknown table or column): retrying
 // the same request cannot succeed.
 bool IsPermanentClickHouseCode(int code);
+// The permanent codes about a value in the data (a number, date or decimal a column cannot hold), as
+// opposed to the statement: an insert refused with one of these succeeds without the offending row.
+bool IsRowValueClickHouseCode(int code);
 
 // One statement per call over ClickHouse's HTTP interface (libcurl; one easy handle, kept alive).
 // Owned by one thread at a time (not thread-safe).

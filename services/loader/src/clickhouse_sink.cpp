@@ -124,7 +124,8 @@ std::string ColumnList(const ServingTable& t) {
 }
 
 // COPY ... TO STDOUT read in chunks of about 256 KiB. If abandoned midway (an insert failed), the
-// connection is left mid-COPY: the caller drops it (the sink's Reset after a failure).
+// connection is left mid-COPY until Drain: the caller drains it or drops it (the sink's Reset after a
+// failure).
 class CopyReader {
  public:
   CopyReader(pg::Connection& conn, const std::string& sql) : conn_(conn) {
@@ -161,6 +162,13 @@ class CopyReader {
       break;
     }
     return !chunk.empty();
+  }
+
+  // Reads what is left of the COPY, so the connection can run the next statement.
+  void Drain() {
+    std::string rest;
+    while (Next(rest)) {
+    }
   }
 
  private:
@@ -255,12 +263,14 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch) {
 }
 
 ClickHouseSink::ClickHouseSink(const ClickHouseConfig& config, std::string warehouse_dsn,
-                               LoaderMetrics* metrics, LoaderStatus* status, pg::Timeouts pg_timeouts)
+                               LoaderMetrics* metrics, LoaderStatus* status, pg::Timeouts pg_timeouts,
+                               kafka::DeadLetterWriter* dead_letters)
     : ch_(config),
       warehouse_dsn_(std::move(warehouse_dsn)),
       pg_timeouts_(pg_timeouts),
       metrics_(metrics),
-      status_(status) {}
+      status_(status),
+      dead_letters_(dead_letters) {}
 
 void ClickHouseSink::Reset() {
   pg_.reset();  // and with its session the copier lock
@@ -294,20 +304,55 @@ int64_t ClickHouseSink::CopyRange(const ServingTable& t, int64_t after, int64_t 
   if (!reader.Next(first)) return 0;
   int64_t n = std::count(first.begin(), first.end(), '\n');
   bool first_pending = true;
-  ch_.InsertTsvStream(t.name + " (" + ColumnList(t) + ")", [&](std::string& chunk) {
-    if (first_pending) {
-      first_pending = false;
-      chunk.swap(first);
+  try {
+    ch_.InsertTsvStream(t.name + " (" + ColumnList(t) + ")", [&](std::string& chunk) {
+      if (first_pending) {
+        first_pending = false;
+        chunk.swap(first);
+        return true;
+      }
+      if (!reader.Next(chunk)) return false;
+      n += std::count(chunk.begin(), chunk.end(), '\n');
       return true;
-    }
-    if (!reader.Next(chunk)) return false;
-    n += std::count(chunk.begin(), chunk.end(), '\n');
-    return true;
-  });
+    });
+  } catch (const ClickHouseError& e) {
+    if (dead_letters_ == nullptr || !IsRowValueClickHouseCode(e.code())) throw;
+    reader.Drain();  // the insert is all or nothing: ClickHouse kept none of the block
+    return CopyAroundRefusedRows(t, after, upto, e.what());
+  }
   if (metrics_ && n > 0)
     metrics_->Batch("clickhouse", "committed", static_cast<double>(n),
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return n;
+}
+
+int64_t ClickHouseSink::CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto,
+                                              const std::string& error) {
+  if (upto - after == 1) {
+    DeadLetterRows(t, upto, error);
+    return 0;
+  }
+  const int64_t mid = after + (upto - after) / 2;
+  return CopyRange(t, after, mid) + CopyRange(t, mid, upto);
+}
+
+void ClickHouseSink::DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error) {
+  CopyReader reader(*pg_, ServingExportSql(t, version - 1, version));
+  std::string rows, chunk;
+  while (reader.Next(chunk)) rows += chunk;
+  std::istringstream lines(rows);
+  for (std::string line; std::getline(lines, line);) {
+    kafka::ConsumedMessage row;
+    row.topic = "serving.clickhouse";
+    row.key = t.name + "/" + std::to_string(version);
+    row.value = line;
+    row.headers.push_back({"dlq.table", t.name});
+    dead_letters_->Send(row, error);
+    if (metrics_) metrics_->DeadLetter(t.name);
+    log::Warn(
+        "clickhouse refused a row, dead-lettered",
+        {{"table", t.name}, {"version", version}, {"topic", "serving.clickhouse.dlq"}, {"error", error}});
+  }
 }
 
 int64_t ClickHouseSink::RunOnce(std::stop_token stop) {

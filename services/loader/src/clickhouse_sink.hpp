@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/kafka/dead_letter.hpp"
 #include "common/pg/connection.hpp"
 #include "common/pg/migrations.hpp"
 #include "services/loader/src/clickhouse_client.hpp"
@@ -56,13 +57,21 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch);
 // With several loader replicas one copies (a session advisory lock on the warehouse) and the others
 // stand by, taking over when its session ends.
 //
+// A row ClickHouse refuses (a value its column cannot hold: IsRowValueClickHouseCode) must not stop
+// the copy: the refused block is copied again in halves, down to single versions, and the rows still
+// refused go to the dead-letter topic `serving.clickhouse.dlq` with ClickHouse's error (key
+// "<table>/<version>", value the exported row, header dlq.table); the rest of the block is copied.
+//
 // Owned by main's ClickHouse thread; RunOnce is called in a loop until stop. A failure (ClickHouse or
-// the warehouse down) throws; the caller backs off and calls RunOnce again.
+// the warehouse down, the dead-letter topic unwritable) throws; the caller backs off and calls RunOnce
+// again.
 class ClickHouseSink {
  public:
   // pg_timeouts: of its warehouse connection, without the statement timeout (see RunOnce).
+  // dead_letters: where refused rows go; nullptr: a refused row fails the round (and every retry).
   ClickHouseSink(const ClickHouseConfig& config, std::string warehouse_dsn, LoaderMetrics* metrics,
-                 LoaderStatus* status, pg::Timeouts pg_timeouts = {});
+                 LoaderStatus* status, pg::Timeouts pg_timeouts = {},
+                 kafka::DeadLetterWriter* dead_letters = nullptr);
 
   // One round: migrate on first use, then copy every table up to the current watermark. Returns the
   // rows copied (0: caught up).
@@ -73,12 +82,17 @@ class ClickHouseSink {
  private:
   int64_t Watermark();
   int64_t CopyRange(const ServingTable& t, int64_t after, int64_t upto);
+  // After ClickHouse refused a value in (after, upto]: copies the range in halves; a single version
+  // still refused is dead-lettered. Returns the rows copied.
+  int64_t CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto, const std::string& error);
+  void DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error);
 
   ClickHouseClient ch_;
   std::string warehouse_dsn_;
   pg::Timeouts pg_timeouts_;
   LoaderMetrics* metrics_;
   LoaderStatus* status_;
+  kafka::DeadLetterWriter* dead_letters_;
   std::unique_ptr<pg::Connection> pg_;
   bool migrated_ = false;
   bool leader_ = false;                      // holds the copier lock on pg_'s session

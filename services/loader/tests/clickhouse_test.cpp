@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/kafka/admin.hpp"
+#include "common/kafka/consumer.hpp"
 #include "common/kafka/producer.hpp"
 #include "common/pg/connection.hpp"
 #include "rainbow/loader.grpc.pb.h"
@@ -373,6 +374,57 @@ TEST_F(ClickHouseTest, EveryOperationAndScd2ReachClickHouse) {
 // Many orders over 3 partitions while the loader is killed -9 three times and ClickHouse is stopped
 // and started once: afterwards ClickHouse's counts and total sales (FINAL) equal the warehouse's and
 // the source's, and the views equal the warehouse's.
+// A warehouse row ClickHouse cannot hold (an amount beyond Decimal(38, 6), as a manual fix in the
+// warehouse could leave) goes to serving.clickhouse.dlq with ClickHouse's error; the rows around it in
+// the same block are copied, and the sink goes on with what comes after.
+TEST_F(ClickHouseTest, ARowClickHouseRefusesIsDeadLetteredAndTheRestIsCopied) {
+  CreateTopics(1);
+  kafka::EnsureTopic(brokers_, "serving.clickhouse.dlq", 1, 1);
+  kafka::ConsumerConfig dlq_config{brokers_, name_ + "-dlq", {"serving.clickhouse.dlq"}, "clickhouse-test"};
+  dlq_config.tail = true;
+  kafka::Consumer dlq(dlq_config);
+  EmitMembers(kT0);
+  EmitOrder(10, "2024-01-01T10:05:00Z", kT0 + 1000);
+  EmitLine(10, 1, 2, "12.50", kT0 + 1000);
+  Flush();
+  auto& loader = StartLoader();
+  WaitCh("SELECT toString(count()) FROM fact_sales FINAL WHERE is_deleted = 0", "1");
+  (void)dlq.Poll(100ms);  // joined and at the end before anything is dead-lettered
+
+  // One statement: the refused row and a good one get neighbouring versions, in the same block.
+  Pg("UPDATE warehouse.fact_sales SET extended_sales_amount = CASE WHEN line_no = 1 THEN 1e40 ELSE 0 END, "
+     "sales_quantity = sales_quantity + 1 WHERE order_id = 10");
+  const std::string refused =
+      Pg("SELECT _version FROM warehouse.fact_sales WHERE order_id = 10 AND line_no = 1");
+  EmitOrder(11, "2024-01-02T09:00:00Z", kT0 + 2000);
+  EmitLine(11, 1, 3, "12.50", kT0 + 2000);
+  Flush();
+  WaitCh("SELECT toString(count()) FROM fact_sales FINAL WHERE is_deleted = 0 AND order_id = 11", "1");
+  // Order 10's line keeps its last copy that ClickHouse could hold.
+  EXPECT_EQ(
+      Ch("SELECT toString(sales_quantity) || '/' || toString(extended_sales_amount) FROM fact_sales FINAL "
+         "WHERE order_id = 10"),
+      "2/25.000000");
+
+  std::optional<kafka::ConsumedMessage> letter;
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (!letter && std::chrono::steady_clock::now() < end) {
+    auto m = dlq.Poll(200ms);
+    if (m && m->key == "fact_sales/" + refused && m->value && m->value->rfind("10\t1\t", 0) == 0)
+      letter = std::move(m);
+  }
+  ASSERT_TRUE(letter.has_value()) << "no dead letter for fact_sales version " << refused << "\n" << Logs();
+  const auto error = letter->HeaderValue("dlq.error").value_or("");
+  EXPECT_NE(error.find("Code:"), std::string::npos) << error;
+  EXPECT_EQ(letter->HeaderValue("dlq.table").value_or(""), "fact_sales");
+  EXPECT_NE(letter->value->find("10000000000000000000000000000000000000000"), std::string::npos)
+      << *letter->value;
+  const auto metrics =
+      rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/metrics").second;
+  EXPECT_NE(metrics.find("loader_dead_letters_total{table=\"fact_sales\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(loader.Stdout().find("clickhouse refused a row, dead-lettered"), std::string::npos);
+}
+
 TEST_F(ClickHouseTest, KillsAndAClickHouseRestartLeaveClickHouseEqualToTheWarehouse) {
   CreateTopics(3);
   EmitMembers(kT0);

@@ -57,9 +57,9 @@ int Run(const order::OrderApiConfig& c) {
     }
   } detach{readiness};
   grpc.Start();
-  order::RestServer rest(
-      {c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION, &auth}, service,
-      metrics);
+  order::RestServer rest({c.rest_addr, c.rest_threads, c.max_body_bytes, c.access_log, RAINBOW_VERSION, &auth,
+                          c.rest_max_in_flight},
+                         service, metrics);
   readiness.Set("listening");
   log::Info("order-api listening",
             {{"rest_port", rest.port()}, {"grpc_port", grpc.port()}, {"ops_port", ops_http.port()}});

@@ -17,7 +17,11 @@ OrderApiConfig LoadConfig(config::Env& env) {
       env.Int("ORDER_API_GRPC_CREATE_QUEUE", 1024, 1, 1'000'000,
               "most gRPC CreateOrder calls in progress at once (queued for or running their statement); "
               "beyond it a call is answered RESOURCE_EXHAUSTED"));
-  c.rest_threads = static_cast<int>(env.Int("ORDER_API_REST_THREADS", 16, 1, 1024, "REST worker threads"));
+  c.rest_threads = static_cast<int>(env.Int("ORDER_API_REST_THREADS", 64, 1, 1024,
+                                            "REST worker threads (each serves one connection at a time)"));
+  c.rest_max_in_flight = static_cast<int>(
+      env.Int("ORDER_API_REST_MAX_IN_FLIGHT", 32, 1, 1024,
+              "REST requests handled at once; beyond it a request is answered 429 with Retry-After"));
   c.max_body_bytes = static_cast<size_t>(
       env.Int("ORDER_API_MAX_BODY_BYTES", 64 * 1024, 256, 16 * 1024 * 1024, "largest POST body"));
   c.access_log = env.Bool("ORDER_API_ACCESS_LOG", true, "log one JSON line per REST request and gRPC call");

@@ -17,7 +17,8 @@ struct OrderApiConfig {
   int pool_size = 16;
   int create_loop_connections = 16;  // gRPC CreateOrder's event loop; defaults to pool_size
   int grpc_create_queue = 1024;      // gRPC CreateOrder calls in progress at once
-  int rest_threads = 16;
+  int rest_threads = 64;
+  int rest_max_in_flight = 32;
   size_t max_body_bytes = 64 * 1024;
   bool access_log = true;
   bool migrate = true;

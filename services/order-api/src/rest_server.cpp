@@ -90,7 +90,7 @@ class RestServer::Router final : public CivetHandler {
     HttpResponse r;
     // Counted before the drain flag is read (both seq_cst): Stop either sees this request or the
     // request sees the flag.
-    in_flight_.fetch_add(1);
+    const int in_flight = in_flight_.fetch_add(1) + 1;
     struct Leave {
       std::atomic<int>& count;
       ~Leave() { count.fetch_sub(1); }
@@ -98,6 +98,11 @@ class RestServer::Router final : public CivetHandler {
     try {
       if (draining_.load()) {
         r = ErrorResponse(503, "shutting down; retry on another replica", request_id);
+      } else if (in_flight > config_.max_in_flight) {
+        r = ErrorResponse(
+            429, "too many requests in progress (" + std::to_string(config_.max_in_flight) + "); retry later",
+            request_id);
+        r.headers.emplace_back("Retry-After", "1");
       } else if (request.path.empty()) {
         r = ErrorResponse(400, "the path has a malformed percent-escape or encodes a control byte",
                           request_id);

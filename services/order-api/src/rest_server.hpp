@@ -20,12 +20,16 @@ struct RestConfig {
   bool access_log = true;
   std::string version;
   const security::Authorizer* auth = nullptr;  // must outlive the server; nullptr = no authentication
+  // Requests handled at once (civetweb's threads serve connections, most of them idle keep-alives);
+  // one more is answered 429 with Retry-After at once, instead of piling onto a busy database.
+  int max_in_flight = 32;
 };
 
 // The HTTP plumbing of the seed's REST API (the routes themselves are RestRoutes), on civetweb:
 //   GET /ping, GET /, GET /api/v1/orders (limit, after, customerId), POST /api/v1/orders,
 //   GET /api/v1/orders/:id.
-// Every response is JSON; errors are {"error","field"?,"requestId"}. Each request gets an id (from
+// Every response is JSON; errors are {"error","field"?,"requestId"}. More than config.max_in_flight
+// requests at once: 429 with Retry-After. Each request gets an id (from
 // X-Request-Id when the client sends a sane one) echoed in the response and in the access log.
 // Owns its civetweb worker threads. Plaintext only: Debian's civetweb loads OpenSSL 3 at run time and
 // fails on a symbol OpenSSL 3 no longer exports (SSL_get_peer_certificate), so HTTPS is terminated in

@@ -157,4 +157,40 @@ TEST(OrderApiStartup, ReadinessDoesNotWaitForThePool) {
   EXPECT_EQ(setup.Exec("SELECT count(*) FROM rainbow.orders").Int(0, 0), 1);
 }
 
+// ORDER_API_REST_MAX_IN_FLIGHT: with two creates held on a lock, a third request is answered 429 with
+// Retry-After at once (not queued behind them); once they finish, requests are served again.
+TEST(OrderApiStartup, RestRequestsBeyondTheInFlightLimitAre429) {
+  ScratchDatabase db("order_api_shedding_");
+  Service s = StartService(db.dsn(), {{"ORDER_API_REST_MAX_IN_FLIGHT", "2"}});
+  ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
+  pg::Connection setup(db.dsn());
+  setup.Exec(
+      "INSERT INTO rainbow.customers (first_name, last_name, email) VALUES ('A', 'B', 'a@example.com');"
+      "INSERT INTO rainbow.payments (name, type) VALUES ('card', 'card');"
+      "INSERT INTO rainbow.products (name, price) VALUES ('p', 1.00)");
+  pg::Connection locker(db.dsn());
+  locker.Exec("BEGIN");
+  locker.Exec("LOCK TABLE rainbow.orders IN EXCLUSIVE MODE");
+  std::vector<std::thread> creates;
+  for (int i = 0; i < 2; ++i) {
+    creates.emplace_back([&] {
+      auto r = HttpCall("POST", s.Url("/api/v1/orders"),
+                        R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]})",
+                        {"Content-Type: application/json"});
+      EXPECT_EQ(r.status, 201) << r.body;
+    });
+  }
+  ASSERT_EQ(WaitForLockWaiters(setup, 2), 2) << "the creates never reached the database";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto shed = HttpCall("GET", s.Url("/api/v1/orders?limit=1"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "a shed request must not wait";
+  EXPECT_EQ(shed.status, 429) << shed.body;
+  EXPECT_NE(shed.body.find("too many requests in progress (2)"), std::string::npos) << shed.body;
+  EXPECT_EQ(shed.headers.count("retry-after") ? shed.headers.at("retry-after") : "", "1");
+  locker.Exec("COMMIT");
+  for (auto& t : creates) t.join();
+  EXPECT_EQ(HttpCall("GET", s.Url("/api/v1/orders?limit=1")).status, 200);
+  EXPECT_EQ(setup.Exec("SELECT count(*) FROM rainbow.orders").Int(0, 0), 2);
+}
+
 }  // namespace rainbow::order::api_test

@@ -75,7 +75,11 @@ std::optional<std::string> ReadHead(int fd, std::string& buffered, const std::at
 
 size_t ContentLength(const std::string& head) {
   const auto v = HeaderValue(head, "content-length");
-  return v ? std::stoull(*v) : 0;
+  try {
+    return v ? std::stoull(*v) : 0;
+  } catch (const std::exception&) {
+    return 0;  // malformed: treated as no body
+  }
 }
 
 // Reads and drops the request body the client is sending (Content-Length bytes, `buffered` first).
@@ -92,12 +96,13 @@ void DiscardBody(int fd, std::string& buffered, size_t length, const std::atomic
   }
 }
 
-std::string ErrorResponse(int status, const std::string& code) {
+// `with_body` false for a HEAD request, whose answer never has one.
+std::string ErrorResponse(int status, const std::string& code, bool with_body) {
   const std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code +
                            "</Code><Message>injected by the test's S3 fault proxy</Message></Error>";
   return "HTTP/1.1 " + std::to_string(status) +
          " Injected\r\nContent-Type: application/xml\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
+         "\r\nConnection: close\r\n\r\n" + (with_body ? body : "");
 }
 
 }  // namespace
@@ -195,7 +200,7 @@ void S3FaultProxy::Serve(int client) {
     }
     DiscardBody(client, from_client, length, stop_);
     ++faults_;
-    SendAll(client, ErrorResponse(rules[0].status, rules[0].code));
+    SendAll(client, ErrorResponse(rules[0].status, rules[0].code, method != "HEAD"));
     ::close(client);
     return;
   }
@@ -230,7 +235,8 @@ void S3FaultProxy::Serve(int client) {
   bool client_open = true;
   char buf[64 * 1024];
   while (!stop_) {
-    pollfd fds[2] = {{client, static_cast<short>(client_open ? POLLIN : 0), 0}, {upstream, POLLIN, 0}};
+    // A closed client side is left out (fd -1): poll would report its hang-up again and again.
+    pollfd fds[2] = {{client_open ? client : -1, POLLIN, 0}, {upstream, POLLIN, 0}};
     if (::poll(fds, 2, 50) <= 0) continue;
     if (client_open && fds[0].revents != 0) {
       const ssize_t n = ::read(client, buf, sizeof(buf));

@@ -296,6 +296,22 @@ int64_t ClickHouseSink::Watermark() {
 }
 
 int64_t ClickHouseSink::CopyRange(const ServingTable& t, int64_t after, int64_t upto) {
+  std::vector<Refused> refused;
+  try {
+    return CopyOrCollect(t, after, upto, nullptr);
+  } catch (const ClickHouseError& e) {
+    if (dead_letters_ == nullptr || !IsRowValueClickHouseCode(e.code())) throw;
+    const int64_t copied = CopyAroundRefusedRows(t, after, upto, refused);
+    // Every row of a sizeable block refused is not bad data but a table ClickHouse cannot take (a
+    // column type changed by hand): that is retried until fixed, not the whole table dead-lettered.
+    if (copied == 0 && refused.size() >= kMostRefusedWithNoneCopied) throw;
+    for (const auto& r : refused) DeadLetterRows(t, r.version, r.error);
+    return copied;
+  }
+}
+
+int64_t ClickHouseSink::CopyOrCollect(const ServingTable& t, int64_t after, int64_t upto,
+                                      std::vector<Refused>* refused) {
   const auto start = std::chrono::steady_clock::now();
   // PostgreSQL's COPY output streams into the insert as it comes (reading and writing overlap). The
   // first chunk is read before the insert starts, so a range without rows costs no request.
@@ -316,9 +332,16 @@ int64_t ClickHouseSink::CopyRange(const ServingTable& t, int64_t after, int64_t 
       return true;
     });
   } catch (const ClickHouseError& e) {
-    if (dead_letters_ == nullptr || !IsRowValueClickHouseCode(e.code())) throw;
-    reader.Drain();  // the insert is all or nothing: ClickHouse kept none of the block
-    return CopyAroundRefusedRows(t, after, upto, e.what());
+    // ClickHouse may have kept the blocks before the refused one (an insert above its
+    // max_insert_block_size): copying them again is harmless (ReplacingMergeTree, same versions).
+    if (!IsRowValueClickHouseCode(e.code())) throw;
+    reader.Drain();  // the connection must be free for the exports of the split
+    if (refused == nullptr) throw;
+    if (upto - after == 1) {
+      refused->push_back({upto, e.what()});
+      return 0;
+    }
+    return CopyAroundRefusedRows(t, after, upto, *refused);
   }
   if (metrics_ && n > 0)
     metrics_->Batch("clickhouse", "committed", static_cast<double>(n),
@@ -327,13 +350,12 @@ int64_t ClickHouseSink::CopyRange(const ServingTable& t, int64_t after, int64_t 
 }
 
 int64_t ClickHouseSink::CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto,
-                                              const std::string& error) {
-  if (upto - after == 1) {
-    DeadLetterRows(t, upto, error);
-    return 0;
+                                              std::vector<Refused>& refused) {
+  if (upto - after == 1) {  // a single version that failed as part of the first, streamed insert
+    return CopyOrCollect(t, after, upto, &refused);
   }
   const int64_t mid = after + (upto - after) / 2;
-  return CopyRange(t, after, mid) + CopyRange(t, mid, upto);
+  return CopyOrCollect(t, after, mid, &refused) + CopyOrCollect(t, mid, upto, &refused);
 }
 
 void ClickHouseSink::DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error) {

@@ -61,6 +61,9 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch);
 // the copy: the refused block is copied again in halves, down to single versions, and the rows still
 // refused go to the dead-letter topic `serving.clickhouse.dlq` with ClickHouse's error (key
 // "<table>/<version>", value the exported row, header dlq.table); the rest of the block is copied.
+// A block of which ClickHouse took no row and refused kMostRefusedWithNoneCopied or more is taken for
+// a table ClickHouse cannot take at all (a column changed by hand): it fails the round, as a refused
+// statement does, instead of dead-lettering the whole table.
 //
 // Owned by main's ClickHouse thread; RunOnce is called in a loop until stop. A failure (ClickHouse or
 // the warehouse down, the dead-letter topic unwritable) throws; the caller backs off and calls RunOnce
@@ -81,10 +84,24 @@ class ClickHouseSink {
 
  private:
   int64_t Watermark();
+  // A version ClickHouse refused a row of, and its error.
+  struct Refused {
+    int64_t version;
+    std::string error;
+  };
+  // Dead letters are written only when some rows of the block were copied, or fewer than this many
+  // were refused (see CopyRange).
+  static constexpr size_t kMostRefusedWithNoneCopied = 10;
+
+  // Copies the versions (after, upto]; rows ClickHouse refuses are dead-lettered (the class comment).
+  // Returns the rows copied.
   int64_t CopyRange(const ServingTable& t, int64_t after, int64_t upto);
-  // After ClickHouse refused a value in (after, upto]: copies the range in halves; a single version
-  // still refused is dead-lettered. Returns the rows copied.
-  int64_t CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto, const std::string& error);
+  // One insert of (after, upto]. With `refused` (inside a split), a refused value splits the range
+  // further and a single refused version is added to `refused`; without, any error is thrown.
+  int64_t CopyOrCollect(const ServingTable& t, int64_t after, int64_t upto, std::vector<Refused>* refused);
+  // After ClickHouse refused a value in (after, upto]: the range in halves, each by CopyOrCollect.
+  int64_t CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto,
+                                std::vector<Refused>& refused);
   void DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error);
 
   ClickHouseClient ch_;

@@ -11,7 +11,8 @@
 namespace rainbow::converter {
 
 // gRPC ConverterService: on-demand Convert(bucket, key) outside the tracker (no state recorded).
-// Errors: INVALID_ARGUMENT (bad names, invalid JSON, wrong shape), NOT_FOUND, DATA_LOSS (checksum),
+// Errors: INVALID_ARGUMENT (bad names, invalid JSON, wrong shape), NOT_FOUND (no such source object;
+// a missing output bucket is INTERNAL: S3, permanent), DATA_LOSS (checksum),
 // UNAVAILABLE (retryable S3 errors), INTERNAL; RESOURCE_EXHAUSTED when config.max_concurrent_converts
 // calls are already converting (each holds buffers and threads: the bound keeps memory bounded);
 // UNAUTHENTICATED / PERMISSION_DENIED without scope files:convert, and PERMISSION_DENIED for a bucket

@@ -26,10 +26,12 @@ void LeaseKeeper::Run(std::stop_token stop) {
   while (retry::SleepFor(stop, lease_.interval)) {
     const auto sent = std::chrono::steady_clock::now();
     // An answer after the local deadline is no use (the conversion stops there anyway), and waiting
-    // longer would hold up Stop: the worker must be free to report and move on.
+    // longer would hold up Stop: the worker must be free to report and move on. Never longer than the
+    // client's usual deadline either: a hung heartbeat is abandoned and the next one tried.
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::duration(deadline_.load()) - sent.time_since_epoch());
-    const auto wait = std::clamp(left, std::chrono::milliseconds(100), lease_.duration);
+    const auto wait =
+        std::max(left, std::chrono::milliseconds(100));  // TrackerClient caps it at its deadline
     try {
       if (!tracker_.Heartbeat(lease_.file, lease_.worker_id, lease_.attempt, lease_.duration, wait)) {
         lost_ = true;

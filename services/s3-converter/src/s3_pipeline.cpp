@@ -209,13 +209,19 @@ class Conversion {
     }
   }
   // Runs a read of the source object: its NotFound means the object was deleted (kSourceRemoved, and
-  // the file ends REMOVED), except for a missing bucket, which is a setup error.
+  // the file ends REMOVED), except for a missing bucket, which is a setup error. A HEAD's 404 has no
+  // body to say which (AWS sends code NotFound for both): the bucket is then checked by a listing.
   template <typename Read>
   auto ReadingSource(Read&& read) const {
     try {
       return read();
     } catch (const s3::S3Error& e) {
       if (e.s3_kind() != s3::S3ErrorKind::kNotFound || e.code() == "NoSuchBucket") throw;
+      if (e.code() != "NoSuchKey") {
+        s3::ListOptions one;
+        one.max_keys = 1;
+        s3_.ListObjectsV2(src_bucket_, one);  // throws NoSuchBucket when the bucket is what is missing
+      }
       throw ConversionError(
           FailureReason::kSourceRemoved, false,
           "source " + src_bucket_.str() + "/" + src_key_.str() + " no longer exists: " + e.what());

@@ -25,7 +25,8 @@ TrackerClient::TrackerClient(const std::string& address, const security::ClientC
 
 std::unique_ptr<grpc::ClientContext> TrackerClient::Context(std::chrono::milliseconds wait) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + (wait.count() > 0 ? wait : deadline_));
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    (wait.count() > 0 ? std::min(wait, deadline_) : deadline_));
   return ctx;
 }
 

@@ -33,7 +33,8 @@ class TrackerClient {
   std::vector<files::v1::FileRecord> Claim(const std::string& worker_id, uint32_t max_files,
                                            std::chrono::milliseconds lease);
   // False when the lease is lost (the tracker says we no longer hold the file). `wait`: how long to
-  // wait for the answer (0: the client's deadline); a heartbeat is worth nothing after the lease ends.
+  // wait for the answer (0 or more than the client's deadline: that deadline); a heartbeat is worth
+  // nothing after the lease ends.
   bool Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
                  std::chrono::milliseconds lease,
                  std::chrono::milliseconds wait = std::chrono::milliseconds(0));

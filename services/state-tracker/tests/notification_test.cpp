@@ -73,7 +73,8 @@ TEST(Notification, RejectsNonConformingMessages) {
 }
 
 TEST(FileState, RoundTrip) {
-  for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed}) {
+  for (auto s : {FileState::kPending, FileState::kInProgress, FileState::kCompleted, FileState::kFailed,
+                 FileState::kRemoved}) {
     EXPECT_EQ(ParseFileState(ToString(s)), s);
   }
   EXPECT_FALSE(ParseFileState("DONE").has_value());

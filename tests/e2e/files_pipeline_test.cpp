@@ -732,5 +732,46 @@ TEST(FilesPipeline, ConverterCutOffFromAFrozenTrackerStopsAtItsLeaseDeadline) {
   s3c.DeleteObject(kConverted, s3::ObjectKey(done->output_key()));
 }
 
+// S3 as a black hole (every request taken and never answered, as a MinIO frozen with SIGSTOP): the
+// converter's health probe times out instead of hanging, /readyz names s3, nothing is claimed, and
+// once S3 answers again the file is converted with its first attempt.
+TEST(FilesPipeline, ConverterWaitsOutAnS3ThatAnswersNothing) {
+  const std::string dir = UniqueName("s3-hole");
+  testing::S3FaultProxy proxy(MinioPort());
+  proxy.Hang({"", "/"});
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(UniqueName("s3-hole:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  auto env = ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv"));
+  env["CONVERTER_HEALTH_INTERVAL"] = "500ms";
+  Service converter(RAINBOW_CONVERTER_BIN, env);
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+  const std::string key = dir + "/products.json";
+  s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"name":"a"}])");
+  ASSERT_TRUE(WaitForState(*stub, "raw", key, files::v1::PENDING, 30s).has_value());
+
+  std::pair<long, std::string> readyz;
+  for (int i = 0; i < 200; ++i) {  // the probe gives up after its 5 s request timeout
+    readyz = testing::HttpGet("http://127.0.0.1:" + std::to_string(converter.http_port) + "/readyz");
+    if (readyz.first == 503 && readyz.second.find("\"s3\"") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(readyz.first, 503) << readyz.second;
+  EXPECT_NE(readyz.second.find("\"s3\""), std::string::npos) << readyz.second;
+  EXPECT_NE(converter.process->Stdout().find("S3 unreachable"), std::string::npos) << converter.Logs();
+  std::this_thread::sleep_for(3s);
+  const auto waiting = GetRecord(*stub, "raw", key);
+  ASSERT_TRUE(waiting.has_value());
+  EXPECT_EQ(waiting->state(), files::v1::PENDING) << waiting->DebugString() << converter.Logs();
+  EXPECT_GE(proxy.faults(), 1);
+
+  proxy.Clear();
+  const auto done = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 60s);
+  ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
+      << (done ? done->DebugString() : "") << converter.Logs();
+  EXPECT_EQ(done->attempts(), 1u);
+}
+
 }  // namespace
 }  // namespace rainbow

@@ -147,16 +147,22 @@ void S3FaultProxy::SlowDown(Match match, int bytes_per_second) {
   Add({Kind::kSlow, std::move(match), -1, bytes_per_second, "", "", ""});
 }
 
+void S3FaultProxy::Hang(Match match) { Add({Kind::kHang, std::move(match), -1, 0, "", "", ""}); }
+
 void S3FaultProxy::Clear() {
   std::lock_guard lock(mu_);
   rules_.clear();
+  ++generation_;
 }
 
 std::vector<S3FaultProxy::Rule> S3FaultProxy::RulesFor(const std::string& method, const std::string& target) {
   std::lock_guard lock(mu_);
   std::vector<Rule> out;
   for (auto& r : rules_) {
-    if (r.match.method != method || target.find(r.match.target_contains) == std::string::npos) continue;
+    if ((!r.match.method.empty() && r.match.method != method) ||
+        target.find(r.match.target_contains) == std::string::npos)
+      continue;
+    if (r.kind == Kind::kHang) return {r};  // nothing else applies to an exchange never answered
     if (r.kind == Kind::kFail) {
       if (r.remaining <= 0) continue;
       --r.remaining;
@@ -190,7 +196,16 @@ void S3FaultProxy::Serve(int client) {
   const size_t sp2 = head->find(' ', sp1 + 1);
   const std::string method = head->substr(0, sp1);
   const std::string target = head->substr(sp1 + 1, sp2 - sp1 - 1);
+  const int generation = generation_.load();
   const auto rules = RulesFor(method, target);
+
+  if (rules.size() == 1 && rules[0].kind == Kind::kHang) {
+    ++faults_;
+    while (!stop_ && generation_.load() == generation)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ::close(client);
+    return;
+  }
 
   if (rules.size() == 1 && rules[0].kind == Kind::kFail) {
     const size_t length = ContentLength(*head);

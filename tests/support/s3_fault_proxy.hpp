@@ -20,8 +20,8 @@ namespace rainbow::testing {
 
 class S3FaultProxy {
  public:
-  // Which exchanges a fault applies to: the request's method, and a substring of its target (the
-  // path and query as sent, e.g. "/converted/dir/" or "partNumber=2").
+  // Which exchanges a fault applies to: the request's method (empty: any), and a substring of its
+  // target (the path and query as sent, e.g. "/converted/dir/" or "partNumber=2").
   struct Match {
     std::string method;
     std::string target_contains;
@@ -44,6 +44,9 @@ class S3FaultProxy {
   void ReplaceInBody(Match match, std::string from, std::string to);
   // Every matching response's body is sent at about `bytes_per_second` (a slow link or server).
   void SlowDown(Match match, int bytes_per_second);
+  // Every matching request is taken and never answered (a frozen server: the connection stays open,
+  // nothing comes back) until Clear, which then closes those connections.
+  void Hang(Match match);
   // Drops every rule: from now on, exchanges pass unchanged.
   void Clear();
 
@@ -51,7 +54,7 @@ class S3FaultProxy {
   int exchanges() const { return exchanges_.load(); }  // requests seen so far
 
  private:
-  enum class Kind { kFail, kHeader, kBody, kSlow };
+  enum class Kind { kFail, kHeader, kBody, kSlow, kHang };
   struct Rule {
     Kind kind;
     Match match;
@@ -73,7 +76,8 @@ class S3FaultProxy {
   std::atomic<bool> stop_{false};
   std::atomic<int> faults_{0};
   std::atomic<int> exchanges_{0};
-  std::mutex mu_;  // rules_, servers_
+  std::atomic<int> generation_{0};  // bumped by Clear: hung exchanges end when it moves
+  std::mutex mu_;                   // rules_, servers_
   std::vector<Rule> rules_;
   std::vector<std::thread> servers_;
   std::thread acceptor_;

@@ -429,7 +429,7 @@ TEST_F(ClickHouseTest, KillsAndAClickHouseRestartLeaveClickHouseEqualToTheWareho
   CreateTopics(3);
   EmitMembers(kT0);
   Flush();
-  constexpr int kOrders = 6'000;  // 18,005 events
+  constexpr int kOrders = 16'665;  // 50,000 events (3 per order, 5 members)
   const auto qty = [](int i, int line) { return 1 + (i * 7 + line) % 5; };
   const auto created = [](int i) { return "2024-01-0" + std::to_string(1 + i % 5) + "T12:00:00Z"; };
   int emitted = 0;

@@ -133,6 +133,66 @@ TEST(StateTrackerDurability, NothingIsRegisteredOrCommittedUntilRedisIsDurableAn
   EXPECT_EQ(svc.process->Wait(30s), 0);
 }
 
+// Redis frozen with SIGSTOP (a black hole: the connection stays open, nothing answers): the tracker
+// does not hang. Its calls fail within STATE_REDIS_COMMAND_TIMEOUT, /readyz and gRPC health say not
+// ready, and on SIGCONT it is ready again and registers without a restart.
+TEST(StateTrackerDurability, RedisFrozenMakesTheTrackerNotReadyUntilItAnswersAgain) {
+  OwnRedis redis;
+  redis.Start(true);
+  auto env = SharedEnv();
+  env["REDIS_URL"] = redis.url();
+  env["STATE_REDIS_PREFIX"] = UniqueName("frozen:{files}") + ":";
+  env["STATE_EVENTS_TOPIC"] = UniqueName("files.events.frozen");
+  env["STATE_CONSUMER_GROUP"] = UniqueName("tracker-frozen");
+  env["STATE_DURABILITY_CHECK_INTERVAL"] = "200ms";
+  env["STATE_RECONCILE_INTERVAL"] = "0";
+  env["STATE_REDIS_COMMAND_TIMEOUT"] = "1s";
+  Service svc(RAINBOW_TRACKER_BIN, env);
+  ASSERT_TRUE(svc.WaitReady(30s)) << svc.Logs();
+  auto stub = TrackerStub(svc.grpc_addr());
+  const auto register_file = [&](const std::string& key) {
+    files::v1::RegisterRequest req;
+    req.mutable_file()->set_bucket("raw");
+    req.mutable_file()->set_key(key);
+    req.mutable_file()->set_etag("e1");
+    files::v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    return stub->Register(&ctx, req, &resp);
+  };
+  ASSERT_TRUE(register_file("before.json").ok());
+
+  redis.process->Signal(SIGSTOP);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto during = register_file("during.json");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_FALSE(during.ok()) << "a write answered while Redis was frozen";
+  EXPECT_LT(took, 10s) << "the call waited far beyond the command timeout";
+  bool not_ready = false;
+  std::string readyz;
+  for (int i = 0; i < 100 && !not_ready; ++i) {
+    const auto r = testing::HttpGet("http://127.0.0.1:" + std::to_string(svc.http_port) + "/readyz");
+    readyz = r.second;
+    not_ready = r.first == 503;
+    if (!not_ready) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(not_ready) << readyz << svc.Logs();
+  EXPECT_EQ(svc.WaitGrpcHealth("", "NOT_SERVING"), "NOT_SERVING");
+
+  redis.process->Signal(SIGCONT);
+  ASSERT_TRUE(svc.WaitReady(30s)) << svc.Logs();
+  EXPECT_TRUE(register_file("after.json").ok());
+  files::v1::GetRequest get;
+  get.mutable_file()->set_bucket("raw");
+  get.mutable_file()->set_key("after.json");
+  files::v1::FileRecord rec;
+  grpc::ClientContext ctx;
+  EXPECT_TRUE(stub->Get(&ctx, get, &rec).ok());
+  EXPECT_EQ(rec.state(), files::v1::PENDING);
+  svc.process->Signal(SIGTERM);
+  EXPECT_EQ(svc.process->Wait(30s), 0);
+}
+
 TEST(StateTrackerDurability, ReconciliationRegistersAnObjectWhoseNotificationWasLost) {
   const std::string dir = UniqueName("reconcile");
   s3::S3Client s3c(S3FromEnv());

@@ -575,6 +575,30 @@ std::optional<files::v1::FileRecord> WaitForFinalFailure(files::v1::FileStateSer
   return last;
 }
 
+// A tracker accepting raw/<dir>/ and one converter whose S3 traffic goes through `proxy` (its rules
+// set before, so the first request meets them), for the fault tests. Start waits for the tracker, and
+// for the converter unless converter_ready is false.
+struct ProxiedFiles {
+  void Start(const testing::S3FaultProxy& proxy, const std::string& dir,
+             const std::map<std::string, std::string>& tracker_extra = {},
+             const std::map<std::string, std::string>& converter_extra = {}, bool converter_ready = true) {
+    auto tracker_env = TrackerEnv(dir + ":{files}:", "raw/" + dir + "/", UniqueName("tracker"));
+    for (const auto& [k, v] : tracker_extra) tracker_env[k] = v;
+    tracker = std::make_unique<Service>(RAINBOW_TRACKER_BIN, tracker_env);
+    ASSERT_TRUE(tracker->WaitReady()) << tracker->Logs();
+    auto converter_env = ConverterVia(proxy, tracker->grpc_addr(), UniqueName("conv"));
+    for (const auto& [k, v] : converter_extra) converter_env[k] = v;
+    converter = std::make_unique<Service>(RAINBOW_CONVERTER_BIN, converter_env);
+    if (converter_ready) {
+      ASSERT_TRUE(converter->WaitReady()) << converter->Logs();
+    }
+    stub = TrackerStub(tracker->grpc_addr());
+  }
+  std::unique_ptr<Service> tracker;
+  std::unique_ptr<Service> converter;
+  std::unique_ptr<files::v1::FileStateService::Stub> stub;
+};
+
 bool HistoryHas(const files::v1::FileRecord& r, files::v1::FileState to, const std::string& error_part) {
   for (const auto& t : r.history()) {
     if (t.to() == to && t.error().find(error_part) != std::string::npos) return true;
@@ -589,12 +613,10 @@ TEST(FilesPipeline, SourceBytesCorruptedInTransitFailTheFileWithNothingPublished
   const std::string dir = UniqueName("corrupt-in");
   testing::S3FaultProxy proxy(MinioPort());
   proxy.ReplaceInBody({"GET", "/raw/" + dir + "/"}, "needle", "neEdle");
-  Service tracker(RAINBOW_TRACKER_BIN, TrackerEnv(UniqueName("corrupt-in:{files}") + ":", "raw/" + dir + "/",
-                                                  UniqueName("tracker")));
-  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
-  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
-  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
-  auto stub = TrackerStub(tracker.grpc_addr());
+  ProxiedFiles pipeline;
+  ASSERT_NO_FATAL_FAILURE(pipeline.Start(proxy, dir));
+  auto& converter = *pipeline.converter;
+  auto& stub = pipeline.stub;
   s3::S3Client s3c(S3FromEnv());
 
   const std::string key = dir + "/products.json";
@@ -621,12 +643,10 @@ TEST(FilesPipeline, OutputChecksumMismatchAfterTheWriteFailsTheFileWithNothingPu
   const std::string dir = UniqueName("corrupt-out");
   testing::S3FaultProxy proxy(MinioPort());
   proxy.CorruptHeader({"HEAD", "/converted/" + dir + "/"}, "x-amz-checksum-sha256");
-  Service tracker(RAINBOW_TRACKER_BIN, TrackerEnv(UniqueName("corrupt-out:{files}") + ":", "raw/" + dir + "/",
-                                                  UniqueName("tracker")));
-  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
-  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
-  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
-  auto stub = TrackerStub(tracker.grpc_addr());
+  ProxiedFiles pipeline;
+  ASSERT_NO_FATAL_FAILURE(pipeline.Start(proxy, dir));
+  auto& converter = *pipeline.converter;
+  auto& stub = pipeline.stub;
   s3::S3Client s3c(S3FromEnv());
 
   const std::string key = dir + "/products.json";
@@ -655,11 +675,10 @@ TEST(FilesPipeline, S3FailingMidConversionIsRetriedWithoutUsingUpAttempts) {
   auto tracker_env =
       TrackerEnv(UniqueName("s3-mid:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker"));
   tracker_env["STATE_MAX_ATTEMPTS"] = "1";
-  Service tracker(RAINBOW_TRACKER_BIN, tracker_env);
-  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
-  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
-  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
-  auto stub = TrackerStub(tracker.grpc_addr());
+  ProxiedFiles pipeline;
+  ASSERT_NO_FATAL_FAILURE(pipeline.Start(proxy, dir, {{"STATE_MAX_ATTEMPTS", "1"}}, {}));
+  auto& converter = *pipeline.converter;
+  auto& stub = pipeline.stub;
   s3::S3Client s3c(S3FromEnv());
 
   const std::string key = dir + "/products.json";
@@ -689,12 +708,11 @@ TEST(FilesPipeline, ConverterCutOffFromAFrozenTrackerStopsAtItsLeaseDeadline) {
   const std::string dir = UniqueName("frozen-tracker");
   testing::S3FaultProxy proxy(MinioPort());
   proxy.SlowDown({"GET", "/raw/" + dir + "/"}, 200 * 1024);
-  Service tracker(RAINBOW_TRACKER_BIN,
-                  TrackerEnv(UniqueName("frozen:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
-  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
-  Service converter(RAINBOW_CONVERTER_BIN, ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv")));
-  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
-  auto stub = TrackerStub(tracker.grpc_addr());
+  ProxiedFiles pipeline;
+  ASSERT_NO_FATAL_FAILURE(pipeline.Start(proxy, dir));
+  auto& tracker = *pipeline.tracker;
+  auto& converter = *pipeline.converter;
+  auto& stub = pipeline.stub;
   s3::S3Client s3c(S3FromEnv());
 
   const std::string key = dir + "/products.json";
@@ -739,13 +757,11 @@ TEST(FilesPipeline, ConverterWaitsOutAnS3ThatAnswersNothing) {
   const std::string dir = UniqueName("s3-hole");
   testing::S3FaultProxy proxy(MinioPort());
   proxy.Hang({"", "/"});
-  Service tracker(RAINBOW_TRACKER_BIN,
-                  TrackerEnv(UniqueName("s3-hole:{files}") + ":", "raw/" + dir + "/", UniqueName("tracker")));
-  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
-  auto env = ConverterVia(proxy, tracker.grpc_addr(), UniqueName("conv"));
-  env["CONVERTER_HEALTH_INTERVAL"] = "500ms";
-  Service converter(RAINBOW_CONVERTER_BIN, env);
-  auto stub = TrackerStub(tracker.grpc_addr());
+  ProxiedFiles pipeline;
+  ASSERT_NO_FATAL_FAILURE(
+      pipeline.Start(proxy, dir, {}, {{"CONVERTER_HEALTH_INTERVAL", "500ms"}}, /*converter_ready=*/false));
+  auto& converter = *pipeline.converter;
+  auto& stub = pipeline.stub;
   s3::S3Client s3c(S3FromEnv());
   const std::string key = dir + "/products.json";
   s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"name":"a"}])");

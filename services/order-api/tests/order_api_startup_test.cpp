@@ -127,6 +127,30 @@ TEST(OrderApiStartup, UnreachableDatabaseIsNotReady) {
   EXPECT_EQ(*code, 0) << s.process->Stderr();
 }
 
+namespace {
+
+// Customer 1, payment 1 and product 1, enough for CreateOneOrder.
+void SeedOneOfEach(pg::Connection& conn) {
+  conn.Exec(
+      "INSERT INTO rainbow.customers (first_name, last_name, email) VALUES ('A', 'B', 'a@example.com');"
+      "INSERT INTO rainbow.payments (name, type) VALUES ('card', 'card');"
+      "INSERT INTO rainbow.products (name, price) VALUES ('p', 1.00)");
+}
+
+// Holds an EXCLUSIVE lock on rainbow.orders until `conn` commits: creates wait on it (reads do not).
+void LockOrders(pg::Connection& conn) {
+  conn.Exec("BEGIN");
+  conn.Exec("LOCK TABLE rainbow.orders IN EXCLUSIVE MODE");
+}
+
+testing::HttpResponse CreateOneOrder(const Service& s) {
+  return HttpCall("POST", s.Url("/api/v1/orders"),
+                  R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]})",
+                  {"Content-Type: application/json"});
+}
+
+}  // namespace
+
 // Readiness does not queue for a pool connection: with the only one held by a create that waits on a
 // lock, /readyz and gRPC health still answer "ready" (the database does answer), and the held create
 // completes once the lock goes.
@@ -135,17 +159,11 @@ TEST(OrderApiStartup, ReadinessDoesNotWaitForThePool) {
   Service s = StartService(db.dsn(), {{"ORDER_API_PG_POOL_SIZE", "1"}});
   ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
   pg::Connection setup(db.dsn());
-  setup.Exec(
-      "INSERT INTO rainbow.customers (first_name, last_name, email) VALUES ('A', 'B', 'a@example.com');"
-      "INSERT INTO rainbow.payments (name, type) VALUES ('card', 'card');"
-      "INSERT INTO rainbow.products (name, price) VALUES ('p', 1.00)");
+  SeedOneOfEach(setup);
   pg::Connection locker(db.dsn());
-  locker.Exec("BEGIN");
-  locker.Exec("LOCK TABLE rainbow.orders IN EXCLUSIVE MODE");
+  LockOrders(locker);
   std::thread create([&] {
-    auto r = HttpCall("POST", s.Url("/api/v1/orders"),
-                      R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]})",
-                      {"Content-Type: application/json"});
+    auto r = CreateOneOrder(s);
     EXPECT_EQ(r.status, 201) << r.body;
   });
   ASSERT_EQ(WaitForLockWaiters(setup, 1), 1) << "the create never reached the database";
@@ -164,19 +182,13 @@ TEST(OrderApiStartup, RestRequestsBeyondTheInFlightLimitAre429) {
   Service s = StartService(db.dsn(), {{"ORDER_API_REST_MAX_IN_FLIGHT", "2"}});
   ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
   pg::Connection setup(db.dsn());
-  setup.Exec(
-      "INSERT INTO rainbow.customers (first_name, last_name, email) VALUES ('A', 'B', 'a@example.com');"
-      "INSERT INTO rainbow.payments (name, type) VALUES ('card', 'card');"
-      "INSERT INTO rainbow.products (name, price) VALUES ('p', 1.00)");
+  SeedOneOfEach(setup);
   pg::Connection locker(db.dsn());
-  locker.Exec("BEGIN");
-  locker.Exec("LOCK TABLE rainbow.orders IN EXCLUSIVE MODE");
+  LockOrders(locker);
   std::vector<std::thread> creates;
   for (int i = 0; i < 2; ++i) {
     creates.emplace_back([&] {
-      auto r = HttpCall("POST", s.Url("/api/v1/orders"),
-                        R"({"customerId":1,"payment_id":1,"products":[{"productId":1,"quantity":1}]})",
-                        {"Content-Type: application/json"});
+      auto r = CreateOneOrder(s);
       EXPECT_EQ(r.status, 201) << r.body;
     });
   }

@@ -100,27 +100,37 @@ void CheckRedis(const SmokeConfig& c, const std::string& run) {
   if (reply.str != run) throw std::runtime_error("script returned '" + reply.str + "'");
 }
 
-// The s3+notification step's object, deleted right after its notification, ends REMOVED in the
-// tracker (or COMPLETED when the converter was quicker than the delete), never FAILED.
-void CheckDeletedFile(const SmokeConfig& c, const std::string& run) {
-  const std::string key = "smoke/" + run + ".json";
+// The tracker's record of raw/<key> once it is COMPLETED, FAILED or REMOVED, or the last one seen after
+// `timeout`.
+rainbow::files::v1::FileRecord WaitForFinalState(const SmokeConfig& c, const std::string& key,
+                                                 std::chrono::seconds timeout) {
   auto stub =
       rainbow::files::v1::FileStateService::NewStub(rainbow::security::Connect(c.state_grpc, c.grpc_client));
   rainbow::files::v1::FileRecord record;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     rainbow::files::v1::GetRequest req;
     req.mutable_file()->set_bucket("raw");
     req.mutable_file()->set_key(key);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-    if (stub->Get(&ctx, req, &record).ok()) {
-      if (record.state() == rainbow::files::v1::REMOVED || record.state() == rainbow::files::v1::COMPLETED)
-        return;
-      if (record.state() == rainbow::files::v1::FAILED) break;
+    if (stub->Get(&ctx, req, &record).ok() &&
+        (record.state() == rainbow::files::v1::COMPLETED || record.state() == rainbow::files::v1::FAILED ||
+         record.state() == rainbow::files::v1::REMOVED)) {
+      break;
     }
     std::this_thread::sleep_for(200ms);
   }
+  return record;
+}
+
+// The s3+notification step's object, deleted right after its notification, ends REMOVED in the
+// tracker (or COMPLETED when the converter was quicker than the delete), never FAILED.
+void CheckDeletedFile(const SmokeConfig& c, const std::string& run) {
+  const std::string key = "smoke/" + run + ".json";
+  const auto record = WaitForFinalState(c, key, 60s);
+  if (record.state() == rainbow::files::v1::REMOVED || record.state() == rainbow::files::v1::COMPLETED)
+    return;
   throw std::runtime_error("raw/" + key + " deleted before conversion is " +
                            rainbow::files::v1::FileState_Name(record.state()) + " ('" + record.error() +
                            "'), not REMOVED");
@@ -417,22 +427,7 @@ void CheckFiles(const SmokeConfig& c, const std::string& run) {
   const std::string key = "main-job/" + run + "/sample_products.json";
   s3.PutObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(key), buf.str());
 
-  auto stub =
-      rainbow::files::v1::FileStateService::NewStub(rainbow::security::Connect(c.state_grpc, c.grpc_client));
-  rainbow::files::v1::FileRecord record;
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    rainbow::files::v1::GetRequest req;
-    req.mutable_file()->set_bucket("raw");
-    req.mutable_file()->set_key(key);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-    if (stub->Get(&ctx, req, &record).ok() &&
-        (record.state() == rainbow::files::v1::COMPLETED || record.state() == rainbow::files::v1::FAILED)) {
-      break;
-    }
-    std::this_thread::sleep_for(500ms);
-  }
+  const auto record = WaitForFinalState(c, key, 120s);
   if (record.state() != rainbow::files::v1::COMPLETED) {
     throw std::runtime_error("raw/" + key + " not COMPLETED within 120 s (state " +
                              std::to_string(record.state()) + ", error '" + record.error() + "')");

@@ -96,6 +96,10 @@ int CdcEngine::Run() {
       log::Error("not streaming: the slot would leave a gap", {{"slot", config_.slot}, {"reason", e.what()}});
     } catch (const OversizedEventError& e) {
       SetError(std::string("oversized event: ") + e.what());
+      {
+        std::lock_guard lock(mu_);
+        blocked_at_ = e.lsn();
+      }
       log::Error("oversized event: the session stops before it; retrying", {{"error", e.what()}});
     } catch (const KafkaSessionError& e) {
       metrics_.reconnects_kafka.Increment();
@@ -180,9 +184,11 @@ void CdcEngine::Produce(Session& s, ChangeRecord& record, const std::string& tab
     switch (config_.size_policy) {
       case SizePolicy::kFail:
         metrics_.Oversized("failed").Increment();
-        throw OversizedEventError(what +
-                                  "; CDC_EVENT_SIZE_POLICY=fail: the slot holds this WAL until it is raised "
-                                  "or the policy is skip or warn");
+        throw OversizedEventError(
+            what +
+                "; CDC_EVENT_SIZE_POLICY=fail: the slot holds this WAL until it is raised "
+                "or the policy is skip or warn",
+            s.in_txn ? s.final_lsn : Lsn{});
       case SizePolicy::kWarn:
         metrics_.Oversized("left_out").Increment();
         log::Warn("event left out", {{"reason", what}, {"topic", record.topic}});
@@ -237,6 +243,12 @@ void CdcEngine::SendStatus(Session& s, bool reply) {
   std::lock_guard lock(mu_);
   if (confirmable.valid()) status_.confirmed_lsn = confirmable;
   status_.received_lsn = s.received;
+  if (blocked_at_.valid() && confirmable > blocked_at_) {
+    // The event that stopped earlier sessions is delivered (the limit or the policy changed).
+    blocked_at_ = Lsn{};
+    status_.last_error.clear();
+    ready_ = true;
+  }
 }
 
 void CdcEngine::Periodic(Session& s, bool force) {
@@ -363,8 +375,12 @@ CdcEngine::SessionEnd CdcEngine::RunSession() {
   {
     std::lock_guard lock(mu_);
     status_.streaming = true;
-    status_.last_error.clear();
-    ready_ = true;
+    // A session that will stop again at the same oversized event is not ready: readiness and GetStatus
+    // keep its reason instead of flapping on every retry.
+    if (!blocked_at_.valid()) {
+      status_.last_error.clear();
+      ready_ = true;
+    }
   }
   metrics_.streaming.Set(1);
   return Stream(s);

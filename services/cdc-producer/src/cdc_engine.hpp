@@ -107,6 +107,7 @@ class CdcEngine {
   mutable std::mutex mu_;
   StatusSnapshot status_;
   bool ready_ = false;
+  Lsn blocked_at_;  // the oversized event (policy fail) sessions stop at, until confirmed past it
 };
 
 }  // namespace rainbow::cdc

@@ -77,6 +77,7 @@ struct CdcEngine::Session {
   uint32_t xid = 0;
   int64_t commit_time_us = 0;  // Unix microseconds
   bool replaying = false;
+  Lsn final_lsn;  // of its commit record (from Begin)
   Lsn last_commit_lsn;
 
   Lsn received;

@@ -83,7 +83,14 @@ struct ChangeRecord {
 // slot stays where it was, and the service reports why until the limit or the policy changes.
 class OversizedEventError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  OversizedEventError(const std::string& what, Lsn lsn) : std::runtime_error(what), lsn_(lsn) {}
+  // The commit LSN of the event's transaction (invalid in a snapshot): the service stays not ready until
+  // it has confirmed past it. Not the change's own LSN: a transaction that began earlier but committed
+  // later would otherwise count as having passed it.
+  Lsn lsn() const { return lsn_; }
+
+ private:
+  Lsn lsn_;
 };
 
 // A tuple that does not fit its relation (column count) and similar protocol inconsistencies.

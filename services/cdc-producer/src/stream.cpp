@@ -103,6 +103,7 @@ void CdcEngine::HandleXLogData(Session& s, Lsn wal_start, std::span<const uint8_
           s.xid = m.xid;
           s.commit_time_us = m.commit_time_us + kPgEpochOffsetUs;
           s.replaying = m.final_lsn <= replay_high_;
+          s.final_lsn = m.final_lsn;
         } else if constexpr (std::is_same_v<T, CommitMessage>) {
           if (!s.in_txn) throw EventError("Commit outside a transaction");
           s.tracker->Close(s.batch, m.end_lsn);

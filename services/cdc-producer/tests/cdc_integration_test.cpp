@@ -764,14 +764,17 @@ TEST_F(CdcTest, AnEventOverTheSizeLimitIsDeadLetteredOrStopsTheSession) {
   pg::Connection c(dsn_);
   const std::string before(c.Exec("SELECT pg_current_wal_lsn()::text").Text(0, 0));
   Sql("INSERT INTO " + name_ + ".items VALUES (3, repeat('y', 10000))");
-  StartService({{"CDC_SNAPSHOT_MODE", "never"}, {"CDC_MAX_MESSAGE_BYTES", "4096"}});
+  StartService({{"CDC_SNAPSHOT_MODE", "never"},
+                {"CDC_MAX_MESSAGE_BYTES", "4096"},
+                {"CDC_RECONNECT_MAX_BACKOFF", "500ms"}});
   // /readyz names the failing part (the engine); GetStatus says why.
   std::string reason, readyz;
   for (const auto end = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < end;) {
     const auto [status, body] =
         rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz");
-    if (status == 503 && Status().last_error().find("CDC_MAX_MESSAGE_BYTES") != std::string::npos) {
-      reason = Status().last_error();
+    const std::string error = Status().last_error();
+    if (status == 503 && error.find("CDC_MAX_MESSAGE_BYTES") != std::string::npos) {
+      reason = error;
       readyz = body;
       break;
     }
@@ -779,6 +782,26 @@ TEST_F(CdcTest, AnEventOverTheSizeLimitIsDeadLetteredOrStopsTheSession) {
   }
   EXPECT_NE(reason.find("over CDC_MAX_MESSAGE_BYTES"), std::string::npos) << service_->Stdout();
   EXPECT_NE(readyz.find(R"("failing":["engine"])"), std::string::npos) << readyz;
+  // The session retries with backoff and stops at the same event each time: readiness and the reason hold
+  // through the retries (they do not flap to ready while a new session starts).
+  const auto sessions = [&] {
+    const std::string out = service_->Stdout();
+    size_t n = 0;
+    for (size_t at = out.find(R"("msg":"streaming")"); at != std::string::npos;
+         at = out.find(R"("msg":"streaming")", at + 1))
+      ++n;
+    return n;
+  };
+  const size_t sessions_before = sessions();
+  for (const auto end = std::chrono::steady_clock::now() + 3s; std::chrono::steady_clock::now() < end;) {
+    const auto [status, body] =
+        rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(http_port_) + "/readyz");
+    ASSERT_EQ(status, 503) << body;
+    ASSERT_NE(Status().last_error().find("over CDC_MAX_MESSAGE_BYTES"), std::string::npos)
+        << Status().last_error();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_GE(sessions(), sessions_before + 2) << "the window saw no retried session";
   auto slot =
       c.Exec("SELECT confirmed_flush_lsn <= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
              {before, name_});

@@ -78,18 +78,6 @@ TEST_F(PgFrozen, StatementsAndConnectsFailWithinTheTimeoutAndRecover) {
   EXPECT_EQ(again.Exec("SELECT 2").Int(0, 0), 2);
 }
 
-// Status of GET url, waiting until it is `want` (or kBound passed); the last status seen.
-long WaitForStatus(const std::string& url, long want) {
-  const auto end = std::chrono::steady_clock::now() + kBound;
-  long status = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    status = testing::HttpGet(url).first;
-    if (status == want) break;
-    std::this_thread::sleep_for(200ms);
-  }
-  return status;
-}
-
 TEST_F(PgFrozen, OrderApiIsNotReadyWhileFrozenAndReadyAfter) {
   const int rest = testing::FreePort(), grpc = testing::FreePort(), ops = testing::FreePort();
   ChildProcess service(ORDER_API_PATH, {},
@@ -105,7 +93,7 @@ TEST_F(PgFrozen, OrderApiIsNotReadyWhileFrozenAndReadyAfter) {
   const std::string readyz = "http://127.0.0.1:" + std::to_string(ops) + "/readyz";
   // An order id no order has: 404 says the database answered the lookup.
   const std::string order = "http://127.0.0.1:" + std::to_string(rest) + "/api/v1/orders/987654321";
-  ASSERT_EQ(WaitForStatus(readyz, 200), 200) << service.Stdout() << service.Stderr();
+  ASSERT_EQ(testing::WaitForStatus(readyz, 200, kBound), 200) << service.Stdout() << service.Stderr();
   ASSERT_EQ(testing::HttpCall("GET", order).status, 404) << service.Stderr();
 
   {
@@ -114,14 +102,15 @@ TEST_F(PgFrozen, OrderApiIsNotReadyWhileFrozenAndReadyAfter) {
     auto lookup = std::async(std::launch::async, [&] { return testing::HttpCall("GET", order); });
     const bool returned = lookup.wait_for(kBound) == std::future_status::ready;
     EXPECT_TRUE(returned) << "a REST request hung on the frozen database";
-    EXPECT_EQ(WaitForStatus(readyz, 503), 503) << "still ready while the database is frozen";
+    EXPECT_EQ(testing::WaitForStatus(readyz, 503, kBound), 503) << "still ready while the database is frozen";
     if (returned) {
       EXPECT_EQ(lookup.get().status, 503);
     }
     frozen.Thaw();
     if (!returned) lookup.wait();
   }
-  EXPECT_EQ(WaitForStatus(readyz, 200), 200) << "not ready again after SIGCONT\n" << service.Stderr();
+  EXPECT_EQ(testing::WaitForStatus(readyz, 200, kBound), 200) << "not ready again after SIGCONT\n"
+                                                              << service.Stderr();
   EXPECT_EQ(testing::HttpCall("GET", order).status, 404) << service.Stderr();
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait(30s), 0) << service.Stderr();

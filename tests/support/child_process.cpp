@@ -142,6 +142,17 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
 }
 }  // namespace
 
+long WaitForStatus(const std::string& url, long want, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  long status = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    status = HttpGet(url).first;
+    if (status == want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return status;
+}
+
 std::pair<long, std::string> HttpGet(const std::string& url) {
   CURL* curl = curl_easy_init();
   std::string body;

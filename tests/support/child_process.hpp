@@ -43,6 +43,9 @@ int FreePort();
 // GET over HTTP; returns (status, body); status 0 when the connection failed.
 std::pair<long, std::string> HttpGet(const std::string& url);
 
+// Status of GET url, polled until it is `want` or `timeout` passed; the last status seen.
+long WaitForStatus(const std::string& url, long want, std::chrono::milliseconds timeout);
+
 struct HttpResponse {
   long status = 0;  // 0 when the connection failed
   std::string body;

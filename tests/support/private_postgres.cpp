@@ -23,14 +23,24 @@ PrivatePostgres::PrivatePostgres() {
   port_ = FreePort();
   dsn_ = "host=127.0.0.1 port=" + std::to_string(port_) + " user=rainbow password=rainbow dbname=rainbow";
   try {
-    const std::string out = Stack("up postgres");
-    std::ifstream pid_file(dir_ + "/postgres.pid");
-    pid_t pid = 0;
-    if (!(pid_file >> pid) || pid <= 1) throw std::runtime_error("private postgres did not start:\n" + out);
+    Start();
   } catch (...) {
     Cleanup();  // no destructor runs for a constructor that throws
     throw;
   }
+}
+
+void PrivatePostgres::Start() {
+  const std::string out = Stack("up postgres");
+  std::ifstream pid_file(dir_ + "/postgres.pid");
+  pid_t pid = 0;
+  if (!(pid_file >> pid) || pid <= 1) throw std::runtime_error("private postgres did not start:\n" + out);
+}
+
+void PrivatePostgres::Stop() {
+  const std::string out = Stack("down postgres");
+  if (std::filesystem::exists(dir_ + "/postgres.pid"))
+    throw std::runtime_error("private postgres did not stop:\n" + out);
 }
 
 void PrivatePostgres::Cleanup() {

@@ -21,6 +21,11 @@ class PrivatePostgres {
   // The stack's application login (user, password and database rainbow).
   const std::string& dsn() const { return dsn_; }
   pid_t postmaster() const;
+  // A restart in two halves, for tests that watch what happens while it is down: Stop is the stack's
+  // `down postgres` (pg_ctl's fast mode: open sessions are ended, their transactions rolled back);
+  // Start brings it back on the same port and directory (throws with the script's output on failure).
+  void Stop();
+  void Start();
 
  private:
   std::string Stack(const std::string& args) const;

@@ -130,6 +130,10 @@ class S3Client {
                                      int concurrency, const BufferSink& sink);
 
  private:
+  // UploadPart's request, with the client's retries or tried once (UploadParts retries parts itself).
+  UploadedPart UploadPartTries(const BucketName& bucket, const ObjectKey& key, const std::string& upload_id,
+                               int part_number, std::string_view body,
+                               const std::array<uint8_t, 32>& body_sha256, bool with_retries);
   // The object at the key when it has exactly `checksum_sha256` (a write of ours that already
   // happened); nullopt when it is missing or differs.
   std::optional<PutResult> AlreadyWritten(const BucketName& bucket, const ObjectKey& key,

@@ -131,6 +131,12 @@ UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key
 UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key,
                                   const std::string& upload_id, int part_number, std::string_view body,
                                   const std::array<uint8_t, 32>& body_sha256) {
+  return UploadPartTries(bucket, key, upload_id, part_number, body, body_sha256, true);
+}
+
+UploadedPart S3Client::UploadPartTries(const BucketName& bucket, const ObjectKey& key,
+                                       const std::string& upload_id, int part_number, std::string_view body,
+                                       const std::array<uint8_t, 32>& body_sha256, bool with_retries) {
   if (part_number < 1 || part_number > kMaxParts) {
     throw std::invalid_argument("s3: part number " + std::to_string(part_number) + " outside 1..10000");
   }
@@ -141,7 +147,7 @@ UploadedPart S3Client::UploadPart(const BucketName& bucket, const ObjectKey& key
   req.headers.emplace_back("x-amz-checksum-sha256", part.checksum_sha256);
   req.body = body;
   req.unsigned_payload = true;  // the body is covered by the signed checksum header
-  const Response resp = transport_->Execute(req);
+  const Response resp = with_retries ? transport_->Execute(req) : transport_->Perform(req);
   part.etag = internal::StripQuotes(resp.Header("etag"));
   return part;
 }
@@ -280,8 +286,11 @@ PutResult S3Client::UploadParts(const BucketName& bucket, const ObjectKey& key, 
     run.prefetched = std::move(first);
     run.prefetched_sha256 = first_sha256;
   }
-  const retry::BackoffPolicy part_retry{std::chrono::milliseconds(200), std::chrono::milliseconds(1'000), 2.0,
-                                        std::max(1, options.part_attempts)};
+  // The only retries of a part's request: nested under the client's own, a server that takes
+  // connections and answers nothing (a frozen MinIO) would hold a part for part_attempts times the
+  // client's attempts, each a whole stall timeout.
+  retry::BackoffPolicy part_retry = config().retry;
+  part_retry.max_attempts = std::max(1, options.part_attempts);
   const auto worker = [&] {
     // One buffer per worker, reused: after the first part a source that fills it in place neither
     // allocates nor zero-fills.
@@ -312,7 +321,7 @@ PutResult S3Client::UploadParts(const BucketName& bucket, const ObjectKey& key, 
         if (options.before_part) options.before_part();
         UploadedPart part = retry::WithRetry(
             run.stop.get_token(), part_retry,
-            [&] { return UploadPart(bucket, key, upload_id, part_number, buffer, sha256); },
+            [&] { return UploadPartTries(bucket, key, upload_id, part_number, buffer, sha256, false); },
             [&](const std::exception& e) {
               if (!internal::IsRetryable(e)) return false;
               if (options.on_part_retry) options.on_part_retry();

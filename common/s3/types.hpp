@@ -216,8 +216,9 @@ struct MultipartOptions {
   int concurrency = 4;              // parts in flight; memory use is about concurrency * part_size
   std::string content_type;
   Metadata metadata;
-  // Tries per part for a retryable error, on top of the client's own retries of each request.
-  int part_attempts = 1;
+  // Tries per part in all (a retryable error is tried again with the client's backoff; the client does
+  // not also retry a part's request on its own).
+  int part_attempts = 5;
   // Hooks, each may be empty; called from the worker threads (thread-safe, short). A hook that throws
   // fails the upload with its exception (the upload is aborted).
   std::function<void()> on_part_retry;             // a part is about to be tried again

@@ -14,6 +14,7 @@
 #include "rainbow/s3_converter.grpc.pb.h"
 #include "services/s3-converter/src/s3_pipeline.hpp"
 #include "tests/support/files_stack.hpp"
+#include "tests/support/private_server.hpp"
 #include "tests/support/s3_fault_proxy.hpp"
 
 namespace rainbow {
@@ -556,7 +557,7 @@ std::map<std::string, std::string> ConverterVia(const testing::S3FaultProxy& pro
                                                 const std::string& worker_id) {
   auto env = ConverterEnv(tracker_addr, worker_id, 1);
   env["S3_ENDPOINT"] = proxy.endpoint();
-  env["CONVERTER_PART_ATTEMPTS"] = "1";  // a refused part fails the attempt after the client's own retries
+  env["CONVERTER_PART_ATTEMPTS"] = "5";  // a part refused five times in a row fails the attempt
   return env;
 }
 
@@ -786,6 +787,82 @@ TEST(FilesPipeline, ConverterWaitsOutAnS3ThatAnswersNothing) {
   ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
       << (done ? done->DebugString() : "") << converter.Logs();
   EXPECT_EQ(done->attempts(), 1u);
+}
+
+// MinIO itself frozen with SIGSTOP in the middle of a conversion (a MinIO of the test's own: the kernel
+// still takes connections, nothing answers). The conversion's requests stall out within
+// S3_STALL_TIMEOUT instead of hanging, the attempt ends as an infrastructure failure that does not use
+// up attempts (STATE_MAX_ATTEMPTS=1), /readyz names s3 and nothing more is claimed; after SIGCONT the
+// file is converted and COMPLETED once, its output verified.
+TEST(FilesPipeline, MinioFrozenMidConversionIsWaitedOutAndTheFileCompletesOnce) {
+  testing::PrivateMinio minio;
+  const std::string dir = UniqueName("frozen-minio");
+  auto tracker_env = TrackerEnv(dir + ":{files}:", "raw/" + dir + "/", UniqueName("tracker"));
+  tracker_env["S3_ENDPOINT"] = minio.endpoint();
+  tracker_env["STATE_MAX_ATTEMPTS"] = "1";
+  Service tracker(RAINBOW_TRACKER_BIN, tracker_env);
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  auto converter_env = ConverterEnv(tracker.grpc_addr(), UniqueName("conv"), 1);
+  converter_env["S3_ENDPOINT"] = minio.endpoint();
+  converter_env["S3_STALL_TIMEOUT"] = "2s";
+  converter_env["CONVERTER_HEALTH_INTERVAL"] = "500ms";
+  Service converter(RAINBOW_CONVERTER_BIN, converter_env);
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  auto s3_config = S3FromEnv();
+  s3_config.endpoint = minio.endpoint();
+  s3::S3Client s3c(s3_config);
+
+  const std::string key = dir + "/products.json";
+  GeneratedProducts gen(160ull << 20);  // a few seconds of conversion
+  s3c.UploadMultipart(kRaw, s3::ObjectKey(key), [&](char* out, size_t max) { return gen.Read(out, max); },
+                      {16ull << 20, 2});
+  std::optional<files::v1::FileRecord> held;
+  for (const auto end = std::chrono::steady_clock::now() + 60s;
+       (!held || held->state() != files::v1::IN_PROGRESS) && std::chrono::steady_clock::now() < end;) {
+    held = GetRecord(*stub, "raw", key);
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(held && held->state() == files::v1::IN_PROGRESS) << converter.Logs();
+  std::this_thread::sleep_for(300ms);  // into the transfer
+  testing::FrozenProcessTree frozen(minio.pid());
+  const auto frozen_at = std::chrono::steady_clock::now();
+  const bool converting_at_freeze = converter.Metrics().find("converter_in_flight 1") != std::string::npos;
+
+  // Frozen: the attempt ends by itself (infrastructure FAILED in the history), /readyz names s3.
+  bool attempt_ended = false;
+  std::pair<long, std::string> readyz;
+  for (const auto end = std::chrono::steady_clock::now() + 90s;
+       !attempt_ended && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::sleep_for(200ms);
+    const auto r = GetRecord(*stub, "raw", key);
+    attempt_ended = r && HistoryHas(*r, files::v1::FAILED, "");
+  }
+  for (int i = 0; i < 100; ++i) {
+    readyz = testing::HttpGet("http://127.0.0.1:" + std::to_string(converter.http_port) + "/readyz");
+    if (readyz.first == 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto while_frozen = GetRecord(*stub, "raw", key);
+  std::cout << "attempt ended within "
+            << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - frozen_at)
+                   .count()
+            << " s of the freeze\n";
+  frozen.Thaw();
+  ASSERT_TRUE(converting_at_freeze) << "the freeze did not land during a conversion";
+  ASSERT_TRUE(attempt_ended) << "the conversion hung on the frozen MinIO\n" << converter.Logs();
+  EXPECT_EQ(readyz.first, 503) << readyz.second;
+  EXPECT_NE(readyz.second.find("\"s3\""), std::string::npos) << readyz.second;
+  ASSERT_TRUE(while_frozen.has_value());
+  EXPECT_NE(while_frozen->state(), files::v1::COMPLETED) << while_frozen->DebugString();
+
+  const auto done = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 180s);
+  ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
+      << (done ? done->DebugString() : "") << converter.Logs();
+  EXPECT_GE(done->attempts(), 2u) << done->DebugString();
+  EXPECT_EQ(ObjectSha256(s3c, kConverted, done->output_key()), done->sha256());
+  EXPECT_EQ(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.size(), 1u);
+  EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"s3\"}"), std::string::npos);
 }
 
 }  // namespace

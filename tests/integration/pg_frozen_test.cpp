@@ -11,7 +11,7 @@
 
 #include "common/pg/connection.hpp"
 #include "tests/support/child_process.hpp"
-#include "tests/support/private_postgres.hpp"
+#include "tests/support/private_server.hpp"
 
 namespace rainbow::pg {
 namespace {

@@ -1,5 +1,7 @@
 #include "services/loader/src/config.hpp"
 
+#include "common/s3/config_env.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -69,12 +71,7 @@ LoaderConfig LoadConfig(config::Env& env) {
   c.clickhouse.batch_versions = env.Int("LOADER_CLICKHOUSE_BATCH", 100'000, 100, 1'000'000,
                                         "most warehouse versions (so rows) per ClickHouse insert");
   if (c.lake.enabled || env.describing()) {
-    c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint of the lake, e.g. http://127.0.0.1:9000");
-    c.s3.ca_file =
-        env.String("S3_CA_FILE", "", "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");
-    c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
-    c.s3.access_key = env.RequireSecret("S3_ACCESS_KEY", "S3 access key");
-    c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+    c.s3 = s3::ConfigFromEnv(env, "S3 endpoint of the lake");
   }
   return c;
 }

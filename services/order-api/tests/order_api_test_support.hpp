@@ -25,7 +25,7 @@
 #include "services/order-api/src/order_types.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/grpc_probes.hpp"
-#include "tests/support/private_postgres.hpp"
+#include "tests/support/private_server.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::order::api_test {

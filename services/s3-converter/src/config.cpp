@@ -1,5 +1,7 @@
 #include "services/s3-converter/src/config.hpp"
 
+#include "common/s3/config_env.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,12 +16,7 @@ ConverterConfig LoadConfig(config::Env& env) {
   // DRAIN_TIMEOUT: in-flight conversions may finish, then are cancelled (aborted).
   c.common = ops::LoadCommonConfig(env, "127.0.0.1:50054", "127.0.0.1:8084", 30s);
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers (files.state wake-ups)");
-  c.s3.endpoint = env.RequireString("S3_ENDPOINT", "S3 endpoint, e.g. http://127.0.0.1:9000");
-  c.s3.ca_file =
-      env.String("S3_CA_FILE", "", "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");
-  c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
-  c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
-  c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
+  c.s3 = s3::ConfigFromEnv(env, "S3 endpoint");
   c.state_grpc = env.RequireString("CONVERTER_STATE_GRPC", "state-tracker gRPC address (host:port)");
   c.output_bucket = env.String("CONVERTER_OUTPUT_BUCKET", "converted", "bucket the XML is written to");
   const std::string sources =
@@ -51,7 +48,8 @@ ConverterConfig LoadConfig(config::Env& env) {
       env.Int("CONVERTER_DOWNLOAD_PART_SIZE", 1ll << 20, 64ll << 10, 1ll << 30, "ranged GET size in bytes"));
   p.download_concurrency = static_cast<int>(
       env.Int("CONVERTER_DOWNLOAD_CONCURRENCY", 3, 1, 64, "ranged GETs in parallel per file"));
-  p.part_attempts = static_cast<int>(env.Int("CONVERTER_PART_ATTEMPTS", 3, 1, 20, "tries per upload part"));
+  p.part_attempts =
+      static_cast<int>(env.Int("CONVERTER_PART_ATTEMPTS", 5, 1, 20, "tries per upload part in all"));
   p.xml.root_name = env.String("CONVERTER_ROOT_NAME", "products", "XML root element");
   p.xml.record_name = env.String("CONVERTER_RECORD_NAME", "product", "XML element per JSON object");
   const std::string items = env.String(

@@ -51,7 +51,7 @@ struct PipelineOptions {
   int download_concurrency = 3;
   uint64_t upload_part_size = 8ull << 20;  // multipart part size (>= 5 MiB)
   int upload_concurrency = 2;
-  int part_attempts = 3;          // tries per part on top of the S3 client's own retries
+  int part_attempts = 5;          // tries per part in all (the S3 client does not also retry them)
   size_t queue_bytes = 2u << 20;  // XML buffered between the converter and the uploader
   std::string writer;             // when set, output metadata "writer": who wrote this version
 };

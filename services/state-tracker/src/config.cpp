@@ -1,5 +1,7 @@
 #include "services/state-tracker/src/config.hpp"
 
+#include "common/s3/config_env.hpp"
+
 namespace rainbow::state {
 
 using namespace std::chrono_literals;
@@ -49,13 +51,7 @@ TrackerConfig LoadConfig(config::Env& env) {
   c.reconcile_buckets = {
       env.String("STATE_RECONCILE_BUCKET", "raw", "the source bucket reconciliation lists")};
   if (c.reconcile_interval.count() > 0) {
-    c.s3.endpoint =
-        env.RequireString("S3_ENDPOINT", "S3 endpoint for reconciliation, e.g. http://127.0.0.1:9000");
-    c.s3.region = env.String("S3_REGION", "us-east-1", "S3 region");
-    c.s3.access_key = env.RequireString("S3_ACCESS_KEY", "S3 access key");
-    c.s3.secret_key = env.RequireSecret("S3_SECRET_KEY", "S3 secret key");
-    c.s3.ca_file =
-        env.String("S3_CA_FILE", "", "PEM CA bundle for an https S3_ENDPOINT (default: system trust store)");
+    c.s3 = s3::ConfigFromEnv(env, "S3 endpoint for reconciliation");
   }
   c.redis_connect_timeout =
       env.Duration("STATE_REDIS_CONNECT_TIMEOUT", 2s, "connecting to Redis fails after this");

@@ -26,7 +26,7 @@ int Run(const conv::ConverterConfig& c) {
   auto registry = ops::MetricsRegistry();
   conv::ConverterMetrics metrics(*registry);
   s3::S3Client s3(c.s3);
-  conv::TrackerClient tracker(c.state_grpc, c.tracker_client);
+  conv::TrackerClient tracker(c.state_grpc, c.tracker_client, c.state_deadline);
   conv::WorkerPool pool(c, s3, tracker, metrics);
 
   ops::Readiness readiness;

@@ -15,6 +15,7 @@
 #include "services/s3-converter/src/s3_pipeline.hpp"
 #include "tests/support/files_stack.hpp"
 #include "tests/support/private_server.hpp"
+#include "tests/support/reply_fault_proxy.hpp"
 #include "tests/support/s3_fault_proxy.hpp"
 
 namespace rainbow {
@@ -863,6 +864,59 @@ TEST(FilesPipeline, MinioFrozenMidConversionIsWaitedOutAndTheFileCompletesOnce) 
   EXPECT_EQ(ObjectSha256(s3c, kConverted, done->output_key()), done->sha256());
   EXPECT_EQ(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.size(), 1u);
   EXPECT_NE(converter.Metrics().find("converter_failures_total{reason=\"s3\"}"), std::string::npos);
+}
+
+// Complete's reply lost: the tracker applied it (the file is COMPLETED in Redis), but its answer comes
+// after the converter's deadline (a proxy between the tracker and Redis holds back the reply to the
+// Complete script). The converter retries Complete, is told it is done (the same worker, attempt and
+// checksum), counts the file completed and leaves its output in place: COMPLETED once, output verified.
+TEST(FilesPipeline, CompleteWhoseReplyIsLostIsRetriedAndTheFileCompletesOnce) {
+  const std::string dir = UniqueName("lost-complete");
+  const std::string redis_url = StackEnv("REDIS_URL");  // redis://127.0.0.1:<port>/<db>
+  const auto port_at = redis_url.rfind(':');
+  const int redis_port = std::stoi(redis_url.substr(port_at + 1));
+  testing::ReplyFaultProxy redis(redis_port);
+  auto tracker_env = TrackerEnv(dir + ":{files}:", "raw/" + dir + "/", UniqueName("tracker"));
+  tracker_env["REDIS_URL"] = redis_url.substr(0, port_at + 1) + std::to_string(redis.port()) +
+                             redis_url.substr(redis_url.find('/', port_at));
+  Service tracker(RAINBOW_TRACKER_BIN, tracker_env);
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  auto converter_env = ConverterEnv(tracker.grpc_addr(), UniqueName("conv"), 1);
+  converter_env["CONVERTER_STATE_DEADLINE"] = "1s";
+  Service converter(RAINBOW_CONVERTER_BIN, converter_env);
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  // The Complete script is the one command that carries the output key.
+  const std::string key = dir + "/products.json";
+  redis.ArmHold(converter::OutputKeyFor(key), 3s);
+  s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"name":"a"},{"name":"b"}])");
+  const auto done = WaitForState(*stub, "raw", key, files::v1::COMPLETED, 60s);
+  ASSERT_TRUE(done && done->state() == files::v1::COMPLETED)
+      << (done ? done->DebugString() : "") << converter.Logs();
+  ASSERT_EQ(redis.faults(), 1) << "the Complete reply was not held back";
+  // The converter's first Complete missed its deadline, and its retry was answered as done.
+  bool completed_logged = false;
+  for (int i = 0; i < 100 && !completed_logged; ++i) {
+    completed_logged = converter.process->Stdout().find("\"msg\":\"completed\"") != std::string::npos;
+    if (!completed_logged) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(completed_logged) << converter.Logs();
+  EXPECT_EQ(converter.process->Stdout().find("lease was lost before Complete"), std::string::npos)
+      << converter.Logs();
+  EXPECT_NE(converter.process->Stdout().find("state-tracker Complete: Deadline Exceeded"), std::string::npos)
+      << "no Complete missed its deadline\n"
+      << converter.Logs();
+  EXPECT_EQ(done->attempts(), 1u) << done->DebugString();
+  const auto full = GetRecord(*stub, "raw", key);
+  ASSERT_TRUE(full.has_value());
+  int completions = 0;
+  for (const auto& t : full->history()) completions += t.to() == files::v1::COMPLETED;
+  EXPECT_EQ(completions, 1) << full->DebugString();
+  EXPECT_EQ(ObjectSha256(s3c, kConverted, done->output_key()), done->sha256());
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  s3c.DeleteObject(kConverted, s3::ObjectKey(done->output_key()));
 }
 
 }  // namespace

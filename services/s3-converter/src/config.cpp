@@ -18,6 +18,8 @@ ConverterConfig LoadConfig(config::Env& env) {
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers (files.state wake-ups)");
   c.s3 = s3::ConfigFromEnv(env, "S3 endpoint");
   c.state_grpc = env.RequireString("CONVERTER_STATE_GRPC", "state-tracker gRPC address (host:port)");
+  c.state_deadline = env.Duration("CONVERTER_STATE_DEADLINE", 10s,
+                                  "deadline of each call to state-tracker (a late answer is retried)");
   c.output_bucket = env.String("CONVERTER_OUTPUT_BUCKET", "converted", "bucket the XML is written to");
   const std::string sources =
       env.String("CONVERTER_SOURCE_BUCKETS", "raw",

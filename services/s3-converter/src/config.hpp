@@ -17,7 +17,8 @@ struct ConverterConfig {
   ops::CommonConfig common;
   std::string kafka_brokers;
   s3::S3Config s3;
-  std::string state_grpc;  // state-tracker's gRPC address
+  std::string state_grpc;                            // state-tracker's gRPC address
+  std::chrono::milliseconds state_deadline{10'000};  // of each call to state-tracker
   std::string output_bucket = "converted";
   // Least privilege with the service's S3 credentials: conversions read only these buckets and write
   // only output_bucket, whoever asks (a Convert caller, or a file registered from another bucket).

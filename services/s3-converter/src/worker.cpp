@@ -22,7 +22,12 @@ template <typename F>
 bool WithTrackerRetries(F&& f, std::stop_token cancel) {
   return retry::WithRetry(
       cancel, {std::chrono::milliseconds(200), std::chrono::milliseconds(1'000), 2.0, 5}, std::forward<F>(f),
-      [](const std::exception& e) { return dynamic_cast<const TrackerUnavailable*>(&e) != nullptr; });
+      [](const std::exception& e) {
+        if (dynamic_cast<const TrackerUnavailable*>(&e) == nullptr) return false;
+        // Said, because the call may have been applied (its reply lost): the retry is answered as done.
+        log::Warn("state-tracker call failed; retrying", {{"error", e.what()}});
+        return true;
+      });
 }
 
 }  // namespace

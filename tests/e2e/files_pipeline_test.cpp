@@ -919,5 +919,45 @@ TEST(FilesPipeline, CompleteWhoseReplyIsLostIsRetriedAndTheFileCompletesOnce) {
   s3c.DeleteObject(kConverted, s3::ObjectKey(done->output_key()));
 }
 
+// The source deleted after its output was written but before Complete reached the tracker (a proxy
+// holds the converter's Complete request back meanwhile): the removal notification makes the file
+// REMOVED, Complete is refused, and the converter deletes the output it wrote, so no object stands in
+// `converted` for a file that will never be COMPLETED.
+TEST(FilesPipeline, SourceDeletedBeforeCompleteLeavesNoOutputBehind) {
+  const std::string dir = UniqueName("removed-late");
+  Service tracker(RAINBOW_TRACKER_BIN,
+                  TrackerEnv(dir + ":{files}:", "raw/" + dir + "/", UniqueName("tracker")));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  testing::ReplyFaultProxy to_tracker(tracker.grpc_port);
+  Service converter(RAINBOW_CONVERTER_BIN,
+                    ConverterEnv("127.0.0.1:" + std::to_string(to_tracker.port()), UniqueName("conv"), 1));
+  ASSERT_TRUE(converter.WaitReady()) << converter.Logs();
+  auto stub = TrackerStub(tracker.grpc_addr());
+  s3::S3Client s3c(S3FromEnv());
+
+  const std::string key = dir + "/products.json";
+  const std::string output_key = converter::OutputKeyFor(key);
+  to_tracker.ArmHoldRequest(output_key, 8s);  // the Complete request is the one that names the output
+  s3c.PutObject(kRaw, s3::ObjectKey(key), R"([{"name":"a"}])");
+  for (int i = 0; i < 300 && to_tracker.faults() == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(to_tracker.faults(), 1) << "no Complete was held\n" << converter.Logs();
+  ASSERT_EQ(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.size(), 1u) << "the output was not written";
+
+  s3c.DeleteObject(kRaw, s3::ObjectKey(key));
+  const auto removed = WaitForState(*stub, "raw", key, files::v1::REMOVED, 30s);
+  ASSERT_TRUE(removed && removed->state() == files::v1::REMOVED)
+      << (removed ? removed->DebugString() : "") << tracker.Logs();
+  bool deleted = false;
+  for (int i = 0; i < 300 && !deleted; ++i) {
+    deleted = converter.process->Stdout().find("output of a removed source deleted") != std::string::npos;
+    if (!deleted) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(deleted) << converter.Logs();
+  EXPECT_TRUE(s3c.ListObjectsV2(kConverted, {dir + "/"}).objects.empty()) << "an orphan output is left";
+  const auto after = GetRecord(*stub, "raw", key);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->state(), files::v1::REMOVED) << after->DebugString();
+}
+
 }  // namespace
 }  // namespace rainbow

@@ -38,6 +38,19 @@ void ReplyFaultProxy::ArmHold(std::string marker, std::chrono::milliseconds hold
   armed_ = {std::move(marker), {}, hold};
 }
 
+void ReplyFaultProxy::ArmHoldRequest(std::string marker, std::chrono::milliseconds hold) {
+  std::lock_guard lock(mu_);
+  armed_ = {std::move(marker), {}, hold, true};
+}
+
+namespace {
+void Wait(const std::atomic<bool>& stop, std::chrono::milliseconds d) {
+  for (const auto end = std::chrono::steady_clock::now() + d;
+       !stop && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+}  // namespace
+
 void ReplyFaultProxy::Accept() {
   while (!stop_) {
     const int client = ::accept(listener_, nullptr, nullptr);
@@ -73,7 +86,13 @@ void ReplyFaultProxy::Pump(int client, int server) {
       if (n <= 0) break;
       seen =
           seen.substr(seen.size() > 256 ? seen.size() - 256 : 0) + std::string(buf, static_cast<size_t>(n));
-      if (!faulting && Take(seen, fault)) faulting = true;
+      if (!faulting && Take(seen, fault)) {
+        faulting = !fault.request;
+        if (fault.request) {
+          ++faults_;
+          Wait(stop_, fault.hold);
+        }
+      }
       if (!SendAll(server, std::string_view(buf, static_cast<size_t>(n)))) break;
     }
     if (fds[1].revents != 0) {
@@ -87,9 +106,7 @@ void ReplyFaultProxy::Pump(int client, int server) {
       if (faulting) {
         ++faults_;
         faulting = false;
-        for (const auto end = std::chrono::steady_clock::now() + fault.hold;
-             !stop_ && std::chrono::steady_clock::now() < end;)
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        Wait(stop_, fault.hold);
       }
       const ssize_t n = ::read(server, buf, sizeof(buf));
       if (n <= 0) break;

@@ -34,13 +34,17 @@ class ReplyFaultProxy {
   // The next request carrying `marker` gets its reply `hold` late (once); so does everything the server
   // sends on that connection meanwhile.
   void ArmHold(std::string marker, std::chrono::milliseconds hold);
-  int faults() const { return faults_.load(); }  // replies cut or held so far
+  // The next request carrying `marker` reaches the server `hold` late (once): whatever the test does
+  // meanwhile happens before the server sees it. Everything the client sends on that connection waits.
+  void ArmHoldRequest(std::string marker, std::chrono::milliseconds hold);
+  int faults() const { return faults_.load(); }  // replies cut or held, requests held, so far
 
  private:
   struct Armed {
     std::string marker;
     Drain drain;
     std::chrono::milliseconds hold{0};  // 0: cut
+    bool request = false;               // hold the request rather than its reply
   };
   void Accept();
   bool Take(const std::string& data, Armed& out);

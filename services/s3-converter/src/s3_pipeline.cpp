@@ -378,6 +378,7 @@ void Conversion::PutWhole(const std::string& xml) {
       put_result = s3_.PutObject(dst_bucket_, dst_key_, xml, put);
     }
     written_etag_ = put_result.etag;
+    result_.output_etag = written_etag_;
     put_done = true;
     if (!put_result.checksum_sha256.empty() && put_result.checksum_sha256 != out_b64_) {
       throw ConversionError(FailureReason::kVerifyFailed, true,
@@ -433,6 +434,7 @@ void Conversion::PutParts(std::string first, const std::array<uint8_t, 32>& firs
   try {
     done = s3_.UploadParts(dst_bucket_, dst_key_, source, upload, std::move(first), first_digest);
     written_etag_ = done.etag;
+    result_.output_etag = written_etag_;
   } catch (...) {
     throw Fail(std::current_exception());
   }

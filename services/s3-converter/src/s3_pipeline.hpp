@@ -70,6 +70,7 @@ struct ConvertResult {
   std::string sha256_hex;       // SHA-256 of the whole XML, computed while streaming
   std::string checksum_sha256;  // what S3 stores: base64 (one part) or composite "base64-N"
   std::string source_etag;
+  std::string output_etag;  // the version written (what a conditional delete of it names)
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t records = 0;

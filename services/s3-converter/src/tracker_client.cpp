@@ -62,11 +62,14 @@ bool TrackerClient::CallFenced(const char* op,
                                grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
                                                                                          const Request&,
                                                                                          Response*),
-                               const Request& req, std::chrono::milliseconds wait) {
+                               const Request& req, std::chrono::milliseconds wait, std::string* refusal) {
   Response resp;
   auto ctx = Context(wait);
   const auto s = ((*stub_).*method)(ctx.get(), req, &resp);
-  if (LeaseLost(s)) return false;
+  if (LeaseLost(s)) {
+    if (refusal != nullptr) *refusal = s.error_message();
+    return false;
+  }
   if (!s.ok()) Throw(op, s);
   return true;
 }
@@ -79,11 +82,12 @@ bool TrackerClient::Heartbeat(const files::v1::FileRef& file, const std::string&
 }
 
 bool TrackerClient::Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                             const std::string& output_key, const std::string& sha256) {
+                             const std::string& output_key, const std::string& sha256, std::string* refusal) {
   auto req = Fenced<files::v1::CompleteRequest>(file, worker_id, attempt);
   req.set_output_key(output_key);
   req.set_sha256(sha256);
-  return CallFenced("Complete", &files::v1::FileStateService::Stub::Complete, req);
+  return CallFenced("Complete", &files::v1::FileStateService::Stub::Complete, req,
+                    std::chrono::milliseconds(0), refusal);
 }
 
 bool TrackerClient::Fail(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,

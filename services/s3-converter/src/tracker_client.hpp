@@ -38,9 +38,10 @@ class TrackerClient {
   bool Heartbeat(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
                  std::chrono::milliseconds lease,
                  std::chrono::milliseconds wait = std::chrono::milliseconds(0));
-  // False when the lease was lost before completing.
+  // False when the lease was lost before completing; `refusal` then holds the tracker's reason (such as
+  // "file is REMOVED, not IN_PROGRESS").
   bool Complete(const files::v1::FileRef& file, const std::string& worker_id, uint32_t attempt,
-                const std::string& output_key, const std::string& sha256);
+                const std::string& output_key, const std::string& sha256, std::string* refusal = nullptr);
   // Whose failure it is (FailRequest): the file's; S3's (infrastructure: the tracker does not count
   // the attempt); or the source object is gone (the file ends REMOVED).
   enum class Cause { kFile, kInfrastructure, kSourceRemoved };
@@ -57,7 +58,8 @@ class TrackerClient {
   bool CallFenced(const char* op,
                   grpc::Status (files::v1::FileStateService::Stub::*method)(grpc::ClientContext*,
                                                                             const Request&, Response*),
-                  const Request& req, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+                  const Request& req, std::chrono::milliseconds wait = std::chrono::milliseconds(0),
+                  std::string* refusal = nullptr);
   std::unique_ptr<files::v1::FileStateService::Stub> stub_;
   std::chrono::milliseconds deadline_;
 };

@@ -20,17 +20,29 @@ log::Fields Ids(const std::string& worker_id, const files::v1::FileRecord& f) {
 // are idempotent for the same worker and attempt, or fenced).
 template <typename F>
 bool WithTrackerRetries(F&& f, std::stop_token cancel) {
-  return retry::WithRetry(
-      cancel, {std::chrono::milliseconds(200), std::chrono::milliseconds(1'000), 2.0, 5}, std::forward<F>(f),
-      [](const std::exception& e) {
-        if (dynamic_cast<const TrackerUnavailable*>(&e) == nullptr) return false;
-        // Said, because the call may have been applied (its reply lost): the retry is answered as done.
-        log::Warn("state-tracker call failed; retrying", {{"error", e.what()}});
-        return true;
-      });
+  return retry::WithRetry(cancel, {std::chrono::milliseconds(200), std::chrono::milliseconds(1'000), 2.0, 5},
+                          std::forward<F>(f), [](const std::exception& e) {
+                            if (dynamic_cast<const TrackerUnavailable*>(&e) == nullptr) return false;
+                            // Said, because the call may have been applied (its reply lost): the retry is
+                            // answered as done.
+                            log::Warn("state-tracker call failed; retrying", {{"error", e.what()}});
+                            return true;
+                          });
 }
 
 }  // namespace
+
+void WorkerPool::RemoveOrphanOutput(const ConvertResult& result, log::Fields fields) {
+  if (result.output_etag.empty()) return;
+  try {
+    s3_.DeleteObjectIfMatch(s3::BucketName(result.output_bucket), s3::ObjectKey(result.output_key),
+                            result.output_etag);
+    log::Info("output of a removed source deleted", fields);
+  } catch (const std::exception& e) {
+    fields["error"] = e.what();
+    log::Warn("could not delete the output of a removed source", fields);
+  }
+}
 
 WorkerPool::WorkerPool(const ConverterConfig& config, s3::S3Client& s3, TrackerClient& tracker,
                        ConverterMetrics& metrics)
@@ -131,15 +143,19 @@ void WorkerPool::Process(const std::string& worker_id, const files::v1::FileReco
     fields["records"] = result.records;
     fields["parts"] = result.parts;
     fields["seconds"] = result.seconds;
+    std::string refusal;
     if (WithTrackerRetries(
             [&] {
-              return tracker_.Complete(f.file(), worker_id, attempt, result.output_key, result.sha256_hex);
+              return tracker_.Complete(f.file(), worker_id, attempt, result.output_key, result.sha256_hex,
+                                       &refusal);
             },
             cancel_.get_token())) {
       metrics_.Succeeded(result);
       log::Info("completed", fields);
     } else {
-      log::Warn("converted, but the lease was lost before Complete (another worker owns the file)", fields);
+      fields["refusal"] = refusal;
+      log::Warn("converted, but the lease was lost before Complete", fields);
+      if (refusal.find("file is REMOVED") != std::string::npos) RemoveOrphanOutput(result, fields);
     }
   } catch (const ConversionError& e) {
     keeper.Stop();

@@ -10,10 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/logging/log.hpp"
 #include "common/ops/readiness.hpp"
 #include "common/s3/client.hpp"
 #include "services/s3-converter/src/config.hpp"
 #include "services/s3-converter/src/metrics.hpp"
+#include "services/s3-converter/src/s3_pipeline.hpp"
 #include "services/s3-converter/src/tracker_client.hpp"
 
 namespace rainbow::converter {
@@ -46,6 +48,10 @@ class WorkerPool {
   void Run(const std::string& worker_id);
   void Process(const std::string& worker_id, const files::v1::FileRecord& file,
                std::chrono::steady_clock::time_point claimed_at);
+  // The source was deleted while it was converted (the tracker made the file REMOVED and refused
+  // Complete): no record will ever stand for the output, so the version this conversion wrote is
+  // deleted (If-Match: never an object another writer put at the key since). Best effort.
+  void RemoveOrphanOutput(const ConvertResult& result, log::Fields fields);
 
   const ConverterConfig& config_;
   s3::S3Client& s3_;

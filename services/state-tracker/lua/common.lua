@@ -26,6 +26,7 @@ local function record(id) return redis.call('HGETALL', fkey(id)) end
 local function holds(k, worker, attempt)
   local f = redis.call('HMGET', k, 'state', 'worker', 'attempts')
   if not f[1] then return 'not found' end
+  -- s3-converter reads "file is REMOVED" in a refused Complete: it then deletes the output it wrote.
   if f[1] ~= 'IN_PROGRESS' then return 'file is ' .. f[1] .. ', not IN_PROGRESS' end
   if f[2] ~= worker then return 'file is held by worker ' .. (f[2] or '') end
   if attempt > 0 and tonumber(f[3]) ~= attempt then

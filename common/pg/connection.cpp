@@ -83,9 +83,9 @@ void LogNotice(void*, const char* message) {
 }  // namespace
 
 Connection::Connection(const std::string& dsn, std::map<std::string, std::string> statements,
-                       const Timeouts& timeouts)
+                       const Timeouts& timeouts, const ConnectParams::Pairs& defaults)
     : statements_(std::move(statements)) {
-  const ConnectParams params(dsn, timeouts);
+  const ConnectParams params(dsn, timeouts, defaults);
   response_timeout_ = params.response_timeout();
   conn_ = PQconnectdbParams(params.keys(), params.values(), 0);
   if (PQstatus(conn_) != CONNECTION_OK) {
@@ -100,6 +100,13 @@ Connection::Connection(const std::string& dsn, std::map<std::string, std::string
 
 Connection::~Connection() {
   if (conn_ != nullptr) PQfinish(conn_);
+}
+
+pg_conn* Connection::Release() {
+  pg_conn* released = conn_;
+  conn_ = nullptr;
+  broken_ = true;
+  return released;
 }
 
 PgError ResultError(const pg_result* res, const pg_conn* conn, const std::string& what) {

@@ -84,9 +84,10 @@ using Params = std::vector<std::optional<std::string>>;
 // (Healthy() false; its outcome is unknown), so a frozen server fails calls instead of hanging them.
 class Connection {
  public:
-  // Throws PgError (kRetryable) when the server cannot be reached.
+  // Throws PgError (kRetryable) when the server cannot be reached. `defaults`: connection parameters
+  // the DSN may override (such as fallback_application_name).
   explicit Connection(const std::string& dsn, std::map<std::string, std::string> statements = {},
-                      const Timeouts& timeouts = {});
+                      const Timeouts& timeouts = {}, const ConnectParams::Pairs& defaults = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -107,6 +108,8 @@ class Connection {
   bool Healthy() const;
   bool InTransaction() const;
   pg_conn* raw() { return conn_; }
+  // Hands the libpq connection over (the caller PQfinishes it); this object is left without one.
+  pg_conn* Release();
 
  private:
   Result Check(pg_result* res, const std::string& what);

@@ -1,5 +1,7 @@
 #include "common/pg/event_loop.hpp"
 
+#include "common/pg/connection.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -263,32 +265,17 @@ bool EventLoop::Connect(Conn* c) {
   if (c->pg) PQfinish(c->pg);
   c->pg = nullptr;
   try {
-    const ConnectParams params(dsn_, timeouts_, {{"fallback_application_name", application_name_}});
-    c->pg = PQconnectdbParams(params.keys(), params.values(), 0);
+    // Connected and prepared through pg::Connection, so each step waits no longer than the timeouts
+    // (a server that stops answering mid-prepare must not hold this thread, and Stop, for good).
+    // Preparing an INSERT takes a lock on its table: lock_timeout bounds that too, so a table locked
+    // for long (a migration) delays the connection, which is tried again later. RESET restores the DSN's.
+    Connection conn(dsn_, statements_, timeouts_, {{"fallback_application_name", application_name_}});
+    conn.Exec("SET lock_timeout = '5s'");
+    for (const auto& [name, sql] : statements_) conn.Prepare(name);
+    conn.Exec("RESET lock_timeout");
+    c->pg = conn.Release();
   } catch (const std::exception& e) {
-    log::Error("create loop cannot connect", {{"error", e.what()}});
-    return false;
-  }
-  if (PQstatus(c->pg) != CONNECTION_OK) {
-    log::Warn("create loop cannot connect", {{"error", LastError(c->pg)}});
-    return false;
-  }
-  // Preparing an INSERT takes a lock on its table: bounded, so a table locked for long (a migration)
-  // delays Stop by at most this, and the connection is tried again later. RESET restores the DSN's.
-  const auto run = [c](const char* sql) {
-    PGresult* r = PQexec(c->pg, sql);
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok;
-  };
-  bool prepared = run("SET lock_timeout = '5s'");
-  for (auto it = statements_.begin(); prepared && it != statements_.end(); ++it) {
-    PGresult* r = PQprepare(c->pg, it->first.c_str(), it->second.c_str(), 0, nullptr);
-    prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-  }
-  if (!prepared || !run("RESET lock_timeout")) {
-    log::Warn("create loop cannot prepare its statements", {{"error", LastError(c->pg)}});
+    log::Warn("create loop cannot connect and prepare its statements", {{"error", e.what()}});
     return false;
   }
   c->watched = false;  // Arm adds it with its first statement

@@ -3,6 +3,7 @@
 // while the database does not answer (not started / refused at once).
 #include "services/order-api/tests/commit_reply_cutter.hpp"
 #include "services/order-api/tests/order_api_test_support.hpp"
+#include "tests/support/reply_fault_proxy.hpp"
 
 namespace rainbow::order::api_test {
 
@@ -125,6 +126,32 @@ TEST_F(OrderApi, GrpcCallsPastTheirDeadlineAreNotStarted) {
   EXPECT_EQ(created, 2) << "calls that expired in the queue created orders";
   s.process->Signal(SIGTERM);
   EXPECT_EQ(s.process->Wait(30s), 0) << s.process->Stderr();
+}
+
+// A create-loop connection whose PREPARE gets no answer (a proxy holds it back, as a database that stops
+// answering right after the connection was made would): the connection gives up within
+// PG_STATEMENT_TIMEOUT + PG_CONNECT_TIMEOUT, is made again, and the loop is whole long before the held
+// request would have been answered; SIGTERM meanwhile is not held up either.
+TEST_F(OrderApi, ACreateLoopPrepareWithoutAnAnswerGivesUpWithinTheTimeouts) {
+  testing::ReplyFaultProxy proxy(std::stoi(StackEnv("PG_PORT")));
+  proxy.ArmHoldRequest("INSERT INTO rainbow.orders (customer_id, payment_id)", 60s);
+  Service s = StartService(WithPort(DsnFor(db_), proxy.port()), {{"PG_STATEMENT_TIMEOUT", "1s"},
+                                                                 {"PG_CONNECT_TIMEOUT", "2s"},
+                                                                 {"ORDER_API_PG_POOL_SIZE", "1"},
+                                                                 {"ORDER_API_CREATE_LOOP_CONNECTIONS", "1"}});
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(StdoutShows(*s.process, "no answer from the server within", 20s))
+      << s.process->Stdout() << s.process->Stderr();
+  EXPECT_EQ(proxy.faults(), 1) << "no prepare was held";
+  ASSERT_TRUE(WaitReady(s, 30s)) << "the create loop waited for the held prepare\n" << s.process->Stdout();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 40s);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::Order out;
+  const auto st = Grpc(s.grpc)->CreateOrder(&ctx, GrpcBody(9, 1, {{14, 4324}}), &out);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  s.process->Signal(SIGTERM);
+  EXPECT_EQ(s.process->Wait(20s), 0) << s.process->Stderr();
 }
 
 }  // namespace rainbow::order::api_test

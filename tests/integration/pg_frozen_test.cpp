@@ -6,12 +6,14 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <thread>
 
 #include "common/pg/connection.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/private_server.hpp"
+#include "tests/support/stack_env.hpp"
 
 namespace rainbow::pg {
 namespace {
@@ -114,6 +116,58 @@ TEST_F(PgFrozen, OrderApiIsNotReadyWhileFrozenAndReadyAfter) {
   EXPECT_EQ(testing::HttpCall("GET", order).status, 404) << service.Stderr();
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait(30s), 0) << service.Stderr();
+}
+
+// cdc-producer streaming from a database that is then frozen: its session fails within the timeouts
+// (the status round's query on the metadata connection gets no answer), /readyz says not ready, and
+// after SIGCONT it streams again by itself and a change made then reaches Kafka.
+TEST_F(PgFrozen, CdcProducerIsNotReadyWhileFrozenAndStreamsAgainAfter) {
+  const std::string name = "frozen_cdc_" + std::to_string(::getpid());
+  Connection admin(server_->dsn());
+  admin.Exec("CREATE SCHEMA " + name + "; CREATE TABLE " + name + ".items (id int PRIMARY KEY)");
+  const int grpc = testing::FreePort(), ops = testing::FreePort();
+  std::map<std::string, std::string> env = {{"PG_DSN", server_->dsn()},
+                                            {"KAFKA_BROKERS", testing::StackEnv("KAFKA_BROKERS")},
+                                            {"CDC_SCHEMAS", name},
+                                            {"CDC_SLOT", name},
+                                            {"CDC_PUBLICATION", name},
+                                            {"CDC_TOPIC_PREFIX", name},
+                                            {"CDC_TOPIC_PARTITIONS", "1"},
+                                            {"CDC_SNAPSHOT_MODE", "never"},
+                                            {"CDC_STATUS_INTERVAL", "200ms"},
+                                            {"PG_CONNECT_TIMEOUT", "2s"},
+                                            {"PG_STATEMENT_TIMEOUT", "1s"},
+                                            {"GRPC_ADDR", "127.0.0.1:" + std::to_string(grpc)},
+                                            {"HTTP_ADDR", "127.0.0.1:" + std::to_string(ops)},
+                                            {"LOG_LEVEL", "info"}};
+  env.merge(testing::KafkaTopicEnv());
+  ChildProcess cdc(CDC_PRODUCER_PATH, {}, env);
+  const std::string readyz = "http://127.0.0.1:" + std::to_string(ops) + "/readyz";
+  ASSERT_EQ(testing::WaitForStatus(readyz, 200, kBound), 200) << cdc.Stdout() << cdc.Stderr();
+  const auto created = [&] {
+    // cdc_events_total{op="c",table="<schema>.items"}: the inserts produced to Kafka so far.
+    const std::string page = testing::HttpGet("http://127.0.0.1:" + std::to_string(ops) + "/metrics").second;
+    const std::string series = "cdc_events_total{op=\"c\",table=\"" + name + ".items\"} ";
+    const auto at = page.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(page.substr(at + series.size()));
+  };
+  admin.Exec("INSERT INTO " + name + ".items VALUES (1)");
+  for (int i = 0; i < 100 && created() < 1; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(created(), 1) << cdc.Stdout();
+
+  {
+    FrozenProcessTree frozen(server_->postmaster());
+    EXPECT_EQ(testing::WaitForStatus(readyz, 503, kBound), 503) << "still ready while the database is frozen";
+    frozen.Thaw();
+  }
+  EXPECT_EQ(testing::WaitForStatus(readyz, 200, kBound), 200) << "not ready again after SIGCONT\n"
+                                                              << cdc.Stdout();
+  admin.Exec("INSERT INTO " + name + ".items VALUES (2)");
+  for (int i = 0; i < 300 && created() < 2; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(created(), 2) << "the change made after the thaw did not reach Kafka\n" << cdc.Stdout();
+  cdc.Signal(SIGTERM);
+  EXPECT_EQ(cdc.Wait(30s), 0) << cdc.Stderr();
+  admin.Exec("SELECT pg_drop_replication_slot('" + name + "')");
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // The serving layer's benchmark (bench/loader/README.md "ClickHouse"): the loader's ClickHouse sink
 // copying a warehouse of --rows fact rows vs the floor, one HTTP insert of the same rows as
-// TabSeparated; then each serving view on ClickHouse vs the same GROUP BY on the PostgreSQL warehouse.
+// TabSeparated, and vs the bound, psql's COPY piped into curl's streamed insert (one and two pipes at
+// once); then each serving view on ClickHouse vs the same GROUP BY on the PostgreSQL warehouse.
 // Needs the test stack's PostgreSQL and ClickHouse (PG_DSN, CLICKHOUSE_URL from scripts/stack env).
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -113,12 +115,15 @@ int main(int argc, char** argv) {
   std::printf("{\"contender\":\"sink\",\"rows\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.0f}\n",
               static_cast<long long>(copied), sink_s, static_cast<double>(copied) / sink_s);
 
-  // The floor: the same rows, exported beforehand (not timed), in one TabSeparated POST.
+  // The floor: the same rows, exported beforehand (timed on its own: PostgreSQL's read rate), in one
+  // TabSeparated POST.
   const auto& fact = rainbow::loader::ServingTables().back();  // fact_sales
   std::string body;
+  const std::string export_sql = rainbow::loader::ServingExportSql(
+      fact, 0, wh.Exec("SELECT max(_version) FROM warehouse.fact_sales").Int(0, 0));
+  t = Clock::now();
   {
-    const auto r = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales");
-    const std::string sql = rainbow::loader::ServingExportSql(fact, 0, r.Int(0, 0));
+    const std::string& sql = export_sql;
     PGresult* res = PQexec(wh.raw(), sql.c_str());
     PQclear(res);
     char* buf = nullptr;
@@ -128,6 +133,9 @@ int main(int argc, char** argv) {
     }
     while ((res = PQgetResult(wh.raw())) != nullptr) PQclear(res);
   }
+  const double export_s = Seconds(t);
+  std::printf("{\"step\":\"export alone (COPY TO STDOUT into memory)\",\"bytes\":%zu,\"seconds\":%.3f}\n",
+              body.size(), export_s);
   ch.Query("CREATE TABLE floor_fact AS fact_sales");
   std::string cols;
   for (const auto& c : fact.columns) cols += (cols.empty() ? "" : ", ") + c.substr(c.rfind(' ') + 1);
@@ -139,6 +147,62 @@ int main(int argc, char** argv) {
       "\"rows_per_s\":%.0f}\n",
       static_cast<long long>(rows), body.size(), floor_s, static_cast<double>(rows) / floor_s);
   std::printf("{\"sink_vs_floor\":%.2f}\n", floor_s / sink_s);
+
+  // The bound: the cheapest streamed copy there is on these cores, two stock tools piped (psql's COPY
+  // TO STDOUT into curl's chunked upload of one INSERT), both sides running at once as the sink's do.
+  ch.Query("CREATE TABLE bound_fact AS fact_sales");
+  const std::string insert =
+      "INSERT INTO " + name + ".bound_fact (" + cols + ", is_deleted, _version) FORMAT TabSeparated";
+  std::string query;
+  for (const char ch_ : insert) {
+    if (std::isalnum(static_cast<unsigned char>(ch_)) || ch_ == '_' || ch_ == '.') {
+      query += ch_;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof(hex), "%%%02X", static_cast<unsigned char>(ch_));
+      query += hex;
+    }
+  }
+  // The statements, DSN and URL go through the environment: no shell quoting of SQL. `streams` pipes
+  // at once, each over its share of the version range (the parallel reading the sink does not do).
+  const int64_t max_version = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales").Int(0, 0);
+  ::setenv("BENCH_DSN", dsn.c_str(), 1);
+  ::setenv("BENCH_INSERT_URL", (cc.url + "/?query=" + query).c_str(), 1);
+  const auto pipe_bound = [&](int streams) {
+    ch.Query("TRUNCATE TABLE bound_fact");
+    std::string script;
+    for (int i = 0; i < streams; ++i) {
+      const std::string var = "BENCH_EXPORT_SQL_" + std::to_string(i);
+      ::setenv(
+          var.c_str(),
+          rainbow::loader::ServingExportSql(fact, max_version * i / streams, max_version * (i + 1) / streams)
+              .c_str(),
+          1);
+      script += "(psql -X -q \"$BENCH_DSN\" -c \"$" + var +
+                "\" | curl -sS --fail -X POST -T - -H \"Transfer-Encoding: chunked\" \"$BENCH_INSERT_URL\" "
+                ">/dev/null) & ";
+    }
+    script += "fail=0; for j in $(jobs -p); do wait $j || fail=1; done; exit $fail";
+    ::setenv("BENCH_SCRIPT", script.c_str(), 1);
+    const auto started = Clock::now();
+    const int rc = std::system("bash -o pipefail -c \"$BENCH_SCRIPT\"");
+    const double secs = Seconds(started);
+    const int64_t copied = std::stoll(ch.Query("SELECT count() FROM bound_fact"));
+    if (rc != 0 || copied != rows) {
+      std::fprintf(stderr, "clickhouse_bench: the bound's pipes failed (exit %d, %lld rows)\n", rc,
+                   static_cast<long long>(copied));
+      std::exit(1);
+    }
+    std::printf(
+        "{\"contender\":\"bound: %d x (psql COPY | curl streamed insert)\",\"rows\":%lld,\"seconds\":%.3f,"
+        "\"rows_per_s\":%.0f}\n",
+        streams, static_cast<long long>(copied), secs, static_cast<double>(copied) / secs);
+    return secs;
+  };
+  const double bound_s = pipe_bound(1);
+  const double bound2_s = pipe_bound(2);
+  std::printf("{\"bound_vs_floor\":%.2f,\"sink_vs_bound\":%.2f,\"two_streams_vs_floor\":%.2f}\n",
+              floor_s / bound_s, bound_s / sink_s, floor_s / bound2_s);
 
   // Serving views vs the same query on the warehouse.
   const std::vector<std::pair<std::string, std::string>> views = {{"sales_by_day", "date_key"},

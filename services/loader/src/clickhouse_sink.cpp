@@ -1,8 +1,11 @@
 #include "services/loader/src/clickhouse_sink.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -125,15 +128,25 @@ std::string ColumnList(const ServingTable& t) {
 
 // COPY ... TO STDOUT read in chunks of about 256 KiB. If abandoned midway (an insert failed), the
 // connection is left mid-COPY until Drain: the caller drains it or drops it (the sink's Reset after a
-// failure).
+// failure). The export as a whole has no time limit (a big first copy takes as long as it takes), but
+// a server that sends nothing for `stall` (a frozen warehouse) fails it: the socket is shut and a
+// retryable PgError thrown, so the round ends, the sink reports not ready, and the next round
+// reconnects. A zero `stall` waits for ever.
 class CopyReader {
  public:
-  CopyReader(pg::Connection& conn, const std::string& sql) : conn_(conn) {
+  CopyReader(pg::Connection& conn, const std::string& sql, std::chrono::milliseconds stall)
+      : conn_(conn), stall_(stall) {
     PGconn* c = conn_.raw();
-    PGresult* res = PQexec(c, sql.c_str());
+    if (PQsendQuery(c, sql.c_str()) == 0) throw pg::ResultError(nullptr, c, "clickhouse export");
+    while (PQisBusy(c)) {
+      WaitReadable();
+      if (PQconsumeInput(c) == 0) break;  // PQgetResult reports the failure
+    }
+    PGresult* res = PQgetResult(c);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
       auto e = pg::ResultError(res, c, "clickhouse export");
       PQclear(res);
+      while ((res = PQgetResult(c)) != nullptr) PQclear(res);
       throw e;
     }
     PQclear(res);
@@ -146,10 +159,16 @@ class CopyReader {
     PGconn* c = conn_.raw();
     char* buf = nullptr;
     while (chunk.size() < 256 * 1024) {
-      const int n = PQgetCopyData(c, &buf, 0);
+      const int n = PQgetCopyData(c, &buf, 1);
       if (n > 0) {
         chunk.append(buf, static_cast<size_t>(n));
         PQfreemem(buf);
+        continue;
+      }
+      if (n == 0) {  // nothing buffered: wait for the server (what was read so far goes out first)
+        if (!chunk.empty()) return true;
+        WaitReadable();
+        if (PQconsumeInput(c) == 0) throw pg::ResultError(nullptr, c, "clickhouse export");
         continue;
       }
       done_ = true;
@@ -172,7 +191,24 @@ class CopyReader {
   }
 
  private:
+  void WaitReadable() {
+    PGconn* c = conn_.raw();
+    pollfd p{PQsocket(c), POLLIN, 0};
+    for (;;) {
+      const int n = ::poll(&p, 1, stall_.count() > 0 ? static_cast<int>(stall_.count()) : -1);
+      if (n > 0 || (n < 0 && errno != EINTR)) return;  // readable or failed: libpq tells which
+      if (n == 0) {
+        ::shutdown(PQsocket(c), SHUT_RDWR);
+        done_ = true;
+        throw pg::PgError(
+            "pg: clickhouse export: no data from the server for " + std::to_string(stall_.count()) + " ms",
+            "08006", error::Kind::kRetryable);
+      }
+    }
+  }
+
   pg::Connection& conn_;
+  const std::chrono::milliseconds stall_;
   bool done_ = false;
 };
 
@@ -272,6 +308,10 @@ ClickHouseSink::ClickHouseSink(const ClickHouseConfig& config, std::string wareh
       status_(status),
       dead_letters_(dead_letters) {}
 
+std::chrono::milliseconds ClickHouseSink::ExportStall() const {
+  return pg_timeouts_.ResponseTimeout().value_or(std::chrono::milliseconds(0));
+}
+
 void ClickHouseSink::Reset() {
   pg_.reset();  // and with its session the copier lock
   leader_ = false;
@@ -315,7 +355,7 @@ int64_t ClickHouseSink::CopyOrCollect(const ServingTable& t, int64_t after, int6
   const auto start = std::chrono::steady_clock::now();
   // PostgreSQL's COPY output streams into the insert as it comes (reading and writing overlap). The
   // first chunk is read before the insert starts, so a range without rows costs no request.
-  CopyReader reader(*pg_, ServingExportSql(t, after, upto));
+  CopyReader reader(*pg_, ServingExportSql(t, after, upto), ExportStall());
   std::string first;
   if (!reader.Next(first)) return 0;
   int64_t n = std::count(first.begin(), first.end(), '\n');
@@ -359,7 +399,7 @@ int64_t ClickHouseSink::CopyAroundRefusedRows(const ServingTable& t, int64_t aft
 }
 
 void ClickHouseSink::DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error) {
-  CopyReader reader(*pg_, ServingExportSql(t, version - 1, version));
+  CopyReader reader(*pg_, ServingExportSql(t, version - 1, version), ExportStall());
   std::string rows, chunk;
   while (reader.Next(chunk)) rows += chunk;
   std::istringstream lines(rows);

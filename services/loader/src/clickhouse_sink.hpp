@@ -107,6 +107,8 @@ class ClickHouseSink {
   ClickHouseClient ch_;
   std::string warehouse_dsn_;
   pg::Timeouts pg_timeouts_;
+  // How long an export may receive nothing: PG_STATEMENT_TIMEOUT + PG_CONNECT_TIMEOUT (0: no limit).
+  std::chrono::milliseconds ExportStall() const;
   LoaderMetrics* metrics_;
   LoaderStatus* status_;
   kafka::DeadLetterWriter* dead_letters_;

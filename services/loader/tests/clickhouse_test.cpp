@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -12,11 +13,15 @@
 #include "common/kafka/consumer.hpp"
 #include "common/kafka/producer.hpp"
 #include "common/pg/connection.hpp"
+#include "common/pg/migrations.hpp"
 #include "rainbow/loader.grpc.pb.h"
 #include "services/loader/src/clickhouse_client.hpp"
+#include "services/loader/src/clickhouse_sink.hpp"
+#include "services/loader/src/migrations.hpp"
 #include "services/loader/src/reconcile.hpp"
 #include "services/loader/tests/event_emitter.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/reply_fault_proxy.hpp"
 #include "tests/support/stack_env.hpp"
 
 namespace rainbow::loader {
@@ -482,6 +487,66 @@ TEST_F(ClickHouseTest, KillsAndAClickHouseRestartLeaveClickHouseEqualToTheWareho
     text += c.name() + " " + c.source() + " " + c.warehouse() + (c.matches() ? "" : " DIFFERENT") + "\n";
   EXPECT_TRUE(report.matches()) << text;
   EXPECT_EQ(TrimDecimal(report.source_sales_amount()), wh_sales);
+}
+
+// The warehouse stops answering in the middle of an export (a proxy holds back PostgreSQL's answer to
+// the COPY for a minute): the round fails within PG_STATEMENT_TIMEOUT + PG_CONNECT_TIMEOUT instead of
+// waiting for it (the export itself has no statement timeout), and after a Reset the next round copies
+// every row.
+TEST_F(ClickHouseTest, AnExportTheWarehouseStopsAnsweringFailsWithinTheTimeouts) {
+  {
+    pg::Connection wh(dsn_);
+    pg::ApplyMigrations(wh, kMigrationHistory, "rainbow.loader.migrations", Migrations());
+    wh.Exec(
+        "INSERT INTO warehouse.dim_dates SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(day FROM d), "
+        "extract(month FROM d), to_char(d, 'FMMonth'), extract(year FROM d), extract(quarter FROM d), "
+        "extract(week FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), extract(isodow FROM d) >= 6 "
+        "FROM generate_series('2024-01-01'::date, '2024-01-31'::date, '1 day') d");
+    wh.Exec(
+        "INSERT INTO warehouse.fact_sales (order_id, line_no, order_ts, date_key, product_id, customer_id, "
+        "payment_id, promotion_id, seller_id, sales_quantity, regular_unit_price, discount_unit_price, "
+        "net_unit_price, extended_discount_amount, extended_sales_amount) "
+        "SELECT i, 1, '2024-01-02'::timestamptz, 20240102, 1, 1, 1, NULL, 1, 2, 10, 0, 10, 0, 20 "
+        "FROM generate_series(1, 1000) i");
+  }
+  auto proxy = std::make_unique<rainbow::testing::ReplyFaultProxy>(std::stoi(StackEnv("PG_PORT")));
+  proxy->ArmHold("TO STDOUT", 60s);
+  ClickHouseConfig cc;
+  cc.url = StackEnv("CLICKHOUSE_URL");
+  cc.database = name_;
+  pg::Timeouts timeouts;
+  timeouts.connect = 2s;
+  timeouts.statement = 1s;
+  // A later keyword wins in a libpq connection string: the same database through the proxy.
+  ClickHouseSink sink(cc, dsn_ + " port=" + std::to_string(proxy->port()), nullptr, nullptr, timeouts);
+  std::stop_source stop;
+  auto round = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      sink.RunOnce(stop.get_token());
+      return "the round returned";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  });
+  const bool ended = round.wait_for(20s) == std::future_status::ready;
+  ASSERT_TRUE(ended) << "the round waited for the held export";
+  EXPECT_NE(round.get().find("no data from the server for 3000 ms"), std::string::npos);
+  EXPECT_EQ(proxy->faults(), 1);
+
+  // The warehouse answers again and drops the session whose client left (and with it the copier lock),
+  // as a thawed server does: a reset sink copies everything.
+  pg::Connection(base_dsn_).Exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%'",
+      {name_});
+  sink.Reset();
+  int64_t copied = 0;
+  for (const auto end = std::chrono::steady_clock::now() + 30s;
+       copied < 1000 && std::chrono::steady_clock::now() < end;) {
+    copied += sink.RunOnce(stop.get_token());
+    if (copied < 1000) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_GE(copied, 1000);
+  EXPECT_EQ(ch_->Query("SELECT count() FROM fact_sales FINAL"), "1000\n");
 }
 
 }  // namespace

@@ -174,11 +174,9 @@ PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const Obje
   req.headers.emplace_back("content-type", "application/xml");
   internal::AddWriteCondition(req.headers, condition);
   req.body = body;
-  int attempt = 0;
   return retry::WithRetry(
       config().retry,
       [&] {
-        ++attempt;
         try {
           const Response resp = transport_->Perform(req);
           pugi::xml_document doc;
@@ -188,9 +186,11 @@ PutResult S3Client::CompleteMultipartUpload(const BucketName& bucket, const Obje
         } catch (const S3Error& e) {
           // A retry after a reply that was lost: the first Complete may have written the object (the
           // upload is gone: NoSuchUpload; or, with if_absent, the object is there: PreconditionFailed).
-          // Our object, recognised by its checksum, means the write happened.
-          const bool maybe_ours = (attempt > 1 && e.code() == "NoSuchUpload") ||
-                                  (condition.if_absent && e.code() == "PreconditionFailed");
+          // Our object, recognised by its checksum, means the write happened. Even the first attempt
+          // can be such a retry: libcurl resends a request on its own when a reused connection dies
+          // before any answer, so NoSuchUpload is checked whatever the attempt.
+          const bool maybe_ours =
+              e.code() == "NoSuchUpload" || (condition.if_absent && e.code() == "PreconditionFailed");
           if (maybe_ours && all_checksums) {
             if (auto written = AlreadyWritten(bucket, key, CompositeChecksum(parts))) return *written;
           }

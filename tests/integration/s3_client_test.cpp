@@ -18,6 +18,7 @@
 #include "common/crypto/sha256.hpp"
 #include "common/s3/client.hpp"
 #include "tests/support/loopback_socket.hpp"
+#include "tests/support/reply_fault_proxy.hpp"
 #include "tests/support/s3_stack_env.hpp"
 #include "tests/support/stack_env.hpp"
 
@@ -509,6 +510,27 @@ TEST_F(S3ClientTest, AbortedMultipartUploadLeavesNoObject) {
   const S3Error gone = CatchS3Error([&] { client().UploadPart(bucket(), key, upload_id, 2, part_data); });
   EXPECT_EQ(gone.s3_kind(), S3ErrorKind::kNotFound);
   EXPECT_EQ(gone.code(), "NoSuchUpload");
+}
+
+// CompleteMultipartUpload's reply lost (MinIO wrote the object, the connection is cut as it starts
+// answering): the retry finds the upload gone (NoSuchUpload), recognises the object at the key as its
+// own by its composite checksum, and returns it instead of failing.
+TEST_F(S3ClientTest, CompleteMultipartUploadWhoseReplyIsLostFindsItsObject) {
+  const std::string endpoint = client().config().endpoint;
+  rainbow::testing::ReplyFaultProxy proxy(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+  S3Config config = StackConfig();
+  config.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  S3Client via(config);
+  const ObjectKey key("multipart/lost-complete-reply.bin");
+  const std::string upload_id = via.CreateMultipartUpload(bucket(), key);
+  const std::string first = RandomBytes(5 * kMiB, 21), second = RandomBytes(1000, 22);
+  std::vector<UploadedPart> parts = {via.UploadPart(bucket(), key, upload_id, 1, first),
+                                     via.UploadPart(bucket(), key, upload_id, 2, second)};
+  proxy.ArmCut("<CompleteMultipartUpload");
+  const PutResult put = via.CompleteMultipartUpload(bucket(), key, upload_id, parts);
+  EXPECT_EQ(proxy.faults(), 1) << "the reply was not cut";
+  EXPECT_EQ(put.checksum_sha256, CompositeChecksum(parts));
+  EXPECT_EQ(client().GetObject(bucket(), key), first + second);
 }
 
 TEST_F(S3ClientTest, FailedParallelUploadIsAbortedAndRethrown) {

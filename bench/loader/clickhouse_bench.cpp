@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <stop_token>
@@ -38,6 +39,21 @@ std::string Env(const char* name) {
     std::exit(2);
   }
   return v;
+}
+
+// `text` as a URL query value (every byte but letters, digits, '_' and '.' percent-encoded).
+std::string UrlEncode(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.') {
+      out += c;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof(hex), "%%%02X", static_cast<unsigned char>(c));
+      out += hex;
+    }
+  }
+  return out;
 }
 
 // Best of `runs` wall times of f.
@@ -148,21 +164,39 @@ int main(int argc, char** argv) {
       static_cast<long long>(rows), body.size(), floor_s, static_cast<double>(rows) / floor_s);
   std::printf("{\"sink_vs_floor\":%.2f}\n", floor_s / sink_s);
 
+  // The floor the issue names: the same rows in RowBinary (ClickHouse's own encoding of floor_fact, made
+  // beforehand, not timed) in one POST by curl.
+  const std::string rowbinary = ch.Query("SELECT * FROM floor_fact FORMAT RowBinary");
+  const std::string rb_file = "/tmp/" + name + ".rowbinary";
+  std::ofstream(rb_file, std::ios::binary) << rowbinary;
+  ch.Query("CREATE TABLE floor_rb AS fact_sales");
+  ::setenv("BENCH_RB_FILE", rb_file.c_str(), 1);
+  ::setenv("BENCH_RB_URL",
+           (cc.url + "/?query=" + UrlEncode("INSERT INTO " + name + ".floor_rb FORMAT RowBinary")).c_str(),
+           1);
+  t = Clock::now();
+  const int rb_rc =
+      std::system("curl -sS --fail --data-binary \"@$BENCH_RB_FILE\" \"$BENCH_RB_URL\" >/dev/null");
+  const double rb_s = Seconds(t);
+  std::remove(rb_file.c_str());
+  const int64_t rb_rows = std::stoll(ch.Query("SELECT count() FROM floor_rb"));
+  if (rb_rc != 0 || rb_rows != rows) {
+    std::fprintf(stderr, "clickhouse_bench: the RowBinary floor failed (exit %d, %lld rows)\n", rb_rc,
+                 static_cast<long long>(rb_rows));
+    return 1;
+  }
+  std::printf(
+      "{\"contender\":\"floor (one RowBinary insert by curl)\",\"rows\":%lld,\"bytes\":%zu,\"seconds\":%.3f,"
+      "\"rows_per_s\":%.0f}\n",
+      static_cast<long long>(rb_rows), rowbinary.size(), rb_s, static_cast<double>(rb_rows) / rb_s);
+  std::printf("{\"sink_vs_rowbinary_floor\":%.2f}\n", rb_s / sink_s);
+
   // The bound: the cheapest streamed copy there is on these cores, two stock tools piped (psql's COPY
   // TO STDOUT into curl's chunked upload of one INSERT), both sides running at once as the sink's do.
   ch.Query("CREATE TABLE bound_fact AS fact_sales");
   const std::string insert =
       "INSERT INTO " + name + ".bound_fact (" + cols + ", is_deleted, _version) FORMAT TabSeparated";
-  std::string query;
-  for (const char ch_ : insert) {
-    if (std::isalnum(static_cast<unsigned char>(ch_)) || ch_ == '_' || ch_ == '.') {
-      query += ch_;
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof(hex), "%%%02X", static_cast<unsigned char>(ch_));
-      query += hex;
-    }
-  }
+  const std::string query = UrlEncode(insert);
   // The statements, DSN and URL go through the environment: no shell quoting of SQL. `streams` pipes
   // at once, each over its share of the version range (the parallel reading the sink does not do).
   const int64_t max_version = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales").Int(0, 0);

@@ -25,6 +25,22 @@ class RetryingClients {
       if (th.joinable()) th.join();
   }
   int in_flight() const { return in_flight_; }
+  // Waits (up to `timeout`) until `n` orders were created in all; the count then.
+  int64_t WaitCreated(int64_t n, std::chrono::milliseconds timeout) const {
+    for (const auto end = std::chrono::steady_clock::now() + timeout;
+         created_ < n && std::chrono::steady_clock::now() < end;)
+      std::this_thread::sleep_for(10ms);
+    return created_;
+  }
+  // Spins (up to `timeout`) until at least `n` creates are open at once; the last count seen. The
+  // caller injects its fault right after, while they are still open.
+  int WaitOpen(int n, std::chrono::milliseconds timeout) const {
+    int open = 0;
+    for (const auto end = std::chrono::steady_clock::now() + timeout;
+         open < n && std::chrono::steady_clock::now() < end;)
+      open = in_flight_;
+    return open;
+  }
   int64_t created() const { return created_; }
   int64_t unanswered() const { return unanswered_; }  // no HTTP answer at all (connection cut or refused)
   int64_t answered_5xx() const { return answered_5xx_; }
@@ -171,13 +187,8 @@ TEST_F(OrderApi, KilledNineUnderLoadLeavesOneWholeOrderPerKey) {
   RetryingClients clients(s.Url("/api/v1/orders"), prefix, 8);
 
   // Let orders flow, then kill at an instant when creates are open.
-  for (const auto end = std::chrono::steady_clock::now() + 20s;
-       clients.created() < 200 && std::chrono::steady_clock::now() < end;)
-    std::this_thread::sleep_for(10ms);
-  int open_at_kill = 0;
-  for (const auto end = std::chrono::steady_clock::now() + 10s;
-       open_at_kill < 4 && std::chrono::steady_clock::now() < end;)
-    open_at_kill = clients.in_flight();
+  clients.WaitCreated(200, 20s);
+  const int open_at_kill = clients.WaitOpen(4, 10s);
   s.process->Signal(SIGKILL);
   s.process->Wait(10s);
   ASSERT_GE(open_at_kill, 4) << "the kill did not land while creates were open";
@@ -188,9 +199,7 @@ TEST_F(OrderApi, KilledNineUnderLoadLeavesOneWholeOrderPerKey) {
   again.rest = s.rest, again.grpc = s.grpc, again.ops = s.ops;
   ASSERT_TRUE(WaitReady(again, 30s)) << again.process->Stderr();
   const int64_t created_at_restart = clients.created();
-  for (const auto end = std::chrono::steady_clock::now() + 20s;
-       clients.created() < created_at_restart + 100 && std::chrono::steady_clock::now() < end;)
-    std::this_thread::sleep_for(10ms);
+  clients.WaitCreated(created_at_restart + 100, 20s);
   clients.Stop();
   ASSERT_EQ(clients.first_error(), "");
   EXPECT_GE(clients.created(), created_at_restart + 100) << "creates did not resume after the restart";
@@ -229,13 +238,8 @@ TEST(OrderApiPostgresRestart, RestartedUnderLoadRecoversAndLeavesOneWholeOrderPe
   ASSERT_TRUE(WaitReady(s, 30s)) << s.process->Stderr();
   const std::string prefix = "pg-restart-" + std::to_string(::getpid()) + "-";
   RetryingClients clients(s.Url("/api/v1/orders"), prefix, 6);
-  for (const auto end = std::chrono::steady_clock::now() + 20s;
-       clients.created() < 150 && std::chrono::steady_clock::now() < end;)
-    std::this_thread::sleep_for(10ms);
-  int open_at_stop = 0;
-  for (const auto end = std::chrono::steady_clock::now() + 10s;
-       open_at_stop < 3 && std::chrono::steady_clock::now() < end;)
-    open_at_stop = clients.in_flight();
+  clients.WaitCreated(150, 20s);
+  const int open_at_stop = clients.WaitOpen(3, 10s);
   server.Stop();
   ASSERT_GE(open_at_stop, 3) << "the stop did not land while creates were open";
 
@@ -252,9 +256,7 @@ TEST(OrderApiPostgresRestart, RestartedUnderLoadRecoversAndLeavesOneWholeOrderPe
       << "not ready again after the restart\n"
       << s.process->Stderr();
   const int64_t created_at_restart = clients.created();
-  for (const auto end = std::chrono::steady_clock::now() + 30s;
-       clients.created() < created_at_restart + 100 && std::chrono::steady_clock::now() < end;)
-    std::this_thread::sleep_for(10ms);
+  clients.WaitCreated(created_at_restart + 100, 30s);
   clients.Stop();
   ASSERT_EQ(clients.first_error(), "");
   EXPECT_GE(clients.created(), created_at_restart + 100) << "creates did not resume after the restart";

@@ -166,8 +166,7 @@ TEST_F(PgFrozen, CdcProducerIsNotReadyWhileFrozenAndStreamsAgainAfter) {
   // Row 1 may come again (the session that failed had not confirmed it: at least once); row 2's event
   // must come, read from the topic.
   admin.Exec("INSERT INTO " + name + ".items VALUES (2)");
-  kafka::Consumer topic(
-      {testing::StackEnv("KAFKA_BROKERS"), name + "_check", {name + ".items"}});
+  kafka::Consumer topic({testing::StackEnv("KAFKA_BROKERS"), name + "_check", {name + ".items"}});
   bool row2 = false;
   for (const auto end = std::chrono::steady_clock::now() + 30s;
        !row2 && std::chrono::steady_clock::now() < end;) {

@@ -1,7 +1,8 @@
 // The serving layer's benchmark (bench/loader/README.md "ClickHouse"): the loader's ClickHouse sink
-// copying a warehouse of --rows fact rows vs the floor, one HTTP insert of the same rows as
-// TabSeparated, and vs the bound, psql's COPY piped into curl's streamed insert (one and two pipes at
-// once); then each serving view on ClickHouse vs the same GROUP BY on the PostgreSQL warehouse.
+// copying a warehouse of --rows fact rows vs the floors, one HTTP insert of the same rows as
+// TabSeparated and as RowBinary (by curl), and vs the bound, psql's COPY piped into curl's streamed
+// insert (one and two pipes at once), in interleaved rounds; then each serving view on ClickHouse vs
+// the same GROUP BY on the PostgreSQL warehouse.
 // Needs the test stack's PostgreSQL and ClickHouse (PG_DSN, CLICKHOUSE_URL from scripts/stack env).
 #include <CLI/CLI.hpp>
 #include <cctype>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include <libpq-fe.h>
 
@@ -78,6 +80,11 @@ int main(int argc, char** argv) {
   app.add_option("--rows", rows, "fact rows in the warehouse");
   app.add_option("--runs", runs, "runs per view query (the best is reported)");
   app.add_option("--batch", batch, "the sink's LOADER_CLICKHOUSE_BATCH (versions per insert)");
+  int lanes = ClickHouseConfig{}.copy_lanes;
+  app.add_option("--lanes", lanes, "the sink's LOADER_CLICKHOUSE_LANES (windows copied at once)");
+  int rounds = 3;
+  app.add_option("--rounds", rounds,
+                 "rounds of the copy contenders, interleaved (each reported by its best)");
   app.add_flag("--keep", keep, "keep the databases afterwards");
   CLI11_PARSE(app, argc, argv);
 
@@ -118,28 +125,17 @@ int main(int argc, char** argv) {
   cc.database = name;
   cc.timeout = std::chrono::minutes(10);
   cc.batch_versions = batch;
+  cc.copy_lanes = lanes;
   ClickHouseClient ch(cc);
-
-  // The sink: from an empty ClickHouse (migrated first, not timed) until caught up.
   rainbow::loader::ApplyClickHouseMigrations(ch);
-  rainbow::loader::ClickHouseSink sink(cc, dsn, nullptr, nullptr);
-  std::stop_source stop;
-  t = Clock::now();
-  int64_t copied = 0;
-  for (int64_t n; (n = sink.RunOnce(stop.get_token())) > 0;) copied += n;
-  const double sink_s = Seconds(t);
-  std::printf("{\"contender\":\"sink\",\"rows\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.0f}\n",
-              static_cast<long long>(copied), sink_s, static_cast<double>(copied) / sink_s);
 
-  // The floor: the same rows, exported beforehand (timed on its own: PostgreSQL's read rate), in one
-  // TabSeparated POST.
+  // The export the floors insert (made once, timed on its own: PostgreSQL's read rate).
   const auto& fact = rainbow::loader::ServingTables().back();  // fact_sales
+  const int64_t max_version = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales").Int(0, 0);
   std::string body;
-  const std::string export_sql = rainbow::loader::ServingExportSql(
-      fact, 0, wh.Exec("SELECT max(_version) FROM warehouse.fact_sales").Int(0, 0));
   t = Clock::now();
   {
-    const std::string& sql = export_sql;
+    const std::string sql = rainbow::loader::ServingExportSql(fact, 0, max_version);
     PGresult* res = PQexec(wh.raw(), sql.c_str());
     PQclear(res);
     char* buf = nullptr;
@@ -149,59 +145,81 @@ int main(int argc, char** argv) {
     }
     while ((res = PQgetResult(wh.raw())) != nullptr) PQclear(res);
   }
-  const double export_s = Seconds(t);
   std::printf("{\"step\":\"export alone (COPY TO STDOUT into memory)\",\"bytes\":%zu,\"seconds\":%.3f}\n",
-              body.size(), export_s);
-  ch.Query("CREATE TABLE floor_fact AS fact_sales");
+              body.size(), Seconds(t));
   std::string cols;
   for (const auto& c : fact.columns) cols += (cols.empty() ? "" : ", ") + c.substr(c.rfind(' ') + 1);
-  t = Clock::now();
-  ch.InsertTsv("floor_fact (" + cols + ", is_deleted, _version)", body);
-  const double floor_s = Seconds(t);
-  std::printf(
-      "{\"contender\":\"floor (one TabSeparated insert)\",\"rows\":%lld,\"bytes\":%zu,\"seconds\":%.3f,"
-      "\"rows_per_s\":%.0f}\n",
-      static_cast<long long>(rows), body.size(), floor_s, static_cast<double>(rows) / floor_s);
-  std::printf("{\"sink_vs_floor\":%.2f}\n", floor_s / sink_s);
-
-  // The floor the issue names: the same rows in RowBinary (ClickHouse's own encoding of floor_fact, made
-  // beforehand, not timed) in one POST by curl.
-  const std::string rowbinary = ch.Query("SELECT * FROM floor_fact FORMAT RowBinary");
-  const std::string rb_file = "/tmp/" + name + ".rowbinary";
-  std::ofstream(rb_file, std::ios::binary) << rowbinary;
+  ch.Query("CREATE TABLE floor_fact AS fact_sales");
   ch.Query("CREATE TABLE floor_rb AS fact_sales");
+  ch.Query("CREATE TABLE bound_fact AS fact_sales");
+  // The floor the issue names: the same rows in RowBinary, ClickHouse's own encoding of them (made
+  // once from a first TabSeparated insert, not timed), in one POST by curl.
+  ch.InsertTsv("floor_fact (" + cols + ", is_deleted, _version)", body);
+  const std::string rb_file = "/tmp/" + name + ".rowbinary";
+  size_t rb_bytes = 0;
+  {
+    const std::string rowbinary = ch.Query("SELECT * FROM floor_fact FORMAT RowBinary");
+    rb_bytes = rowbinary.size();
+    std::ofstream(rb_file, std::ios::binary) << rowbinary;
+  }
   ::setenv("BENCH_RB_FILE", rb_file.c_str(), 1);
   ::setenv("BENCH_RB_URL",
            (cc.url + "/?query=" + UrlEncode("INSERT INTO " + name + ".floor_rb FORMAT RowBinary")).c_str(),
            1);
-  t = Clock::now();
-  const int rb_rc =
-      std::system("curl -sS --fail --data-binary \"@$BENCH_RB_FILE\" \"$BENCH_RB_URL\" >/dev/null");
-  const double rb_s = Seconds(t);
-  std::remove(rb_file.c_str());
-  const int64_t rb_rows = std::stoll(ch.Query("SELECT count() FROM floor_rb"));
-  if (rb_rc != 0 || rb_rows != rows) {
-    std::fprintf(stderr, "clickhouse_bench: the RowBinary floor failed (exit %d, %lld rows)\n", rb_rc,
-                 static_cast<long long>(rb_rows));
-    return 1;
-  }
-  std::printf(
-      "{\"contender\":\"floor (one RowBinary insert by curl)\",\"rows\":%lld,\"bytes\":%zu,\"seconds\":%.3f,"
-      "\"rows_per_s\":%.0f}\n",
-      static_cast<long long>(rb_rows), rowbinary.size(), rb_s, static_cast<double>(rb_rows) / rb_s);
-  std::printf("{\"sink_vs_rowbinary_floor\":%.2f}\n", rb_s / sink_s);
-
-  // The bound: the cheapest streamed copy there is on these cores, two stock tools piped (psql's COPY
-  // TO STDOUT into curl's chunked upload of one INSERT), both sides running at once as the sink's do.
-  ch.Query("CREATE TABLE bound_fact AS fact_sales");
-  const std::string insert =
-      "INSERT INTO " + name + ".bound_fact (" + cols + ", is_deleted, _version) FORMAT TabSeparated";
-  const std::string query = UrlEncode(insert);
-  // The statements, DSN and URL go through the environment: no shell quoting of SQL. `streams` pipes
-  // at once, each over its share of the version range (the parallel reading the sink does not do).
-  const int64_t max_version = wh.Exec("SELECT max(_version) FROM warehouse.fact_sales").Int(0, 0);
+  // The bound's statements, DSN and URL go through the environment: no shell quoting of SQL.
   ::setenv("BENCH_DSN", dsn.c_str(), 1);
-  ::setenv("BENCH_INSERT_URL", (cc.url + "/?query=" + query).c_str(), 1);
+  ::setenv("BENCH_INSERT_URL",
+           (cc.url + "/?query=" +
+            UrlEncode("INSERT INTO " + name + ".bound_fact (" + cols +
+                      ", is_deleted, _version) FORMAT TabSeparated"))
+               .c_str(),
+           1);
+  const auto fail = [](const std::string& what) {
+    std::fprintf(stderr, "clickhouse_bench: %s\n", what.c_str());
+    std::exit(1);
+  };
+  const auto count = [&](const std::string& table) {
+    return std::stoll(ch.Query("SELECT count() FROM " + table));
+  };
+
+  // Each contender, timed.
+  int sink_round = 0;
+  const auto sink_run = [&] {
+    // The sink (the loader's code): into a fresh ClickHouse database (migrated first, not timed) until
+    // caught up.
+    ClickHouseConfig sc = cc;
+    sc.database = name + "_sink" + std::to_string(sink_round++);
+    ClickHouseClient sch(sc);
+    rainbow::loader::ApplyClickHouseMigrations(sch);
+    rainbow::loader::ClickHouseSink sink(sc, dsn, nullptr, nullptr);
+    std::stop_source stop;
+    const auto started = Clock::now();
+    int64_t copied = 0;
+    for (int64_t n; (n = sink.RunOnce(stop.get_token())) > 0;) copied += n;
+    const double secs = Seconds(started);
+    if (copied < rows) fail("the sink copied " + std::to_string(copied) + " rows");
+    sch.Query("DROP DATABASE IF EXISTS " + sc.database, false);
+    return secs;
+  };
+  const auto tsv_floor = [&] {  // one TabSeparated POST of the exported rows (what the sink sends)
+    ch.Query("TRUNCATE TABLE floor_fact");
+    const auto started = Clock::now();
+    ch.InsertTsv("floor_fact (" + cols + ", is_deleted, _version)", body);
+    return Seconds(started);
+  };
+  const auto rb_floor = [&] {
+    ch.Query("TRUNCATE TABLE floor_rb");
+    const auto started = Clock::now();
+    const int rc =
+        std::system("curl -sS --fail --data-binary \"@$BENCH_RB_FILE\" \"$BENCH_RB_URL\" >/dev/null");
+    const double secs = Seconds(started);
+    if (rc != 0 || count("floor_rb") != rows)
+      fail("the RowBinary floor failed (exit " + std::to_string(rc) + ")");
+    return secs;
+  };
+  // The bound: the cheapest streamed copy there is on these cores, two stock tools piped (psql's COPY
+  // TO STDOUT into curl's chunked upload of one INSERT), both sides running at once as the sink's do;
+  // `streams` pipes at once, each over its share of the version range, as the sink's lanes.
   const auto pipe_bound = [&](int streams) {
     ch.Query("TRUNCATE TABLE bound_fact");
     std::string script;
@@ -221,24 +239,47 @@ int main(int argc, char** argv) {
     const auto started = Clock::now();
     const int rc = std::system("bash -o pipefail -c \"$BENCH_SCRIPT\"");
     const double secs = Seconds(started);
-    const int64_t copied = std::stoll(ch.Query("SELECT count() FROM bound_fact"));
-    if (rc != 0 || copied != rows) {
-      std::fprintf(stderr, "clickhouse_bench: the bound's pipes failed (exit %d, %lld rows)\n", rc,
-                   static_cast<long long>(copied));
-      std::exit(1);
-    }
-    std::printf(
-        "{\"contender\":\"bound: %d x (psql COPY | curl streamed insert)\",\"rows\":%lld,\"seconds\":%.3f,"
-        "\"rows_per_s\":%.0f}\n",
-        streams, static_cast<long long>(copied), secs, static_cast<double>(copied) / secs);
+    if (rc != 0 || count("bound_fact") != rows)
+      fail("the bound's pipes failed (exit " + std::to_string(rc) + ")");
     return secs;
   };
-  const double bound_s = pipe_bound(1);
-  const double bound2_s = pipe_bound(2);
-  std::printf("{\"bound_vs_floor\":%.2f,\"sink_vs_bound\":%.2f,\"two_streams_vs_floor\":%.2f}\n",
-              floor_s / bound_s, bound_s / sink_s, floor_s / bound2_s);
 
-  // Serving views vs the same query on the warehouse.
+  // Interleaved rounds, so that every contender meets the same shared cores; each is reported by its
+  // best round and the ratios by the bests.
+  struct Contender {
+    const char* name;
+    std::function<double()> run;
+    double best = std::numeric_limits<double>::max();
+  };
+  std::vector<Contender> contenders = {
+      {"sink", sink_run},
+      {"floor: one TabSeparated insert", tsv_floor},
+      {"floor: one RowBinary insert by curl", rb_floor},
+      {"bound: 1 x (psql COPY | curl streamed insert)", [&] { return pipe_bound(1); }},
+      {"bound: 2 x (psql COPY | curl streamed insert)", [&] { return pipe_bound(2); }}};
+  for (int round = 1; round <= rounds; ++round) {
+    for (auto& c : contenders) {
+      const double secs = c.run();
+      c.best = std::min(c.best, secs);
+      std::printf("{\"round\":%d,\"contender\":\"%s\",\"seconds\":%.3f,\"rows_per_s\":%.0f}\n", round, c.name,
+                  secs, static_cast<double>(rows) / secs);
+    }
+  }
+  std::remove(rb_file.c_str());
+  for (const auto& c : contenders)
+    std::printf("{\"best_of\":%d,\"contender\":\"%s\",\"seconds\":%.3f,\"rows_per_s\":%.0f}\n", rounds,
+                c.name, c.best, static_cast<double>(rows) / c.best);
+  const double sink_s = contenders[0].best, tsv_s = contenders[1].best, rb_s = contenders[2].best;
+  const double bound_s = contenders[3].best, bound2_s = contenders[4].best;
+  std::printf(
+      "{\"lanes\":%d,\"rowbinary_bytes\":%zu,\"sink_vs_rowbinary_floor\":%.2f,\"sink_vs_tsv_floor\":%.2f,"
+      "\"bound_vs_rowbinary_floor\":%.2f,\"two_streams_vs_rowbinary_floor\":%.2f,\"sink_vs_two_streams\":%."
+      "2f}\n",
+      lanes, rb_bytes, rb_s / sink_s, tsv_s / sink_s, rb_s / bound_s, rb_s / bound2_s, bound2_s / sink_s);
+
+  // Serving views vs the same query on the warehouse, over the same rows (copied in ClickHouse from the
+  // floor's table; the sink's databases are gone).
+  ch.Query("INSERT INTO fact_sales SELECT * FROM floor_fact");
   const std::vector<std::pair<std::string, std::string>> views = {{"sales_by_day", "date_key"},
                                                                   {"sales_by_product", "product_id"},
                                                                   {"sales_by_seller", "seller_id"},

@@ -15,6 +15,7 @@ struct ClickHouseConfig {
   std::string database = "rainbow";
   std::chrono::milliseconds interval{1'000};  // pause between copy rounds once caught up
   int64_t batch_versions = 100'000;           // most warehouse versions (so rows) per insert
+  int copy_lanes = 2;                         // windows copied at once, each on its own connections
   std::chrono::milliseconds timeout{60'000};  // one HTTP request
 };
 

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <exception>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/logging/log.hpp"
 
@@ -301,67 +303,139 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch) {
 ClickHouseSink::ClickHouseSink(const ClickHouseConfig& config, std::string warehouse_dsn,
                                LoaderMetrics* metrics, LoaderStatus* status, pg::Timeouts pg_timeouts,
                                kafka::DeadLetterWriter* dead_letters)
-    : ch_(config),
-      warehouse_dsn_(std::move(warehouse_dsn)),
+    : warehouse_dsn_(std::move(warehouse_dsn)),
       pg_timeouts_(pg_timeouts),
       metrics_(metrics),
       status_(status),
-      dead_letters_(dead_letters) {}
+      dead_letters_(dead_letters) {
+  lanes_.resize(static_cast<size_t>(std::max(1, config.copy_lanes)));
+  for (auto& lane : lanes_) lane.ch = std::make_unique<ClickHouseClient>(config);
+}
 
 std::chrono::milliseconds ClickHouseSink::ExportStall() const {
   return pg_timeouts_.ResponseTimeout().value_or(std::chrono::milliseconds(0));
 }
 
 void ClickHouseSink::Reset() {
-  pg_.reset();  // and with its session the copier lock
+  for (auto& lane : lanes_) lane.pg.reset();  // and with lane 0's session the copier lock
   leader_ = false;
   progress_.clear();
+  unwritten_.clear();
+}
+
+ClickHouseSink::Lane& ClickHouseSink::ConnectedLane(size_t i) {
+  Lane& lane = lanes_.at(i);
+  if (!lane.pg) {
+    // No statement timeout: one COPY ... TO STDOUT exports a whole window, which takes as long as the
+    // window is big.
+    lane.pg = std::make_unique<pg::Connection>(warehouse_dsn_, std::map<std::string, std::string>{},
+                                               pg_timeouts_.WithoutStatementTimeout());
+    lane.pg->Exec("SET DateStyle = ISO; SET extra_float_digits = 3");
+  }
+  return lane;
+}
+
+void ClickHouseSink::ReadProgress() {
+  progress_.clear();
+  for (const auto& t : ServingTables()) progress_[t.name] = 0;
+  std::istringstream rows(
+      ch().Query("SELECT table_name, max(version) FROM copy_progress GROUP BY table_name"));
+  for (std::string line; std::getline(rows, line);) {
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    const auto it = progress_.find(line.substr(0, tab));
+    if (it != progress_.end()) it->second = std::stoll(line.substr(tab + 1));
+  }
+}
+
+void ClickHouseSink::WriteProgress() {
+  if (unwritten_.empty()) return;
+  const auto now = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::string rows;
+  for (const auto& [table, version] : unwritten_)
+    rows += table + "\t" + std::to_string(version) + "\t" + now + "\n";
+  ch().InsertTsv("copy_progress (table_name, version, at)", rows);
+  unwritten_.clear();
 }
 
 int64_t ClickHouseSink::Watermark() {
   // Exclusive for an instant: every transaction that took a version has ended, so every version up to
   // the sequence's value is committed (and visible to the statements that follow).
-  pg_->Exec(std::string("SELECT pg_advisory_lock(") + kVersionLock + ")");
+  pg::Connection& pg = *ConnectedLane(0).pg;
+  pg.Exec(std::string("SELECT pg_advisory_lock(") + kVersionLock + ")");
   int64_t hw = 0;
   try {
     const auto r =
-        pg_->Exec("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM warehouse.serving_version_seq");
+        pg.Exec("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM warehouse.serving_version_seq");
     hw = r.Int(0, 0);
   } catch (...) {
-    pg_->Exec(std::string("SELECT pg_advisory_unlock(") + kVersionLock + ")");
+    pg.Exec(std::string("SELECT pg_advisory_unlock(") + kVersionLock + ")");
     throw;
   }
-  pg_->Exec(std::string("SELECT pg_advisory_unlock(") + kVersionLock + ")");
+  pg.Exec(std::string("SELECT pg_advisory_unlock(") + kVersionLock + ")");
   return hw;
 }
 
-int64_t ClickHouseSink::CopyRange(const ServingTable& t, int64_t after, int64_t upto) {
-  std::vector<Refused> refused;
+int64_t ClickHouseSink::CopyStep(const ServingTable& t, int64_t after, int64_t upto) {
+  const int64_t batch = std::max<int64_t>(1, ch().config().batch_versions);
+  const size_t parts = static_cast<size_t>(
+      std::min<int64_t>(static_cast<int64_t>(lanes_.size()), (upto - after + batch - 1) / batch));
+  const auto bound = [&](size_t i) { return after + (upto - after) * static_cast<int64_t>(i) / parts; };
+  std::vector<int64_t> copied(parts, 0);
+  std::vector<std::vector<Refused>> refused(parts);
+  std::vector<std::exception_ptr> failed(parts);
+  const auto copy = [&](size_t i) {
+    try {
+      copied[i] = CopyRange(ConnectedLane(i), t, bound(i), bound(i + 1), refused[i]);
+    } catch (...) {
+      failed[i] = std::current_exception();
+    }
+  };
+  {
+    std::vector<std::jthread> others;
+    for (size_t i = 1; i < parts; ++i) others.emplace_back(copy, i);
+    copy(0);
+  }  // every lane has ended
+  for (const auto& f : failed)
+    if (f) std::rethrow_exception(f);
+  int64_t n = 0;
+  for (size_t i = 0; i < parts; ++i) {
+    n += copied[i];
+    for (const auto& r : refused[i]) DeadLetterRows(t, r.version, r.error);
+  }
+  return n;
+}
+
+int64_t ClickHouseSink::CopyRange(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,
+                                  std::vector<Refused>& refused) {
   try {
-    return CopyOrCollect(t, after, upto, nullptr);
+    return CopyOrCollect(lane, t, after, upto, nullptr);
   } catch (const ClickHouseError& e) {
     if (dead_letters_ == nullptr || !IsRowValueClickHouseCode(e.code())) throw;
-    const int64_t copied = CopyAroundRefusedRows(t, after, upto, refused);
+    std::vector<Refused> here;
+    const int64_t copied = CopyAroundRefusedRows(lane, t, after, upto, here);
     // Every row of a sizeable block refused is not bad data but a table ClickHouse cannot take (a
     // column type changed by hand): that is retried until fixed, not the whole table dead-lettered.
-    if (copied == 0 && refused.size() >= kMostRefusedWithNoneCopied) throw;
-    for (const auto& r : refused) DeadLetterRows(t, r.version, r.error);
+    if (copied == 0 && here.size() >= kMostRefusedWithNoneCopied) throw;
+    refused.insert(refused.end(), here.begin(), here.end());
     return copied;
   }
 }
 
-int64_t ClickHouseSink::CopyOrCollect(const ServingTable& t, int64_t after, int64_t upto,
+int64_t ClickHouseSink::CopyOrCollect(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,
                                       std::vector<Refused>* refused) {
   const auto start = std::chrono::steady_clock::now();
   // PostgreSQL's COPY output streams into the insert as it comes (reading and writing overlap). The
   // first chunk is read before the insert starts, so a range without rows costs no request.
-  CopyReader reader(*pg_, ServingExportSql(t, after, upto), ExportStall());
+  CopyReader reader(*lane.pg, ServingExportSql(t, after, upto), ExportStall());
   std::string first;
   if (!reader.Next(first)) return 0;
   int64_t n = std::count(first.begin(), first.end(), '\n');
   bool first_pending = true;
   try {
-    ch_.InsertTsvStream(t.name + " (" + ColumnList(t) + ")", [&](std::string& chunk) {
+    lane.ch->InsertTsvStream(t.name + " (" + ColumnList(t) + ")", [&](std::string& chunk) {
       if (first_pending) {
         first_pending = false;
         chunk.swap(first);
@@ -381,7 +455,7 @@ int64_t ClickHouseSink::CopyOrCollect(const ServingTable& t, int64_t after, int6
       refused->push_back({upto, e.what()});
       return 0;
     }
-    return CopyAroundRefusedRows(t, after, upto, *refused);
+    return CopyAroundRefusedRows(lane, t, after, upto, *refused);
   }
   if (metrics_ && n > 0)
     metrics_->Batch("clickhouse", "committed", static_cast<double>(n),
@@ -389,17 +463,17 @@ int64_t ClickHouseSink::CopyOrCollect(const ServingTable& t, int64_t after, int6
   return n;
 }
 
-int64_t ClickHouseSink::CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto,
+int64_t ClickHouseSink::CopyAroundRefusedRows(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,
                                               std::vector<Refused>& refused) {
   if (upto - after == 1) {  // a single version that failed as part of the first, streamed insert
-    return CopyOrCollect(t, after, upto, &refused);
+    return CopyOrCollect(lane, t, after, upto, &refused);
   }
   const int64_t mid = after + (upto - after) / 2;
-  return CopyOrCollect(t, after, mid, &refused) + CopyOrCollect(t, mid, upto, &refused);
+  return CopyOrCollect(lane, t, after, mid, &refused) + CopyOrCollect(lane, t, mid, upto, &refused);
 }
 
 void ClickHouseSink::DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error) {
-  CopyReader reader(*pg_, ServingExportSql(t, version - 1, version), ExportStall());
+  CopyReader reader(*ConnectedLane(0).pg, ServingExportSql(t, version - 1, version), ExportStall());
   std::string rows, chunk;
   while (reader.Next(chunk)) rows += chunk;
   std::istringstream lines(rows);
@@ -419,43 +493,41 @@ void ClickHouseSink::DeadLetterRows(const ServingTable& t, int64_t version, cons
 
 int64_t ClickHouseSink::RunOnce(std::stop_token stop) {
   if (!migrated_) {
-    ApplyClickHouseMigrations(ch_);
+    ApplyClickHouseMigrations(ch());
     migrated_ = true;
   }
-  if (!pg_) {
-    // No statement timeout: one COPY ... TO STDOUT exports a table's whole delta, which takes as long
-    // as the delta is big (the first copy of a large warehouse).
-    pg_ = std::make_unique<pg::Connection>(warehouse_dsn_, std::map<std::string, std::string>{},
-                                           pg_timeouts_.WithoutStatementTimeout());
-    pg_->Exec("SET DateStyle = ISO; SET extra_float_digits = 3");
-  }
+  pg::Connection& pg = *ConnectedLane(0).pg;
   // One copier among the replicas (the lock goes with its session when it dies). Copying twice would
   // be harmless (same rows, same versions) but twice the work.
   if (!leader_ &&
-      pg_->Exec(std::string("SELECT pg_try_advisory_lock(") + kCopierLock + ")::int").Int(0, 0) == 1)
+      pg.Exec(std::string("SELECT pg_try_advisory_lock(") + kCopierLock + ")::int").Int(0, 0) == 1)
     leader_ = true;
   if (!leader_) {
     if (metrics_) metrics_->SinkUp("clickhouse", true);
     if (status_) status_->ClickHouseCopied(0, -1);
     return 0;
   }
-  if (progress_.empty()) {
-    for (const auto& t : ServingTables()) {
-      const auto body = ch_.Query("SELECT max(_version) FROM " + t.name);
-      progress_[t.name] = std::stoll(body.empty() ? "0" : body);
-    }
-  }
+  if (progress_.empty()) ReadProgress();
   const int64_t hw = Watermark();
+  const int64_t step = ch().config().batch_versions * static_cast<int64_t>(lanes_.size());
   int64_t copied = 0, behind = 0;
   for (const auto& t : ServingTables()) {
     auto& done = progress_[t.name];
     while (done < hw && !stop.stop_requested()) {
-      const int64_t upto = std::min(hw, done + ch_.config().batch_versions);
-      copied += CopyRange(t, done, upto);
+      const int64_t upto = std::min(hw, done + step);
+      const bool whole = upto - done == step;
+      const int64_t n = CopyStep(t, done, upto);
+      copied += n;
       done = upto;
+      // Written when rows were copied (a window without rows is cheap to read again): at the end of
+      // the round, and at once while a backlog is copied in whole steps, so that a failure late in a
+      // long round loses little.
+      if (n > 0) unwritten_[t.name] = done;
+      if (whole) WriteProgress();
     }
     behind = std::max(behind, hw - done);
   }
+  WriteProgress();
   if (metrics_) metrics_->SinkUp("clickhouse", true);
   if (status_) status_->ClickHouseCopied(copied, behind);
   return copied;

@@ -48,9 +48,15 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch);
 
 // The serving-layer sink: copies the warehouse's fact_sales, dimensions (every SCD2 version),
 // dim_dates and the staging mirrors of orders and order lines to ClickHouse, incrementally by the
-// warehouse's _version. Its progress is the highest version ClickHouse holds per table (read back with
-// max() at start and after a failure), so it lives with the data; each insert is one block (all or
+// warehouse's _version, in steps of up to `copy_lanes` windows of `batch_versions` versions copied at
+// once, each by its own lane (a warehouse connection and a ClickHouse client): reading PostgreSQL's
+// export is the slow side, and two reads in parallel outrun one. Each insert is one block (all or
 // nothing) and ReplacingMergeTree keeps one row per key, so a replay after a crash is harmless.
+//
+// Its progress is kept in ClickHouse's copy_progress table (migration 002), written only after every
+// lane of a step has succeeded, and read back at start and after a failure. ClickHouse's max(_version)
+// cannot serve: when one lane fails and the lane above it succeeds, ClickHouse holds versions above a
+// gap, and resuming from its max() would skip the gap for ever.
 // Versions are read only up to the watermark below which every version is committed (the advisory
 // lock of migration 002), so a transaction committing late is never skipped.
 //
@@ -65,9 +71,9 @@ int ApplyClickHouseMigrations(ClickHouseClient& ch);
 // a table ClickHouse cannot take at all (a column changed by hand): it fails the round, as a refused
 // statement does, instead of dead-lettering the whole table.
 //
-// Owned by main's ClickHouse thread; RunOnce is called in a loop until stop. A failure (ClickHouse or
-// the warehouse down, the dead-letter topic unwritable) throws; the caller backs off and calls RunOnce
-// again.
+// Owned by main's ClickHouse thread (a step's other lanes run on threads of their own, joined before
+// the step ends); RunOnce is called in a loop until stop. A failure (ClickHouse or the warehouse down,
+// the dead-letter topic unwritable) throws; the caller backs off and calls RunOnce again.
 class ClickHouseSink {
  public:
   // pg_timeouts: of its warehouse connection, without the statement timeout (see RunOnce).
@@ -89,22 +95,40 @@ class ClickHouseSink {
     int64_t version;
     std::string error;
   };
+  // What copies one window at a time: a warehouse connection (made on first use) and a ClickHouse
+  // client. Lane 0's session holds the copier lock and takes the watermark.
+  struct Lane {
+    std::unique_ptr<pg::Connection> pg;
+    std::unique_ptr<ClickHouseClient> ch;
+  };
+  Lane& ConnectedLane(size_t i);
+  ClickHouseClient& ch() { return *lanes_[0].ch; }
   // Dead letters are written only when some rows of the block were copied, or fewer than this many
   // were refused (see CopyRange).
   static constexpr size_t kMostRefusedWithNoneCopied = 10;
 
-  // Copies the versions (after, upto]; rows ClickHouse refuses are dead-lettered (the class comment).
-  // Returns the rows copied.
-  int64_t CopyRange(const ServingTable& t, int64_t after, int64_t upto);
+  // One step: (after, upto] cut into at most copy_lanes windows of at most batch_versions, each copied
+  // by its lane, all at once; then the refused rows are dead-lettered. Throws the first lane's failure
+  // once every lane has ended. Returns the rows copied.
+  int64_t CopyStep(const ServingTable& t, int64_t after, int64_t upto);
+  // Copies the versions (after, upto] on `lane`; the versions of rows ClickHouse refuses (the class
+  // comment) are added to `refused`. Returns the rows copied.
+  int64_t CopyRange(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,
+                    std::vector<Refused>& refused);
   // One insert of (after, upto]. With `refused` (inside a split), a refused value splits the range
   // further and a single refused version is added to `refused`; without, any error is thrown.
-  int64_t CopyOrCollect(const ServingTable& t, int64_t after, int64_t upto, std::vector<Refused>* refused);
+  int64_t CopyOrCollect(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,
+                        std::vector<Refused>* refused);
   // After ClickHouse refused a value in (after, upto]: the range in halves, each by CopyOrCollect.
-  int64_t CopyAroundRefusedRows(const ServingTable& t, int64_t after, int64_t upto,
+  int64_t CopyAroundRefusedRows(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,
                                 std::vector<Refused>& refused);
   void DeadLetterRows(const ServingTable& t, int64_t version, const std::string& error);
+  // Reads copy_progress into progress_.
+  void ReadProgress();
+  // Writes the progress not yet written (unwritten_) to copy_progress, in one insert.
+  void WriteProgress();
 
-  ClickHouseClient ch_;
+  std::vector<Lane> lanes_;
   std::string warehouse_dsn_;
   pg::Timeouts pg_timeouts_;
   // How long an export may receive nothing: PG_STATEMENT_TIMEOUT + PG_CONNECT_TIMEOUT (0: no limit).
@@ -112,10 +136,10 @@ class ClickHouseSink {
   LoaderMetrics* metrics_;
   LoaderStatus* status_;
   kafka::DeadLetterWriter* dead_letters_;
-  std::unique_ptr<pg::Connection> pg_;
   bool migrated_ = false;
-  bool leader_ = false;                      // holds the copier lock on pg_'s session
-  std::map<std::string, int64_t> progress_;  // table -> highest version in ClickHouse
+  bool leader_ = false;                       // holds the copier lock on lane 0's session
+  std::map<std::string, int64_t> progress_;   // table -> every version up to it is in ClickHouse
+  std::map<std::string, int64_t> unwritten_;  // progress_ not yet in copy_progress
 };
 
 }  // namespace rainbow::loader

@@ -70,6 +70,10 @@ LoaderConfig LoadConfig(config::Env& env) {
                                        "pause between serving-layer copy rounds once caught up");
   c.clickhouse.batch_versions = env.Int("LOADER_CLICKHOUSE_BATCH", 100'000, 100, 1'000'000,
                                         "most warehouse versions (so rows) per ClickHouse insert");
+  c.clickhouse.copy_lanes = static_cast<int>(
+      env.Int("LOADER_CLICKHOUSE_LANES", 2, 1, 8,
+              "windows of LOADER_CLICKHOUSE_BATCH versions copied to ClickHouse at once, each over a "
+              "warehouse connection and a ClickHouse client of its own"));
   if (c.lake.enabled || env.describing()) {
     c.s3 = s3::ConfigFromEnv(env, "S3 endpoint of the lake");
   }

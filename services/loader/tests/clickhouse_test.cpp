@@ -340,7 +340,7 @@ TEST_F(ClickHouseTest, EveryOperationAndScd2ReachClickHouse) {
   };
   EXPECT_NE(metrics().find("loader_sink_up{sink=\"clickhouse\"} 1"), std::string::npos) << metrics();
   // The migrations are recorded once.
-  EXPECT_EQ(Ch("SELECT count() FROM schema_migrations"), "1");
+  EXPECT_EQ(Ch("SELECT count() FROM schema_migrations"), "2");
 
   // ClickHouse down: the warehouse goes on, the loader stays ready, the sink says it is down; when
   // ClickHouse is back the sink catches up.
@@ -547,6 +547,64 @@ TEST_F(ClickHouseTest, AnExportTheWarehouseStopsAnsweringFailsWithinTheTimeouts)
   }
   EXPECT_GE(copied, 1000);
   EXPECT_EQ(ch_->Query("SELECT count() FROM fact_sales FINAL"), "1000\n");
+}
+
+// Windows are copied in parallel, one per lane: when the lower lane of a step fails and the upper one
+// succeeds, ClickHouse holds versions above a gap. After a reset (as after any failure, or a restart)
+// the sink must copy the gap, not resume from ClickHouse's max(_version).
+TEST_F(ClickHouseTest, AFailedLaneBelowACopiedOneIsCopiedAfterAReset) {
+  {
+    pg::Connection wh(dsn_);
+    pg::ApplyMigrations(wh, kMigrationHistory, "rainbow.loader.migrations", Migrations());
+    wh.Exec(
+        "INSERT INTO warehouse.dim_dates SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(day FROM d), "
+        "extract(month FROM d), to_char(d, 'FMMonth'), extract(year FROM d), extract(quarter FROM d), "
+        "extract(week FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), extract(isodow FROM d) >= 6 "
+        "FROM generate_series('2024-01-01'::date, '2024-01-31'::date, '1 day') d");
+    wh.Exec(
+        "INSERT INTO warehouse.fact_sales (order_id, line_no, order_ts, date_key, product_id, customer_id, "
+        "payment_id, promotion_id, seller_id, sales_quantity, regular_unit_price, discount_unit_price, "
+        "net_unit_price, extended_discount_amount, extended_sales_amount) "
+        "SELECT i, 1, '2024-01-02'::timestamptz, 20240102, 1, 1, 1, NULL, 1, 2, 10, 0, 10, 0, "
+        "CASE WHEN i = 100 THEN 1e40 ELSE 20 END FROM generate_series(1, 1000) i");
+  }
+  // Steps start at version 0: windows (0, 300] and (300, 600], then (600, 900] and (900, 1200]. The
+  // refused row (order 100) lies in the first step's lower window.
+  const int64_t first = std::stoll(Pg("SELECT min(_version) FROM warehouse.fact_sales"));
+  ASSERT_LE(first, 150);
+  ClickHouseConfig cc;
+  cc.url = StackEnv("CLICKHOUSE_URL");
+  cc.database = name_;
+  cc.batch_versions = 300;
+  cc.copy_lanes = 2;
+  // No dead-letter writer: the refused row fails its lane (and the round).
+  ClickHouseSink sink(cc, dsn_, nullptr, nullptr);
+  std::stop_source stop;
+  std::string error;
+  try {
+    sink.RunOnce(stop.get_token());
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("Code:"), std::string::npos) << error;
+  // The window hit: the first step's upper lane, (300, 600], was copied; its lower lane, holding the
+  // refused row, was not.
+  EXPECT_EQ(ch_->Query("SELECT count() FROM fact_sales WHERE _version > 300 AND _version <= 600"), "300\n");
+  EXPECT_EQ(ch_->Query("SELECT count() FROM fact_sales"), "300\n");
+
+  // The row fixed (a new version), a reset sink copies everything, the gap included.
+  Pg("UPDATE warehouse.fact_sales SET extended_sales_amount = 20 WHERE order_id = 100");
+  sink.Reset();
+  int64_t copied = 0;
+  for (const auto end = std::chrono::steady_clock::now() + 30s;
+       copied < 700 && std::chrono::steady_clock::now() < end;) {
+    copied += sink.RunOnce(stop.get_token());
+  }
+  EXPECT_EQ(ch_->Query("SELECT count() FROM fact_sales FINAL"), "1000\n");
+  EXPECT_EQ(TrimDecimal(ch_->Query("SELECT sum(extended_sales_amount) FROM fact_sales FINAL")), "20000");
+  // And a sink that starts afresh (a restarted loader) finds the progress and copies nothing again.
+  ClickHouseSink restarted(cc, dsn_, nullptr, nullptr);
+  EXPECT_EQ(restarted.RunOnce(stop.get_token()), 0);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 //   loader-admin backfill --from-lake [--bucket lake] recompute the warehouse from the lake alone (an empty,
 //                                                    freshly migrated warehouse: migrations are applied)
 // Connections from PG_DSN (source) and LOADER_WAREHOUSE_DSN (default: PG_DSN); the lake from S3_ENDPOINT,
-// S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY. Exit 2 on bad usage or config, 3 when a server fails.
+// S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY, S3_CA_FILE; ClickHouse (reconcile) from LOADER_CLICKHOUSE_*.
+// Each may come from NAME_FILE, as for the services. Exit 2 on bad usage or config, 3 when a server fails.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/config/env.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/s3/client.hpp"
 #include "services/loader/src/backfill.hpp"
@@ -27,9 +29,19 @@ namespace {
 // (the default connect and TCP timeouts apply).
 const rainbow::pg::Timeouts kNoStatementTimeout = rainbow::pg::Timeouts{}.WithoutStatementTimeout();
 
+// The environment as the services read it (NAME or NAME_FILE; both set is an error). Secrets never
+// appear in an error message.
+rainbow::config::Env& Vars() {
+  static rainbow::config::Env env;
+  return env;
+}
 std::string Env(const char* name, const std::string& fallback = "") {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
+  const std::string v = Vars().String(name, fallback, "");
+  return v.empty() ? fallback : v;
+}
+std::string SecretEnv(const char* name, const std::string& fallback = "") {
+  const std::string v = Vars().Secret(name, "");
+  return v.empty() ? fallback : v;
 }
 
 }  // namespace
@@ -54,12 +66,18 @@ int main(int argc, char** argv) {
   backfill->add_option("--bucket", bucket, "the lake's bucket");
   CLI11_PARSE(app, argc, argv);
 
-  const std::string source_dsn = Env("PG_DSN");
-  if (source_dsn.empty()) {
-    std::cerr << "loader-admin: PG_DSN is not set\n";
+  std::string source_dsn, warehouse_dsn;
+  try {
+    source_dsn = SecretEnv("PG_DSN");
+    warehouse_dsn = SecretEnv("LOADER_WAREHOUSE_DSN", source_dsn);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "loader-admin: " << e.what() << "\n";
     return 2;
   }
-  const std::string warehouse_dsn = Env("LOADER_WAREHOUSE_DSN", source_dsn);
+  if (source_dsn.empty()) {
+    std::cerr << "loader-admin: PG_DSN (or PG_DSN_FILE) is not set\n";
+    return 2;
+  }
   try {
     if (reconcile->parsed()) {
       pg::Connection source(source_dsn, {}, kNoStatementTimeout);
@@ -70,7 +88,7 @@ int main(int argc, char** argv) {
         loader::ClickHouseConfig cc;
         cc.url = url;
         cc.user = Env("LOADER_CLICKHOUSE_USER", "default");
-        cc.password = Env("LOADER_CLICKHOUSE_PASSWORD");
+        cc.password = SecretEnv("LOADER_CLICKHOUSE_PASSWORD");
         cc.database = Env("LOADER_CLICKHOUSE_DATABASE", "rainbow");
         clickhouse = std::make_unique<loader::ClickHouseClient>(cc);
       }
@@ -90,8 +108,8 @@ int main(int argc, char** argv) {
       s3::S3Config c;
       c.endpoint = Env("S3_ENDPOINT");
       c.region = Env("S3_REGION", "us-east-1");
-      c.access_key = Env("S3_ACCESS_KEY");
-      c.secret_key = Env("S3_SECRET_KEY");
+      c.access_key = SecretEnv("S3_ACCESS_KEY");
+      c.secret_key = SecretEnv("S3_SECRET_KEY");
       c.ca_file = Env("S3_CA_FILE", "");
       if (c.endpoint.empty()) {
         std::cerr << "loader-admin: S3_ENDPOINT is not set\n";
@@ -124,6 +142,9 @@ int main(int argc, char** argv) {
     std::cout << "backfill: " << r.events << " events, " << r.objects << " lake objects, " << r.fact_rows
               << " fact rows written\n";
     return 0;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "loader-admin: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "loader-admin: " << e.what() << "\n";
     return 3;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/config/env.hpp"
 #include "common/logging/log.hpp"
 #include "common/pg/connection.hpp"
 #include "services/order-api/src/migrations.hpp"
@@ -15,17 +16,24 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"Bulk-load the Rainbow OLTP sample data and product feed with COPY"};
-  std::string dsn = std::getenv("PG_DSN") != nullptr ? std::getenv("PG_DSN") : "";
+  std::string dsn;  // PG_DSN or PG_DSN_FILE, as the services read it
+  try {
+    rainbow::config::Env env;
+    dsn = env.Secret("PG_DSN", "libpq connection string");
+  } catch (const rainbow::config::ConfigError& e) {
+    std::cerr << "order-api-seed: " << e.what() << "\n";
+    return 2;
+  }
   std::string data_dir;
   std::string catalog;
   bool replace = false;
-  app.add_option("--dsn", dsn, "libpq connection string (default: $PG_DSN)");
+  app.add_option("--dsn", dsn, "libpq connection string (default: $PG_DSN, or the file $PG_DSN_FILE names)");
   app.add_option("--data-dir", data_dir, "directory with the sample CSV files (generate_sample_data.py)");
   app.add_option("--catalog", catalog, "the product feed CSV (shared/seed-data/products.csv)");
   app.add_flag("--replace", replace, "delete existing sample data (and orders) before loading");
   CLI11_PARSE(app, argc, argv);
   if (dsn.empty()) {
-    std::cerr << "order-api-seed: no database: set PG_DSN or pass --dsn\n";
+    std::cerr << "order-api-seed: no database: set PG_DSN (or PG_DSN_FILE) or pass --dsn\n";
     return 2;
   }
   if (data_dir.empty() && catalog.empty()) {

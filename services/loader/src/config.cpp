@@ -2,9 +2,6 @@
 
 #include "common/s3/config_env.hpp"
 
-#include <fstream>
-#include <sstream>
-
 namespace rainbow::loader {
 
 using namespace std::chrono_literals;
@@ -16,7 +13,7 @@ LoaderConfig LoadConfig(config::Env& env) {
   c.kafka_brokers = env.RequireString("KAFKA_BROKERS", "Kafka bootstrap servers");
   c.source_dsn = env.RequireSecret("PG_DSN", "libpq connection string of the source (OLTP) database");
   c.warehouse_dsn =
-      env.String("LOADER_WAREHOUSE_DSN", "", "libpq connection string of the warehouse (default: PG_DSN)");
+      env.Secret("LOADER_WAREHOUSE_DSN", "libpq connection string of the warehouse (default: PG_DSN)");
   if (c.warehouse_dsn.empty()) c.warehouse_dsn = c.source_dsn;
   c.pg_timeouts = pg::TimeoutsFromEnv(env);
   c.source_schema = env.String("LOADER_SOURCE_SCHEMA", "rainbow", "schema of the source tables (Reconcile)");
@@ -48,22 +45,7 @@ LoaderConfig LoadConfig(config::Env& env) {
       env.String("LOADER_CLICKHOUSE_URL", "",
                  "ClickHouse HTTP URL of the serving layer, e.g. http://127.0.0.1:8123 (empty: off)");
   c.clickhouse.user = env.String("LOADER_CLICKHOUSE_USER", "default", "ClickHouse user");
-  c.clickhouse.password = env.String("LOADER_CLICKHOUSE_PASSWORD", "", "ClickHouse password");
-  const auto password_file =
-      env.String("LOADER_CLICKHOUSE_PASSWORD_FILE", "",
-                 "file holding the ClickHouse password (instead of LOADER_CLICKHOUSE_PASSWORD)");
-  if (!password_file.empty() && !env.describing()) {
-    std::ifstream in(password_file);
-    if (!in)
-      throw config::ConfigError("LOADER_CLICKHOUSE_PASSWORD_FILE",
-                                "config: LOADER_CLICKHOUSE_PASSWORD_FILE: cannot read " + password_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    c.clickhouse.password = ss.str();
-    while (!c.clickhouse.password.empty() &&
-           (c.clickhouse.password.back() == '\n' || c.clickhouse.password.back() == '\r'))
-      c.clickhouse.password.pop_back();
-  }
+  c.clickhouse.password = env.Secret("LOADER_CLICKHOUSE_PASSWORD", "ClickHouse password");
   c.clickhouse.database =
       env.String("LOADER_CLICKHOUSE_DATABASE", "rainbow", "ClickHouse database of the serving layer");
   c.clickhouse.interval = env.Duration("LOADER_CLICKHOUSE_INTERVAL", 1s,

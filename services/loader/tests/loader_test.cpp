@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -584,7 +586,31 @@ TEST_F(LoaderTest, BackfillAndRecomputeFromTheLakeEqualWhatStreamingBuilt) {
     c.Exec("CREATE DATABASE " + empty);
   }
   const std::string empty_dsn = base_dsn_ + " dbname=" + empty;
-  admin({"backfill", "--from-lake", "--bucket", bucket_}, empty_dsn);
+  {
+    // The secrets through files, as a Kubernetes secret mounts them (NAME_FILE, as for the services).
+    const auto secret_file = [&](const std::string& what, const std::string& value) {
+      const std::string path = (std::filesystem::temp_directory_path() / (name_ + "." + what)).string();
+      std::ofstream(path) << value << "\n";
+      return path;
+    };
+    auto env = LoaderEnv();
+    const std::string s3_secret = env.at("S3_SECRET_KEY");
+    env.erase("S3_SECRET_KEY");
+    env.erase("PG_DSN");
+    env["PG_DSN_FILE"] = secret_file("source-dsn", dsn_);
+    env["LOADER_WAREHOUSE_DSN_FILE"] = secret_file("warehouse-dsn", empty_dsn);
+    env["S3_SECRET_KEY_FILE"] = secret_file("s3-secret", s3_secret);
+    // A secret given twice (its value and its file) is a config error, exit 2, that names the variable
+    // and not its value.
+    auto twice = env;
+    twice["S3_SECRET_KEY"] = s3_secret;
+    ChildProcess refused(LOADER_ADMIN_BIN, {"backfill", "--from-lake", "--bucket", bucket_}, twice);
+    EXPECT_EQ(refused.Wait(60s), 2) << refused.Stderr();
+    EXPECT_NE(refused.Stderr().find("S3_SECRET_KEY"), std::string::npos) << refused.Stderr();
+    EXPECT_EQ(refused.Stderr().find(s3_secret), std::string::npos) << refused.Stderr();
+    ChildProcess p(LOADER_ADMIN_BIN, {"backfill", "--from-lake", "--bucket", bucket_}, env);
+    EXPECT_EQ(p.Wait(120s), 0) << p.Stdout() << p.Stderr();
+  }
   const auto recomputed = WarehouseDigest(empty_dsn);
   {
     pg::Connection c(base_dsn_);

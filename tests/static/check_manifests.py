@@ -80,6 +80,28 @@ for overlay in (k8s / "overlays").iterdir():
         path = overlay / res
         check(path.is_file() or (path / "kustomization.yaml").exists(), f"k8s overlay {overlay.name}: {res} missing")
 
+# The infrastructure runs the same images in compose and in the local overlay (one tag to bump).
+compose_images = {svc.get("image", "").rsplit(":", 1)[0]: svc.get("image", "") for svc in services.values()}
+for path in sorted((k8s / "overlays/local").glob("*.yaml")):
+    for doc in yaml.safe_load_all(path.read_text()):
+        pod = ((doc or {}).get("spec", {}).get("template", {}) or {}).get("spec", {})
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            repo = c.get("image", "").rsplit(":", 1)[0]
+            if repo in compose_images:
+                check(c["image"] == compose_images[repo],
+                      f"k8s {path.name}: {c['image']} but compose runs {compose_images[repo]}")
+
+# The docs build each service's image by its Dockerfile target; every target they name exists.
+dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
+targets = set(re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, re.M))
+for doc in ("deploy/README.md", "README.md", "compose/README.md"):
+    text = (ROOT / doc).read_text()
+    check("--build-arg SERVICE" not in text, f"{doc}: the Dockerfile has no SERVICE argument (use --target)")
+    for name in re.findall(r"--target (\S+)", text):
+        check(name.strip("`") in targets or name[0] in "$<", f"{doc}: Dockerfile target {name} does not exist")
+for name in ("order-api", "cdc-producer", "state-tracker", "s3-converter", "loader"):
+    check(name in targets, f"deploy/docker/Dockerfile: no target {name}")
+
 # Where kubectl is present (not on every build machine), kustomize must render every variant.
 if shutil.which("kubectl"):
     for target in [k8s / "base"] + sorted((k8s / "overlays").iterdir()):

@@ -341,6 +341,16 @@ int main(int argc, char** argv) {
     std::cout << PgbenchScript(o);
     return 0;
   }
+  // The lean client speaks plaintext HTTP/2 without tokens: against a server with TLS or tokens it
+  // would only measure refusals.
+  if (o.mode == "grpc" && o.grpc_client != "grpc++") {
+    const auto client = rainbow::security::ClientFromProcessEnv();
+    if (client.tls() || !client.token.empty()) {
+      std::cerr << "order_api_load: GRPC_CLIENT_CA_FILE or GRPC_CLIENT_TOKEN is set, and the lean client has "
+                   "neither TLS nor tokens: use --grpc-client grpc++\n";
+      return 2;
+    }
+  }
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // see common/grpc
   o.threads = std::min(o.threads, o.concurrency);
   std::vector<WorkerResult> results(static_cast<size_t>(o.threads));

@@ -374,6 +374,14 @@ int Tracker(const std::string& addr, int concurrency, double seconds, const std:
     return 0;
   };
   if (client == "lean") {
+    // The lean client speaks plaintext HTTP/2 without tokens: against a server with TLS or tokens it
+    // would only measure refusals.
+    const auto settings = rainbow::security::ClientFromProcessEnv();
+    if (settings.tls() || !settings.token.empty()) {
+      std::cerr << "files_bench: GRPC_CLIENT_CA_FILE or GRPC_CLIENT_TOKEN is set, and the lean client has "
+                   "neither TLS nor tokens: use --client async or sync\n";
+      return 2;
+    }
     return closed_loop([&](bool cycle) {
       return files_bench::RunLeanTrackerLoad(addr, concurrency, cycle, seconds, prefix, errors);
     });

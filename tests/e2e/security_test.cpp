@@ -1,9 +1,10 @@
 // Security of every hop, against the real binaries and servers of the test stack: TLS and mTLS on the
-// gRPC servers (a plaintext or unknown client is refused, a certificate replaced on disk is served
-// without a restart), bearer tokens with scopes on every RPC of every service and every REST route
-// (the RPCs are enumerated from the proto descriptors, so a new RPC without a check fails here),
-// client certificates standing in for tokens, the converter's bucket limits, the files flow over mTLS with a
-// token, and no secret in any log line or /readyz body.
+// gRPC servers (a plaintext or unknown client is refused; a server certificate and a client CA
+// replaced on disk are used without a restart), bearer tokens with scopes on every RPC of every
+// service and every REST route (the RPCs are enumerated from the proto descriptors, so a new RPC
+// without a check fails here), client certificates standing in for tokens, the converter's bucket
+// limits, the files flow over mTLS with a token, the ops endpoints open to probes without a token, and
+// no secret in any log line or /readyz or /metrics body.
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -243,11 +244,18 @@ void ExpectNoSecrets(const std::string& what, const std::string& text) {
   }
 }
 
-// Logs and /readyz of a service, scanned for every secret of the run.
+// The ops endpoints of a service whose RPCs need tokens stay open to probes and scrapes (no token
+// sent, 200 back); its logs, /readyz and /metrics are scanned for every secret of the run.
 void ExpectNoSecretsIn(Service& s, const std::string& name) {
-  ExpectNoSecrets(
-      name + " /readyz",
-      rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(s.http_port) + "/readyz").second);
+  for (const char* path : {"/readyz", "/healthz", "/metrics"}) {
+    const auto [code, body] =
+        rainbow::testing::HttpGet("http://127.0.0.1:" + std::to_string(s.http_port) + path);
+    if (std::string(path) != "/readyz") {  // (503 when not ready, but never 401)
+      EXPECT_EQ(code, 200) << name << " " << path << " without a token: " << body;
+    }
+    EXPECT_NE(code, 401) << name << " " << path;
+    ExpectNoSecrets(name + " " + path, body);
+  }
   ExpectNoSecrets(name + " logs", s.Logs());
 }
 
@@ -424,6 +432,49 @@ TEST(Security, CertificateReplacedOnDiskIsServedWithoutRestart) {
   for (int i = 0; i < 40 && !(seen = probe(trusts_new)); ++i) std::this_thread::sleep_for(250ms);
   EXPECT_TRUE(seen) << tracker.Logs();
   EXPECT_FALSE(probe(trusts_old));
+  EXPECT_FALSE(tracker.process->Wait(0ms).has_value()) << "the tracker restarted";
+}
+
+// The client CA of an mTLS server, rotated on disk (a Kubernetes secret update): clients of the new CA
+// get in and those of the old one no longer do, without a restart.
+TEST(Security, ClientCaReplacedOnDiskIsUsedWithoutRestart) {
+  TestPki pki;
+  const auto server_ca = pki.MakeCa("server-ca");
+  const auto server = pki.MakeLeaf(server_ca, "server", "rainbow-server");
+  const auto old_ca = pki.MakeCa("old-client-ca");
+  const auto new_ca = pki.MakeCa("new-client-ca");
+  const auto old_client = pki.MakeLeaf(old_ca, "old-client", "converter-worker");
+  const auto new_client = pki.MakeLeaf(new_ca, "new-client", "converter-worker");
+  const std::string client_ca = pki.Path("live-client-ca.pem");
+  rainbow::testing::ReplaceFile(client_ca, rainbow::testing::ReadWholeFile(old_ca.cert));
+
+  auto env = TrackerEnv(UniqueName("sec"));
+  env["GRPC_TLS_CERT_FILE"] = server.cert;
+  env["GRPC_TLS_KEY_FILE"] = server.key;
+  env["GRPC_TLS_CLIENT_CA_FILE"] = client_ca;
+  env["TLS_RELOAD_INTERVAL"] = "1s";
+  Service tracker(RAINBOW_TRACKER_BIN, env);
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  const auto client_of = [&](const TestPki::Pair& leaf) {
+    rainbow::security::ClientConfig c;
+    c.ca_file = server_ca.cert;
+    c.cert_file = leaf.cert;
+    c.key_file = leaf.key;
+    return c;
+  };
+  grpc::ChannelArguments fresh;
+  fresh.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  const auto probe = [&](const TestPki::Pair& leaf) {
+    return Handshakes(rainbow::security::Connect(tracker.grpc_addr(), client_of(leaf), fresh));
+  };
+  ASSERT_TRUE(probe(old_client));
+  ASSERT_FALSE(probe(new_client));
+
+  rainbow::testing::ReplaceFile(client_ca, rainbow::testing::ReadWholeFile(new_ca.cert));
+  bool seen = false;
+  for (int i = 0; i < 40 && !(seen = probe(new_client)); ++i) std::this_thread::sleep_for(250ms);
+  EXPECT_TRUE(seen) << tracker.Logs();
+  EXPECT_FALSE(probe(old_client));
   EXPECT_FALSE(tracker.process->Wait(0ms).has_value()) << "the tracker restarted";
 }
 

@@ -1,10 +1,10 @@
 // Security of every hop, against the real binaries and servers of the test stack: TLS and mTLS on the
-// gRPC servers (a plaintext or unknown client is refused; a server certificate and a client CA
-// replaced on disk are used without a restart), bearer tokens with scopes on every RPC of every
-// service and every REST route (the RPCs are enumerated from the proto descriptors, so a new RPC
-// without a check fails here), client certificates standing in for tokens, the converter's bucket
-// limits, the files flow over mTLS with a token, the ops endpoints open to probes without a token, and
-// no secret in any log line or /readyz or /metrics body.
+// gRPC servers (a plaintext or unknown client is refused; a server certificate, a client CA and a
+// client's own certificate replaced on disk are used without a restart), bearer tokens with scopes on
+// every RPC of every service and every REST route (the RPCs are enumerated from the proto descriptors,
+// so a new RPC without a check fails here), client certificates standing in for tokens, the
+// converter's bucket limits, the files flow over mTLS with a token, the ops endpoints open to probes
+// without a token, and no secret in any log line or /readyz or /metrics body.
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -476,6 +476,53 @@ TEST(Security, ClientCaReplacedOnDiskIsUsedWithoutRestart) {
   EXPECT_TRUE(seen) << tracker.Logs();
   EXPECT_FALSE(probe(old_client));
   EXPECT_FALSE(tracker.process->Wait(0ms).has_value()) << "the tracker restarted";
+}
+
+// The converter's client certificate, replaced on disk (a rotated Kubernetes secret): while it holds
+// one the tracker's CA did not sign, its claims are refused and a file waits PENDING; once the right
+// one is in place, the same converter process presents it and the file completes.
+TEST(Security, ClientCertificateReplacedOnDiskIsPresentedWithoutRestart) {
+  const std::string dir = UniqueName("sec");
+  Service tracker(RAINBOW_TRACKER_BIN, With(TrackerEnv(dir), W().ServerEnv(true)));
+  ASSERT_TRUE(tracker.WaitReady()) << tracker.Logs();
+  TestPki pki;
+  const std::string cert = pki.Path("worker.pem");
+  const std::string key = pki.Path("worker.key");
+  rainbow::testing::ReplaceFile(cert, rainbow::testing::ReadWholeFile(W().rogue_client.cert));
+  rainbow::testing::ReplaceFile(key, rainbow::testing::ReadWholeFile(W().rogue_client.key));
+  auto conv_env = With(ConverterEnv("localhost:" + std::to_string(tracker.grpc_port)), W().ServerEnv(false));
+  conv_env["GRPC_CLIENT_CA_FILE"] = W().ca.cert;
+  conv_env["GRPC_CLIENT_CERT_FILE"] = cert;
+  conv_env["GRPC_CLIENT_KEY_FILE"] = key;
+  conv_env["GRPC_CLIENT_TOKEN_FILE"] = W().worker_token_file;
+  Service converter(RAINBOW_CONVERTER_BIN, conv_env);
+
+  rainbow::s3::S3Client s3c(rainbow::files_test::S3FromEnv());
+  const std::string file = dir + "/rotated.json";
+  const std::string json = R"([{"name":"a","price":1}])";
+  rainbow::s3::PutOptions put;
+  put.metadata["sha256"] = rainbow::crypto::Sha256Hex(json);
+  s3c.PutObject(rainbow::s3::BucketName("raw"), rainbow::s3::ObjectKey(file), json, put);
+  auto reader = rainbow::files::v1::FileStateService::NewStub(
+      rainbow::security::Connect(tracker.grpc_addr(), W().Client(true, W().token_of["files:read"])));
+  // The window: registered (from the bucket's notification) and not claimed, for 5 s.
+  const auto pending =
+      rainbow::files_test::WaitForState(*reader, "raw", file, rainbow::files::v1::PENDING, 30s);
+  ASSERT_TRUE(pending && pending->state() == rainbow::files::v1::PENDING) << tracker.Logs();
+  std::this_thread::sleep_for(5s);
+  const auto still = rainbow::files_test::WaitForState(*reader, "raw", file, rainbow::files::v1::PENDING, 1s);
+  ASSERT_TRUE(still && still->state() == rainbow::files::v1::PENDING)
+      << "claimed with a certificate the tracker's CA did not sign\n"
+      << (still ? still->DebugString() : "") << converter.Logs();
+
+  rainbow::testing::ReplaceFile(key, rainbow::testing::ReadWholeFile(W().client.key));
+  rainbow::testing::ReplaceFile(cert, rainbow::testing::ReadWholeFile(W().client.cert));
+  const auto rec =
+      rainbow::files_test::WaitForState(*reader, "raw", file, rainbow::files::v1::COMPLETED, 90s);
+  EXPECT_TRUE(rec && rec->state() == rainbow::files::v1::COMPLETED)
+      << (rec ? rec->DebugString() : "no record") << converter.Logs();
+  EXPECT_FALSE(converter.process->Wait(0ms).has_value()) << "the converter restarted";
+  ExpectNoSecretsIn(converter, "s3-converter");
 }
 
 TEST(Security, OrderApiChecksEveryRpcAndRoute) {

@@ -107,6 +107,12 @@ if shutil.which("kubectl"):
     for target in [k8s / "base"] + sorted((k8s / "overlays").iterdir()):
         r = subprocess.run(["kubectl", "kustomize", str(target)], capture_output=True, text=True)
         check(r.returncode == 0, f"kubectl kustomize {target}: {r.stderr.strip()}")
+        # Where the infrastructure runs beside the services, each egress rule names its peer pods.
+        if r.returncode == 0 and target.name == "local":
+            for doc in yaml.safe_load_all(r.stdout):
+                if doc and doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] in services:
+                    for rule in doc["spec"].get("egress", []):
+                        check("to" in rule, f"k8s local: NetworkPolicy {doc['metadata']['name']} opens {rule} to anyone")
 
 if errors:
     print("\n".join(errors))

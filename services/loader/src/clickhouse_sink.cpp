@@ -378,7 +378,7 @@ int64_t ClickHouseSink::Watermark() {
   return hw;
 }
 
-int64_t ClickHouseSink::CopyStep(const ServingTable& t, int64_t after, int64_t upto) {
+int64_t ClickHouseSink::CopyStep(const ServingTable& t, int64_t after, int64_t upto, bool& dead_lettered) {
   const int64_t batch = std::max<int64_t>(1, ch().config().batch_versions);
   const size_t parts = static_cast<size_t>(
       std::min<int64_t>(static_cast<int64_t>(lanes_.size()), (upto - after + batch - 1) / batch));
@@ -403,7 +403,10 @@ int64_t ClickHouseSink::CopyStep(const ServingTable& t, int64_t after, int64_t u
   int64_t n = 0;
   for (size_t i = 0; i < parts; ++i) {
     n += copied[i];
-    for (const auto& r : refused[i]) DeadLetterRows(t, r.version, r.error);
+    for (const auto& r : refused[i]) {
+      DeadLetterRows(t, r.version, r.error);
+      dead_lettered = true;
+    }
   }
   return n;
 }
@@ -516,13 +519,14 @@ int64_t ClickHouseSink::RunOnce(std::stop_token stop) {
     while (done < hw && !stop.stop_requested()) {
       const int64_t upto = std::min(hw, done + step);
       const bool whole = upto - done == step;
-      const int64_t n = CopyStep(t, done, upto);
+      bool dead_lettered = false;
+      const int64_t n = CopyStep(t, done, upto, dead_lettered);
       copied += n;
       done = upto;
-      // Written when rows were copied (a window without rows is cheap to read again): at the end of
-      // the round, and at once while a backlog is copied in whole steps, so that a failure late in a
-      // long round loses little.
-      if (n > 0) unwritten_[t.name] = done;
+      // Written when rows were copied or dead-lettered (a window without rows is cheap to read again,
+      // and its dead letters are not sent twice): at the end of the round, and at once while a backlog
+      // is copied in whole steps, so that a failure late in a long round loses little.
+      if (n > 0 || dead_lettered) unwritten_[t.name] = done;
       if (whole) WriteProgress();
     }
     behind = std::max(behind, hw - done);

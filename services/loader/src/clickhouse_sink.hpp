@@ -109,8 +109,8 @@ class ClickHouseSink {
 
   // One step: (after, upto] cut into at most copy_lanes windows of at most batch_versions, each copied
   // by its lane, all at once; then the refused rows are dead-lettered. Throws the first lane's failure
-  // once every lane has ended. Returns the rows copied.
-  int64_t CopyStep(const ServingTable& t, int64_t after, int64_t upto);
+  // once every lane has ended. Returns the rows copied; sets dead_lettered when it dead-lettered any.
+  int64_t CopyStep(const ServingTable& t, int64_t after, int64_t upto, bool& dead_lettered);
   // Copies the versions (after, upto] on `lane`; the versions of rows ClickHouse refuses (the class
   // comment) are added to `refused`. Returns the rows copied.
   int64_t CopyRange(Lane& lane, const ServingTable& t, int64_t after, int64_t upto,

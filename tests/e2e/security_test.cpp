@@ -564,6 +564,19 @@ TEST(Security, OrderApiChecksEveryRpcAndRoute) {
                                          {json[0], "Authorization: Bearer " + RandomSecret("x")}, ca)
                   .status,
               401);
+    // Malformed credentials, one of them around a valid token, are no token at all.
+    for (const std::string& malformed :
+         {std::string("Authorization: Basic ") + W().token_of[r.scope], std::string("Authorization: Bearer"),
+          "Authorization: Bearer " + W().token_of[r.scope] + " trailing",
+          "Authorization: " + W().token_of[r.scope]}) {
+      EXPECT_EQ(rainbow::testing::HttpCall(r.method, url + r.path, body, {json[0], malformed}, ca).status,
+                401)
+          << malformed.substr(0, 21);
+    }
+    if (r.method == "GET") {  // the same route by HEAD: not a way around the token
+      const long head = rainbow::testing::HttpCall("HEAD", url + r.path, "", {}, ca).status;
+      EXPECT_EQ(head, 401) << "HEAD without a token";
+    }
     const std::string other = r.scope == "orders:read" ? "orders:write" : "orders:read";
     auto wrong = rainbow::testing::HttpCall(r.method, url + r.path, body, {json[0], bearer(other)}, ca);
     EXPECT_EQ(wrong.status, 403);

@@ -238,6 +238,24 @@ class ClickHouseTest : public ::testing::Test {
     }
   }
 
+  // A migrated warehouse without the loader: January 2024 in dim_dates and fact_sales orders 1..1000
+  // (one line each, on 2024-01-02), each line's extended_sales_amount the SQL `sales` over i.
+  void FillWarehouse(const std::string& sales) {
+    pg::Connection wh(dsn_);
+    pg::ApplyMigrations(wh, kMigrationHistory, "rainbow.loader.migrations", Migrations());
+    wh.Exec(
+        "INSERT INTO warehouse.dim_dates SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(day FROM d), "
+        "extract(month FROM d), to_char(d, 'FMMonth'), extract(year FROM d), extract(quarter FROM d), "
+        "extract(week FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), extract(isodow FROM d) >= 6 "
+        "FROM generate_series('2024-01-01'::date, '2024-01-31'::date, '1 day') d");
+    wh.Exec(
+        "INSERT INTO warehouse.fact_sales (order_id, line_no, order_ts, date_key, product_id, customer_id, "
+        "payment_id, promotion_id, seller_id, sales_quantity, regular_unit_price, discount_unit_price, "
+        "net_unit_price, extended_discount_amount, extended_sales_amount) "
+        "SELECT i, 1, '2024-01-02'::timestamptz, 20240102, 1, 1, 1, NULL, 1, 2, 10, 0, 10, 0, " +
+        sales + " FROM generate_series(1, 1000) i");
+  }
+
   v1::ReconcileResponse ReconcileNow() {
     auto stub = v1::LoaderService::NewStub(
         grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials()));
@@ -494,21 +512,7 @@ TEST_F(ClickHouseTest, KillsAndAClickHouseRestartLeaveClickHouseEqualToTheWareho
 // waiting for it (the export itself has no statement timeout), and after a Reset the next round copies
 // every row.
 TEST_F(ClickHouseTest, AnExportTheWarehouseStopsAnsweringFailsWithinTheTimeouts) {
-  {
-    pg::Connection wh(dsn_);
-    pg::ApplyMigrations(wh, kMigrationHistory, "rainbow.loader.migrations", Migrations());
-    wh.Exec(
-        "INSERT INTO warehouse.dim_dates SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(day FROM d), "
-        "extract(month FROM d), to_char(d, 'FMMonth'), extract(year FROM d), extract(quarter FROM d), "
-        "extract(week FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), extract(isodow FROM d) >= 6 "
-        "FROM generate_series('2024-01-01'::date, '2024-01-31'::date, '1 day') d");
-    wh.Exec(
-        "INSERT INTO warehouse.fact_sales (order_id, line_no, order_ts, date_key, product_id, customer_id, "
-        "payment_id, promotion_id, seller_id, sales_quantity, regular_unit_price, discount_unit_price, "
-        "net_unit_price, extended_discount_amount, extended_sales_amount) "
-        "SELECT i, 1, '2024-01-02'::timestamptz, 20240102, 1, 1, 1, NULL, 1, 2, 10, 0, 10, 0, 20 "
-        "FROM generate_series(1, 1000) i");
-  }
+  FillWarehouse("20");
   auto proxy = std::make_unique<rainbow::testing::ReplyFaultProxy>(std::stoi(StackEnv("PG_PORT")));
   proxy->ArmHold("TO STDOUT", 60s);
   ClickHouseConfig cc;
@@ -553,21 +557,7 @@ TEST_F(ClickHouseTest, AnExportTheWarehouseStopsAnsweringFailsWithinTheTimeouts)
 // succeeds, ClickHouse holds versions above a gap. After a reset (as after any failure, or a restart)
 // the sink must copy the gap, not resume from ClickHouse's max(_version).
 TEST_F(ClickHouseTest, AFailedLaneBelowACopiedOneIsCopiedAfterAReset) {
-  {
-    pg::Connection wh(dsn_);
-    pg::ApplyMigrations(wh, kMigrationHistory, "rainbow.loader.migrations", Migrations());
-    wh.Exec(
-        "INSERT INTO warehouse.dim_dates SELECT to_char(d, 'YYYYMMDD')::integer, d, extract(day FROM d), "
-        "extract(month FROM d), to_char(d, 'FMMonth'), extract(year FROM d), extract(quarter FROM d), "
-        "extract(week FROM d), extract(isodow FROM d), to_char(d, 'FMDay'), extract(isodow FROM d) >= 6 "
-        "FROM generate_series('2024-01-01'::date, '2024-01-31'::date, '1 day') d");
-    wh.Exec(
-        "INSERT INTO warehouse.fact_sales (order_id, line_no, order_ts, date_key, product_id, customer_id, "
-        "payment_id, promotion_id, seller_id, sales_quantity, regular_unit_price, discount_unit_price, "
-        "net_unit_price, extended_discount_amount, extended_sales_amount) "
-        "SELECT i, 1, '2024-01-02'::timestamptz, 20240102, 1, 1, 1, NULL, 1, 2, 10, 0, 10, 0, "
-        "CASE WHEN i = 100 THEN 1e40 ELSE 20 END FROM generate_series(1, 1000) i");
-  }
+  FillWarehouse("CASE WHEN i = 100 THEN 1e40 ELSE 20 END");
   // Steps start at version 0: windows (0, 300] and (300, 600], then (600, 900] and (900, 1200]. The
   // refused row (order 100) lies in the first step's lower window.
   const int64_t first = std::stoll(Pg("SELECT min(_version) FROM warehouse.fact_sales"));
